@@ -1,0 +1,123 @@
+"""Keel keeps machine-learning models accurate in production.
+
+The public API is listed in ``__all__``; heavy modules load on first use so ``import keel`` stays
+fast. Module-level shortcuts (``keel.start_run``, ``keel.register_model``, ...) act on a default
+client built from the settings (``KEEL_STORE_URL``, ``KEEL_ARTIFACTS``, ``keel.yaml``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from keel._version import __version__
+from keel.errors import (
+    ArtifactCorrupted,
+    Conflict,
+    GateFailed,
+    IntegrityError,
+    InvalidInput,
+    KeelError,
+    NotFound,
+    SchemaTooNew,
+    SignatureMismatch,
+    StoreError,
+    StoreUnavailable,
+    UntrustedArtifact,
+)
+
+if TYPE_CHECKING:
+    from keel.client import Client
+    from keel.domain.entities import ModelVersion, Snapshot
+    from keel.registry.loaded import LoadedModel
+    from keel.registry.runs import Run
+    from keel.settings import Settings
+
+__all__ = [
+    "ArtifactCorrupted",
+    "Client",
+    "Conflict",
+    "GateFailed",
+    "IntegrityError",
+    "InvalidInput",
+    "KeelError",
+    "LoadedModel",
+    "ModelVersion",
+    "NotFound",
+    "Run",
+    "SchemaTooNew",
+    "Settings",
+    "SignatureMismatch",
+    "Snapshot",
+    "StoreError",
+    "StoreUnavailable",
+    "UntrustedArtifact",
+    "__version__",
+    "get_client",
+    "load_model",
+    "register_model",
+    "register_snapshot",
+    "set_alias",
+    "set_client",
+    "start_run",
+]
+
+_LAZY = {
+    "Client": "keel.client",
+    "LoadedModel": "keel.registry.loaded",
+    "ModelVersion": "keel.domain.entities",
+    "Run": "keel.registry.runs",
+    "Settings": "keel.settings",
+    "Snapshot": "keel.domain.entities",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def get_client() -> Client:
+    """The default client, created from the settings on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            from keel.client import Client
+
+            _default = Client()
+        return _default
+
+
+def set_client(client: Client | None) -> None:
+    """Replace the default client (None: build it again from the settings on next use)."""
+    global _default
+    with _default_lock:
+        _default = client
+
+
+def start_run(name: str, **kwargs: Any) -> Run:
+    return get_client().start_run(name, **kwargs)
+
+
+def register_snapshot(data: Any, name: str, **kwargs: Any) -> Snapshot:
+    return get_client().register_snapshot(data, name, **kwargs)
+
+
+def register_model(name: str, model: Any, **kwargs: Any) -> ModelVersion:
+    return get_client().register_model(name, model, **kwargs)
+
+
+def load_model(ref: str, **kwargs: Any) -> LoadedModel:
+    return get_client().load_model(ref, **kwargs)
+
+
+def set_alias(name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
+    return get_client().set_alias(name, alias, version, reason=reason)

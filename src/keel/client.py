@@ -1,0 +1,343 @@
+"""The Python SDK: one ``Client`` over a metadata store and an artifact store.
+
+client = keel.Client()                      # .keel/keel.db and .keel/artifacts
+snap = client.register_snapshot(df, "credit-train")
+with client.start_run("train-credit") as run:
+    version = client.register_model("credit", model, training_data=snap, target="default")
+client.set_alias("credit", "champion", version.version, reason="first release")
+model = client.load_model("models:/credit@champion")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from keel.domain.audit import ChainVerification
+from keel.domain.entities import (
+    AliasMove,
+    AliasPeriod,
+    AuditEntry,
+    Lineage,
+    MetricPoint,
+    Model,
+    ModelVersion,
+    RunRecord,
+    Snapshot,
+)
+from keel.domain.names import ModelRef, parse_model_ref, validate_version
+from keel.domain.signature import Signature
+from keel.errors import InvalidInput
+from keel.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from keel.registry.loaded import LoadedModel
+    from keel.registry.runs import Run
+
+
+class Client:
+    """Every registry operation; cheap to create, safe to share between threads."""
+
+    def __init__(
+        self,
+        store_url: str | None = None,
+        artifacts: str | None = None,
+        *,
+        actor: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        from keel.store.artifacts import FsspecArtifactStore
+        from keel.store.database import Database
+
+        if settings is None:
+            settings = Settings.load(store_url=store_url, artifacts=artifacts, actor=actor)
+        self.settings = settings
+        self.actor = settings.actor
+        self.db = Database(settings.store_url)
+        self.artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+
+    def close(self) -> None:
+        self.db.close()
+        self.artifacts.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(store={self.db.safe_url!r}, artifacts={self.artifacts.url!r})"
+
+    # -- data snapshots -----------------------------------------------------------------------
+    def register_snapshot(
+        self,
+        data: pd.DataFrame | str | Path,
+        name: str,
+        *,
+        description: str = "",
+        tags: dict[str, Any] | None = None,
+    ) -> Snapshot:
+        """Store ``data`` once as Parquet; the same data and name give the same snapshot."""
+        from keel.registry import snapshots
+
+        return snapshots.register(
+            self.db, self.artifacts, self.actor, data, name, description=description, tags=tags
+        )
+
+    def get_snapshot(self, ref: str) -> Snapshot:
+        """``NAME`` (newest), ``NAME/VERSION`` or ``sha256:PREFIX``."""
+        from keel.registry import snapshots
+
+        return snapshots.get(self.db, ref)
+
+    def list_snapshots(self, name: str | None = None) -> list[Snapshot]:
+        from keel.registry import snapshots
+
+        return snapshots.list_all(self.db, name)
+
+    def load_snapshot(self, ref: str | Snapshot) -> pd.DataFrame:
+        from keel.registry import snapshots
+
+        snapshot = ref if isinstance(ref, Snapshot) else self.get_snapshot(ref)
+        return snapshots.load_frame(self.artifacts, snapshot)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def start_run(
+        self, name: str, *, params: dict[str, Any] | None = None, tags: dict[str, Any] | None = None
+    ) -> Run:
+        from keel.registry import runs
+
+        return runs.start(self.db, self.actor, name, params=params, tags=tags)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        from keel.registry import runs
+
+        return runs.get(self.db, run_id)
+
+    def list_runs(self, name: str | None = None, limit: int = 50) -> list[RunRecord]:
+        from keel.registry import runs
+
+        return runs.list_recent(self.db, name, limit)
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        from keel.registry import runs
+
+        return runs.metric_history(self.db, run_id, key)
+
+    # -- model versions -----------------------------------------------------------------------
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        training_data: Snapshot | pd.DataFrame | str | Path | None = None,
+        target: str | None = None,
+        features: list[str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: pd.DataFrame | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        description: str = "",
+        parent: int | str | None = None,
+        run: Run | None = None,
+        format: str | None = None,
+    ) -> ModelVersion:
+        """Register a new immutable version of ``name``.
+
+        ``training_data`` is a Snapshot, a snapshot reference (``"credit-train/2"``), or data
+        (DataFrame, Parquet or CSV path) that is registered as snapshot ``<name>-train`` first.
+        The signature is inferred from the training data (``features`` or the model's
+        ``feature_names_in_``, else every column but ``target``) unless given.
+        """
+        from keel.registry import models
+        from keel.registry.runs import active_run
+
+        snapshot, frame = self._training_snapshot(name, training_data)
+        chosen = self._signature(model, snapshot, frame, target, features, signature, input_example)
+        current = run if run is not None else active_run()
+        if current is not None and snapshot is not None:
+            current.log_input(snapshot, "train")
+        return models.register(
+            self.db,
+            self.artifacts,
+            self.actor,
+            name,
+            model,
+            training_snapshot=snapshot,
+            signature=chosen,
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            description=description,
+            parent=self._parent_number(name, parent),
+            run_id=current.id if current is not None else None,
+            format=format,
+        )
+
+    def _training_snapshot(
+        self, name: str, data: Snapshot | pd.DataFrame | str | Path | None
+    ) -> tuple[Snapshot | None, pd.DataFrame | None]:
+        if data is None or isinstance(data, Snapshot):
+            return data, None
+        if isinstance(data, str) and not data.lower().endswith((".csv", ".parquet", ".pq")):
+            return self.get_snapshot(data), None
+        from keel.registry.snapshots import read_data
+
+        frame, _ = read_data(data, "training_data")
+        return self.register_snapshot(frame, f"{name}-train"), frame
+
+    @staticmethod
+    def _signature(
+        model: Any,
+        snapshot: Snapshot | None,
+        frame: pd.DataFrame | None,
+        target: str | None,
+        features: list[str] | None,
+        signature: Signature | dict[str, Any] | None,
+        input_example: pd.DataFrame | None,
+    ) -> Signature | None:
+        from keel.registry.signatures import infer_signature, signature_from_profile
+
+        if isinstance(signature, Signature):
+            return signature
+        if isinstance(signature, dict):
+            try:
+                return Signature.from_dict(signature)
+            except (KeyError, TypeError) as exc:
+                raise InvalidInput("signature", f"malformed signature: {exc}") from exc
+        if features is None and hasattr(model, "feature_names_in_"):
+            features = [str(f) for f in model.feature_names_in_]
+        if input_example is not None:
+            return infer_signature(input_example, features)
+        if snapshot is None:
+            return None
+        if features is None:
+            features = [c for c in snapshot.schema if c != target]
+            expected = getattr(model, "n_features_in_", None)
+            if expected is not None and expected != len(features):
+                raise InvalidInput(
+                    "features",
+                    f"the model takes {expected} features but the training data has "
+                    f"{len(features)} columns besides the target; "
+                    "pass target=... or features=[...]",
+                )
+        if frame is not None:
+            return infer_signature(frame, features)
+        return signature_from_profile(snapshot.profile, features)
+
+    def _parent_number(self, name: str, parent: int | str | None) -> int | None:
+        if parent is None:
+            return None
+        if isinstance(parent, str) and not parent.isdigit():
+            ref = parse_model_ref(parent, "parent")
+            if ref.name != name:
+                raise InvalidInput("parent", f"a parent must be a version of {name}, got {parent}")
+            return self.get_version(ref).version
+        return validate_version(parent, "parent")
+
+    def get_version(self, ref: str | ModelRef, version: int | None = None) -> ModelVersion:
+        """The full record of ``"fraud/3"``, ``"models:/fraud@champion"`` or name + number."""
+        from keel.registry import models
+
+        return models.resolve(self.db, self._ref(ref, version))
+
+    @staticmethod
+    def _ref(ref: str | ModelRef, version: int | None = None) -> ModelRef:
+        if isinstance(ref, ModelRef):
+            return ref
+        if version is not None:
+            return ModelRef(parse_model_ref(ref).name, version=validate_version(version))
+        return parse_model_ref(ref)
+
+    def list_models(self) -> list[Model]:
+        from keel.registry import models
+
+        return models.list_models(self.db)
+
+    def list_versions(
+        self,
+        name: str,
+        *,
+        filter: str = "",
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ModelVersion]:
+        """Newest first; ``filter`` like ``"metrics.auc > 0.8 and tags.team = 'risk'"``."""
+        from keel.registry import models
+
+        return models.list_versions(
+            self.db, name, filter=filter, status=status, limit=limit, offset=offset
+        )
+
+    def archive_version(self, ref: str, reason: str = "") -> ModelVersion:
+        from keel.registry import models
+
+        return models.archive(self.db, self.actor, self._ref(ref), reason)
+
+    def load_model(self, ref: str | ModelRef, *, trusted: list[str] | None = None) -> LoadedModel:
+        """Load ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``, verifying the artifact hash."""
+        from keel.registry import models, serialization
+        from keel.registry.loaded import LoadedModel
+
+        version = models.resolve(self.db, self._ref(ref))
+        data = self.artifacts.get(version.artifact_sha256)
+        native = serialization.load(
+            data, version.format, sha256=version.artifact_sha256, trusted=trusted
+        )
+        return LoadedModel(native, version)
+
+    # -- aliases ------------------------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
+        from keel.registry import aliases
+
+        return aliases.set_alias(self.db, self.actor, name, alias, version, reason)
+
+    def delete_alias(self, name: str, alias: str, *, reason: str = "") -> None:
+        from keel.registry import aliases
+
+        aliases.delete_alias(self.db, self.actor, name, alias, reason)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        from keel.registry import aliases
+
+        return aliases.history(self.db, name, alias)
+
+    def alias_periods(self, name: str, alias: str | None = None) -> list[AliasPeriod]:
+        from keel.registry import aliases
+
+        return aliases.periods(aliases.history(self.db, name, alias))
+
+    # -- lineage and audit --------------------------------------------------------------------
+    def lineage(self, ref: str | ModelRef, version: int | None = None) -> Lineage:
+        from keel.registry.lineage import lineage
+
+        return lineage(self.db, self._ref(ref, version))
+
+    def audit_log(
+        self,
+        *,
+        subject: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int | None = 100,
+    ) -> list[AuditEntry]:
+        """Newest first."""
+        from keel.registry import audit
+
+        return audit.entries(self.db, subject=subject, action=action, actor=actor, limit=limit)
+
+    def verify_audit(self) -> ChainVerification:
+        from keel.registry import audit
+
+        return audit.verify(self.db)

@@ -1,0 +1,1 @@
+"""Pure-Python entities and value rules of Keel; imports no framework."""

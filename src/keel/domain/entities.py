@@ -1,0 +1,174 @@
+"""The records Keel keeps: models, versions, snapshots, runs, aliases and audit entries.
+
+They are plain frozen dataclasses, so they can be compared, hashed and turned into JSON with
+``to_dict`` without touching the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Model(_Record):
+    name: str
+    created_at: datetime
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    latest_version: int | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CodeVersion(_Record):
+    """Where the training code came from: the git commit and whether the tree had edits."""
+
+    commit: str | None = None
+    dirty: bool | None = None
+    branch: str | None = None
+    repository: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion(_Record):
+    name: str
+    version: int
+    artifact_sha256: str
+    format: str
+    model_class: str
+    created_at: datetime
+    author: str
+    status: str = "ready"
+    size_bytes: int = 0
+    description: str = ""
+    signature: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    training_snapshot: str | None = None
+    run_id: str | None = None
+    parent_version: int | None = None
+    code_version: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Snapshot(_Record):
+    """One registered data set, stored once as Parquet and identified by its content hash."""
+
+    name: str
+    version: int
+    sha256: str
+    artifact_sha256: str
+    rows: int
+    columns: int
+    schema: dict[str, str]
+    profile: dict[str, Any]
+    created_at: datetime
+    author: str
+    source: str = ""
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class MetricPoint(_Record):
+    key: str
+    value: float
+    step: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord(_Record):
+    id: str
+    name: str
+    status: str
+    started_at: datetime
+    author: str
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    code_version: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, str]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AliasMove(_Record):
+    """One row of alias history: ``alias`` pointed at ``version`` from ``moved_at`` on."""
+
+    model: str
+    alias: str
+    version: int | None
+    previous_version: int | None
+    moved_at: datetime
+    moved_by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AliasPeriod(_Record):
+    """``alias`` pointed at ``version`` from ``start`` until ``end`` (None: still does)."""
+
+    alias: str
+    version: int
+    start: datetime
+    end: datetime | None
+    moved_by: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AuditEntry(_Record):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Lineage(_Record):
+    """Everything that led to one version: data, run, parents, and where it served as an alias."""
+
+    version: ModelVersion
+    run: RunRecord | None
+    snapshots: list[dict[str, Any]]
+    parents: list[ModelVersion]
+    children: list[int]
+    alias_periods: list[AliasPeriod]

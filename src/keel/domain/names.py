@@ -1,0 +1,131 @@
+"""Names of models, aliases and snapshots, and the ``models:/`` URIs that point at versions.
+
+Names are restricted so they are safe in URLs, file paths and shell commands alike:
+
+>>> parse_model_ref("models:/fraud@champion")
+ModelRef(name='fraud', version=None, alias='champion')
+>>> parse_model_ref("fraud/3")
+ModelRef(name='fraud', version=3, alias=None)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from keel.errors import InvalidInput
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_REF = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
+
+
+def validate_name(value: str, field: str = "name") -> str:
+    """Return ``value`` if it is a valid model or snapshot name, else raise InvalidInput."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise InvalidInput(
+            field,
+            f"{value!r} is not a valid name: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+        )
+    return value
+
+
+def validate_alias(value: str, field: str = "alias") -> str:
+    """Return ``value`` if it is a valid alias; aliases may not look like version numbers."""
+    if not isinstance(value, str) or not _ALIAS.match(value):
+        raise InvalidInput(
+            field,
+            f"{value!r} is not a valid alias: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter",
+        )
+    if value.lower() == "latest":
+        raise InvalidInput(field, "'latest' is reserved: it always means the newest version")
+    return value
+
+
+def validate_version(value: object, field: str = "version") -> int:
+    """Versions are positive integers; accept ints and their decimal strings."""
+    if isinstance(value, bool):
+        raise InvalidInput(field, f"{value!r} is not a version number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isdigit():
+        number = int(value)
+    else:
+        raise InvalidInput(field, f"{value!r} is not a version number (1, 2, 3, ...)")
+    if number < 1:
+        raise InvalidInput(field, f"version numbers start at 1, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A pointer to one model version: by number, by alias, or (neither) the latest."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name}/{self.version}"
+        if self.alias is not None:
+            return f"{self.name}@{self.alias}"
+        return self.name
+
+
+def parse_model_ref(text: str, field: str = "model") -> ModelRef:
+    """Parse ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``NAME/VERSION``, ``NAME@ALIAS``
+    or ``NAME`` (the latest version)."""
+    if not isinstance(text, str):
+        raise InvalidInput(field, f"{text!r} is not a model reference")
+    match = _REF.match(text.strip())
+    if not match:
+        raise InvalidInput(
+            field,
+            f"{text!r} is not a model reference: use NAME/VERSION, NAME@ALIAS or "
+            "models:/NAME/VERSION",
+        )
+    name = validate_name(match["name"], field)
+    if match["version"] is not None:
+        if match["version"] == "latest":
+            return ModelRef(name)
+        return ModelRef(name, version=validate_version(match["version"], field))
+    if match["alias"] is not None:
+        alias = match["alias"]
+        if alias == "latest":
+            return ModelRef(name)
+        return ModelRef(name, alias=validate_alias(alias, field))
+    return ModelRef(name)
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """A pointer to a data snapshot: ``NAME`` (newest), ``NAME/VERSION`` or a content hash."""
+
+    name: str | None = None
+    version: int | None = None
+    sha256_prefix: str | None = None
+
+
+_HEX = re.compile(r"^(?:sha256:)?([0-9a-f]{8,64})$")
+
+
+def parse_snapshot_ref(text: str, field: str = "snapshot") -> SnapshotRef:
+    """Parse ``NAME``, ``NAME/VERSION``, ``datasets:/NAME/VERSION`` or ``sha256:HEX``."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(field, f"{text!r} is not a snapshot reference")
+    text = text.strip()
+    if text.startswith("datasets:/"):
+        text = text[len("datasets:/") :]
+    if text.startswith("sha256:"):
+        hexed = _HEX.match(text)
+        if not hexed:
+            raise InvalidInput(field, f"{text!r} is not a SHA-256 prefix (8-64 hex digits)")
+        return SnapshotRef(sha256_prefix=hexed[1])
+    name, _, version = text.partition("/")
+    validate_name(name, field)
+    if version:
+        return SnapshotRef(name=name, version=validate_version(version, field))
+    return SnapshotRef(name=name)

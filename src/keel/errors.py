@@ -1,0 +1,151 @@
+"""Every error Keel raises on purpose.
+
+Each exception carries keyword fields so code can react to it without parsing the message; the
+message names the thing that went wrong and, where there is one, the fix.
+
+    KeelError
+    ├── InvalidInput            a value given to Keel is malformed (field, problem)
+    │   └── SignatureMismatch   a DataFrame does not match a model's input signature (problems)
+    ├── NotFound                a model, version, alias, snapshot, run or artifact does not exist
+    ├── Conflict                the request clashes with the current state (e.g. archived version)
+    ├── GateFailed              a promotion was refused because the version is not blessed
+    ├── IntegrityError          stored bytes or records are not what the registry says they are
+    │   ├── ArtifactCorrupted   an artifact's SHA-256 differs from the registered one
+    │   └── UntrustedArtifact   an artifact holds types that are not trusted for loading
+    └── StoreError              the metadata store cannot be used
+        ├── StoreUnavailable    the store cannot be reached or answered with an error
+        └── SchemaTooNew        the store was created by a newer Keel
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ArtifactCorrupted",
+    "Conflict",
+    "GateFailed",
+    "IntegrityError",
+    "InvalidInput",
+    "KeelError",
+    "NotFound",
+    "SchemaTooNew",
+    "SignatureMismatch",
+    "StoreError",
+    "StoreUnavailable",
+    "UntrustedArtifact",
+]
+
+
+class KeelError(Exception):
+    """Base of every error Keel raises on purpose; ``fields`` holds the structured details."""
+
+    #: short machine-readable code used by the CLI and the HTTP layer
+    code = "keel_error"
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, **self.fields}
+
+
+class InvalidInput(KeelError):
+    code = "invalid_input"
+
+    def __init__(self, field: str, problem: str, **fields: Any) -> None:
+        super().__init__(f"{field}: {problem}", field=field, problem=problem, **fields)
+        self.field = field
+        self.problem = problem
+
+
+class SignatureMismatch(InvalidInput):
+    """Raised with one entry per problem, so a caller can show them all at once."""
+
+    code = "signature_mismatch"
+
+    def __init__(self, problems: list[dict[str, Any]], *, model: str | None = None) -> None:
+        shown = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        target = f" of {model}" if model else ""
+        KeelError.__init__(
+            self,
+            f"input does not match the signature{target}: {shown}{more}",
+            problems=problems,
+            model=model,
+        )
+        self.field = problems[0]["field"] if problems else ""
+        self.problem = problems[0]["problem"] if problems else ""
+        self.problems = problems
+
+
+class NotFound(KeelError):
+    code = "not_found"
+
+    def __init__(self, kind: str, name: str, hint: str | None = None) -> None:
+        message = f"{kind} {name!r} not found"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message, kind=kind, name=name)
+        self.kind = kind
+        self.name = name
+
+
+class Conflict(KeelError):
+    code = "conflict"
+
+
+class GateFailed(KeelError):
+    code = "gate_failed"
+
+
+class IntegrityError(KeelError):
+    code = "integrity_error"
+
+
+class ArtifactCorrupted(IntegrityError):
+    code = "artifact_corrupted"
+
+    def __init__(self, sha256: str, actual: str, location: str) -> None:
+        super().__init__(
+            f"artifact {sha256[:12]} at {location} is corrupted: its content hashes to "
+            f"{actual[:12]}; restore the file from a backup or register the model again",
+            sha256=sha256,
+            actual=actual,
+            location=location,
+        )
+
+
+class UntrustedArtifact(IntegrityError):
+    code = "untrusted_artifact"
+
+    def __init__(self, sha256: str, types: list[str]) -> None:
+        super().__init__(
+            f"artifact {sha256[:12]} holds types that are not trusted for loading: "
+            f"{', '.join(types)}; pass trusted=[...] naming them if you trust their source",
+            sha256=sha256,
+            types=types,
+        )
+
+
+class StoreError(KeelError):
+    code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    code = "store_unavailable"
+
+
+class SchemaTooNew(StoreError):
+    code = "schema_too_new"
+
+    def __init__(self, url: str, found: str, supported: str) -> None:
+        super().__init__(
+            f"the store at {url} has schema revision {found!r}, newer than this Keel supports "
+            f"({supported!r}); upgrade mlkeel to open it",
+            url=url,
+            found=found,
+            supported=supported,
+        )

@@ -1,0 +1,1 @@
+"""The registry: versions, aliases, snapshots, runs, lineage and the audit trail."""

@@ -1,0 +1,86 @@
+"""Lineage of one version: data snapshots -> training run -> version -> parents, children, aliases.
+
+Answers "which model served, trained on which data by which code, and why was it promoted" from
+the store alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from keel.domain.entities import Lineage, ModelVersion
+from keel.domain.names import ModelRef
+from keel.registry import aliases as alias_store
+from keel.registry import runs as run_store
+from keel.registry.models import resolve_in, row_to_version, version_query
+from keel.store.database import Database
+from keel.store.schema import model_versions, models, snapshots
+
+_MAX_ANCESTORS = 1000
+
+
+def lineage(db: Database, ref: ModelRef) -> Lineage:
+    with db.read() as conn:
+        version = resolve_in(conn, ref)
+        run = run_store.get_in(conn, version.run_id) if version.run_id else None
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        if version.training_snapshot:
+            name, _, number = version.training_snapshot.partition("/")
+            row = conn.execute(
+                sa.select(snapshots).where(
+                    snapshots.c.name == name, snapshots.c.version == int(number)
+                )
+            ).one()
+            found[(version.training_snapshot, "train")] = _snapshot_node(row, "train")
+        for item in run.inputs if run else []:
+            key = (item["snapshot"], item["role"])
+            if key not in found:
+                name, _, number = item["snapshot"].partition("/")
+                row = conn.execute(
+                    sa.select(snapshots).where(
+                        snapshots.c.name == name, snapshots.c.version == int(number)
+                    )
+                ).one()
+                found[key] = _snapshot_node(row, item["role"])
+        parents: list[ModelVersion] = []
+        current = version
+        while current.parent_version is not None and len(parents) < _MAX_ANCESTORS:
+            current = resolve_in(conn, ModelRef(current.name, version=current.parent_version))
+            parents.append(current)
+        parent_ids = (
+            sa.select(model_versions.c.id)
+            .join(models)
+            .where(models.c.name == version.name, model_versions.c.version == version.version)
+        )
+        children = [
+            row_to_version(r).version
+            for r in conn.execute(
+                version_query(detail=False)
+                .where(model_versions.c.parent_id.in_(parent_ids))
+                .order_by(model_versions.c.version)
+            )
+        ]
+    moves = alias_store.history(db, version.name)
+    alias_periods = [p for p in alias_store.periods(moves) if p.version == version.version]
+    return Lineage(
+        version=version,
+        run=run,
+        snapshots=list(found.values()),
+        parents=parents,
+        children=children,
+        alias_periods=alias_periods,
+    )
+
+
+def _snapshot_node(row: Any, role: str) -> dict[str, Any]:
+    return {
+        "ref": f"{row.name}/{row.version}",
+        "role": role,
+        "sha256": row.sha256,
+        "rows": row.rows,
+        "columns": row.columns,
+        "source": row.source,
+        "created_at": row.created_at.isoformat(),
+    }

@@ -1,0 +1,343 @@
+"""Model versions: immutable, numbered 1, 2, 3... per model, with everything that made them.
+
+The version number comes from a counter on the model row, bumped in the same transaction that
+inserts the version, so concurrent registrations from many processes get distinct consecutive
+numbers and a process killed mid-way leaves nothing visible (its artifact is an unreferenced
+content-addressed file, harmless and reused by the next identical registration).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.domain.entities import Model, ModelVersion, Snapshot
+from keel.domain.filters import Clause, parse_filter
+from keel.domain.names import ModelRef, validate_name, validate_version
+from keel.domain.signature import Signature
+from keel.errors import Conflict, InvalidInput, NotFound
+from keel.registry import audit, serialization
+from keel.registry import snapshots as snapshot_store
+from keel.registry.clock import utcnow
+from keel.registry.environment import code_version, environment
+from keel.registry.values import clean_metrics, clean_params, clean_tags, model_params
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database, insert_ignore
+from keel.store.schema import aliases, model_versions, models, snapshots
+
+_parent = model_versions.alias("parent")
+
+#: columns left out of listings (large, read with get_version)
+_DETAIL_COLUMNS = ("signature", "environment", "code_version")
+
+
+def version_query(detail: bool = True) -> sa.Select[Any]:
+    columns = [c for c in model_versions.c if detail or c.name not in _DETAIL_COLUMNS]
+    return sa.select(
+        *columns,
+        models.c.name.label("model_name"),
+        snapshots.c.name.label("snapshot_name"),
+        snapshots.c.version.label("snapshot_version"),
+        _parent.c.version.label("parent_number"),
+    ).select_from(
+        model_versions.join(models, models.c.id == model_versions.c.model_id)
+        .outerjoin(snapshots, snapshots.c.id == model_versions.c.training_snapshot_id)
+        .outerjoin(_parent, _parent.c.id == model_versions.c.parent_id)
+    )
+
+
+def row_to_version(row: Any) -> ModelVersion:
+    m = row._mapping
+    snapshot = f"{m['snapshot_name']}/{m['snapshot_version']}" if m["snapshot_name"] else None
+    return ModelVersion(
+        name=m["model_name"],
+        version=m["version"],
+        artifact_sha256=m["artifact_sha256"],
+        format=m["format"],
+        model_class=m["model_class"],
+        created_at=m["created_at"],
+        author=m["author"],
+        status=m["status"],
+        size_bytes=m["size_bytes"],
+        description=m["description"],
+        signature=m.get("signature"),
+        params=m["params"],
+        metrics=m["metrics"],
+        tags=m["tags"],
+        training_snapshot=snapshot,
+        run_id=m["run_id"],
+        parent_version=m["parent_number"],
+        code_version=m.get("code_version") or {},
+        environment=m.get("environment") or {},
+    )
+
+
+def model_id_of(conn: Connection, name: str) -> int:
+    found = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
+    if found is None:
+        raise NotFound("model", name, hint="list models with `keel models list`")
+    return int(found)
+
+
+def register(
+    db: Database,
+    artifacts: ArtifactStore,
+    actor: str,
+    name: str,
+    model: Any,
+    *,
+    training_snapshot: Snapshot | None = None,
+    signature: Signature | None = None,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    description: str = "",
+    parent: int | None = None,
+    run_id: str | None = None,
+    format: str | None = None,
+) -> ModelVersion:
+    validate_name(name)
+    serialization.check_model(model)
+    clean = {
+        "params": clean_params(params) if params is not None else model_params(model),
+        "metrics": clean_metrics(metrics),
+        "tags": clean_tags(tags),
+    }
+    parent_number = validate_version(parent, "parent") if parent is not None else None
+    data, chosen_format = serialization.dump(model, format)
+    sha = artifacts.put(data)
+    row: dict[str, Any] = dict(
+        status="ready",
+        artifact_sha256=sha,
+        format=chosen_format,
+        model_class=serialization.model_class(model),
+        size_bytes=len(data),
+        description=description or "",
+        signature=signature.to_dict() if signature is not None else None,
+        author=actor,
+        run_id=run_id,
+        code_version=code_version(),
+        environment=environment(),
+        **clean,
+    )
+    with db.write() as conn:
+        now = utcnow()
+        insert_ignore(
+            conn,
+            models,
+            {"name": name, "description": "", "tags": {}, "created_at": now, "latest_version": 0},
+            ["name"],
+        )
+        model_id = model_id_of(conn, name)
+        number = conn.execute(
+            models.update()
+            .where(models.c.id == model_id)
+            .values(latest_version=models.c.latest_version + 1)
+            .returning(models.c.latest_version)
+        ).scalar_one()
+        row["model_id"] = model_id
+        row["version"] = number
+        row["created_at"] = now
+        if training_snapshot is not None:
+            row["training_snapshot_id"] = snapshot_store.id_of(conn, training_snapshot)
+        if parent_number is not None:
+            row["parent_id"] = version_id_of(conn, model_id, name, parent_number)
+        conn.execute(model_versions.insert().values(**row))
+        audit.append(
+            conn,
+            actor,
+            "version.register",
+            f"model:{name}/{number}",
+            {
+                "sha256": sha,
+                "format": chosen_format,
+                "model_class": row["model_class"],
+                "training_snapshot": training_snapshot.ref if training_snapshot else None,
+                "run_id": run_id,
+                "parent": parent_number,
+                "commit": row["code_version"].get("commit"),
+            },
+        )
+        result = conn.execute(
+            version_query().where(
+                model_versions.c.model_id == model_id, model_versions.c.version == number
+            )
+        ).one()
+    return row_to_version(result)
+
+
+def version_id_of(conn: Connection, model_id: int, name: str, number: int) -> int:
+    found = conn.execute(
+        sa.select(model_versions.c.id).where(
+            model_versions.c.model_id == model_id, model_versions.c.version == number
+        )
+    ).scalar()
+    if found is None:
+        raise NotFound("version", f"{name}/{number}")
+    return int(found)
+
+
+def resolve_in(conn: Connection, ref: ModelRef) -> ModelVersion:
+    """The version a reference points at: by number, by alias, or the newest ready one."""
+    query = version_query().where(models.c.name == ref.name)
+    if ref.version is not None:
+        query = query.where(model_versions.c.version == ref.version)
+    elif ref.alias is not None:
+        query = query.join(
+            aliases,
+            sa.and_(
+                aliases.c.model_id == model_versions.c.model_id,
+                aliases.c.version_id == model_versions.c.id,
+                aliases.c.alias == ref.alias,
+            ),
+        )
+    else:
+        query = (
+            query.where(model_versions.c.status == "ready")
+            .order_by(model_versions.c.version.desc())
+            .limit(1)
+        )
+    row = conn.execute(query).first()
+    if row is None:
+        _explain_missing(conn, ref)
+    return row_to_version(row)
+
+
+def _explain_missing(conn: Connection, ref: ModelRef) -> None:
+    model_id_of(conn, ref.name)  # raises NotFound for the model itself
+    if ref.alias is not None:
+        raise NotFound(
+            "alias",
+            f"{ref.name}@{ref.alias}",
+            hint=f"set it with `keel alias set {ref.name} {ref.alias} VERSION`",
+        )
+    if ref.version is not None:
+        raise NotFound(
+            "version", str(ref), hint=f"list versions with `keel versions list {ref.name}`"
+        )
+    raise NotFound("version", f"{ref.name} (latest)", hint="every version is archived")
+
+
+def resolve(db: Database, ref: ModelRef) -> ModelVersion:
+    with db.read() as conn:
+        return resolve_in(conn, ref)
+
+
+def list_models(db: Database) -> list[Model]:
+    with db.read() as conn:
+        rows = conn.execute(sa.select(models).order_by(models.c.name)).all()
+        alias_rows = conn.execute(
+            sa.select(aliases.c.model_id, aliases.c.alias, model_versions.c.version).join(
+                model_versions, model_versions.c.id == aliases.c.version_id
+            )
+        ).all()
+    by_model: dict[int, dict[str, int]] = {}
+    for a in alias_rows:
+        by_model.setdefault(a.model_id, {})[a.alias] = a.version
+    return [
+        Model(
+            name=r.name,
+            created_at=r.created_at,
+            description=r.description,
+            tags=r.tags,
+            latest_version=r.latest_version or None,
+            aliases=dict(sorted(by_model.get(r.id, {}).items())),
+        )
+        for r in rows
+    ]
+
+
+def _clause_condition(clause: Clause) -> sa.ColumnElement[bool]:
+    column: Any
+    if clause.key is None:
+        column = model_versions.c[clause.field]
+    else:
+        element = model_versions.c[clause.field][clause.key]
+        column = element.as_float() if isinstance(clause.value, float) else element.as_string()
+    value = (
+        int(clause.value)
+        if clause.field == "version" and isinstance(clause.value, float)
+        else clause.value
+    )
+    operators = {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+    }
+    condition: sa.ColumnElement[bool] = operators[clause.op](value)
+    return condition
+
+
+def list_versions(
+    db: Database,
+    name: str,
+    *,
+    filter: str = "",
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = True,
+) -> list[ModelVersion]:
+    """Summaries of a model's versions (signature and environment are left out: see ``resolve``)."""
+    validate_name(name, "model")
+    if limit is not None and (limit < 0 or offset < 0):
+        raise InvalidInput("limit", "limit and offset must not be negative")
+    query = version_query(detail=False).where(models.c.name == name)
+    for clause in parse_filter(filter):
+        query = query.where(_clause_condition(clause))
+    if status:
+        query = query.where(model_versions.c.status == status)
+    order = model_versions.c.version.desc() if newest_first else model_versions.c.version
+    query = query.order_by(order).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.read() as conn:
+        rows = conn.execute(query).all()
+        if not rows:
+            model_id_of(conn, name)
+    return [row_to_version(r) for r in rows]
+
+
+def archive(db: Database, actor: str, ref: ModelRef, reason: str) -> ModelVersion:
+    """Mark a version archived: it stays loadable for audits but can no longer take an alias."""
+    with db.write() as conn:
+        version = resolve_in(conn, ref)
+        in_use = (
+            conn.execute(
+                sa.select(aliases.c.alias)
+                .join(model_versions, model_versions.c.id == aliases.c.version_id)
+                .join(models, models.c.id == model_versions.c.model_id)
+                .where(models.c.name == version.name, model_versions.c.version == version.version)
+            )
+            .scalars()
+            .all()
+        )
+        if in_use:
+            raise Conflict(
+                f"{version.ref} still holds the alias(es) {', '.join(in_use)}; move them first",
+                aliases=list(in_use),
+            )
+        if version.status == "archived":
+            return version
+        model_id = model_id_of(conn, version.name)
+        conn.execute(
+            model_versions.update()
+            .where(
+                model_versions.c.model_id == model_id, model_versions.c.version == version.version
+            )
+            .values(status="archived")
+        )
+        audit.append(conn, actor, "version.archive", f"model:{version.ref}", {"reason": reason})
+        return row_to_version(
+            conn.execute(
+                version_query().where(
+                    model_versions.c.model_id == model_id,
+                    model_versions.c.version == version.version,
+                )
+            ).one()
+        )

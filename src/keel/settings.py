@@ -1,0 +1,86 @@
+"""Keel's one settings object, read at the edge (CLI, server start-up, the default client).
+
+Precedence: explicit arguments, then ``KEEL_*`` environment variables, then ``keel.yaml`` in the
+working folder, then the defaults, which need nothing: ``sqlite:///.keel/keel.db`` and
+``.keel/artifacts``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from keel.errors import InvalidInput
+
+DEFAULT_STORE = "sqlite:///.keel/keel.db"
+DEFAULT_ARTIFACTS = ".keel/artifacts"
+_ENV = {"store_url": "KEEL_STORE_URL", "artifacts": "KEEL_ARTIFACTS", "actor": "KEEL_USER"}
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store_url: str = Field(DEFAULT_STORE, min_length=1)
+    artifacts: str = Field(DEFAULT_ARTIFACTS, min_length=1)
+    actor: str = Field(default_factory=_default_actor, min_length=1, max_length=256)
+    artifact_options: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        config_file: str | Path | None = "keel.yaml",
+        **overrides: Any,
+    ) -> Settings:
+        """Merge the sources in precedence order; ``None`` overrides are ignored."""
+        values: dict[str, Any] = {}
+        if config_file is not None and Path(config_file).is_file():
+            values.update(_read_yaml(Path(config_file)))
+        env = os.environ if environ is None else environ
+        for field, variable in _ENV.items():
+            if env.get(variable):
+                values[field] = env[variable]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "settings"
+            raise InvalidInput(where, first["msg"]) from exc
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(str(path), f"is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(str(path), "must hold a mapping of settings")
+    section = data.get("store", {})
+    if not isinstance(section, dict):
+        raise InvalidInput(f"{path}: store", "must be a mapping (url, artifacts)")
+    out: dict[str, Any] = {}
+    if "url" in section:
+        out["store_url"] = section["url"]
+    if "artifacts" in section:
+        out["artifacts"] = section["artifacts"]
+    if "artifact_options" in section:
+        out["artifact_options"] = section["artifact_options"]
+    if "user" in data:
+        out["actor"] = data["user"]
+    return out

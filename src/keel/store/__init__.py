@@ -1,0 +1,1 @@
+"""Storage: the metadata database (SQLAlchemy), the content-addressed artifact store (fsspec)."""

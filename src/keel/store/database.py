@@ -1,0 +1,202 @@
+"""Opening the metadata database: engine set-up, migrations on open, transactions.
+
+SQLite (the embedded default) runs in WAL mode; write transactions start with ``BEGIN IMMEDIATE``
+so concurrent writers queue instead of failing half-way. PostgreSQL uses row locks taken by the
+registry. Foreign database errors are turned into Keel errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from keel.errors import Conflict, InvalidInput, SchemaTooNew, StoreUnavailable
+
+#: the newest migration this Keel knows; a store at another known revision is upgraded on open
+SCHEMA_HEAD = "0001"
+_MIGRATION_LOCK_KEY = 0x6B65656C  # "keel": PostgreSQL advisory lock held while migrating
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` as well as ``postgresql+psycopg://`` (psycopg 3 is our driver)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """One metadata store: an engine plus the rules for reading and writing it."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = _normalize_url(url)
+        try:
+            parsed = make_url(self.url)
+        except sa_exc.ArgumentError as exc:
+            raise InvalidInput("store_url", f"{url!r} is not a database URL") from exc
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise InvalidInput(
+                "store_url", f"{url!r}: Keel stores metadata in SQLite or PostgreSQL"
+            )
+        self.engine = self._create_engine(parsed)
+        self._lock = threading.Lock()
+        if migrate:
+            self.migrate()
+
+    # -- engine -------------------------------------------------------------------------------
+    def _create_engine(self, parsed: sa.URL) -> Engine:
+        if self.dialect == "postgresql":
+            return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        database = parsed.database
+        kwargs: dict[str, Any] = {}
+        if not database or database == ":memory:":
+            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs = {"connect_args": {"timeout": 60, "check_same_thread": False}}
+        engine = sa.create_engine(parsed, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            if database and database != ":memory:":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get("keel_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with self._translate(), self.engine.connect() as conn:
+            conn = conn.execution_options(keel_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction with a consistent view."""
+        with self._translate(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except sa_exc.IntegrityError as exc:
+            raise Conflict(
+                f"the store refused a duplicate or dangling record: {exc.orig}",
+                detail=str(exc.orig),
+            ) from exc
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise StoreUnavailable(
+                f"the metadata store at {self.safe_url} could not be used: {exc.orig}",
+                url=self.safe_url,
+            ) from exc
+        except sa_exc.DBAPIError as exc:
+            raise StoreUnavailable(
+                f"the metadata store at {self.safe_url} answered with an error: {exc.orig}",
+                url=self.safe_url,
+            ) from exc
+
+    @property
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the schema to SCHEMA_HEAD, once, even when several processes open at once."""
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                )
+            current = self._current_revision(conn)
+            if current == SCHEMA_HEAD:
+                return
+            if current is not None and current not in known_revisions():
+                raise SchemaTooNew(self.safe_url, current, SCHEMA_HEAD)
+            _run_alembic_upgrade(conn)
+
+    def schema_revision(self) -> str | None:
+        with self.read() as conn:
+            return self._current_revision(conn)
+
+    @staticmethod
+    def _current_revision(conn: Connection) -> str | None:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        row = conn.execute(sa.text("SELECT version_num FROM alembic_version")).first()
+        return None if row is None else str(row[0])
+
+
+def _alembic_config(conn: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def migration_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _run_alembic_upgrade(conn: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), SCHEMA_HEAD)
+
+
+def insert_ignore(
+    conn: Connection, table: sa.Table, values: dict[str, Any], keys: list[str]
+) -> None:
+    """INSERT that does nothing when a row with the same ``keys`` exists (races included)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        conn.execute(
+            sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+        )

@@ -1,0 +1,208 @@
+"""The metadata tables. Alembic migrations under ``migrations/`` create exactly these.
+
+Timestamps are stored as UTC; JSON columns hold free-form maps (params, tags, profiles).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every back end (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", JSON, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("latest_version", Integer, nullable=False, default=0),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("artifact_sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("columns", Integer, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("profile", JSON, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", JSON, nullable=False, default=dict),
+    Column("author", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("name", "version", name="uq_snapshots_name_version"),
+    UniqueConstraint("name", "sha256", name="uq_snapshots_name_sha256"),
+)
+Index("ix_snapshots_sha256", snapshots.c.sha256)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("author", String(256), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("tags", JSON, nullable=False, default=dict),
+    Column("error", Text),
+    Column("code_version", JSON, nullable=False, default=dict),
+)
+Index("ix_runs_name", runs.c.name)
+
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+Index("ix_run_metrics_run_key", run_metrics.c.run_id, run_metrics.c.key, run_metrics.c.step)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), primary_key=True),
+    Column("role", String(64), primary_key=True),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False, default="ready"),
+    Column("artifact_sha256", String(64), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("model_class", String(256), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("signature", JSON),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("metrics", JSON, nullable=False, default=dict),
+    Column("tags", JSON, nullable=False, default=dict),
+    Column("author", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("training_snapshot_id", Integer, ForeignKey("snapshots.id")),
+    Column("run_id", String(32), ForeignKey("runs.id")),
+    Column("parent_id", Integer, ForeignKey("model_versions.id")),
+    Column("code_version", JSON, nullable=False, default=dict),
+    Column("environment", JSON, nullable=False, default=dict),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id")),
+    Column("previous_version_id", Integer, ForeignKey("model_versions.id")),
+    Column("moved_at", UTCDateTime, nullable=False),
+    Column("moved_by", String(256), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)
+Index("ix_alias_history_model_alias", alias_history.c.model_id, alias_history.c.alias)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_log_subject", audit_log.c.subject)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+__all__ = [
+    "alias_history",
+    "aliases",
+    "audit_head",
+    "audit_log",
+    "metadata",
+    "model_versions",
+    "models",
+    "run_inputs",
+    "run_metrics",
+    "runs",
+    "snapshots",
+]
