@@ -1,0 +1,102 @@
+"""Fixtures that build real objects: stores on SQLite and PostgreSQL, artifact folders, data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keel.client import Client
+from keel.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data sets beside the repository; skipped when absent unless CI requires them."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("KEEL_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"KEEL_REQUIRE_SHARED_DATA=1 but {SHARED_DATA} does not exist")
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def _pg_answers() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """PostgreSQL at 127.0.0.1:5432, started (or installed) when down; fails loudly, never skips."""
+    if not _pg_answers():
+        subprocess.run(["bash", str(REPO / "scripts" / "ensure-postgres.sh")], check=False)
+        deadline = time.monotonic() + 30
+        while not _pg_answers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if not _pg_answers():
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 and could not be started")
+    return PG_ADMIN
+
+
+@pytest.fixture
+def postgres_url(postgres: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"keel_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield PG_URL.format(db=name)
+    with psycopg.connect(postgres, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every store test runs on both back ends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keel.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(store_url: str, tmp_path: Path) -> Settings:
+    return Settings(store_url=store_url, artifacts=str(tmp_path / "artifacts"), actor="tester")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[Client]:
+    with Client(settings=settings) as made:
+        yield made
+
+
+@pytest.fixture(scope="session")
+def cancer_frame():  # type: ignore[no-untyped-def]
+    """scikit-learn's bundled breast-cancer data with a ``target`` column (no network needed)."""
+    from sklearn.datasets import load_breast_cancer
+
+    features, target = load_breast_cancer(return_X_y=True, as_frame=True)
+    return features.assign(target=target)
+
+
+@pytest.fixture(scope="session")
+def fitted_model(cancer_frame):  # type: ignore[no-untyped-def]
+    from sklearn.linear_model import LogisticRegression
+
+    features = cancer_frame.drop(columns=["target"])
+    return LogisticRegression(max_iter=5000).fit(features, cancer_frame["target"])
