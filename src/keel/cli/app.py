@@ -1,0 +1,119 @@
+"""``keel``: the command-line face of the registry.
+
+Every command takes ``--json`` for scripts; errors print one line and exit non-zero:
+2 bad input, 3 not found, 4 conflict, 5 integrity, 6 store unavailable, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from keel.cli import aliases, datasets, models, provenance, runs
+from keel.cli.context import Faces
+from keel.cli.output import fail
+
+app = typer.Typer(
+    name="keel",
+    help="Keel keeps machine-learning models accurate in production.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(models.models_app, name="models")
+app.add_typer(models.versions_app, name="versions")
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(aliases.app, name="alias")
+app.add_typer(runs.app, name="runs")
+app.add_typer(provenance.audit_app, name="audit")
+app.command("history")(aliases.history)
+app.command("lineage")(provenance.lineage)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    store: Annotated[
+        str | None, typer.Option("--store", help="Metadata store URL (env KEEL_STORE_URL).")
+    ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option("--artifacts", help="Artifact root, fsspec URL (env KEEL_ARTIFACTS)."),
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Who acts (env KEEL_USER).")] = None,
+) -> None:
+    ctx.obj = Faces(store_url=store, artifacts=artifacts, actor=user)
+
+
+@app.command("version")
+def version() -> None:
+    """Print Keel's version."""
+    from keel._version import __version__
+
+    typer.echo(__version__)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Train, register, promote and trace a model on the embedded store (.keel/)."""
+    from keel.demo.foundation import run_demo
+
+    run_demo()
+
+
+def _exit_code(exc: BaseException) -> int:
+    from keel.errors import (
+        Conflict,
+        GateFailed,
+        IntegrityError,
+        InvalidInput,
+        NotFound,
+        StoreError,
+    )
+
+    for kind, code in (
+        (InvalidInput, 2),
+        (NotFound, 3),
+        (Conflict, 4),
+        (GateFailed, 4),
+        (IntegrityError, 5),
+        (StoreError, 6),
+    ):
+        if isinstance(exc, kind):
+            return code
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; Keel errors become one line on stderr and an exit code, never a traceback."""
+    import click
+
+    from keel.errors import KeelError
+
+    try:
+        result = app(args=argv, prog_name="keel", standalone_mode=False)
+    except KeelError as exc:
+        fail(exc.message)
+        return _exit_code(exc)
+    except click.exceptions.Abort:
+        fail("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # the last line of defence: say what failed, keep the trace opt-in
+        if os.environ.get("KEEL_DEBUG"):
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (set KEEL_DEBUG=1 for the traceback)")
+        return 70
+    return result if isinstance(result, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""``keel models ...`` and ``keel versions ...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.output import console, pairs, print_json, print_table, short, when
+
+models_app = typer.Typer(help="Registered models.", no_args_is_help=True)
+versions_app = typer.Typer(help="Versions of a model.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def list_models(ctx: typer.Context, json: JsonOption = False) -> None:
+    """Every model with its latest version and aliases."""
+    found = client_of(ctx).list_models()
+    if json:
+        print_json(found)
+        return
+    print_table(
+        ["model", "latest", "aliases", "created"],
+        ([m.name, m.latest_version, pairs(m.aliases, 6), when(m.created_at)] for m in found),
+        title="models",
+    )
+
+
+@versions_app.command("list")
+def list_versions(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    filter: Annotated[
+        str,
+        typer.Option("--filter", "-f", help="e.g. \"metrics.auc > 0.8 and tags.team = 'risk'\""),
+    ] = "",
+    status: Annotated[str | None, typer.Option(help="ready or archived.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    json: JsonOption = False,
+) -> None:
+    """Versions of MODEL, newest first."""
+    found = client_of(ctx).list_versions(model, filter=filter, status=status, limit=limit)
+    if json:
+        print_json(found)
+        return
+    print_table(
+        ["version", "status", "class", "metrics", "training data", "author", "created"],
+        (
+            [
+                v.version,
+                v.status,
+                v.model_class.rsplit(".", 1)[-1],
+                pairs(v.metrics),
+                v.training_snapshot,
+                v.author,
+                when(v.created_at),
+            ]
+            for v in found
+        ),
+        title=f"versions of {model}",
+    )
+
+
+@versions_app.command("show")
+def show_version(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL/VERSION, MODEL@ALIAS or models:/...")],
+    json: JsonOption = False,
+) -> None:
+    """Everything recorded about one version."""
+    version = client_of(ctx).get_version(ref)
+    if json:
+        print_json(version)
+        return
+    code = version.code_version
+    commit = f"{short(code.get('commit'))}{' (dirty)' if code.get('dirty') else ''}" or "-"
+    rows = [
+        ("version", version.ref),
+        ("status", version.status),
+        ("class", version.model_class),
+        ("format", f"{version.format}, {version.size_bytes:,} bytes"),
+        ("sha256", version.artifact_sha256),
+        ("author", version.author),
+        ("created", when(version.created_at)),
+        ("training data", version.training_snapshot or "-"),
+        ("run", version.run_id or "-"),
+        ("parent", f"{version.name}/{version.parent_version}" if version.parent_version else "-"),
+        ("code", commit),
+        ("python", version.environment.get("python", "-")),
+        ("params", pairs(version.params, 8) or "-"),
+        ("metrics", pairs(version.metrics, 8) or "-"),
+        ("tags", pairs(version.tags, 8) or "-"),
+    ]
+    print_table(["field", "value"], rows, title=version.uri)
+    if version.signature:
+        print_table(
+            ["feature", "kind", "dtype", "range / categories"],
+            (
+                [
+                    f["name"],
+                    f["kind"],
+                    f["dtype"],
+                    f"{f['min']:.4g} .. {f['max']:.4g}"
+                    if "min" in f
+                    else ", ".join(f.get("categories", [])[:6]),
+                ]
+                for f in version.signature["inputs"]
+            ),
+            title="signature",
+        )
+
+
+@versions_app.command("archive")
+def archive_version(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL/VERSION")],
+    reason: ReasonOption = "",
+) -> None:
+    """Archive a version: it stays loadable for audits but can no longer take an alias."""
+    version = client_of(ctx).archive_version(ref, reason)
+    console.print(f"archived {version.ref}")

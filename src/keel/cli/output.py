@@ -1,0 +1,83 @@
+"""How the CLI shows results: Rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def _width() -> int | None:
+    """Use the terminal's width; when piped, wide enough that lines are not cut."""
+    return None if sys.stdout.isatty() else 160
+
+
+console = Console(highlight=False, width=_width())
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    import orjson
+
+    if isinstance(value, list):
+        value = [v.to_dict() if hasattr(v, "to_dict") else v for v in value]
+    elif hasattr(value, "to_dict"):
+        value = value.to_dict()
+    sys.stdout.write(orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2).decode())
+    sys.stdout.write("\n")
+
+
+def when(value: datetime | str | None) -> str:
+    """A timestamp short enough for a table (UTC, to the second)."""
+    if value is None:
+        return "now"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def short(text: str | None, width: int = 12) -> str:
+    return "" if not text else text[:width]
+
+
+def pairs(mapping: dict[str, Any], limit: int = 4) -> str:
+    items = list(mapping.items())
+    shown = ", ".join(f"{k}={_fmt(v)}" for k, v in items[:limit])
+    return shown + (f", +{len(items) - limit}" if len(items) > limit else "")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
+) -> None:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    count = 0
+    for row in rows:
+        table.add_row(*("" if v is None else escape(_fmt(v)) for v in row))
+        count += 1
+    if count == 0:
+        console.print(f"[dim]{title + ': ' if title else ''}nothing to show[/dim]")
+        return
+    console.print(table)
+
+
+def fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/bold red] {message}", markup=True)

@@ -1,0 +1,1 @@
+"""Demos run by ``keel demo`` / ``make demo``."""
