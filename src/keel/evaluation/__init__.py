@@ -1,0 +1,1 @@
+"""Evaluation: metrics, suites, naive baselines, comparison with the champion, gates, reports."""
