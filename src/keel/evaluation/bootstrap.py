@@ -100,8 +100,8 @@ class _Ranking:
         self.sum_dtype = np.float32 if len(ordered) * 12 < 2**24 else np.float64
 
     def auc_and_ap(self, weights: np.ndarray, wanted: set[str]) -> dict[str, np.ndarray]:
-        w = weights if self.perm is None else weights[self.perm]
-        pos = w * self.truth
+        w: np.ndarray = weights if self.perm is None else weights[self.perm]
+        pos: np.ndarray = w * self.truth
         if self.tied:
             pos = np.add.reduceat(pos, self.starts, axis=0)
             w = np.add.reduceat(w, self.starts, axis=0)
@@ -250,7 +250,8 @@ def paired_bootstrap(
     done = 0
     while done < resamples:
         size = min(block, resamples - done)
-        if table is not None:
+        if counts is None:
+            assert table is not None
             weights = table[rng.integers(0, 2**_TABLE_BITS, size=(rows, size), dtype=np.uint32)]
         else:
             weights = rng.poisson(counts[:, None], size=(width, size)).astype(np.float32)

@@ -83,7 +83,7 @@ def classification_metrics(
     binary = len(labels) == 2
     average = "binary" if binary else "macro"
     positive = labels[1] if binary else 1
-    out: dict[str, Any] = {"rows": int(len(y_true))}
+    out: dict[str, Any] = {"rows": len(y_true)}
     wanted = set(metrics)
     present = np.unique(y_true)
     if "accuracy" in wanted:
@@ -147,7 +147,7 @@ def regression_metrics(
     from sklearn import metrics as sk
 
     wanted = set(metrics)
-    out: dict[str, Any] = {"rows": int(len(y_true))}
+    out: dict[str, Any] = {"rows": len(y_true)}
     if "mae" in wanted:
         out["mae"] = float(sk.mean_absolute_error(y_true, y_pred))
     if "rmse" in wanted:

@@ -1,0 +1,375 @@
+"""A model's policy: its risk profile, evaluation suites, gates, promotion, rollout and monitoring.
+
+Policies live in ``keel.yaml`` (under ``models: {NAME: ...}``) or ``policies/NAME.yaml``. A risk
+profile is a preset of every field; anything the file sets overrides the preset field by field:
+
+>>> policy = Policy.parse({"risk_profile": "medium", "gates": {"checks": ["accuracy >= 0.92"]}})
+>>> policy.promotion.require_blessing, policy.gates.checks[0].threshold
+(True, 0.92)
+
+Gates are written as sentences, parsed here so a typo fails when the policy is read:
+
+- ``accuracy >= 0.92`` (optionally ``... on SNAPSHOT``): an absolute threshold;
+- ``slice young: recall >= 0.6``: a threshold on one slice;
+- ``latency_p99_ms <= 20``, ``size_mb <= 50``: budgets on the model's cost;
+- ``roc_auc not worse than champion by more than 0.005 at 95% confidence``: non-inferiority;
+- ``accuracy beats baseline majority`` (or ``persistence``, ``mean``; ``by 0.01``): naive baselines.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from keel.errors import InvalidInput
+
+RiskProfile = Literal["low", "medium", "high"]
+
+#: every metric a gate may name (see keel.evaluation.metrics)
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+)
+REGRESSION_METRICS = ("mae", "rmse", "r2", "mape")
+COST_METRICS = (
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_batch_p50_ms",
+    "latency_batch_p99_ms",
+    "size_mb",
+    "peak_memory_mb",
+)
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "mape", *COST_METRICS})
+METRICS = frozenset(CLASSIFICATION_METRICS + REGRESSION_METRICS + COST_METRICS)
+CONFIDENCES = (90.0, 95.0, 97.5, 99.0, 99.5)
+BASELINES = ("majority", "mean", "persistence")
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_ON = r"(?:\s+on\s+(?P<snapshot>[A-Za-z0-9][\w.\-/]*))?"
+_ABSOLUTE = re.compile(
+    rf"^(?:slice\s+(?P<slice>[\w.\-]+)\s*:\s*)?(?P<metric>\w+)\s*(?P<op>>=|<=|>|<)\s*"
+    rf"(?P<value>{_NUMBER}){_ON}$"
+)
+_COMPARATIVE = re.compile(
+    rf"^(?P<metric>\w+)\s+not\s+worse\s+than\s+champion\s+by\s+more\s+than\s+"
+    rf"(?P<margin>{_NUMBER})(?:\s+at\s+(?P<confidence>{_NUMBER})\s*%\s+confidence)?{_ON}$"
+)
+_BASELINE = re.compile(
+    rf"^(?P<metric>\w+)\s+beats\s+(?:baseline\s+)?(?P<baseline>\w+)"
+    rf"(?:\s+by\s+(?P<margin>{_NUMBER}))?{_ON}$"
+)
+
+
+class Gate(BaseModel):
+    """One parsed gate sentence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    kind: Literal["absolute", "slice", "cost", "comparative", "baseline"]
+    metric: str
+    op: str | None = None
+    threshold: float | None = None
+    slice: str | None = None
+    margin: float = 0.0
+    confidence: float = 95.0
+    baseline: str | None = None
+    snapshot: str | None = None
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric not in LOWER_IS_BETTER
+
+
+def parse_gate(text: str, field: str = "gates") -> Gate:
+    """Parse one gate sentence; raise InvalidInput naming the sentence and the problem."""
+    if not isinstance(text, str):
+        raise InvalidInput(field, f"{text!r} is not a gate sentence")
+    clean = " ".join(text.split())
+    if match := _COMPARATIVE.match(clean):
+        metric = _metric(match["metric"], clean, field)
+        confidence = float(match["confidence"] or 95)
+        if confidence not in CONFIDENCES:
+            raise InvalidInput(
+                field,
+                f"{clean!r}: confidence must be one of {', '.join(f'{c:g}%' for c in CONFIDENCES)}",
+            )
+        margin = float(match["margin"])
+        if margin < 0:
+            raise InvalidInput(field, f"{clean!r}: the margin must not be negative")
+        return Gate(
+            text=clean,
+            kind="comparative",
+            metric=metric,
+            margin=margin,
+            confidence=confidence,
+            snapshot=match["snapshot"],
+        )
+    if match := _BASELINE.match(clean):
+        metric = _metric(match["metric"], clean, field)
+        if match["baseline"] not in BASELINES:
+            raise InvalidInput(
+                field,
+                f"{clean!r}: unknown baseline {match['baseline']!r}; use {', '.join(BASELINES)}",
+            )
+        return Gate(
+            text=clean,
+            kind="baseline",
+            metric=metric,
+            baseline=match["baseline"],
+            margin=float(match["margin"] or 0.0),
+            snapshot=match["snapshot"],
+        )
+    if match := _ABSOLUTE.match(clean):
+        metric = _metric(match["metric"], clean, field)
+        kind: Literal["slice", "cost", "absolute"] = (
+            "slice" if match["slice"] else "cost" if metric in COST_METRICS else "absolute"
+        )
+        if kind == "slice" and metric in COST_METRICS:
+            raise InvalidInput(
+                field, f"{clean!r}: cost budgets apply to the whole model, not a slice"
+            )
+        return Gate(
+            text=clean,
+            kind=kind,
+            metric=metric,
+            op=match["op"],
+            threshold=float(match["value"]),
+            slice=match["slice"],
+            snapshot=match["snapshot"],
+        )
+    raise InvalidInput(
+        field,
+        f"{clean!r} is not a gate; write e.g. 'accuracy >= 0.92', 'slice young: recall >= 0.6', "
+        "'roc_auc not worse than champion by more than 0.005 at 95% confidence' or "
+        "'accuracy beats baseline majority'",
+    )
+
+
+def _metric(name: str, text: str, field: str) -> str:
+    if name not in METRICS:
+        known = ", ".join(sorted(METRICS))
+        raise InvalidInput(field, f"{text!r}: unknown metric {name!r}; known metrics: {known}")
+    return name
+
+
+class SliceCondition(BaseModel):
+    """Conditions on one feature: equality, membership or a range (``ge``/``gt``/``le``/``lt``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    eq: float | str | bool | None = None
+    in_: list[float | str | bool] | None = Field(None, alias="in")
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SliceCondition:
+        if all(v is None for v in (self.eq, self.in_, self.ge, self.gt, self.le, self.lt)):
+            raise ValueError("a slice condition needs one of eq, in, ge, gt, le, lt")
+        return self
+
+
+class Suite(BaseModel):
+    """Held-out snapshots, the label column, metrics and slices of one evaluation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    snapshots: list[str] = Field(min_length=1)
+    target: str = Field(min_length=1)
+    metrics: list[str] | None = None
+    slices: dict[str, dict[str, SliceCondition]] = Field(default_factory=dict)
+    time_column: str | None = None
+    time_ordered: bool = False
+    resamples: int = Field(1000, ge=0, le=100_000)
+    seed: int = 0
+    compare_with: str = "champion"
+    measure_cost: bool = True
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: list[str] | None) -> list[str] | None:
+        for metric in value or []:
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}")
+        return value
+
+    @field_validator("slices", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """``{region: DE}`` is short for ``{region: {eq: DE}}``."""
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, Any] = {}
+        for name, conditions in value.items():
+            if isinstance(conditions, dict):
+                out[name] = {
+                    f: c
+                    if isinstance(c, dict)
+                    else ({"in": c} if isinstance(c, list) else {"eq": c})
+                    for f, c in conditions.items()
+                }
+            else:
+                out[name] = conditions
+        return out
+
+
+class Gates(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    suite: str | None = None
+    checks: list[Gate] = Field(default_factory=list)
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [
+            parse_gate(v, f"gates.checks[{i}]") if isinstance(v, str) else v
+            for i, v in enumerate(value)
+        ]
+
+
+class Promotion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    require_blessing: bool = False
+    require_comparative: bool = False
+    require_approval: bool = False
+
+
+class Rollout(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strategy: Literal["replace", "canary", "ab", "shadow"] = "replace"
+    steps: list[float] = Field(default_factory=lambda: [100.0])
+    interval: str = "10m"
+    auto_rollback: bool = False
+
+
+class Monitoring(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drift_alerts: bool = False
+    accuracy_threshold: float | None = None
+
+
+class Retraining(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule: str | None = None
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "low": {
+        "promotion": {"require_blessing": False},
+        "rollout": {"strategy": "replace", "auto_rollback": False},
+        "monitoring": {"drift_alerts": False},
+    },
+    "medium": {
+        "promotion": {"require_blessing": True},
+        "rollout": {"strategy": "replace", "auto_rollback": False},
+        "monitoring": {"drift_alerts": True},
+        "retraining": {"schedule": "0 3 * * 0"},
+    },
+    "high": {
+        "promotion": {"require_blessing": True, "require_comparative": True},
+        "rollout": {"strategy": "canary", "steps": [5, 25, 50, 100], "auto_rollback": True},
+        "monitoring": {"drift_alerts": True},
+        "retraining": {"schedule": "0 3 * * 0"},
+    },
+}
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    risk_profile: RiskProfile = "low"
+    suites: dict[str, Suite] = Field(default_factory=dict)
+    gates: Gates = Field(default_factory=Gates)
+    promotion: Promotion = Field(default_factory=Promotion)
+    rollout: Rollout = Field(default_factory=Rollout)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    retraining: Retraining = Field(default_factory=Retraining)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.gates.suite is not None and self.gates.suite not in self.suites:
+            raise ValueError(f"gates.suite names {self.gates.suite!r}, which is not in suites")
+        for gate in self.gates.checks:
+            if gate.kind == "slice":
+                suite = self.gate_suite()
+                if suite is not None and gate.slice not in suite.slices:
+                    raise ValueError(f"gate {gate.text!r} names a slice the suite does not define")
+        kinds = {g.kind for g in self.gates.checks}
+        if self.promotion.require_blessing and not kinds & {
+            "absolute",
+            "slice",
+            "cost",
+            "baseline",
+        }:
+            raise ValueError(
+                f"the {self.risk_profile} profile requires at least one absolute gate "
+                "(e.g. 'accuracy >= 0.92') in gates.checks"
+            )
+        if self.promotion.require_comparative and "comparative" not in kinds:
+            raise ValueError(
+                f"the {self.risk_profile} profile requires a comparison with the champion, e.g. "
+                "'roc_auc not worse than champion by more than 0.005 at 95% confidence'"
+            )
+        return self
+
+    def gate_suite(self) -> Suite | None:
+        name = self.gates.suite or (next(iter(self.suites)) if self.suites else None)
+        return self.suites.get(name) if name else None
+
+    def gate_suite_name(self) -> str | None:
+        return self.gates.suite or (next(iter(self.suites)) if self.suites else None)
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | None, source: str = "policy") -> Policy:
+        """Validate a policy mapping on top of its risk profile's preset."""
+        data = dict(data or {})
+        profile = data.get("risk_profile", "low")
+        if profile not in PRESETS:
+            raise InvalidInput(
+                f"{source}.risk_profile", f"{profile!r} is not one of low, medium, high"
+            )
+        merged = _merge(PRESETS[profile], data)
+        try:
+            return cls.model_validate(merged)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{source}.{exc.field}", exc.problem) from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise InvalidInput(f"{source}.{where}" if where else source, message) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        out["gates"]["checks"] = [g.text for g in self.gates.checks]
+        return out
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

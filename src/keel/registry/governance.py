@@ -1,0 +1,212 @@
+"""What a model must prove before promotion: its policy, evaluations, gate verdicts, approvals.
+
+The registry stores these and enforces the policy when ``champion`` moves (see ``aliases``); the
+evaluation layer computes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from keel.domain.names import ModelRef, validate_name
+from keel.domain.policy import Policy
+from keel.errors import InvalidInput, NotFound
+from keel.registry import audit
+from keel.registry.clock import utcnow
+from keel.registry.models import model_id_of, resolve_in, version_id_of
+from keel.store.database import Database
+from keel.store.schema import approvals, evaluations, gate_results, models
+
+
+def set_policy(db: Database, actor: str, name: str, policy: Policy, source: str = "") -> None:
+    """Record the policy in force for ``name``; audited only when it changes."""
+    validate_name(name, "model")
+    data = policy.to_dict()
+    with db.write() as conn:
+        model_id = model_id_of(conn, name)
+        current = conn.execute(sa.select(models.c.policy).where(models.c.id == model_id)).scalar()
+        if current == data:
+            return
+        conn.execute(models.update().where(models.c.id == model_id).values(policy=data))
+        audit.append(
+            conn,
+            actor,
+            "policy.set",
+            f"model:{name}",
+            {
+                "risk_profile": policy.risk_profile,
+                "source": source,
+                "gates": data["gates"]["checks"],
+            },
+        )
+
+
+def policy_in(conn: Connection, name: str) -> Policy | None:
+    data = conn.execute(sa.select(models.c.policy).where(models.c.name == name)).scalar()
+    return None if data is None else Policy.parse(data, f"stored policy of {name}")
+
+
+def get_policy(db: Database, name: str) -> Policy | None:
+    with db.read() as conn:
+        model_id_of(conn, name)
+        return policy_in(conn, name)
+
+
+def record_evaluation(
+    db: Database,
+    actor: str,
+    ref: ModelRef,
+    suite: str,
+    *,
+    status: str,
+    snapshots: list[dict[str, Any]],
+    results: dict[str, Any],
+    champion: ModelRef | None = None,
+    error: str | None = None,
+    report_sha256: str | None = None,
+) -> int:
+    with db.write() as conn:
+        version = resolve_in(conn, ref)
+        model_id = model_id_of(conn, version.name)
+        version_id = version_id_of(conn, model_id, version.name, version.version)
+        champion_id = None
+        if champion is not None and champion.version is not None:
+            champion_id = version_id_of(conn, model_id, champion.name, champion.version)
+        evaluation_id = conn.execute(
+            evaluations.insert()
+            .values(
+                version_id=version_id,
+                suite=suite,
+                status=status,
+                snapshots=snapshots,
+                champion_version_id=champion_id,
+                results=results,
+                error=error,
+                report_sha256=report_sha256,
+                author=actor,
+                created_at=utcnow(),
+            )
+            .returning(evaluations.c.id)
+        ).scalar_one()
+        audit.append(
+            conn,
+            actor,
+            "evaluation.record",
+            f"model:{version.ref}",
+            {
+                "evaluation": evaluation_id,
+                "suite": suite,
+                "status": status,
+                "snapshots": [s.get("ref") for s in snapshots],
+                "champion": str(champion) if champion else None,
+                "error": error,
+            },
+        )
+        return int(evaluation_id)
+
+
+def get_evaluation(db: Database, evaluation_id: int) -> dict[str, Any]:
+    with db.read() as conn:
+        row = conn.execute(sa.select(evaluations).where(evaluations.c.id == evaluation_id)).first()
+    if row is None:
+        raise NotFound("evaluation", str(evaluation_id))
+    return dict(row._mapping)
+
+
+def record_gate_result(
+    db: Database,
+    actor: str,
+    ref: ModelRef,
+    *,
+    verdict: str,
+    risk_profile: str,
+    checks: list[dict[str, Any]],
+    reasons: list[str],
+    evaluation_id: int | None,
+) -> None:
+    if verdict not in ("blessed", "rejected"):
+        raise InvalidInput("verdict", f"{verdict!r} is not 'blessed' or 'rejected'")
+    with db.write() as conn:
+        version = resolve_in(conn, ref)
+        model_id = model_id_of(conn, version.name)
+        conn.execute(
+            gate_results.insert().values(
+                version_id=version_id_of(conn, model_id, version.name, version.version),
+                evaluation_id=evaluation_id,
+                verdict=verdict,
+                risk_profile=risk_profile,
+                checks=checks,
+                reasons=reasons,
+                author=actor,
+                created_at=utcnow(),
+            )
+        )
+        audit.append(
+            conn,
+            actor,
+            f"gate.{verdict}",
+            f"model:{version.ref}",
+            {
+                "risk_profile": risk_profile,
+                "reasons": reasons,
+                "evaluation": evaluation_id,
+                "checks": len(checks),
+                "failed": sum(1 for c in checks if not c.get("passed")),
+            },
+        )
+
+
+def latest_gate_in(conn: Connection, version_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(gate_results)
+        .where(gate_results.c.version_id == version_id)
+        .order_by(gate_results.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def gate_history(db: Database, ref: ModelRef) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        version = resolve_in(conn, ref)
+        version_id = version_id_of(
+            conn, model_id_of(conn, version.name), version.name, version.version
+        )
+        rows = conn.execute(
+            sa.select(gate_results)
+            .where(gate_results.c.version_id == version_id)
+            .order_by(gate_results.c.id)
+        ).all()
+    return [_jsonable(dict(r._mapping)) for r in rows]
+
+
+def approve(db: Database, actor: str, ref: ModelRef, reason: str) -> None:
+    """A person's recorded approval of a version for promotion (the high profile may require it)."""
+    if not reason or not reason.strip():
+        raise InvalidInput("reason", "an approval needs a reason")
+    with db.write() as conn:
+        version = resolve_in(conn, ref)
+        version_id = version_id_of(
+            conn, model_id_of(conn, version.name), version.name, version.version
+        )
+        conn.execute(
+            approvals.insert().values(
+                version_id=version_id, approver=actor, reason=reason, created_at=utcnow()
+            )
+        )
+        audit.append(conn, actor, "version.approve", f"model:{version.ref}", {"reason": reason})
+
+
+def approvals_in(conn: Connection, version_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(approvals).where(approvals.c.version_id == version_id).order_by(approvals.c.id)
+    ).all()
+    return [_jsonable(dict(r._mapping)) for r in rows]
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
