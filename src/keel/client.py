@@ -27,6 +27,7 @@ from keel.domain.entities import (
     Snapshot,
 )
 from keel.domain.names import ModelRef, parse_model_ref, validate_version
+from keel.domain.policy import Policy, Suite
 from keel.domain.signature import Signature
 from keel.errors import InvalidInput
 from keel.settings import Settings
@@ -34,6 +35,8 @@ from keel.settings import Settings
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.evaluation.gates import GateOutcome
+    from keel.evaluation.runner import Evaluation
     from keel.registry.loaded import LoadedModel
     from keel.registry.runs import Run
 
@@ -57,7 +60,11 @@ class Client:
         self.settings = settings
         self.actor = settings.actor
         self.db = Database(settings.store_url)
-        self.artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+        try:
+            self.artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -287,21 +294,19 @@ class Client:
 
     def load_model(self, ref: str | ModelRef, *, trusted: list[str] | None = None) -> LoadedModel:
         """Load ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``, verifying the artifact hash."""
-        from keel.registry import models, serialization
-        from keel.registry.loaded import LoadedModel
+        from keel.registry.loading import load
 
-        version = models.resolve(self.db, self._ref(ref))
-        data = self.artifacts.get(version.artifact_sha256)
-        native = serialization.load(
-            data, version.format, sha256=version.artifact_sha256, trusted=trusted
-        )
-        return LoadedModel(native, version)
+        return load(self.db, self.artifacts, self._ref(ref), trusted)
 
     # -- aliases ------------------------------------------------------------------------------
-    def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
+    def set_alias(
+        self, name: str, alias: str, version: int, *, reason: str = "", force: bool = False
+    ) -> ModelVersion:
+        """Move ``alias``; moving ``champion`` obeys the model's policy unless ``force``d with a
+        reason (the override is audited)."""
         from keel.registry import aliases
 
-        return aliases.set_alias(self.db, self.actor, name, alias, version, reason)
+        return aliases.set_alias(self.db, self.actor, name, alias, version, reason, force=force)
 
     def delete_alias(self, name: str, alias: str, *, reason: str = "") -> None:
         from keel.registry import aliases
@@ -317,6 +322,97 @@ class Client:
         from keel.registry import aliases
 
         return aliases.periods(aliases.history(self.db, name, alias))
+
+    # -- policies, evaluation and gates ---------------------------------------------------------
+    def set_policy(self, name: str, policy: Policy | dict[str, Any], *, source: str = "") -> Policy:
+        """Record the policy in force for ``name`` (the registry enforces its promotion rules)."""
+        from keel.registry import governance
+
+        parsed = policy if isinstance(policy, Policy) else Policy.parse(policy, source or "policy")
+        governance.set_policy(self.db, self.actor, name, parsed, source)
+        return parsed
+
+    def get_policy(self, name: str) -> Policy | None:
+        from keel.registry import governance
+
+        return governance.get_policy(self.db, name)
+
+    def _policy(self, name: str, policy: Policy | dict[str, Any] | None) -> Policy:
+        if policy is not None:
+            return self.set_policy(name, policy)
+        stored = self.get_policy(name)
+        if stored is None:
+            raise InvalidInput(
+                "policy",
+                f"model {name!r} has no policy; declare one in policies/{name}.yaml or keel.yaml "
+                "and run `keel policy apply`, or pass policy=...",
+            )
+        return stored
+
+    def evaluate(
+        self,
+        ref: str | ModelRef,
+        suite: str | Suite | None = None,
+        *,
+        policy: Policy | dict[str, Any] | None = None,
+    ) -> Evaluation:
+        """Run an evaluation suite (by name from the model's policy, or given) and record it."""
+        from keel.evaluation.runner import evaluate
+
+        target = self._ref(ref)
+        name, chosen = self._suite(target.name, suite, policy)
+        return evaluate(self.db, self.artifacts, self.actor, target, name, chosen)
+
+    def _suite(
+        self, model: str, suite: str | Suite | None, policy: Policy | dict[str, Any] | None
+    ) -> tuple[str, Suite]:
+        if isinstance(suite, Suite):
+            return "adhoc", suite
+        rules = self._policy(model, policy)
+        name = suite or rules.gate_suite_name()
+        if name is None or name not in rules.suites:
+            known = ", ".join(rules.suites) or "none"
+            raise InvalidInput(
+                "suite", f"{name!r} is not a suite of {model}'s policy (suites: {known})"
+            )
+        return name, rules.suites[name]
+
+    def gate(
+        self, ref: str | ModelRef, *, policy: Policy | dict[str, Any] | None = None
+    ) -> tuple[Evaluation, GateOutcome]:
+        """Run the policy's gate suite and gates; store "blessed" or "rejected" with reasons."""
+        from keel.evaluation.gates import run_gates
+        from keel.evaluation.runner import evaluate
+        from keel.registry import governance
+
+        target = self._ref(ref)
+        rules = self._policy(target.name, policy)
+        name, suite = self._suite(target.name, None, rules)
+        evaluation = evaluate(self.db, self.artifacts, self.actor, target, name, suite)
+        outcome = run_gates(rules, evaluation)
+        version = self.get_version(target)
+        governance.record_gate_result(
+            self.db,
+            self.actor,
+            ModelRef(version.name, version=version.version),
+            verdict=outcome.verdict,
+            risk_profile=rules.risk_profile,
+            checks=outcome.checks,
+            reasons=outcome.reasons,
+            evaluation_id=evaluation.id,
+        )
+        return evaluation, outcome
+
+    def gate_history(self, ref: str | ModelRef) -> list[dict[str, Any]]:
+        from keel.registry import governance
+
+        return governance.gate_history(self.db, self._ref(ref))
+
+    def approve(self, ref: str | ModelRef, *, reason: str) -> None:
+        """Record this actor's approval of a version for promotion, with a reason."""
+        from keel.registry import governance
+
+        governance.approve(self.db, self.actor, self._ref(ref), reason)
 
     # -- lineage and audit --------------------------------------------------------------------
     def lineage(self, ref: str | ModelRef, version: int | None = None) -> Lineage:

@@ -21,10 +21,13 @@ def set_alias(
     alias: Annotated[str, typer.Argument(help="Alias, e.g. champion.")],
     version: Annotated[int, typer.Argument(help="Version number.")],
     reason: ReasonOption = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote past the policy's gates (needs --reason).")
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Point ALIAS of MODEL at VERSION (one transaction, recorded in the history and audit)."""
-    target = client_of(ctx).set_alias(model, alias, version, reason=reason)
+    target = client_of(ctx).set_alias(model, alias, version, reason=reason, force=force)
     if json:
         print_json(target)
         return

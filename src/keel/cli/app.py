@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from keel.cli import aliases, datasets, models, provenance, runs
+from keel.cli import aliases, datasets, governance, models, provenance, runs
 from keel.cli.context import Faces
 from keel.cli.output import fail
 
@@ -32,6 +32,10 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(provenance.audit_app, name="audit")
 app.command("history")(aliases.history)
 app.command("lineage")(provenance.lineage)
+app.add_typer(governance.policy_app, name="policy")
+app.command("evaluate")(governance.evaluate)
+app.command("gate")(governance.gate)
+app.command("approve")(governance.approve)
 
 
 @app.callback()

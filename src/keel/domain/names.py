@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from keel.errors import InvalidInput
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "name\n" through
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
 _REF = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
 
 
@@ -44,18 +45,24 @@ def validate_alias(value: str, field: str = "alias") -> str:
     return value
 
 
+#: the largest version number the store's INTEGER columns hold
+MAX_VERSION = 2**31 - 1
+
+
 def validate_version(value: object, field: str = "version") -> int:
     """Versions are positive integers; accept ints and their decimal strings."""
     if isinstance(value, bool):
         raise InvalidInput(field, f"{value!r} is not a version number")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         number = int(value)
     else:
         raise InvalidInput(field, f"{value!r} is not a version number (1, 2, 3, ...)")
     if number < 1:
         raise InvalidInput(field, f"version numbers start at 1, got {number}")
+    if number > MAX_VERSION:
+        raise InvalidInput(field, f"{number} is larger than any version number ({MAX_VERSION})")
     return number
 
 
@@ -109,7 +116,7 @@ class SnapshotRef:
     sha256_prefix: str | None = None
 
 
-_HEX = re.compile(r"^(?:sha256:)?([0-9a-f]{8,64})$")
+_HEX = re.compile(r"^(?:sha256:)?([0-9a-f]{8,64})\Z")
 
 
 def parse_snapshot_ref(text: str, field: str = "snapshot") -> SnapshotRef:

@@ -137,7 +137,12 @@ def _check_comparative(gate: Gate, snap: dict[str, Any]) -> dict[str, Any]:
     threshold = f"diff {relation} {sign}{gate.margin:g} at {gate.confidence:g}%"
     if comparison is None:
         return _check(
-            gate, ref, None, threshold, True, "no champion to compare with (first version)"
+            gate,
+            ref,
+            None,
+            threshold,
+            True,
+            "no other version is champion: nothing to compare with",
         )
     if "error" in comparison:
         return _check(gate, ref, None, threshold, False, comparison["error"])

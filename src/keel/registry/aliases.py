@@ -14,19 +14,34 @@ from sqlalchemy.engine import Connection
 
 from keel.domain.entities import AliasMove, AliasPeriod, ModelVersion
 from keel.domain.names import ModelRef, validate_alias, validate_name, validate_version
-from keel.errors import Conflict, NotFound
-from keel.registry import audit
+from keel.errors import Conflict, GateFailed, InvalidInput, NotFound
+from keel.registry import audit, governance
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, resolve_in, version_id_of
 from keel.registry.retry import retry_on_conflict
 from keel.store.database import Database
 from keel.store.schema import alias_history, aliases, model_versions, models
 
+#: the alias whose moves the model's policy guards
+CHAMPION = "champion"
+
 
 def set_alias(
-    db: Database, actor: str, name: str, alias: str, version: int, reason: str = ""
+    db: Database,
+    actor: str,
+    name: str,
+    alias: str,
+    version: int,
+    reason: str = "",
+    *,
+    force: bool = False,
 ) -> ModelVersion:
-    """Point ``alias`` at ``version``; a no-op (and no history row) when it already does."""
+    """Point ``alias`` at ``version``; a no-op (and no history row) when it already does.
+
+    Moving ``champion`` under a policy that requires blessing fails with GateFailed unless the
+    version's latest gate verdict is "blessed" (and, if required, it has an approval), or
+    ``force`` is given with a reason; a forced move is audited as an override.
+    """
     validate_name(name, "model")
     validate_alias(alias)
     number = validate_version(version)
@@ -48,6 +63,15 @@ def set_alias(
             ).scalar()
             if current == target_id:
                 return target
+            overridden = _check_promotion(conn, name, alias, target_id, number, force, reason)
+            if overridden:
+                audit.append(
+                    conn,
+                    actor,
+                    "gate.override",
+                    f"model:{name}/{number}",
+                    {"alias": alias, "problems": overridden, "reason": reason},
+                )
             now = utcnow()
             if current is None:
                 conn.execute(
@@ -68,11 +92,58 @@ def set_alias(
                 actor,
                 "alias.set",
                 f"model:{name}",
-                {"alias": alias, "version": number, "previous": previous, "reason": reason},
+                {
+                    "alias": alias,
+                    "version": number,
+                    "previous": previous,
+                    "reason": reason,
+                    "forced": bool(overridden),
+                },
             )
             return target
 
     return retry_on_conflict(move)
+
+
+def _check_promotion(
+    conn: Connection,
+    name: str,
+    alias: str,
+    version_id: int,
+    number: int,
+    force: bool,
+    reason: str,
+) -> list[str]:
+    """Why the policy forbids this move (empty: it allows it); raises unless forced."""
+    if alias != CHAMPION:
+        return []
+    policy = governance.policy_in(conn, name)
+    if policy is None or not policy.promotion.require_blessing:
+        return []
+    problems = []
+    gate = governance.latest_gate_in(conn, version_id)
+    if gate is None:
+        problems.append("it has not passed the gates (none were run)")
+    elif gate["verdict"] != "blessed":
+        problems.append(
+            f"its latest gate verdict is {gate['verdict']}: {'; '.join(gate['reasons'])}"
+        )
+    if policy.promotion.require_approval and not governance.approvals_in(conn, version_id):
+        problems.append("it has no recorded approval")
+    if not problems:
+        return []
+    if not force:
+        raise GateFailed(
+            f"{name}/{number} cannot become {alias} under the {policy.risk_profile} risk profile: "
+            f"{'; '.join(problems)}. Run `keel gate {name}/{number}`, or force it with a reason",
+            model=name,
+            version=number,
+            risk_profile=policy.risk_profile,
+            problems=problems,
+        )
+    if not reason or not reason.strip():
+        raise InvalidInput("reason", "forcing a promotion past the policy needs a reason")
+    return problems
 
 
 def delete_alias(db: Database, actor: str, name: str, alias: str, reason: str = "") -> None:

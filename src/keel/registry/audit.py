@@ -62,10 +62,14 @@ def entries(
     query = sa.select(audit_log)
     if subject:
         query = query.where(
-            sa.or_(audit_log.c.subject == subject, audit_log.c.subject.startswith(subject + "/"))
+            sa.or_(
+                audit_log.c.subject == subject,
+                # autoescape: "_" in a name is a letter, not LIKE's any-character wildcard
+                audit_log.c.subject.startswith(subject + "/", autoescape=True),
+            )
         )
     if action:
-        query = query.where(audit_log.c.action.startswith(action))
+        query = query.where(audit_log.c.action.startswith(action, autoescape=True))
     if actor:
         query = query.where(audit_log.c.actor == actor)
     if since_seq is not None:
@@ -107,7 +111,16 @@ def verify(db: Database, batch: int = 5000) -> ChainVerification:
                 last = chunk[-1].seq
 
         result = verify_chain(rows())
-        if result.intact and (result.checked != head.seq):
+        if result.intact and result.checked > head.seq:
+            extra = head.seq + 1
+            return ChainVerification(
+                False,
+                head.seq,
+                extra,
+                f"entries from {extra} on were added behind the chain head (which ends at "
+                f"{head.seq})",
+            )
+        if result.intact and result.checked < head.seq:
             missing = result.checked + 1
             return ChainVerification(
                 False, result.checked, missing, f"entries from {missing} to {head.seq} are missing"

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from keel.domain.entities import Model, ModelVersion, Snapshot
 from keel.domain.filters import Clause, parse_filter
-from keel.domain.names import ModelRef, validate_name, validate_version
+from keel.domain.names import MAX_VERSION, ModelRef, validate_name, validate_version
 from keel.domain.signature import Signature
 from keel.errors import Conflict, InvalidInput, NotFound
 from keel.registry import audit, serialization
@@ -256,11 +256,12 @@ def _clause_condition(clause: Clause) -> sa.ColumnElement[bool]:
     else:
         element = model_versions.c[clause.field][clause.key]
         column = element.as_float() if isinstance(clause.value, float) else element.as_string()
-    value = (
-        int(clause.value)
-        if clause.field == "version" and isinstance(clause.value, float)
-        else clause.value
-    )
+    value: Any = clause.value
+    if clause.field == "version" and isinstance(value, float):
+        if value.is_integer() and abs(value) <= MAX_VERSION:
+            value = int(value)
+        else:  # "version < 1.5" or "version < 1e30": compare numbers, never truncate the value
+            column = sa.cast(column, sa.Float)
     operators = {
         "=": column.__eq__,
         "!=": column.__ne__,
@@ -285,8 +286,10 @@ def list_versions(
 ) -> list[ModelVersion]:
     """Summaries of a model's versions (signature and environment are left out: see ``resolve``)."""
     validate_name(name, "model")
-    if limit is not None and (limit < 0 or offset < 0):
-        raise InvalidInput("limit", "limit and offset must not be negative")
+    if limit is not None and limit < 0:
+        raise InvalidInput("limit", "limit must not be negative")
+    if offset < 0:
+        raise InvalidInput("offset", "offset must not be negative")
     query = version_query(detail=False).where(models.c.name == name)
     for clause in parse_filter(filter):
         query = query.where(_clause_condition(clause))

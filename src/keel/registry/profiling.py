@@ -1,6 +1,7 @@
 """Column profiles of a data snapshot: the bounded summary later drift checks compare against.
 
-Numbers keep min/max/mean/std, quantiles and a 20-bin histogram; categories keep their shares
+Numbers keep min/max/mean/std, quantiles and a 20-bin histogram (one bin when the range is too
+narrow for float64 to split, e.g. a constant column of 1e18); categories keep their shares
 (all of them up to ``MAX_CATEGORIES``, then the most frequent). The profile's size does not grow
 with the number of rows.
 """
@@ -42,9 +43,14 @@ def _numeric_profile(values: pd.Series) -> dict[str, Any]:
         return {"count": 0}
     qs = np.quantile(data, QUANTILES)
     low, high = float(data.min()), float(data.max())
-    counts, edges = np.histogram(
-        data, bins=HISTOGRAM_BINS, range=(low, high if high > low else low + 1)
-    )
+    try:
+        counts, edges = np.histogram(
+            data, bins=HISTOGRAM_BINS, range=(low, high if high > low else low + 1)
+        )
+    except ValueError:
+        # float64 cannot split a range this narrow for its magnitude into equal bins (e.g. a
+        # constant column of nanosecond timestamps, where low + 1 == low): keep one bin
+        counts, edges = np.array([data.size]), np.array([low, high])
     return {
         "count": int(data.size),
         "min": low,

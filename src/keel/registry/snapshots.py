@@ -23,6 +23,7 @@ from keel.registry import audit
 from keel.registry.clock import utcnow
 from keel.registry.profiling import profile_frame, schema_of
 from keel.registry.retry import retry_on_conflict
+from keel.registry.values import clean_tags
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.schema import snapshots
@@ -96,6 +97,7 @@ def register(
     tags: dict[str, str] | None = None,
 ) -> Snapshot:
     validate_name(name)
+    clean = clean_tags(tags)
     raw, source = read_data(data)
     frame = _prepare(raw)
     sha = content_hash(frame)
@@ -130,7 +132,7 @@ def register(
                 profile=profile,
                 source=source,
                 description=description,
-                tags=dict(tags or {}),
+                tags=clean,
                 author=actor,
                 created_at=utcnow(),
             )

@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from keel.errors import Conflict, InvalidInput, SchemaTooNew, StoreUnavailable
 
 #: the newest migration this Keel knows; a store at another known revision is upgraded on open
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 _MIGRATION_LOCK_KEY = 0x6B65656C  # "keel": PostgreSQL advisory lock held while migrating
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -51,7 +51,11 @@ class Database:
         self.engine = self._create_engine(parsed)
         self._lock = threading.Lock()
         if migrate:
-            self.migrate()
+            try:
+                self.migrate()
+            except BaseException:
+                self.engine.dispose()  # a store we refuse to open keeps no connection open
+                raise
 
     # -- engine -------------------------------------------------------------------------------
     def _create_engine(self, parsed: sa.URL) -> Engine:
@@ -100,9 +104,17 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction with a consistent view."""
-        with self._translate(), self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read-only transaction with a consistent view.
+
+        PostgreSQL's default (READ COMMITTED) takes a new snapshot per statement, so a reader
+        running several statements could see a writer's commit half-way (e.g. the audit head
+        before, and its new entries after, a registration); REPEATABLE READ gives one snapshot.
+        """
+        with self._translate(), self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextlib.contextmanager
     def _translate(self) -> Iterator[None]:

@@ -62,6 +62,7 @@ models = Table(
     Column("tags", JSON, nullable=False, default=dict),
     Column("created_at", UTCDateTime, nullable=False),
     Column("latest_version", Integer, nullable=False, default=0),
+    Column("policy", JSON),
 )
 
 snapshots = Table(
@@ -193,11 +194,57 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("suite", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("snapshots", JSON, nullable=False),
+    Column("champion_version_id", Integer, ForeignKey("model_versions.id")),
+    Column("results", JSON, nullable=False),
+    Column("error", Text),
+    Column("report_sha256", String(64)),
+    Column("author", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_evaluations_version", evaluations.c.version_id)
+
+gate_results = Table(
+    "gate_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("evaluation_id", Integer, ForeignKey("evaluations.id")),
+    Column("verdict", String(16), nullable=False),
+    Column("risk_profile", String(16), nullable=False),
+    Column("checks", JSON, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("author", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_gate_results_version", gate_results.c.version_id)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("approver", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_approvals_version", approvals.c.version_id)
+
 __all__ = [
     "alias_history",
     "aliases",
+    "approvals",
     "audit_head",
     "audit_log",
+    "evaluations",
+    "gate_results",
     "metadata",
     "model_versions",
     "models",
