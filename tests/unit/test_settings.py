@@ -1,0 +1,134 @@
+"""Settings precedence: arguments, then KEEL_* variables, then keel.yaml, then the defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keel.errors import InvalidInput
+from keel.settings import DEFAULT_ARTIFACTS, DEFAULT_STORE, Settings
+
+YAML = """
+store:
+  url: sqlite:///from-yaml.db
+  artifacts: /yaml/artifacts
+  artifact_options:
+    anon: true
+user: yaml-user
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "keel.yaml"
+    path.write_text(YAML)
+    return path
+
+
+def test_defaults_need_nothing(tmp_path: Path) -> None:
+    settings = Settings.load(environ={}, config_file=tmp_path / "absent.yaml")
+    assert settings.store_url == DEFAULT_STORE == "sqlite:///.keel/keel.db"
+    assert settings.artifacts == DEFAULT_ARTIFACTS == ".keel/artifacts"
+    assert settings.actor
+    assert settings.artifact_options == {}
+
+
+def test_yaml_overrides_defaults(config: Path) -> None:
+    settings = Settings.load(environ={}, config_file=config)
+    assert settings.store_url == "sqlite:///from-yaml.db"
+    assert settings.artifacts == "/yaml/artifacts"
+    assert settings.actor == "yaml-user"
+    assert settings.artifact_options == {"anon": True}
+
+
+def test_environment_overrides_yaml(config: Path) -> None:
+    environ = {
+        "KEEL_STORE_URL": "postgresql://db/keel",
+        "KEEL_ARTIFACTS": "s3://bucket/keel",
+        "KEEL_USER": "env-user",
+    }
+    settings = Settings.load(environ=environ, config_file=config)
+    assert settings.store_url == "postgresql://db/keel"
+    assert settings.artifacts == "s3://bucket/keel"
+    assert settings.actor == "env-user"
+    assert settings.artifact_options == {"anon": True}  # only in the file
+
+
+def test_arguments_override_environment(config: Path) -> None:
+    environ = {"KEEL_STORE_URL": "postgresql://db/keel", "KEEL_USER": "env-user"}
+    settings = Settings.load(
+        environ=environ, config_file=config, store_url="sqlite:///arg.db", actor=None
+    )
+    assert settings.store_url == "sqlite:///arg.db"
+    assert settings.actor == "env-user"  # None arguments are ignored
+    assert settings.artifacts == "/yaml/artifacts"
+
+
+def test_empty_environment_variables_are_ignored(config: Path) -> None:
+    settings = Settings.load(environ={"KEEL_STORE_URL": ""}, config_file=config)
+    assert settings.store_url == "sqlite:///from-yaml.db"
+
+
+def test_os_environment_and_working_folder_are_read_by_default(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KEEL_USER", "os-env-user")
+    monkeypatch.delenv("KEEL_STORE_URL", raising=False)
+    monkeypatch.delenv("KEEL_ARTIFACTS", raising=False)
+    settings = Settings.load()
+    assert settings.actor == "os-env-user"
+    assert settings.store_url == "sqlite:///from-yaml.db"
+
+
+def test_config_file_none_skips_the_file(config: Path) -> None:
+    settings = Settings.load(environ={}, config_file=None)
+    assert settings.store_url == DEFAULT_STORE
+
+
+@pytest.mark.parametrize(
+    "text", ["store: [unclosed", "store:\n  url: x\n bad-indent: y", "a: b: c", "\tkey: value"]
+)
+def test_invalid_yaml_raises_invalid_input(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "keel.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidInput) as caught:
+        Settings.load(environ={}, config_file=path)
+    assert caught.value.field == str(path)
+    assert "YAML" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "field_end"), [("- a\n- b\n", "keel.yaml"), ("store: 3", "store")]
+)
+def test_misshapen_yaml_raises_invalid_input(tmp_path: Path, text: str, field_end: str) -> None:
+    path = tmp_path / "keel.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidInput) as caught:
+        Settings.load(environ={}, config_file=path)
+    assert caught.value.field.endswith(field_end)
+
+
+def test_an_empty_file_means_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "keel.yaml"
+    path.write_text("")
+    assert Settings.load(environ={}, config_file=path).store_url == DEFAULT_STORE
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"store_url": ""}, "store_url"), ({"actor": ""}, "actor"), ({"colour": "red"}, "colour")],
+)
+def test_invalid_values_raise_invalid_input_naming_the_field(
+    tmp_path: Path, overrides: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Settings.load(environ={}, config_file=tmp_path / "absent.yaml", **overrides)
+    assert caught.value.field == field
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings(store_url="sqlite:///x.db", artifacts="/a", actor="ann")
+    with pytest.raises(ValueError, match="frozen"):
+        settings.actor = "bob"  # type: ignore[misc]
