@@ -8,6 +8,7 @@ message names the thing that went wrong and, where there is one, the fix.
     │   └── SignatureMismatch   a DataFrame does not match a model's input signature (problems)
     ├── NotFound                a model, version, alias, snapshot, run or artifact does not exist
     ├── Conflict                the request clashes with the current state (e.g. archived version)
+    │   └── StoreConflict       the store refused a duplicate record (a lost race; retried)
     ├── GateFailed              a promotion was refused because the version is not blessed
     ├── IntegrityError          stored bytes or records are not what the registry says they are
     │   ├── ArtifactCorrupted   an artifact's SHA-256 differs from the registered one
@@ -31,6 +32,7 @@ __all__ = [
     "NotFound",
     "SchemaTooNew",
     "SignatureMismatch",
+    "StoreConflict",
     "StoreError",
     "StoreUnavailable",
     "UntrustedArtifact",
@@ -95,6 +97,12 @@ class NotFound(KeelError):
 
 class Conflict(KeelError):
     code = "conflict"
+
+
+class StoreConflict(Conflict):
+    """A unique constraint refused a write, usually because another process won a race."""
+
+    code = "store_conflict"
 
 
 class GateFailed(KeelError):

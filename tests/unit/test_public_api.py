@@ -25,6 +25,7 @@ INTENDED = {
     "Settings",
     "SignatureMismatch",
     "Snapshot",
+    "StoreConflict",
     "StoreError",
     "StoreUnavailable",
     "UntrustedArtifact",

@@ -255,8 +255,12 @@ def _clause_condition(clause: Clause) -> sa.ColumnElement[bool]:
         column = model_versions.c[clause.field]
     else:
         element = model_versions.c[clause.field][clause.key]
-        column = element.as_float() if isinstance(clause.value, float) else element.as_string()
+        numeric = isinstance(clause.value, float) and clause.field != "tags"
+        column = element.as_float() if numeric else element.as_string()
     value: Any = clause.value
+    if clause.field == "tags" and isinstance(value, float):
+        # tags are stored as text: "tags.n = 3" means the tag "3", on every back end alike
+        value = str(int(value)) if value.is_integer() else repr(value)
     if clause.field == "version" and isinstance(value, float):
         if value.is_integer() and abs(value) <= MAX_VERSION:
             value = int(value)

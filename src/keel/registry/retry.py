@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from keel.errors import Conflict
+from keel.errors import StoreConflict
 
 T = TypeVar("T")
 
@@ -16,7 +16,7 @@ def retry_on_conflict(action: Callable[[], T], attempts: int = 8) -> T:
     for attempt in range(attempts):
         try:
             return action()
-        except Conflict:
+        except StoreConflict:
             if attempt == attempts - 1:
                 raise
             time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))

@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from keel.errors import Conflict, InvalidInput, SchemaTooNew, StoreUnavailable
+from keel.errors import InvalidInput, SchemaTooNew, StoreConflict, StoreUnavailable
 
 #: the newest migration this Keel knows; a store at another known revision is upgraded on open
 SCHEMA_HEAD = "0002"
@@ -121,7 +121,7 @@ class Database:
         try:
             yield
         except sa_exc.IntegrityError as exc:
-            raise Conflict(
+            raise StoreConflict(
                 f"the store refused a duplicate or dangling record: {exc.orig}",
                 detail=str(exc.orig),
             ) from exc
