@@ -41,13 +41,23 @@ def _numeric_profile(values: pd.Series) -> dict[str, Any]:
     data = data[np.isfinite(data)]
     if data.size == 0:
         return {"count": 0}
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _numeric_summary(data)
+
+
+def _number(value: float) -> float | None:
+    """Sums of huge values overflow float64; store None rather than inf, which JSON cannot hold."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _numeric_summary(data: np.ndarray) -> dict[str, Any]:
     qs = np.quantile(data, QUANTILES)
     low, high = float(data.min()), float(data.max())
     try:
         counts, edges = np.histogram(
             data, bins=HISTOGRAM_BINS, range=(low, high if high > low else low + 1)
         )
-    except ValueError:
+    except (ValueError, OverflowError):
         # float64 cannot split a range this narrow for its magnitude into equal bins (e.g. a
         # constant column of nanosecond timestamps, where low + 1 == low): keep one bin
         counts, edges = np.array([data.size]), np.array([low, high])
@@ -55,10 +65,10 @@ def _numeric_profile(values: pd.Series) -> dict[str, Any]:
         "count": int(data.size),
         "min": low,
         "max": high,
-        "mean": float(data.mean()),
-        "std": float(data.std(ddof=1)) if data.size > 1 else 0.0,
-        "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, qs, strict=True)},
-        "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+        "mean": _number(data.mean()),
+        "std": _number(data.std(ddof=1)) if data.size > 1 else 0.0,
+        "quantiles": {str(q): _number(v) for q, v in zip(QUANTILES, qs, strict=True)},
+        "histogram": {"edges": [_number(e) for e in edges], "counts": [int(c) for c in counts]},
     }
 
 

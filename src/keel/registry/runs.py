@@ -58,7 +58,7 @@ class Run:
         self._check_open()
         with self._db.write() as conn:
             current = conn.execute(
-                sa.select(runs.c.params).where(runs.c.id == self.id)
+                sa.select(runs.c.params).where(runs.c.id == self.id).with_for_update()
             ).scalar_one()
             conn.execute(
                 runs.update().where(runs.c.id == self.id).values(params={**current, **clean})
@@ -68,7 +68,9 @@ class Run:
         clean = clean_tags(tags)
         self._check_open()
         with self._db.write() as conn:
-            current = conn.execute(sa.select(runs.c.tags).where(runs.c.id == self.id)).scalar_one()
+            current = conn.execute(
+                sa.select(runs.c.tags).where(runs.c.id == self.id).with_for_update()
+            ).scalar_one()
             conn.execute(
                 runs.update().where(runs.c.id == self.id).values(tags={**current, **clean})
             )
@@ -251,6 +253,8 @@ def get_in(conn: Any, run_id: str) -> RunRecord:
 
 def metric_history(db: Database, run_id: str, key: str) -> list[MetricPoint]:
     with db.read() as conn:
+        if conn.execute(sa.select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+            raise NotFound("run", run_id)
         rows = conn.execute(
             sa.select(run_metrics.c.key, run_metrics.c.value, run_metrics.c.step, run_metrics.c.at)
             .where(run_metrics.c.run_id == run_id, run_metrics.c.key == key)
