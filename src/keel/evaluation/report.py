@@ -43,9 +43,12 @@ function line(el, title, xs, series, xl, yl) {
 }
 for (const snap of DATA.snapshots) {
   const el = document.getElementById('charts-' + snap.key);
-  const c = snap.curves || {};
+  const c = snap.curves || {}, k = snap.champion || {};
   if (c.roc) line(el, 'ROC curve', c.roc.fpr, [{label: 'model', values: c.roc.tpr},
     {label: 'chance', values: c.roc.fpr, dash: true}], 'false positive rate', 'true positive rate');
+  if (k.roc) line(el, 'ROC curve of the champion', k.roc.fpr, [{label: 'champion',
+    values: k.roc.tpr}, {label: 'chance', values: k.roc.fpr, dash: true}],
+    'false positive rate', 'true positive rate');
   if (c.pr) line(el, 'Precision-recall', c.pr.recall, [{label: 'model', values: c.pr.precision}],
     'recall', 'precision');
   if (c.calibration) line(el, 'Calibration', c.calibration.predicted,
@@ -194,7 +197,10 @@ def to_html(evaluation: Evaluation, outcome: GateOutcome | None = None) -> str:
     chart_data: dict[str, list[dict[str, Any]]] = {"snapshots": []}
     for index, snap in enumerate(results.get("snapshots", [])):
         key = f"s{index}"
-        chart_data["snapshots"].append({"key": key, "curves": snap.get("curves", {})})
+        champion_curves = (snap.get("comparison") or {}).get("champion_curves", {})
+        chart_data["snapshots"].append(
+            {"key": key, "curves": snap.get("curves", {}), "champion": champion_curves}
+        )
         quality = "".join(f"<li>{html.escape(q)}</li>" for q in snap.get("quality", []))
         sections.append(
             f"<h2>Snapshot {html.escape(snap['ref'])}</h2>"

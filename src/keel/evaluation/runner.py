@@ -164,6 +164,8 @@ def _compare(
         )
         if scores_a is not None and scores_b is not None:
             out["delong"] = delong(truth, scores_a, scores_b).to_dict()
+        if scores_b is not None:
+            out["champion_curves"] = binary_curves(truth, scores_b)
     elif suite.resamples > 0 and classes is None:
         intervals = regression_bootstrap(
             y, candidate.pred, champion.pred, observed, wanted, **options
