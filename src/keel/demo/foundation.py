@@ -12,9 +12,30 @@ import time
 from rich.console import Console
 
 from keel.client import Client
+from keel.errors import GateFailed
 from keel.settings import Settings
 
 MODEL = "cancer-risk"
+POLICY = {
+    "risk_profile": "medium",
+    "suites": {
+        "release": {
+            "snapshots": [f"{MODEL}-holdout"],
+            "target": "target",
+            "slices": {"large-tumours": {"mean radius": {"ge": 15}}},
+            "resamples": 1000,
+        }
+    },
+    "gates": {
+        "checks": [
+            "accuracy >= 0.9",
+            "accuracy beats baseline majority",
+            "roc_auc not worse than champion by more than 0.005 at 95% confidence",
+            "slice large-tumours: recall >= 0.5",
+            "latency_p99_ms <= 50",
+        ]
+    },
+}
 
 
 def run_demo(settings: Settings | None = None) -> None:
@@ -69,8 +90,12 @@ def run_demo(settings: Settings | None = None) -> None:
             description="baseline on three features",
         )
     console.print(f"2. trained and registered {first.ref}  {_fmt(baseline_metrics)}")
-    client.set_alias(MODEL, "champion", first.version, reason="first release of the model")
-    console.print(f"3. {MODEL}@champion -> {first.ref}")
+    current = {m.name: m.aliases for m in client.list_models()}.get(MODEL, {}).get("champion")
+    if current is None:
+        client.set_alias(MODEL, "champion", first.version, reason="first release of the model")
+        console.print(f"3. {MODEL}@champion -> {first.ref}")
+    else:  # a store that has run the demo before keeps its gated champion
+        console.print(f"3. {MODEL}@champion stays {MODEL}/{current} (from an earlier run)")
 
     every = list(x_train.columns)
     with client.start_run("train-scaled-logistic", params={"model": "logistic", "C": 0.1}) as run:
@@ -94,20 +119,36 @@ def run_demo(settings: Settings | None = None) -> None:
     console.print(f"4. trained a challenger {second.ref}  {_fmt(challenger_metrics)}")
     client.set_alias(MODEL, "challenger", second.version, reason="candidate for promotion")
 
-    if challenger_metrics["roc_auc"] > baseline_metrics["roc_auc"]:
+    client.set_policy(MODEL, POLICY, source="keel demo")
+    console.print(
+        "5. policy in force: medium risk profile; champion moves need a blessed gate result"
+    )
+    try:
+        client.set_alias(MODEL, "champion", second.version, reason="looks better")
+    except GateFailed as refused:
+        console.print(f"   refused as expected: {refused.message}")
+    evaluation, outcome = client.gate(second.ref)
+    for check in outcome.checks:
+        mark = "pass" if check["passed"] else "FAIL"
+        value = check["value"]
+        shown = f"{value:.4f}" if isinstance(value, float) else "-"
+        console.print(f"   {mark:4}  {check['gate']:<72} {shown:>8}  {check['detail']}")
+    console.print(f"   gate verdict for {second.ref}: {outcome.verdict}")
+    if outcome.blessed:
+        comparison = evaluation.snapshot()["comparison"]["differences"]["roc_auc"]
         client.set_alias(
             MODEL,
             "champion",
             second.version,
-            reason=f"holdout ROC AUC {challenger_metrics['roc_auc']:.4f} "
-            f"beats {baseline_metrics['roc_auc']:.4f}",
+            reason=f"blessed; holdout ROC AUC {comparison['difference']:+.4f} against "
+            f"{first.ref} (95% CI {comparison['ci95'][0]:+.4f} to {comparison['ci95'][1]:+.4f})",
         )
         client.delete_alias(MODEL, "challenger", reason="promoted to champion")
-        console.print(f"   promoted {second.ref} to champion (ROC AUC on the holdout is higher)")
+        console.print(f"   promoted {second.ref} to champion")
     loaded = client.load_model(f"models:/{MODEL}@champion")
     agreement = float((loaded.predict(x_hold) == y_hold).mean())
     console.print(
-        f"5. champion is {loaded.version.ref}; loaded back by alias, "
+        f"6. champion is {loaded.version.ref}; loaded back by alias, "
         f"holdout accuracy {agreement:.4f}"
     )
 
