@@ -94,10 +94,13 @@ class Gate(BaseModel):
 def parse_gate(text: str, field: str = "gates") -> Gate:
     """Parse one gate sentence; raise InvalidInput naming the sentence and the problem."""
     if not isinstance(text, str):
-        raise InvalidInput(field, f"{text!r} is not a gate sentence")
+        hint = ""
+        if isinstance(text, dict):  # YAML reads an unquoted "slice young: recall >= 0.6" so
+            hint = "; in YAML, quote a gate that holds ': ', e.g. \"slice young: recall >= 0.6\""
+        raise InvalidInput(field, f"{text!r} is not a gate sentence{hint}")
     clean = " ".join(text.split())
     if match := _COMPARATIVE.match(clean):
-        metric = _metric(match["metric"], clean, field)
+        metric = _metric(match["metric"], clean, field, cost=False)
         confidence = float(match["confidence"] or 95)
         if confidence not in CONFIDENCES:
             raise InvalidInput(
@@ -116,18 +119,21 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
             snapshot=match["snapshot"],
         )
     if match := _BASELINE.match(clean):
-        metric = _metric(match["metric"], clean, field)
+        metric = _metric(match["metric"], clean, field, cost=False)
         if match["baseline"] not in BASELINES:
             raise InvalidInput(
                 field,
                 f"{clean!r}: unknown baseline {match['baseline']!r}; use {', '.join(BASELINES)}",
             )
+        margin = float(match["margin"] or 0.0)
+        if margin < 0:
+            raise InvalidInput(field, f"{clean!r}: the margin must not be negative")
         return Gate(
             text=clean,
             kind="baseline",
             metric=metric,
             baseline=match["baseline"],
-            margin=float(match["margin"] or 0.0),
+            margin=margin,
             snapshot=match["snapshot"],
         )
     if match := _ABSOLUTE.match(clean):
@@ -156,10 +162,16 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
     )
 
 
-def _metric(name: str, text: str, field: str) -> str:
+def _metric(name: str, text: str, field: str, *, cost: bool = True) -> str:
     if name not in METRICS:
         known = ", ".join(sorted(METRICS))
         raise InvalidInput(field, f"{text!r}: unknown metric {name!r}; known metrics: {known}")
+    if not cost and name in COST_METRICS:
+        # neither the champion comparison nor the baselines measure cost: such a gate could
+        # never pass, so it fails here, when the policy is read
+        raise InvalidInput(
+            field, f"{text!r}: cost metrics take a budget, e.g. '{name} <= 50', not a comparison"
+        )
     return name
 
 
@@ -238,7 +250,9 @@ class Gates(BaseModel):
         if not isinstance(value, list):
             return value
         return [
-            parse_gate(v, f"gates.checks[{i}]") if isinstance(v, str) else v
+            v
+            if isinstance(v, Gate) or (isinstance(v, dict) and "text" in v)  # already parsed
+            else parse_gate(v, f"gates.checks[{i}]")
             for i, v in enumerate(value)
         ]
 
@@ -307,13 +321,17 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
+        # InvalidInput (not ValueError) so the error names the field, not just "policy"
         if self.gates.suite is not None and self.gates.suite not in self.suites:
-            raise ValueError(f"gates.suite names {self.gates.suite!r}, which is not in suites")
-        for gate in self.gates.checks:
+            raise InvalidInput("gates.suite", f"names {self.gates.suite!r}, which is not in suites")
+        for index, gate in enumerate(self.gates.checks):
             if gate.kind == "slice":
                 suite = self.gate_suite()
                 if suite is not None and gate.slice not in suite.slices:
-                    raise ValueError(f"gate {gate.text!r} names a slice the suite does not define")
+                    raise InvalidInput(
+                        f"gates.checks[{index}]",
+                        f"{gate.text!r} names a slice the suite does not define",
+                    )
         kinds = {g.kind for g in self.gates.checks}
         if self.promotion.require_blessing and not kinds & {
             "absolute",
@@ -321,14 +339,16 @@ class Policy(BaseModel):
             "cost",
             "baseline",
         }:
-            raise ValueError(
+            raise InvalidInput(
+                "gates.checks",
                 f"the {self.risk_profile} profile requires at least one absolute gate "
-                "(e.g. 'accuracy >= 0.92') in gates.checks"
+                "(e.g. 'accuracy >= 0.92')",
             )
         if self.promotion.require_comparative and "comparative" not in kinds:
-            raise ValueError(
+            raise InvalidInput(
+                "gates.checks",
                 f"the {self.risk_profile} profile requires a comparison with the champion, e.g. "
-                "'roc_auc not worse than champion by more than 0.005 at 95% confidence'"
+                "'roc_auc not worse than champion by more than 0.005 at 95% confidence'",
             )
         return self
 
@@ -344,7 +364,7 @@ class Policy(BaseModel):
         """Validate a policy mapping on top of its risk profile's preset."""
         data = dict(data or {})
         profile = data.get("risk_profile", "low")
-        if profile not in PRESETS:
+        if not isinstance(profile, str) or profile not in PRESETS:
             raise InvalidInput(
                 f"{source}.risk_profile", f"{profile!r} is not one of low, medium, high"
             )
@@ -362,6 +382,8 @@ class Policy(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         out["gates"]["checks"] = [g.text for g in self.gates.checks]
+        # kept even when None: dropping it would let the preset's schedule return on re-parsing
+        out["retraining"]["schedule"] = self.retraining.schedule
         return out
 
 

@@ -9,6 +9,7 @@ model, exactly as the unweighted formulas on a resample with repeated rows would
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,15 @@ SUPPORTED_REGRESSION = ("mae", "rmse", "mape")
 _TABLE_BITS = 16
 
 
+@functools.cache
 def _poisson_table() -> np.ndarray:
+    """Built once per process (the quantile function takes a noticeable fraction of a second)."""
     from scipy import stats
 
     u = (np.arange(2**_TABLE_BITS) + 0.5) / 2**_TABLE_BITS
-    return stats.poisson.ppf(u, 1.0).astype(np.float32)
+    table = stats.poisson.ppf(u, 1.0).astype(np.float32)
+    table.setflags(write=False)
+    return table
 
 
 @dataclass(frozen=True)

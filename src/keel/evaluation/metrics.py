@@ -88,8 +88,13 @@ def classification_metrics(
     present = np.unique(y_true)
     if "accuracy" in wanted:
         out["accuracy"] = float(sk.accuracy_score(y_true, y_pred))
+    matrix = sk.confusion_matrix(y_true, y_pred, labels=labels)
     if "balanced_accuracy" in wanted:
-        out["balanced_accuracy"] = float(sk.balanced_accuracy_score(y_true, y_pred))
+        # mean recall over the classes present, as sklearn defines it, without its warnings on
+        # slices that hold a single class
+        support = matrix.sum(axis=1)
+        seen = support > 0
+        out["balanced_accuracy"] = float(np.mean(np.diag(matrix)[seen] / support[seen]))
     for name, function in (
         ("precision", sk.precision_score),
         ("recall", sk.recall_score),
@@ -126,7 +131,7 @@ def classification_metrics(
                         y_true, proba, multi_class="ovr", average="macro", labels=labels
                     )
                 )
-            if "pr_auc" in wanted:
+            if "pr_auc" in wanted and len(present) == len(labels):
                 out["pr_auc"] = float(sk.average_precision_score(onehot, proba, average="macro"))
             if "brier" in wanted:
                 out["brier"] = float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
@@ -136,7 +141,6 @@ def classification_metrics(
                 out["ece"] = expected_calibration_error(hit, proba.max(axis=1))
         if "log_loss" in wanted:
             out["log_loss"] = float(sk.log_loss(y_true, proba, labels=labels))
-    matrix = sk.confusion_matrix(y_true, y_pred, labels=labels)
     out["confusion_matrix"] = {"labels": [_plain(c) for c in labels], "matrix": matrix.tolist()}
     return out
 

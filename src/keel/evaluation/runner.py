@@ -238,6 +238,8 @@ def evaluate(
             where = f"suite {suite_name}: snapshot {snapshot.ref}"
             if suite.target not in frame.columns:
                 raise InvalidInput(where, f"has no label column {suite.target!r}")
+            if len(frame) == 0:  # bad data, not a model that fails to predict
+                raise InvalidInput(where, "has no rows")
             if suite.time_column:
                 if suite.time_column not in frame.columns:
                     raise InvalidInput(where, f"has no time column {suite.time_column!r}")

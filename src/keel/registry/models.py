@@ -3,7 +3,8 @@
 The version number comes from a counter on the model row, bumped in the same transaction that
 inserts the version, so concurrent registrations from many processes get distinct consecutive
 numbers and a process killed mid-way leaves nothing visible (its artifact is an unreferenced
-content-addressed file, harmless and reused by the next identical registration).
+content-addressed file: harmless, though skops writes a timestamp into every archive, so the
+same scikit-learn model saved twice gives two files rather than one).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from keel.store.schema import aliases, model_versions, models, snapshots
 _parent = model_versions.alias("parent")
 
 #: columns left out of listings (large, read with get_version)
-_DETAIL_COLUMNS = ("signature", "environment", "code_version")
+_DETAIL_COLUMNS = frozenset({"signature", "environment", "code_version", "params", "description"})
 
 
 def version_query(detail: bool = True) -> sa.Select[Any]:
@@ -50,6 +51,8 @@ def version_query(detail: bool = True) -> sa.Select[Any]:
 
 def row_to_version(row: Any) -> ModelVersion:
     m = row._mapping
+    present = m.keys()
+    detail = "signature" in present  # listings leave the detail columns out
     snapshot = f"{m['snapshot_name']}/{m['snapshot_version']}" if m["snapshot_name"] else None
     return ModelVersion(
         name=m["model_name"],
@@ -61,16 +64,16 @@ def row_to_version(row: Any) -> ModelVersion:
         author=m["author"],
         status=m["status"],
         size_bytes=m["size_bytes"],
-        description=m["description"],
-        signature=m.get("signature"),
-        params=m["params"],
+        description=m["description"] if detail else "",
+        signature=m["signature"] if detail else None,
+        params=m["params"] if detail else {},
         metrics=m["metrics"],
         tags=m["tags"],
         training_snapshot=snapshot,
         run_id=m["run_id"],
         parent_version=m["parent_number"],
-        code_version=m.get("code_version") or {},
-        environment=m.get("environment") or {},
+        code_version=(m["code_version"] or {}) if detail else {},
+        environment=(m["environment"] or {}) if detail else {},
     )
 
 
@@ -288,26 +291,89 @@ def list_versions(
     offset: int = 0,
     newest_first: bool = True,
 ) -> list[ModelVersion]:
-    """Summaries of a model's versions (signature and environment are left out: see ``resolve``)."""
+    """Summaries of a model's versions, fast enough for tens of thousands.
+
+    Summaries leave out the detail fields (params, signature, environment, code version,
+    description); ``resolve`` (``Client.get_version``) returns the full record.
+    """
     validate_name(name, "model")
     if limit is not None and limit < 0:
         raise InvalidInput("limit", "limit must not be negative")
     if offset < 0:
         raise InvalidInput("offset", "offset must not be negative")
-    query = version_query(detail=False).where(models.c.name == name)
-    for clause in parse_filter(filter):
-        query = query.where(_clause_condition(clause))
-    if status:
-        query = query.where(model_versions.c.status == status)
-    order = model_versions.c.version.desc() if newest_first else model_versions.c.version
-    query = query.order_by(order).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
     with db.read() as conn:
+        model_id = model_id_of(conn, name)
+        query = sa.select(*(model_versions.c[c] for c in _SUMMARY_COLUMNS)).where(
+            model_versions.c.model_id == model_id
+        )
+        for clause in parse_filter(filter):
+            query = query.where(_clause_condition(clause))
+        if status:
+            query = query.where(model_versions.c.status == status)
+        order = model_versions.c.version.desc() if newest_first else model_versions.c.version
+        query = query.order_by(order).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
         rows = conn.execute(query).all()
-        if not rows:
-            model_id_of(conn, name)
-    return [row_to_version(r) for r in rows]
+        snapshot_refs = _snapshot_refs(conn, {r[-2] for r in rows if r[-2] is not None})
+        numbers = {r[0]: r[2] for r in rows}
+        missing = {r[-1] for r in rows if r[-1] is not None and r[-1] not in numbers}
+        if missing:
+            found = conn.execute(
+                sa.select(model_versions.c.id, model_versions.c.version).where(
+                    model_versions.c.id.in_(missing)
+                )
+            )
+            numbers.update((row[0], row[1]) for row in found)
+    return [
+        ModelVersion(
+            name=name,
+            version=r[2],
+            artifact_sha256=r[3],
+            format=r[4],
+            model_class=r[5],
+            created_at=r[6],
+            author=r[7],
+            status=r[1],
+            size_bytes=r[8],
+            metrics=r[9],
+            tags=r[10],
+            training_snapshot=snapshot_refs.get(r[-2]),
+            run_id=r[11],
+            parent_version=numbers.get(r[-1]),
+        )
+        for r in rows
+    ]
+
+
+#: what a listing reads, in the order ``list_versions`` unpacks it (no joins: refs are mapped after)
+_SUMMARY_COLUMNS = (
+    "id",
+    "status",
+    "version",
+    "artifact_sha256",
+    "format",
+    "model_class",
+    "created_at",
+    "author",
+    "size_bytes",
+    "metrics",
+    "tags",
+    "run_id",
+    "training_snapshot_id",
+    "parent_id",
+)
+
+
+def _snapshot_refs(conn: Connection, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        sa.select(snapshots.c.id, snapshots.c.name, snapshots.c.version).where(
+            snapshots.c.id.in_(ids)
+        )
+    )
+    return {row.id: f"{row.name}/{row.version}" for row in rows}
 
 
 def archive(db: Database, actor: str, ref: ModelRef, reason: str) -> ModelVersion:

@@ -82,23 +82,23 @@ class Run:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Record several values in one transaction."""
         self._check_open()
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise InvalidInput("step", f"{step!r} is not a non-negative integer")
         now = utcnow()
         rows = []
+        steps = dict(self._steps)
         for key, value in metrics.items():
             check_key(key, "metric")
             number = metric_value(value, f"metric.{key}")
-            if step is not None and (
-                isinstance(step, bool) or not isinstance(step, int) or step < 0
-            ):
-                raise InvalidInput("step", f"{step!r} is not a non-negative integer")
-            at_step = self._steps.get(key, 0) if step is None else step
-            self._steps[key] = at_step + 1
+            at_step = steps.get(key, 0) if step is None else step
+            steps[key] = at_step + 1
             rows.append(
                 {"run_id": self.id, "key": key, "value": number, "step": at_step, "at": now}
             )
         if rows:
             with self._db.write() as conn:
                 conn.execute(run_metrics.insert(), rows)
+        self._steps = steps  # only once the values are stored: a refused call moves no counter
 
     def log_input(self, snapshot: Snapshot, role: str = "train") -> None:
         """Record that this run read ``snapshot`` (as training, validation, ... data)."""
