@@ -95,9 +95,7 @@ class Run:
             rows.append(
                 {"run_id": self.id, "key": key, "value": number, "step": at_step, "at": now}
             )
-        if rows:
-            with self._db.write() as conn:
-                conn.execute(run_metrics.insert(), rows)
+        self._db.append(run_metrics, rows)
         self._steps = steps  # only once the values are stored: a refused call moves no counter
 
     def log_input(self, snapshot: Snapshot, role: str = "train") -> None:

@@ -72,6 +72,7 @@ class Database:
             )
         self.engine = self._create_engine(parsed)
         self._lock = threading.Lock()
+        self._append_sql: dict[tuple[str, tuple[str, ...]], tuple[str, list[Any]]] = {}
         if migrate:
             try:
                 self.migrate()
@@ -161,6 +162,37 @@ class Database:
                 f"the metadata store at {self.safe_url} answered with an error: {exc.orig}",
                 url=self.safe_url,
             ) from exc
+
+    def append(self, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows into an append-only table in one committed transaction, on the shortest
+        path the driver offers (a pre-rendered INSERT, no statement compilation per call): logging
+        one metric costs a few tens of microseconds plus the commit."""
+        if not rows:
+            return
+        if self.dialect != "sqlite":  # a server round trip and commit dwarf the compilation
+            with self.write() as conn:
+                conn.execute(table.insert(), rows)
+            return
+        columns = list(rows[0])
+        statement = self._append_sql.get((table.name, tuple(columns)))
+        if statement is None:
+            compiled = (
+                table.insert()
+                .values({c: sa.bindparam(c) for c in columns})
+                .compile(dialect=self.engine.dialect)
+            )
+            processors = compiled._bind_processors
+            order = compiled.positiontup or columns  # SQLite's paramstyle is positional
+            statement = (str(compiled), [(c, processors.get(c)) for c in order])
+            self._append_sql[(table.name, tuple(columns))] = statement
+        sql, binds = statement
+        values = [
+            tuple(process(row[c]) if process else row[c] for c, process in binds) for row in rows
+        ]
+        with self._translate(), self.engine.connect() as conn:
+            conn = conn.execution_options(keel_write=True)
+            with conn.begin():
+                conn.exec_driver_sql(sql, values if len(values) > 1 else values[0])
 
     @property
     def safe_url(self) -> str:
