@@ -68,7 +68,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise InvalidInput(str(path), f"is not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InvalidInput(str(path), f"is not valid YAML{where}: {problem}") from exc
     if not isinstance(data, dict):
         raise InvalidInput(str(path), "must hold a mapping of settings")
     section = data.get("store", {})

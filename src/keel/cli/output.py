@@ -80,4 +80,4 @@ def print_table(
 
 
 def fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/bold red] {message}", markup=True)
+    errors.print(f"[bold red]error:[/bold red] {escape(message)}", markup=True)

@@ -51,6 +51,8 @@ COST_METRICS = (
 )
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "mape", *COST_METRICS})
 METRICS = frozenset(CLASSIFICATION_METRICS + REGRESSION_METRICS + COST_METRICS)
+#: metrics whose difference from the champion gets a bootstrap interval
+COMPARABLE = METRICS - set(COST_METRICS) - {"ece", "r2"}
 CONFIDENCES = (90.0, 95.0, 97.5, 99.0, 99.5)
 BASELINES = ("majority", "mean", "persistence")
 
@@ -101,6 +103,10 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
     clean = " ".join(text.split())
     if match := _COMPARATIVE.match(clean):
         metric = _metric(match["metric"], clean, field, cost=False)
+        if metric not in COMPARABLE:
+            raise InvalidInput(
+                field, f"{clean!r}: comparisons with the champion have no interval for {metric}"
+            )
         confidence = float(match["confidence"] or 95)
         if confidence not in CONFIDENCES:
             raise InvalidInput(

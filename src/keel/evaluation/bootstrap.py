@@ -395,3 +395,44 @@ def regression_bootstrap(
         wanted,
         **options,
     )
+
+
+SUPPORTED_MULTICLASS = ("accuracy", "log_loss", "brier")
+
+
+class _MeanScorer:
+    """Metrics that are means of one value per row (accuracy, log loss, Brier score)."""
+
+    def __init__(self, per_row: dict[str, np.ndarray]) -> None:
+        self.per_row = {k: v.astype(np.float32) for k, v in per_row.items()}
+
+    def block(self, weights: np.ndarray, metrics: Sequence[str]) -> dict[str, np.ndarray]:
+        total = np.maximum(weights.sum(axis=0, dtype=np.float64), 1e-12)
+        return {m: (self.per_row[m] @ weights) / total for m in metrics if m in self.per_row}
+
+
+def multiclass_bootstrap(
+    truth: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    proba_a: np.ndarray | None,
+    proba_b: np.ndarray | None,
+    classes: Sequence[Any],
+    observed: dict[str, float],
+    metrics: Sequence[str] = SUPPORTED_MULTICLASS,
+    **options: Any,
+) -> dict[str, Interval]:
+    """Intervals for the metrics of a multi-class model that are means over rows."""
+    onehot = (np.asarray(truth)[:, None] == np.asarray(classes)[None, :]).astype(float)
+
+    def per_row(pred: np.ndarray, proba: np.ndarray | None) -> dict[str, np.ndarray]:
+        out = {"accuracy": (pred == truth).astype(float)}
+        if proba is not None:
+            picked = np.clip(np.sum(proba * onehot, axis=1), 1e-15, 1.0)
+            out["log_loss"] = -np.log(picked)
+            out["brier"] = np.sum((proba - onehot) ** 2, axis=1)
+        return out
+
+    wanted = [m for m in metrics if m in SUPPORTED_MULTICLASS]
+    scorers = (_MeanScorer(per_row(pred_a, proba_a)), _MeanScorer(per_row(pred_b, proba_b)))
+    return paired_bootstrap(lambda: scorers, observed, None, len(truth), wanted, **options)

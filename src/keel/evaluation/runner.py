@@ -15,7 +15,11 @@ from keel.domain.names import ModelRef
 from keel.domain.policy import CLASSIFICATION_METRICS, REGRESSION_METRICS, Suite
 from keel.errors import InvalidInput, NotFound
 from keel.evaluation import baselines
-from keel.evaluation.bootstrap import binary_bootstrap, regression_bootstrap
+from keel.evaluation.bootstrap import (
+    binary_bootstrap,
+    multiclass_bootstrap,
+    regression_bootstrap,
+)
 from keel.evaluation.cost import measure_cost
 from keel.evaluation.curves import binary_curves
 from keel.evaluation.metrics import classification_metrics, regression_metrics
@@ -156,16 +160,29 @@ def _compare(
     out: dict[str, Any] = {"champion_metrics": theirs, "differences": {}}
     options = {"resamples": suite.resamples, "seed": suite.seed}
     intervals: dict[str, Any] = {}
-    if suite.resamples > 0 and classes is not None and len(classes) == 2:
+    if classes is not None and len(classes) == 2:
         truth, pred_a, scores_a = _binary_parts(y, candidate, classes)
         _, pred_b, scores_b = _binary_parts(y, champion, classes)
-        intervals = binary_bootstrap(
-            truth, (pred_a, scores_a), (pred_b, scores_b), observed, wanted, **options
-        )
+        if suite.resamples > 0:
+            intervals = binary_bootstrap(
+                truth, (pred_a, scores_a), (pred_b, scores_b), observed, wanted, **options
+            )
         if scores_a is not None and scores_b is not None:
             out["delong"] = delong(truth, scores_a, scores_b).to_dict()
         if scores_b is not None:
             out["champion_curves"] = binary_curves(truth, scores_b)
+    elif suite.resamples > 0 and classes is not None:
+        intervals = multiclass_bootstrap(
+            y,
+            candidate.pred,
+            champion.pred,
+            candidate.proba,
+            champion.proba,
+            classes,
+            observed,
+            wanted,
+            **options,
+        )
     elif suite.resamples > 0 and classes is None:
         intervals = regression_bootstrap(
             y, candidate.pred, champion.pred, observed, wanted, **options

@@ -118,16 +118,16 @@ def _check_promotion(
     if alias != CHAMPION:
         return []
     policy = governance.policy_in(conn, name)
-    if policy is None or not policy.promotion.require_blessing:
+    if policy is None:
         return []
     problems = []
-    gate = governance.latest_gate_in(conn, version_id)
-    if gate is None:
-        problems.append("it has not passed the gates (none were run)")
-    elif gate["verdict"] != "blessed":
-        problems.append(
-            f"its latest gate verdict is {gate['verdict']}: {'; '.join(gate['reasons'])}"
-        )
+    if policy.promotion.require_blessing:
+        gate = governance.latest_gate_in(conn, version_id)
+        if gate is None:
+            problems.append("it has not passed the gates (none were run)")
+        elif gate["verdict"] != "blessed":
+            verdict, reasons = gate["verdict"], "; ".join(gate["reasons"])
+            problems.append(f"its latest gate verdict is {verdict}: {reasons}")
     if policy.promotion.require_approval and not governance.approvals_in(conn, version_id):
         problems.append("it has no recorded approval")
     if not problems:
