@@ -5,27 +5,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from keel.domain.policy import Policy
 from keel.errors import InvalidInput
-
-
-def _yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(str(path), f"is not valid YAML{where}: {problem}") from exc
+from keel.settings import load_yaml
 
 
 def read_policy_file(path: Path, model: str | None = None) -> Policy:
     """Parse one policy file (a model's own file, or keel.yaml with ``model`` given)."""
-    data = _yaml(path)
+    data = load_yaml(path)
     if model is not None and path.name == "keel.yaml":
         section = (data or {}).get("models", {}) if isinstance(data, dict) else {}
         if not isinstance(section, dict) or model not in section:
@@ -44,7 +32,7 @@ def find_policy(model: str, root: Path | None = None) -> tuple[Policy, str] | No
         return read_policy_file(own), str(own)
     shared = base / "keel.yaml"
     if shared.is_file():
-        data = _yaml(shared)
+        data = load_yaml(shared)
         if (
             isinstance(data, dict)
             and isinstance(data.get("models"), dict)

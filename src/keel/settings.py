@@ -62,16 +62,21 @@ class Settings(BaseModel):
             raise InvalidInput(where, first["msg"]) from exc
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file; a syntax error becomes one InvalidInput line naming where it is."""
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput(str(path), f"is not valid YAML{where}: {problem}") from exc
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise InvalidInput(str(path), "must hold a mapping of settings")
     section = data.get("store", {})

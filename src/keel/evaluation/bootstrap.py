@@ -16,19 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from keel.domain.policy import CLASSIFICATION_METRICS
+
 #: the quantiles kept for every metric difference: two-sided 80-99 % and one-sided bounds
 QUANTILES = (0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975, 0.99, 0.995)
-SUPPORTED_BINARY = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-)
+#: every classification metric but ECE, whose bins make a resampled value too coarse to compare
+SUPPORTED_BINARY = tuple(m for m in CLASSIFICATION_METRICS if m != "ece")
 SUPPORTED_REGRESSION = ("mae", "rmse", "mape")
 _TABLE_BITS = 16
 

@@ -18,34 +18,13 @@ from typing import Any
 
 import numpy as np
 
-CLASSIFICATION = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-    "ece",
-)
-REGRESSION = ("mae", "rmse", "r2", "mape")
-#: metrics where smaller is better; every other metric is better when larger
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "mape"})
-COST = (
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "latency_batch_p50_ms",
-    "latency_batch_p99_ms",
-    "size_mb",
-    "peak_memory_mb",
-)
-KNOWN = frozenset(CLASSIFICATION + REGRESSION + COST)
+from keel.domain.policy import CLASSIFICATION_METRICS as CLASSIFICATION
+from keel.domain.policy import LOWER_IS_BETTER
+from keel.domain.policy import REGRESSION_METRICS as REGRESSION
 
 
 def higher_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER and not metric.startswith(("latency", "size", "peak"))
+    return metric not in LOWER_IS_BETTER
 
 
 def expected_calibration_error(y_true: np.ndarray, confidence: np.ndarray, bins: int = 15) -> float:
