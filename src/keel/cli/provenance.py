@@ -56,6 +56,21 @@ def lineage(
     family = root.add("[bold]family[/bold]")
     family.add("parents: " + (" <- ".join(p.ref for p in graph.parents) or "none"))
     family.add("children: " + (", ".join(f"{v.name}/{c}" for c in graph.children) or "none"))
+    if graph.gates or graph.approvals:
+        checks = root.add("[bold]gates and approvals[/bold]")
+        for g in graph.gates:
+            colour = "green" if g["verdict"] == "blessed" else "red"
+            reasons = "; ".join(g["reasons"])
+            checks.add(
+                f"[{colour}]{g['verdict']}[/{colour}] ({g['risk_profile']} profile) at "
+                f"{when(g['created_at'])} by {escape(g['author'])}"
+                + (f": {escape(reasons)}" if reasons else "")
+            )
+        for a in graph.approvals:
+            checks.add(
+                f"approved by {escape(a['approver'])} at {when(a['created_at'])}: "
+                f"{escape(a['reason'])}"
+            )
     aliases = root.add("[bold]alias periods[/bold]")
     for p in graph.alias_periods:
         aliases.add(

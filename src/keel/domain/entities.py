@@ -164,7 +164,8 @@ class AuditEntry(_Record):
 
 @dataclass(frozen=True)
 class Lineage(_Record):
-    """Everything that led to one version: data, run, parents, and where it served as an alias."""
+    """Everything that led to one version: data, run, parents, the gates it passed or failed, the
+    approvals it got, and where it served as an alias."""
 
     version: ModelVersion
     run: RunRecord | None
@@ -172,3 +173,5 @@ class Lineage(_Record):
     parents: list[ModelVersion]
     children: list[int]
     alias_periods: list[AliasPeriod]
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)

@@ -13,8 +13,15 @@ import sqlalchemy as sa
 from keel.domain.entities import Lineage, ModelVersion
 from keel.domain.names import ModelRef
 from keel.registry import aliases as alias_store
+from keel.registry import governance
 from keel.registry import runs as run_store
-from keel.registry.models import resolve_in, row_to_version, version_query
+from keel.registry.models import (
+    model_id_of,
+    resolve_in,
+    row_to_version,
+    version_id_of,
+    version_query,
+)
 from keel.store.database import Database
 from keel.store.schema import model_versions, models, snapshots
 
@@ -64,6 +71,16 @@ def lineage(db: Database, ref: ModelRef) -> Lineage:
         ]
     moves = alias_store.history(db, version.name)
     alias_periods = [p for p in alias_store.periods(moves) if p.version == version.version]
+    exact = ModelRef(version.name, version=version.version)
+    gates = [
+        {k: g[k] for k in ("verdict", "risk_profile", "reasons", "created_at", "author")}
+        for g in governance.gate_history(db, exact)
+    ]
+    with db.read() as conn:
+        model_id = model_id_of(conn, version.name)
+        approvals = governance.approvals_in(
+            conn, version_id_of(conn, model_id, version.name, version.version)
+        )
     return Lineage(
         version=version,
         run=run,
@@ -71,6 +88,8 @@ def lineage(db: Database, ref: ModelRef) -> Lineage:
         parents=parents,
         children=children,
         alias_periods=alias_periods,
+        gates=gates,
+        approvals=[{k: a[k] for k in ("approver", "reason", "created_at")} for a in approvals],
     )
 
 

@@ -56,3 +56,23 @@ def test_required_approval_is_enforced_without_gates(client: Client, iris) -> No
         client.set_alias("iris", "champion", 1)
     client.approve("iris/1", reason="reviewed the confusion matrix")
     assert client.set_alias("iris", "champion", 1).version == 1
+
+
+def test_lineage_answers_why_a_version_was_promoted(client: Client, iris) -> None:
+    _register_pair(client, iris)
+    policy = {
+        "risk_profile": "medium",
+        "suites": {"r": {"snapshots": ["iris-holdout"], "target": "target", "resamples": 0}},
+        "gates": {"checks": ["accuracy >= 0.9"]},
+        "promotion": {"require_approval": True},
+    }
+    client.gate("iris/1", policy=policy)
+    client.approve("iris/1", reason="looked at the slices")
+    client.set_alias("iris", "champion", 1, reason="blessed and approved")
+    graph = client.lineage("iris/1").to_dict()
+    assert [g["verdict"] for g in graph["gates"]] == ["blessed"]
+    assert graph["gates"][0]["risk_profile"] == "medium"
+    assert [(a["approver"], a["reason"]) for a in graph["approvals"]] == [
+        ("tester", "looked at the slices")
+    ]
+    assert graph["alias_periods"][0]["reason"] == "blessed and approved"
