@@ -403,6 +403,35 @@ class Client:
         )
         return evaluation, outcome
 
+    def list_evaluations(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        """Stored evaluations of a model (or one version), newest first, with gate verdicts."""
+        from keel.registry import governance
+
+        return governance.list_evaluations(self.db, name, version)
+
+    def get_evaluation(self, evaluation_id: int) -> tuple[Evaluation, GateOutcome | None]:
+        """A stored evaluation, and the gate outcome recorded with it, ready for a report."""
+        from keel.evaluation.gates import GateOutcome
+        from keel.evaluation.runner import Evaluation
+        from keel.registry import governance
+
+        row = governance.get_evaluation(self.db, evaluation_id)
+        evaluation = Evaluation(
+            f"{row['model']}/{row['version']}",
+            row["suite"],
+            row["status"],
+            row["results"],
+            row["error"],
+            row["id"],
+        )
+        gate = row["gate"]
+        outcome = None
+        if gate is not None:
+            outcome = GateOutcome(
+                gate["verdict"], gate["checks"], gate["reasons"], gate["risk_profile"]
+            )
+        return evaluation, outcome
+
     def gate_history(self, ref: str | ModelRef) -> list[dict[str, Any]]:
         from keel.registry import governance
 

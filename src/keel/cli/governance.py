@@ -277,3 +277,52 @@ def check_policy(
     console.print(
         f"{file}: valid ({policy.risk_profile} risk profile, {len(policy.gates.checks)} gates)"
     )
+
+
+evaluations_app = typer.Typer(help="Stored evaluations and their reports.", no_args_is_help=True)
+
+
+@evaluations_app.command("list")
+def list_evaluations(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL or MODEL/VERSION")],
+    json: JsonOption = False,
+) -> None:
+    """Evaluations of a model or version, newest first, with the gate verdict if gated."""
+    from keel.cli.output import when
+    from keel.domain.names import parse_model_ref
+
+    parsed = parse_model_ref(ref)
+    found = client_of(ctx).list_evaluations(parsed.name, parsed.version)
+    if json:
+        print_json(found)
+        return
+    print_table(
+        ["id", "version", "suite", "status", "gate", "snapshots", "by", "at"],
+        (
+            [
+                e["id"],
+                e["version"],
+                e["suite"],
+                e["status"],
+                e["verdict"] or "-",
+                ", ".join(s["ref"] for s in e["snapshots"]),
+                e["author"],
+                when(e["created_at"]),
+            ]
+            for e in found
+        ),
+        title=f"evaluations of {ref}",
+    )
+
+
+@evaluations_app.command("report")
+def report(
+    ctx: typer.Context,
+    evaluation_id: Annotated[int, typer.Argument(help="Id from `keel evaluations list`.")],
+    out: OutOption = Path(".keel/reports"),
+) -> None:
+    """Write the JSON and HTML reports of a stored evaluation again, from the store alone."""
+    evaluation, outcome = client_of(ctx).get_evaluation(evaluation_id)
+    page = _write_reports(evaluation, outcome, out)
+    console.print(f"report: {page}")

@@ -34,7 +34,11 @@ def print_json(value: Any) -> None:
         value = [v.to_dict() if hasattr(v, "to_dict") else v for v in value]
     elif hasattr(value, "to_dict"):
         value = value.to_dict()
-    sys.stdout.write(orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2).decode())
+    sys.stdout.write(
+        orjson.dumps(
+            value, default=_default, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+        ).decode()
+    )
     sys.stdout.write("\n")
 
 

@@ -118,10 +118,12 @@ def _check_labels(y: np.ndarray, classes: list[Any] | None, where: str) -> None:
 
 def _align_labels(y: np.ndarray, classes: list[Any]) -> np.ndarray:
     """Labels read back from Parquet/CSV may differ in type from the classes (1 vs '1')."""
-    lookup = {str(c): c for c in classes}
-    if all(type(v) is type(classes[0]) for v in y[:100]):
+    wanted = np.asarray(classes).dtype
+    if np.asarray(y).dtype.kind == wanted.kind:
         return y
-    return np.array([lookup[str(v)] for v in y], dtype=np.asarray(classes).dtype)
+    lookup = {str(c): c for c in classes}
+    uniques, inverse = np.unique(np.asarray(y).astype(str), return_inverse=True)
+    return np.array([lookup[u] for u in uniques], dtype=wanted)[inverse]
 
 
 def _metrics(

@@ -19,7 +19,7 @@ from keel.registry import audit
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, resolve_in, version_id_of
 from keel.store.database import Database
-from keel.store.schema import approvals, evaluations, gate_results, models
+from keel.store.schema import approvals, evaluations, gate_results, model_versions, models
 
 
 def set_policy(db: Database, actor: str, name: str, policy: Policy, source: str = "") -> None:
@@ -110,11 +110,64 @@ def record_evaluation(
 
 
 def get_evaluation(db: Database, evaluation_id: int) -> dict[str, Any]:
+    """A stored evaluation with its version ref, results and latest gate outcome (if gated)."""
     with db.read() as conn:
-        row = conn.execute(sa.select(evaluations).where(evaluations.c.id == evaluation_id)).first()
-    if row is None:
-        raise NotFound("evaluation", str(evaluation_id))
-    return dict(row._mapping)
+        row = conn.execute(_evaluation_query().where(evaluations.c.id == evaluation_id)).first()
+        if row is None:
+            hint = "list them with `keel evaluations list MODEL`"
+            raise NotFound("evaluation", str(evaluation_id), hint=hint)
+        gate = conn.execute(
+            sa.select(gate_results)
+            .where(gate_results.c.evaluation_id == evaluation_id)
+            .order_by(gate_results.c.id.desc())
+            .limit(1)
+        ).first()
+    out = _jsonable(dict(row._mapping))
+    out["gate"] = None if gate is None else _jsonable(dict(gate._mapping))
+    return out
+
+
+def list_evaluations(db: Database, name: str, version: int | None = None) -> list[dict[str, Any]]:
+    """Summaries of a model's evaluations (newest first), with the verdict when they were gated."""
+    validate_name(name, "model")
+    latest_gate = (
+        sa.select(gate_results.c.evaluation_id, sa.func.max(gate_results.c.id).label("gate_id"))
+        .group_by(gate_results.c.evaluation_id)
+        .subquery()
+    )
+    query = (
+        sa.select(
+            evaluations.c.id,
+            evaluations.c.suite,
+            evaluations.c.status,
+            evaluations.c.snapshots,
+            evaluations.c.author,
+            evaluations.c.created_at,
+            model_versions.c.version,
+            gate_results.c.verdict,
+        )
+        .join(model_versions, model_versions.c.id == evaluations.c.version_id)
+        .join(models, models.c.id == model_versions.c.model_id)
+        .outerjoin(latest_gate, latest_gate.c.evaluation_id == evaluations.c.id)
+        .outerjoin(gate_results, gate_results.c.id == latest_gate.c.gate_id)
+        .where(models.c.name == name)
+        .order_by(evaluations.c.id.desc())
+    )
+    if version is not None:
+        query = query.where(model_versions.c.version == version)
+    with db.read() as conn:
+        model_id_of(conn, name)
+        return [_jsonable(dict(r._mapping)) for r in conn.execute(query)]
+
+
+def _evaluation_query() -> sa.Select[Any]:
+    return sa.select(
+        evaluations, models.c.name.label("model"), model_versions.c.version.label("version")
+    ).select_from(
+        evaluations.join(model_versions, model_versions.c.id == evaluations.c.version_id).join(
+            models, models.c.id == model_versions.c.model_id
+        )
+    )
 
 
 def record_gate_result(
@@ -209,4 +262,4 @@ def approvals_in(conn: Connection, version_id: int) -> list[dict[str, Any]]:
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+    return {str(k): v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}

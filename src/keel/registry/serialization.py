@@ -4,6 +4,12 @@ scikit-learn objects are saved with skops, whose loader refuses types it has not
 anything else with ``predict`` is saved with cloudpickle, which can run code on load, so the
 registry only unpickles bytes whose SHA-256 matches the one it recorded (checked by the artifact
 store before these bytes reach ``load``).
+
+Keel trusts scikit-learn's own classes on top of skops' defaults. skops leaves a few of them
+untrusted (its Cython tree structures, which a hand-crafted file could use to crash ``predict``),
+but an artifact reaches this loader only when its hash matches the registry's record, and whoever
+can write that record can already register a cloudpickled object: trusting them adds no way in.
+Types from any other package must still be named by the caller (``trusted=[...]``).
 """
 
 from __future__ import annotations

@@ -245,3 +245,39 @@ def test_approve_records_who_and_why(store, workdir, capsys) -> None:
     assert main([*store, "alias", "set", "cancer", "champion", "1", "-r", "approved"]) == 0
     assert main([*store, "approve", "cancer/1", "--reason", ""]) == 2
     assert "reason: an approval needs a reason" in one_line_error(capsys)
+
+
+def test_stored_evaluations_are_listed_and_reported_again(tmp_path, capsys) -> None:
+    import json as jsonlib
+
+    from keel.cli.app import main as cli
+    from keel.client import Client
+    from keel.settings import Settings
+
+    store = ["--store", f"sqlite:///{tmp_path / 'k.db'}", "--artifacts", str(tmp_path / "a")]
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    frame = features.assign(target=target)
+    settings = Settings(store_url=store[1], artifacts=store[3], actor="ann")
+    with Client(settings=settings) as client:
+        client.register_snapshot(frame, "iris-holdout")
+        model = LogisticRegression(max_iter=500).fit(features, target)
+        client.register_model("iris", model, training_data=frame, target="target")
+        policy = {
+            "risk_profile": "medium",
+            "suites": {"r": {"snapshots": ["iris-holdout"], "target": "target", "resamples": 0}},
+            "gates": {"checks": ["accuracy >= 0.9"]},
+        }
+        _, outcome = client.gate("iris/1", policy=policy)
+        assert outcome.blessed
+    assert cli([*store, "evaluations", "list", "iris", "--json"]) == 0
+    listed = jsonlib.loads(capsys.readouterr().out)
+    assert [(e["version"], e["suite"], e["verdict"]) for e in listed] == [(1, "r", "blessed")]
+    out = tmp_path / "reports"
+    assert cli([*store, "evaluations", "report", str(listed[0]["id"]), "--out", str(out)]) == 0
+    page = next(out.glob("*.html")).read_text()
+    assert "blessed" in page and "iris-holdout/1" in page
+    assert cli([*store, "evaluations", "report", "999"]) == 3
+    assert "evaluation '999' not found" in capsys.readouterr().err
