@@ -68,6 +68,14 @@ class ModelVersion(_Record):
     code_version: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_store(cls, **fields: Any) -> ModelVersion:
+        """Build from a complete set of stored fields without the per-field frozen-dataclass
+        set-up, which dominates listings of tens of thousands of versions."""
+        version = object.__new__(cls)
+        version.__dict__.update(fields)
+        return version
+
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.version}"

@@ -9,8 +9,10 @@ same scikit-learn model saved twice gives two files rather than one).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -303,9 +305,7 @@ def list_versions(
         raise InvalidInput("offset", "offset must not be negative")
     with db.read() as conn:
         model_id = model_id_of(conn, name)
-        query = sa.select(*(model_versions.c[c] for c in _SUMMARY_COLUMNS)).where(
-            model_versions.c.model_id == model_id
-        )
+        query = sa.select(*_summary_columns()).where(model_versions.c.model_id == model_id)
         for clause in parse_filter(filter):
             query = query.where(_clause_condition(clause))
         if status:
@@ -326,24 +326,50 @@ def list_versions(
             )
             numbers.update((row[0], row[1]) for row in found)
     return [
-        ModelVersion(
+        ModelVersion.from_store(
             name=name,
             version=r[2],
             artifact_sha256=r[3],
             format=r[4],
             model_class=r[5],
-            created_at=r[6],
+            created_at=_timestamp(r[6]),
             author=r[7],
             status=r[1],
             size_bytes=r[8],
-            metrics=r[9],
-            tags=r[10],
+            description="",
+            signature=None,
+            params={},
+            metrics=_json(r[9]),
+            tags=_json(r[10]),
             training_snapshot=snapshot_refs.get(r[-2]),
             run_id=r[11],
             parent_version=numbers.get(r[-1]),
+            code_version={},
+            environment={},
         )
         for r in rows
     ]
+
+
+def _summary_columns() -> list[Any]:
+    """The listing's columns; timestamps and JSON come back as the driver gives them (text on
+    SQLite), converted by ``_timestamp`` and ``_json``, which are several times faster than the
+    generic result processing on tens of thousands of rows."""
+    raw = {"created_at": sa.String, "metrics": sa.String, "tags": sa.String}
+    return [
+        sa.type_coerce(model_versions.c[c], raw[c]).label(c) if c in raw else model_versions.c[c]
+        for c in _SUMMARY_COLUMNS
+    ]
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)  # SQLite keeps UTC without a zone
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 #: what a listing reads, in the order ``list_versions`` unpacks it (no joins: refs are mapped after)
