@@ -254,14 +254,26 @@ def list_models(db: Database) -> list[Model]:
     ]
 
 
-def _clause_condition(clause: Clause) -> sa.ColumnElement[bool]:
+def _numeric_value(field: str, key: str, dialect: str) -> Any:
+    """A JSON map's value as a number, or NULL where it holds something else (a parameter can be
+    a number in one version and text in another; PostgreSQL would refuse to cast the text)."""
+    element = model_versions.c[field][key]
+    if dialect == "postgresql":
+        is_number = sa.func.json_typeof(element) == "number"
+    else:
+        path = '$."' + key + '"'
+        is_number = sa.func.json_type(model_versions.c[field], path).in_(["integer", "real"])
+    return sa.case((is_number, element.as_float()), else_=None)
+
+
+def _clause_condition(clause: Clause, dialect: str) -> sa.ColumnElement[bool]:
     column: Any
     if clause.key is None:
         column = model_versions.c[clause.field]
+    elif isinstance(clause.value, float) and clause.field != "tags":
+        column = _numeric_value(clause.field, clause.key, dialect)
     else:
-        element = model_versions.c[clause.field][clause.key]
-        numeric = isinstance(clause.value, float) and clause.field != "tags"
-        column = element.as_float() if numeric else element.as_string()
+        column = model_versions.c[clause.field][clause.key].as_string()
     value: Any = clause.value
     if clause.field == "tags" and isinstance(value, float):
         # tags are stored as text: "tags.n = 3" means the tag "3", on every back end alike
@@ -307,7 +319,7 @@ def list_versions(
         model_id = model_id_of(conn, name)
         query = sa.select(*_summary_columns()).where(model_versions.c.model_id == model_id)
         for clause in parse_filter(filter):
-            query = query.where(_clause_condition(clause))
+            query = query.where(_clause_condition(clause, db.dialect))
         if status:
             query = query.where(model_versions.c.status == status)
         order = model_versions.c.version.desc() if newest_first else model_versions.c.version

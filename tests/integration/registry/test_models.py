@@ -387,3 +387,19 @@ def test_invalid_registrations_leave_nothing_behind(client: Client, fitted_model
     assert caught.value.field == "format"
     assert client.list_models() == []
     assert client.audit_log() == []
+
+
+def test_numeric_filters_skip_versions_whose_value_is_text(
+    client: Client, fitted_model: Any
+) -> None:
+    client.register_model("cancer", fitted_model, params={"C": 1.0, "depth": 3})
+    client.register_model("cancer", fitted_model, params={"C": "auto", "depth": "deep"})
+    client.register_model("cancer", fitted_model, params={"C": 0.5})
+
+    def numbers(filter: str) -> list[int]:
+        return [v.version for v in client.list_versions("cancer", filter=filter)]
+
+    assert numbers("params.C >= 0.5") == [3, 1]
+    assert numbers("params.C = 1") == [1]
+    assert numbers("params.depth < 10") == [1]
+    assert numbers("params.C = 'auto'") == [2]
