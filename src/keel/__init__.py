@@ -30,6 +30,9 @@ from keel.errors import (
 if TYPE_CHECKING:
     from keel.client import Client
     from keel.domain.entities import ModelVersion, Snapshot
+    from keel.domain.policy import Policy, Suite
+    from keel.evaluation.gates import GateOutcome
+    from keel.evaluation.runner import Evaluation
     from keel.registry.loaded import LoadedModel
     from keel.registry.runs import Run
     from keel.settings import Settings
@@ -38,13 +41,16 @@ __all__ = [
     "ArtifactCorrupted",
     "Client",
     "Conflict",
+    "Evaluation",
     "GateFailed",
+    "GateOutcome",
     "IntegrityError",
     "InvalidInput",
     "KeelError",
     "LoadedModel",
     "ModelVersion",
     "NotFound",
+    "Policy",
     "Run",
     "SchemaTooNew",
     "Settings",
@@ -53,6 +59,7 @@ __all__ = [
     "StoreConflict",
     "StoreError",
     "StoreUnavailable",
+    "Suite",
     "UntrustedArtifact",
     "__version__",
     "get_client",
@@ -66,6 +73,10 @@ __all__ = [
 
 _LAZY = {
     "Client": "keel.client",
+    "Evaluation": "keel.evaluation.runner",
+    "GateOutcome": "keel.evaluation.gates",
+    "Policy": "keel.domain.policy",
+    "Suite": "keel.domain.policy",
     "LoadedModel": "keel.registry.loaded",
     "ModelVersion": "keel.domain.entities",
     "Run": "keel.registry.runs",
