@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
-import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _timing import accuracy, mean_ms, median_ms
 
 PREFIX = "[mlflow-{store}]"
 BIG_MODEL = "big"
@@ -33,32 +32,6 @@ BIG_MODEL = "big"
 
 def log(store: str, message: str) -> None:
     print(f"{PREFIX.format(store=store)} {message}", file=sys.stderr, flush=True)
-
-
-def median_ms(
-    action: Callable[[int], object], repetitions: int, budget_s: float = math.inf
-) -> float:
-    """Median wall time of ``action(i)`` in ms, over ``repetitions`` calls or fewer (at least
-    one) when they have taken ``budget_s`` seconds."""
-    times: list[float] = []
-    while len(times) < repetitions and (not times or sum(times) < budget_s):
-        start = time.perf_counter()
-        action(len(times))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def mean_ms(action: Callable[[int], object], count: int) -> float:
-    """Total wall time of ``action(i)`` for ``count`` calls divided by ``count``, in ms."""
-    start = time.perf_counter()
-    for i in range(count):
-        action(i)
-    return (time.perf_counter() - start) * 1000 / max(count, 1)
-
-
-def accuracy(i: int) -> float:
-    """The made-up accuracy of big version ``i`` (the same rule as the Keel half)."""
-    return (i % 100) / 100
 
 
 def parse_args() -> argparse.Namespace:

@@ -45,17 +45,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from _timing import accuracy, mean_ms, median_ms
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -134,32 +134,6 @@ def note_load(part: str) -> None:
     LOADS[part] = round(load, 2)
     if load > 0.5 * (os.cpu_count() or 1):
         log(f"the machine is busy (load {load:.1f}): figures for {part} will be noisy")
-
-
-def median_ms(
-    action: Callable[[int], object], repetitions: int, budget_s: float = math.inf
-) -> float:
-    """Median wall time of ``action(i)`` in ms, over ``repetitions`` calls or fewer (at least
-    one) when they have taken ``budget_s`` seconds."""
-    times: list[float] = []
-    while len(times) < repetitions and (not times or sum(times) < budget_s):
-        start = time.perf_counter()
-        action(len(times))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
-
-
-def mean_ms(action: Callable[[int], object], count: int) -> float:
-    """Total wall time of ``action(i)`` for ``count`` calls divided by ``count``, in ms."""
-    start = time.perf_counter()
-    for i in range(count):
-        action(i)
-    return (time.perf_counter() - start) * 1000 / max(count, 1)
-
-
-def accuracy(i: int) -> float:
-    """The made-up accuracy of big version ``i`` (the same rule as the MLflow worker)."""
-    return (i % 100) / 100
 
 
 def round_figures(figures: dict[str, Any]) -> dict[str, Any]:
