@@ -237,17 +237,116 @@ approvals = Table(
 )
 Index("ix_approvals_version", approvals.c.version_id)
 
+# -- monitoring -------------------------------------------------------------------------------
+monitor_parts = Table(
+    "monitor_parts",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("part", String(256), primary_key=True),
+    Column("rows", Integer, nullable=False),
+    Column("rows_done", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("end_at", UTCDateTime, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("index_sha256", String(64), nullable=False),
+    Column("reference", JSON, nullable=False),
+    Column("drift", JSON, nullable=False),
+    Column("estimate", JSON, nullable=False),
+    Column("operations", JSON, nullable=False),
+    Column("performance", JSON, nullable=False),
+    Column("labelled_rows", Integer, nullable=False, default=0),
+    Column("quality", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_monitor_windows_model_end", monitor_windows.c.model, monitor_windows.c.end_at)
+
+drift_references = Table(
+    "drift_references",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id")),
+    Column("artifact_sha256", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("value", Double),
+    Column("threshold", Double),
+    Column("message", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("window_id", Integer, ForeignKey("monitor_windows.id")),
+    Column("fired_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    Column("acknowledged_by", String(256)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("last_notified_at", UTCDateTime),
+    Column("occurrences", Integer, nullable=False, default=1),
+)
+Index("ix_alerts_model_state", alerts.c.model, alerts.c.state)
+Index("ix_alerts_fingerprint", alerts.c.fingerprint)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id")),
+    Column("event", String(64), nullable=False),
+    Column("sink", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_notifications_alert", notifications.c.alert_id)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 __all__ = [
+    "alerts",
     "alias_history",
     "aliases",
     "approvals",
     "audit_head",
     "audit_log",
+    "cursors",
+    "drift_references",
     "evaluations",
     "gate_results",
     "metadata",
     "model_versions",
     "models",
+    "monitor_parts",
+    "monitor_windows",
+    "notifications",
     "run_inputs",
     "run_metrics",
     "runs",

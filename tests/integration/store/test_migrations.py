@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 
 from keel.client import Client
 from keel.settings import Settings
-from keel.store.database import Database, _alembic_config
+from keel.store.database import SCHEMA_HEAD, Database, _alembic_config
 from keel.store.schema import metadata
 
 
@@ -34,7 +34,7 @@ def test_a_store_at_the_first_revision_is_upgraded_with_its_data(
         )
     raw.close()
     with Client(settings=settings) as client:  # opening migrates to the head
-        assert client.db.schema_revision() == "0002"
+        assert client.db.schema_revision() == SCHEMA_HEAD
         assert [m.name for m in client.list_models()] == ["old"]
         snapshot = client.register_snapshot(cancer_frame, "cancer")
         version = client.register_model(
