@@ -23,36 +23,34 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from keel.domain.alert_rules import AlertRule, parse_alert_rule
+from keel.domain.durations import parse_duration
+from keel.domain.metric_names import (
+    CLASSIFICATION_METRICS,
+    COMPARABLE,
+    COST_METRICS,
+    LOWER_IS_BETTER,
+    METRICS,
+    REGRESSION_METRICS,
+)
 from keel.errors import InvalidInput
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "COMPARABLE",
+    "COST_METRICS",
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "REGRESSION_METRICS",
+    "Gate",
+    "Monitoring",
+    "Policy",
+    "Suite",
+    "parse_gate",
+]
 
 RiskProfile = Literal["low", "medium", "high"]
 
-#: every metric a gate may name (see keel.evaluation.metrics)
-CLASSIFICATION_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "brier",
-    "ece",
-)
-REGRESSION_METRICS = ("mae", "rmse", "r2", "mape")
-COST_METRICS = (
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "latency_batch_p50_ms",
-    "latency_batch_p99_ms",
-    "size_mb",
-    "peak_memory_mb",
-)
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "mape", *COST_METRICS})
-METRICS = frozenset(CLASSIFICATION_METRICS + REGRESSION_METRICS + COST_METRICS)
-#: metrics whose difference from the champion gets a bootstrap interval
-COMPARABLE = METRICS - set(COST_METRICS) - {"ece", "r2"}
 CONFIDENCES = (90.0, 95.0, 97.5, 99.0, 99.5)
 BASELINES = ("majority", "mean", "persistence")
 
@@ -280,11 +278,117 @@ class Rollout(BaseModel):
     auto_rollback: bool = False
 
 
+class DriftRules(BaseModel):
+    """When a feature counts as drifted: significance after Benjamini-Hochberg AND an effect."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = Field(0.01, gt=0, lt=1)
+    numeric_effect: float = Field(0.05, ge=0)  # Wasserstein distance in reference std units
+    categorical_effect: float = Field(0.05, ge=0)  # Jensen-Shannon distance, base 2
+    multivariate: bool = True
+    domain_auc: float = Field(0.55, ge=0.5, le=1.0)
+    features: list[str] | None = None
+
+
+class Window(BaseModel):
+    """How the prediction log is cut into windows: by row count or by time (``every``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rows: int | None = Field(None, ge=10, le=10_000_000)
+    every: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Window:
+        if self.rows is not None and self.every is not None:
+            raise ValueError("a window is cut by rows or by time (every), not both")
+        if self.every is not None:
+            parse_duration(self.every, "monitoring.window.every")
+        return self
+
+
+class Sink(BaseModel):
+    """Where alerts and routed registry events go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["log", "file", "webhook", "slack"]
+    name: str | None = None
+    path: str | None = None
+    url: str | None = None
+    secret_env: str | None = None  # the environment variable holding the webhook's shared secret
+    retries: int = Field(3, ge=0, le=10)
+    timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _target(self) -> Sink:
+        if self.type == "file" and not self.path:
+            raise ValueError("a file sink needs a path")
+        if self.type in ("webhook", "slack"):
+            if not self.url or not self.url.startswith(("http://", "https://")):
+                raise ValueError(f"a {self.type} sink needs an http(s) url")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.type}:{self.path or self.url or 'keel'}"
+
+
+class Cost(BaseModel):
+    """Prices behind cost per 1,000 predictions: CPU time and a price per request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpu_hour_price: float = Field(0.0, ge=0)
+    request_price: float = Field(0.0, ge=0)
+
+
 class Monitoring(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     drift_alerts: bool = False
     accuracy_threshold: float | None = None
+    reference: str = "training"  # the training snapshot, or a snapshot reference
+    window: Window = Field(default_factory=lambda: Window(rows=5000))
+    drift: DriftRules = Field(default_factory=DriftRules)
+    label_horizon: str = "90d"
+    alerts: list[AlertRule] = Field(default_factory=list)
+    cooldown: str = "1h"
+    sinks: list[Sink] = Field(default_factory=lambda: [Sink(type="log")])
+    events: list[str] = Field(default_factory=list)
+    cost: Cost = Field(default_factory=Cost)
+
+    @field_validator("alerts", mode="before")
+    @classmethod
+    def _parse_alerts(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [
+            v
+            if isinstance(v, AlertRule) or (isinstance(v, dict) and "text" in v)
+            else parse_alert_rule(v, f"monitoring.alerts[{i}]")
+            for i, v in enumerate(value)
+        ]
+
+    @field_validator("label_horizon", "cooldown")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @model_validator(mode="after")
+    def _default_rules(self) -> Monitoring:
+        """``accuracy_threshold`` and ``drift_alerts`` are shorthands for the usual rules."""
+        rules = list(self.alerts)
+        texts = {r.metric for r in rules}
+        if self.accuracy_threshold is not None and "accuracy" not in texts:
+            rules.append(parse_alert_rule(f"accuracy < {self.accuracy_threshold:g}"))
+        if self.drift_alerts and "drifted_features" not in texts:
+            rules.append(parse_alert_rule("drifted_features >= 1"))
+        if rules != list(self.alerts):
+            object.__setattr__(self, "alerts", rules)
+        return self
 
 
 class Retraining(BaseModel):
@@ -388,6 +492,7 @@ class Policy(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         out["gates"]["checks"] = [g.text for g in self.gates.checks]
+        out["monitoring"]["alerts"] = [r.text for r in self.monitoring.alerts]
         # kept even when None: dropping it would let the preset's schedule return on re-parsing
         out["retraining"]["schedule"] = self.retraining.schedule
         return out
