@@ -325,9 +325,9 @@ class Sink(BaseModel):
     def _target(self) -> Sink:
         if self.type == "file" and not self.path:
             raise ValueError("a file sink needs a path")
-        if self.type in ("webhook", "slack"):
-            if not self.url or not self.url.startswith(("http://", "https://")):
-                raise ValueError(f"a {self.type} sink needs an http(s) url")
+        needs_url = self.type in ("webhook", "slack")
+        if needs_url and not (self.url or "").startswith(("http://", "https://")):
+            raise ValueError(f"a {self.type} sink needs an http(s) url")
         return self
 
     @property
