@@ -209,7 +209,7 @@ class Suite(BaseModel):
     slices: dict[str, dict[str, SliceCondition]] = Field(default_factory=dict)
     time_column: str | None = None
     time_ordered: bool = False
-    resamples: int = Field(1000, ge=0, le=100_000)
+    resamples: int = Field(default=1000, ge=0, le=100_000)
     seed: int = 0
     compare_with: str = "champion"
     measure_cost: bool = True
@@ -283,11 +283,11 @@ class DriftRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alpha: float = Field(0.01, gt=0, lt=1)
-    numeric_effect: float = Field(0.05, ge=0)  # Wasserstein distance in reference std units
-    categorical_effect: float = Field(0.05, ge=0)  # Jensen-Shannon distance, base 2
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    numeric_effect: float = Field(default=0.05, ge=0)  # Wasserstein distance in reference std units
+    categorical_effect: float = Field(default=0.05, ge=0)  # Jensen-Shannon distance, base 2
     multivariate: bool = True
-    domain_auc: float = Field(0.55, ge=0.5, le=1.0)
+    domain_auc: float = Field(default=0.55, ge=0.5, le=1.0)
     features: list[str] | None = None
 
 
@@ -318,8 +318,8 @@ class Sink(BaseModel):
     path: str | None = None
     url: str | None = None
     secret_env: str | None = None  # the environment variable holding the webhook's shared secret
-    retries: int = Field(3, ge=0, le=10)
-    timeout_s: float = Field(5.0, gt=0, le=120)
+    retries: int = Field(default=3, ge=0, le=10)
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
 
     @model_validator(mode="after")
     def _target(self) -> Sink:
@@ -340,8 +340,8 @@ class Cost(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cpu_hour_price: float = Field(0.0, ge=0)
-    request_price: float = Field(0.0, ge=0)
+    cpu_hour_price: float = Field(default=0.0, ge=0)
+    request_price: float = Field(default=0.0, ge=0)
 
 
 class Monitoring(BaseModel):
@@ -350,6 +350,7 @@ class Monitoring(BaseModel):
     drift_alerts: bool = False
     accuracy_threshold: float | None = None
     reference: str = "training"  # the training snapshot, or a snapshot reference
+    target: str | None = None  # the label column of the reference (default: the suite's target)
     window: Window = Field(default_factory=lambda: Window(rows=5000))
     drift: DriftRules = Field(default_factory=DriftRules)
     label_horizon: str = "90d"

@@ -248,6 +248,15 @@ monitor_parts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+monitor_state = Table(
+    "monitor_state",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("pending_sha256", String(64)),
+    Column("pending_rows", Integer, nullable=False, default=0),
+    Column("last_run_at", UTCDateTime, nullable=False),
+)
+
 monitor_windows = Table(
     "monitor_windows",
     metadata,
@@ -345,6 +354,7 @@ __all__ = [
     "model_versions",
     "models",
     "monitor_parts",
+    "monitor_state",
     "monitor_windows",
     "notifications",
     "run_inputs",

@@ -34,6 +34,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("model", "part", name=op.f("pk_monitor_parts")),
     )
     op.create_table(
+        "monitor_state",
+        sa.Column("model", sa.String(length=128), nullable=False),
+        sa.Column("pending_sha256", sa.String(length=64), nullable=True),
+        sa.Column("pending_rows", sa.Integer(), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("model", name=op.f("pk_monitor_state")),
+    )
+    op.create_table(
         "monitor_windows",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("model", sa.String(length=128), nullable=False),
@@ -133,5 +141,6 @@ def downgrade() -> None:
     op.drop_table("alerts")
     op.drop_index("ix_monitor_windows_model_end", table_name="monitor_windows")
     op.drop_table("monitor_windows")
+    op.drop_table("monitor_state")
     op.drop_table("monitor_parts")
     op.drop_table("cursors")
