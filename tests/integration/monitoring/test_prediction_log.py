@@ -62,7 +62,10 @@ def test_labels_report_unknown_ids_and_duplicates(
 ) -> None:
     data = features(cancer_frame, 20)
     receipt = client.log_predictions(
-        "cancer", data, predictions=fitted_model.predict(data), request_ids=[f"r{i}" for i in range(20)]
+        "cancer",
+        data,
+        predictions=fitted_model.predict(data),
+        request_ids=[f"r{i}" for i in range(20)],
     )
     report = client.log_labels(
         "cancer", [*receipt.request_ids[:10], "r3", "nobody", "ghost"], [1] * 13
