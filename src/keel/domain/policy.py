@@ -21,7 +21,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from keel.domain.alert_rules import AlertRule, parse_alert_rule
 from keel.domain.durations import parse_duration
@@ -374,8 +382,8 @@ class Monitoring(BaseModel):
 
     @field_validator("label_horizon", "cooldown")
     @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_duration(value)
+    def _duration(cls, value: str, info: ValidationInfo) -> str:
+        parse_duration(value, f"monitoring.{info.field_name}")
         return value
 
     @model_validator(mode="after")
