@@ -1,0 +1,300 @@
+"""Bounded summaries of one column: what a reference profile keeps, and what a window becomes.
+
+A numeric column is counted on a fixed uniform grid (:class:`Grid`): ``bins`` equal bins between
+``lo`` and ``hi`` plus an underflow and an overflow bin, so summarising a window is arithmetic
+and one ``np.bincount`` per column (no sort, no search). The summary also keeps the count of
+finite values, missing (NaN) and infinite values, the mean, standard deviation, minimum and
+maximum, and the sum of the values in each outer bin (so their mean can stand in for them).
+Infinite values are counted and left out of everything else.
+
+A categorical column keeps the count of each category (at most ``max_categories``, the rest
+pooled in ``other``) and of missing values; categories are compared as text (``str(value)``).
+
+Both are small, fixed-size and mergeable: a reference built chunk by chunk merges the chunks'
+summaries, and a window is summarised on the reference's grid exactly the same way.
+
+>>> import numpy as np
+>>> grid = Grid(lo=0.0, hi=1.0, bins=4)
+>>> grid.codes(np.array([-5.0, 0.0, 0.3, 0.99, 1.0])).tolist()
+[0, 1, 2, 4, 5]
+>>> summary = summarise_numeric(np.array([0.1, 0.2, np.nan, np.inf, 2.0]), grid)
+>>> summary.counts.tolist(), summary.rows, summary.missing, summary.infinite
+([0, 2, 0, 0, 0, 1], 3, 1, 1)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from keel.monitoring.drift._arrays import finite, pack, unpack
+
+__all__ = [
+    "CategoricalSummary",
+    "ColumnSummary",
+    "Grid",
+    "Kind",
+    "NumericSummary",
+    "fit_grid",
+    "summarise_numeric",
+]
+
+Kind = Literal["numeric", "categorical"]
+
+#: the share cut off each tail before the grid's range is widened by ``MARGIN`` of it
+TAIL = 0.001
+MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class Grid:
+    """``bins`` equal bins on ``[lo, hi)``; code 0 is the underflow bin, ``bins + 1`` overflow."""
+
+    lo: float
+    hi: float
+    bins: int
+
+    @property
+    def width(self) -> float:
+        return (self.hi - self.lo) / self.bins
+
+    def edges(self) -> np.ndarray:
+        return np.linspace(self.lo, self.hi, self.bins + 1)
+
+    def centres(self) -> np.ndarray:
+        return self.lo + (np.arange(self.bins) + 0.5) * self.width
+
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """The bin code of each finite value. The offset is taken in float64 and the rest in
+        float32 (twice as fast; every value is coded by the same monotone arithmetic on both
+        sides, so the bins stay intervals); huge values just land in the overflow bin."""
+        scaled = np.empty(values.shape, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.subtract(values, self.lo, out=scaled, casting="same_kind")
+            scaled *= np.float32(self.bins / (self.hi - self.lo))
+        scaled += np.float32(1.0)
+        np.clip(scaled, 0.0, self.bins + 1, out=scaled)
+        return scaled.astype(np.intp)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lo": self.lo, "hi": self.hi, "bins": self.bins}
+
+
+def fit_grid(values: np.ndarray, bins: int) -> Grid:
+    """A grid over the finite ``values``' robust range: the 0.1% and 99.9% quantiles widened by
+    5% of their span, within the observed minimum and maximum. A (nearly) constant column uses
+    its full range, and a constant one the unit interval above its value."""
+    low, high = (float(q) for q in np.quantile(values, [TAIL, 1.0 - TAIL]))
+    smallest, largest = float(values.min()), float(values.max())
+    span = high - low
+    if span > 0:
+        lo, hi = max(smallest, low - MARGIN * span), min(largest, high + MARGIN * span)
+    else:
+        lo, hi = smallest, largest
+    if not hi > lo or not math.isfinite(hi - lo):
+        lo, hi = smallest, smallest + 1.0
+    return Grid(lo, hi, bins)
+
+
+@dataclass(frozen=True)
+class NumericSummary:
+    grid: Grid | None  # None when the column had no finite value to fit a grid on
+    counts: np.ndarray  # bins + 2 counts, int64
+    rows: int  # finite values
+    missing: int
+    infinite: int
+    mean: float = math.nan
+    std: float = math.nan  # population standard deviation (ddof 0)
+    minimum: float = math.nan
+    maximum: float = math.nan
+    under_sum: float = 0.0
+    over_sum: float = 0.0
+    source: Kind = "numeric"  # the kind of the column's data type
+    kind: Kind = field(default="numeric", init=False)
+
+    @property
+    def total(self) -> int:
+        return self.rows + self.missing + self.infinite
+
+    @property
+    def missing_share(self) -> float:
+        return (self.missing + self.infinite) / self.total if self.total else 0.0
+
+    def outer_means(self) -> tuple[float, float]:
+        """The mean of the values below the grid and above it (the grid's ends when empty)."""
+        assert self.grid is not None
+        under = self.under_sum / self.counts[0] if self.counts[0] else self.grid.lo
+        over = self.over_sum / self.counts[-1] if self.counts[-1] else self.grid.hi
+        return float(under), float(over)
+
+    def merge(self, other: NumericSummary) -> NumericSummary:
+        """Both summaries' values together (same grid); moments by Chan's parallel formula."""
+        if other.rows == 0 or self.rows == 0:
+            base, extra = (self, other) if self.rows else (other, self)
+            return _replace_counts(base, extra)
+        n = self.rows + other.rows
+        delta = other.mean - self.mean
+        mean = self.mean + delta * other.rows / n
+        m2 = (
+            self.std**2 * self.rows
+            + other.std**2 * other.rows
+            + delta**2 * self.rows * other.rows / n
+        )
+        return NumericSummary(
+            grid=self.grid,
+            counts=self.counts + other.counts,
+            rows=n,
+            missing=self.missing + other.missing,
+            infinite=self.infinite + other.infinite,
+            mean=mean,
+            std=math.sqrt(max(m2 / n, 0.0)),
+            minimum=min(self.minimum, other.minimum),
+            maximum=max(self.maximum, other.maximum),
+            under_sum=self.under_sum + other.under_sum,
+            over_sum=self.over_sum + other.over_sum,
+            source=self.source,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "numeric",
+            "source": self.source,
+            "grid": None if self.grid is None else self.grid.to_dict(),
+            "counts": pack(self.counts),
+            "rows": self.rows,
+            "missing": self.missing,
+            "infinite": self.infinite,
+            "mean": finite(self.mean),
+            "std": finite(self.std),
+            "min": finite(self.minimum),
+            "max": finite(self.maximum),
+            "under_sum": finite(self.under_sum),
+            "over_sum": finite(self.over_sum),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NumericSummary:
+        grid = data["grid"]
+
+        def number(key: str, default: float = math.nan) -> float:
+            value = data.get(key)
+            return default if value is None else float(value)
+
+        return cls(
+            grid=None
+            if grid is None
+            else Grid(float(grid["lo"]), float(grid["hi"]), int(grid["bins"])),
+            counts=unpack(data["counts"]).astype(np.int64),
+            rows=int(data["rows"]),
+            missing=int(data["missing"]),
+            infinite=int(data["infinite"]),
+            mean=number("mean"),
+            std=number("std"),
+            minimum=number("min"),
+            maximum=number("max"),
+            under_sum=number("under_sum", 0.0),
+            over_sum=number("over_sum", 0.0),
+            source=data.get("source", "numeric"),
+        )
+
+
+def _replace_counts(base: NumericSummary, extra: NumericSummary) -> NumericSummary:
+    """``base`` (which holds every finite value) plus ``extra``'s missing and infinite counts."""
+    return NumericSummary(
+        grid=base.grid,
+        counts=base.counts + extra.counts,
+        rows=base.rows + extra.rows,
+        missing=base.missing + extra.missing,
+        infinite=base.infinite + extra.infinite,
+        mean=base.mean,
+        std=base.std,
+        minimum=base.minimum,
+        maximum=base.maximum,
+        under_sum=base.under_sum,
+        over_sum=base.over_sum,
+        source=base.source,
+    )
+
+
+def summarise_numeric(values: np.ndarray, grid: Grid, source: Kind = "numeric") -> NumericSummary:
+    """The summary of float64 ``values`` on ``grid``."""
+    x = values
+    missing = infinite = 0
+    is_finite = np.isfinite(x)
+    if not is_finite.all():
+        bad = x.size - int(np.count_nonzero(is_finite))
+        missing = int(np.count_nonzero(np.isnan(x)))
+        infinite = bad - missing
+        x = x[is_finite]
+    if x.size == 0:
+        empty = np.zeros(grid.bins + 2, dtype=np.int64)
+        return NumericSummary(grid, empty, 0, missing, infinite, source=source)
+    codes = grid.codes(x)
+    counts = np.bincount(codes, minlength=grid.bins + 2).astype(np.int64, copy=False)
+    under_sum = float(x[codes == 0].sum()) if counts[0] else 0.0
+    over_sum = float(x[codes == grid.bins + 1].sum()) if counts[-1] else 0.0
+    mean = float(x.mean())
+    deviations = x - mean
+    std = math.sqrt(float(np.dot(deviations, deviations)) / x.size)
+    return NumericSummary(
+        grid=grid,
+        counts=counts,
+        rows=int(x.size),
+        missing=missing,
+        infinite=infinite,
+        mean=mean,
+        std=std,
+        minimum=float(x.min()),
+        maximum=float(x.max()),
+        under_sum=under_sum,
+        over_sum=over_sum,
+        source=source,
+    )
+
+
+@dataclass(frozen=True)
+class CategoricalSummary:
+    categories: tuple[str, ...]  # most frequent first
+    counts: np.ndarray  # int64, one per category
+    other: int  # values of the categories not kept
+    missing: int
+    source: Kind = "categorical"
+    kind: Kind = field(default="categorical", init=False)
+
+    @property
+    def rows(self) -> int:
+        return int(self.counts.sum()) + self.other
+
+    @property
+    def total(self) -> int:
+        return self.rows + self.missing
+
+    @property
+    def missing_share(self) -> float:
+        return self.missing / self.total if self.total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "categorical",
+            "source": self.source,
+            "categories": list(self.categories),
+            "counts": pack(self.counts),
+            "other": self.other,
+            "missing": self.missing,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CategoricalSummary:
+        return cls(
+            categories=tuple(str(c) for c in data["categories"]),
+            counts=unpack(data["counts"]).astype(np.int64),
+            other=int(data["other"]),
+            missing=int(data["missing"]),
+            source=data.get("source", "categorical"),
+        )
+
+
+ColumnSummary = NumericSummary | CategoricalSummary
