@@ -1,0 +1,407 @@
+"""Label-free performance estimates (confidence-based performance estimation, CBPE).
+
+Labels of production predictions arrive late or never, but a classifier whose scores are
+calibrated already says how often it is right: a row predicted positive with P(positive) = 0.8 is
+a true positive 80 % of the time. Summing those probabilities over a window gives the expected
+confusion matrix, and from it the expected accuracy, precision, recall and F1 (and ROC AUC) of the
+window: what the labelled metrics will be once the labels arrive, if the calibration still holds.
+
+Raw scores are rarely calibrated, so ``fit_calibration`` learns the map from score to probability
+on reference data that has labels (the model's outputs on held-out rows): an isotonic regression
+of P(positive | score) for binary problems and of P(correct | top-class confidence) for multi-class
+ones. Without labels, the identity calibrator takes the scores at their word.
+
+What an estimate cannot see: a change in P(label | features) (concept drift) leaves the scores as
+confident as before, so CBPE misses it; it sees changes in the inputs (covariate shift) that move
+the scores. Pair it with the delayed-label metrics and the drift tests.
+
+Bands: the accuracy is a sum of independent Bernoulli(c_i) outcomes (c_i the calibrated chance
+that row i is right), with variance sum c_i (1 - c_i): a normal band. Precision, recall, F1 and
+ROC AUC are ratios; their band comes from a seeded parametric bootstrap (labels drawn from the
+calibrated probabilities, metrics computed per draw). Both describe the spread of the window's
+realised metric given the calibration, not the uncertainty of the calibration itself.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> p = rng.beta(2, 2, 5_000)                       # calibrated P(class 1)
+>>> estimate = estimate_performance((p >= 0.5).astype(int), p, [0, 1])
+>>> round(estimate.metrics["accuracy"], 3) == round(float(np.mean(np.maximum(p, 1 - p))), 3)
+True
+>>> low, high = estimate.bands["accuracy"]
+>>> low < estimate.metrics["accuracy"] < high
+True
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from keel.errors import InvalidInput
+
+__all__ = [
+    "Calibrator",
+    "PerformanceEstimate",
+    "estimate_performance",
+    "fit_calibration",
+]
+
+Task = Literal["binary", "multiclass"]
+#: the metrics each task can be estimated for (names as in keel.domain.policy)
+BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+MULTICLASS_METRICS = ("accuracy",)
+#: labels drawn per bootstrap block, at most (bounds memory: draws x rows of float64)
+DRAW_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A monotone map from a model's score to a calibrated probability.
+
+    Binary: score = P(classes[1]) -> P(the label is classes[1]); multi-class: the top-class
+    probability -> P(the prediction is right). Stored as the knots of the isotonic fit and
+    applied by linear interpolation between them, clipped at the ends, as scikit-learn's
+    ``IsotonicRegression(out_of_bounds="clip").predict`` does. ``reference_rows == 0`` marks the
+    identity (no reference labels: the scores are assumed calibrated).
+    """
+
+    task: Task
+    classes: tuple[Any, ...]
+    thresholds: tuple[float, ...] = (0.0, 1.0)
+    values: tuple[float, ...] = (0.0, 1.0)
+    reference_rows: int = 0
+
+    @classmethod
+    def identity(cls, classes: Sequence[Any]) -> Calibrator:
+        """The calibrator that leaves scores as they are."""
+        plain = _classes(classes)
+        return cls(task=_task(plain), classes=plain)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.reference_rows == 0
+
+    def apply(self, score: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for ``score`` (values in [0, 1])."""
+        return np.interp(np.asarray(score, dtype=float), self.thresholds, self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "classes": list(self.classes),
+            "thresholds": list(self.thresholds),
+            "values": list(self.values),
+            "reference_rows": self.reference_rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibrator:
+        try:
+            calibrator = cls(
+                task=data["task"],
+                classes=tuple(data["classes"]),
+                thresholds=tuple(float(x) for x in data["thresholds"]),
+                values=tuple(float(y) for y in data["values"]),
+                reference_rows=int(data["reference_rows"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput("calibrator", f"not a stored calibrator: {exc!r}") from exc
+        knots = np.asarray(calibrator.thresholds)
+        if (
+            calibrator.task != _task(calibrator.classes)
+            or len(calibrator.thresholds) != len(calibrator.values)
+            or not calibrator.thresholds
+            or np.any(np.diff(knots) < 0)
+        ):
+            raise InvalidInput("calibrator", "task, classes or knots are inconsistent")
+        return calibrator
+
+
+@dataclass(frozen=True)
+class PerformanceEstimate:
+    """Estimated metrics of one window, each with a band at ``confidence``.
+
+    ``rows`` counts the rows used; ``skipped_rows`` those left out because their score was
+    missing. ``confusion_matrix`` (binary only) holds expected counts, rows the true class and
+    columns the predicted class, as ``keel.evaluation.metrics`` lays out the realised one.
+    """
+
+    metrics: dict[str, float]
+    bands: dict[str, tuple[float, float]]
+    rows: int
+    calibrated: bool
+    confidence: float
+    skipped_rows: int = 0
+    confusion_matrix: dict[str, Any] | None = None
+    method: Literal["cbpe"] = "cbpe"
+    draws: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: a metric that cannot be estimated (NaN) becomes None."""
+        return {
+            "method": self.method,
+            "calibrated": self.calibrated,
+            "rows": self.rows,
+            "skipped_rows": self.skipped_rows,
+            "confidence": self.confidence,
+            "draws": self.draws,
+            "metrics": {name: _finite(value) for name, value in self.metrics.items()},
+            "bands": {
+                name: None if not all(map(math.isfinite, band)) else [band[0], band[1]]
+                for name, band in self.bands.items()
+            },
+            "confusion_matrix": self.confusion_matrix,
+        }
+
+
+def fit_calibration(
+    y_true: Sequence[Any] | np.ndarray | None,
+    y_pred: Sequence[Any] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
+    classes: Sequence[Any],
+) -> Calibrator:
+    """Learn the score-to-probability map on reference rows that have labels.
+
+    Binary: ``score`` is P(classes[1]) and the fit is P(label == classes[1] | score); multi-class:
+    ``score`` is the top-class probability and the fit is P(label == prediction | score). Rows
+    whose label or score is missing are left out; with no labelled row left (or ``y_true`` None)
+    the identity calibrator comes back, and estimates then take the scores at their word.
+    """
+    plain = _classes(classes)
+    if y_true is None:
+        return Calibrator.identity(plain)
+    truth = np.asarray(y_true, dtype=object)
+    predicted = np.asarray(y_pred, dtype=object)
+    scores = _scores(score)
+    if not len(truth) == len(predicted) == len(scores):
+        raise InvalidInput(
+            "reference",
+            f"y_true, y_pred and score differ in length: "
+            f"{len(truth)}, {len(predicted)}, {len(scores)}",
+        )
+    keep = ~(_missing(truth) | np.isnan(scores))
+    truth, predicted, scores = truth[keep], predicted[keep], scores[keep]
+    if len(truth) == 0:
+        return Calibrator.identity(plain)
+    _check_members("y_true", truth, plain)
+    _check_members("y_pred", predicted, plain)
+    task = _task(plain)
+    target = truth == plain[1] if task == "binary" else truth == predicted
+    from sklearn.isotonic import IsotonicRegression
+
+    isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    isotonic.fit(scores, target.astype(float))
+    return Calibrator(
+        task=task,
+        classes=plain,
+        thresholds=tuple(float(x) for x in isotonic.X_thresholds_),
+        values=tuple(float(y) for y in isotonic.y_thresholds_),
+        reference_rows=len(truth),
+    )
+
+
+def estimate_performance(
+    y_pred: Sequence[Any] | np.ndarray,
+    score: Sequence[float] | np.ndarray,
+    classes: Sequence[Any],
+    calibrator: Calibrator | None = None,
+    confidence: float = 0.95,
+    *,
+    draws: int = 200,
+    seed: int = 0,
+) -> PerformanceEstimate:
+    """Expected metrics of a window of predictions without labels, with bands.
+
+    Binary: ``score`` is P(classes[1]); the estimate covers accuracy, precision, recall, F1 (of
+    classes[1]) and ROC AUC. Multi-class: ``score`` is the top-class probability, and only the
+    accuracy can be estimated (the other metrics need every class's probability). The bootstrap
+    is seeded, so the same window always gets the same bands.
+    """
+    plain = _classes(classes)
+    task = _task(plain)
+    calibrator = calibrator or Calibrator.identity(plain)
+    if calibrator.task != task or tuple(calibrator.classes) != plain:
+        raise InvalidInput(
+            "calibrator",
+            f"was fitted for {calibrator.task} classes {list(calibrator.classes)}, "
+            f"not for {list(plain)}",
+        )
+    if not 0.0 < confidence < 1.0:
+        raise InvalidInput("confidence", f"must lie in (0, 1), got {confidence!r}")
+    if draws < 1:
+        raise InvalidInput("draws", f"must be at least 1, got {draws!r}")
+    predicted = np.asarray(y_pred, dtype=object)
+    scores = _scores(score)
+    if len(predicted) != len(scores):
+        raise InvalidInput(
+            "predictions", f"y_pred and score differ in length: {len(predicted)}, {len(scores)}"
+        )
+    if len(predicted) == 0:
+        raise InvalidInput("predictions", "no rows to estimate from")
+    missing = np.isnan(scores)
+    if missing.all():
+        raise InvalidInput("score", f"all {len(scores)} scores are missing")
+    predicted, scores = predicted[~missing], scores[~missing]
+    _check_members("y_pred", predicted, plain)
+    p = calibrator.apply(scores)
+    common: dict[str, Any] = {
+        "rows": len(scores),
+        "calibrated": not calibrator.is_identity,
+        "confidence": confidence,
+        "skipped_rows": int(missing.sum()),
+    }
+    if task == "multiclass":
+        metrics = {"accuracy": float(p.mean())}
+        bands = {"accuracy": _accuracy_band(p, confidence)}
+        return PerformanceEstimate(metrics, bands, **common)
+    positive = predicted == plain[1]
+    right = np.where(positive, p, 1.0 - p)  # the chance each prediction is right
+    tp, fp = float(p[positive].sum()), float((1.0 - p[positive]).sum())
+    fn, tn = float(p[~positive].sum()), float((1.0 - p[~positive]).sum())
+    metrics = {
+        "accuracy": float(right.mean()),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "roc_auc": _expected_auc(scores, p),
+    }
+    bands = _bootstrap_bands(scores, p, positive, metrics, confidence, draws, seed)
+    bands["accuracy"] = _accuracy_band(right, confidence)
+    matrix = {"labels": list(plain), "matrix": [[tn, fp], [fn, tp]]}
+    return PerformanceEstimate(metrics, bands, **common, confusion_matrix=matrix, draws=draws)
+
+
+# -- the estimates ------------------------------------------------------------------------------
+def _accuracy_band(right: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Normal band for the mean of independent Bernoulli(right_i) outcomes."""
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    mean = float(right.mean())
+    spread = z * math.sqrt(float(np.sum(right * (1.0 - right)))) / len(right)
+    return max(0.0, mean - spread), min(1.0, mean + spread)
+
+
+def _expected_auc(score: np.ndarray, p: np.ndarray) -> float:
+    """E[pairs ranked right] / E[pairs] over distinct rows i, j with i positive, j negative:
+    sum p_i (1 - p_j) [s_i > s_j] (a tie counts half), divided by sum p_i (1 - p_j), i != j.
+    Rows are ranked by the raw score, as the realised ROC AUC ranks them."""
+    values, group = np.unique(score, return_inverse=True)
+    positives = np.bincount(group, weights=p, minlength=len(values))
+    negatives = np.bincount(group, weights=1.0 - p, minlength=len(values))
+    own = np.bincount(group, weights=p * (1.0 - p), minlength=len(values))
+    below = np.cumsum(negatives) - negatives
+    pairs = float(p.sum() * (1.0 - p).sum() - own.sum())
+    if pairs <= 0:
+        return math.nan
+    ranked = float(np.sum(positives * below) + 0.5 * np.sum(positives * negatives - own))
+    return min(1.0, max(0.0, ranked / pairs))
+
+
+def _bootstrap_bands(
+    score: np.ndarray,
+    p: np.ndarray,
+    positive: np.ndarray,
+    metrics: dict[str, float],
+    confidence: float,
+    draws: int,
+    seed: int,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bands of the realised precision, recall, F1 and ROC AUC over label sets drawn
+    from the calibrated probabilities; each band is widened to hold its point estimate, which
+    a few hundred draws can miss when a metric's distribution is lumpy (tiny windows)."""
+    from scipy.stats import rankdata
+
+    n = len(p)
+    ranks = rankdata(score)  # mid-ranks: ties count half, as in ROC AUC
+    columns = np.column_stack([positive, ~positive, ranks]).astype(float)
+    totals = np.zeros((draws, 3))  # per draw: true positives, false negatives, rank sum
+    rng = np.random.default_rng(seed)
+    step = max(1, DRAW_CELLS // draws)
+    for start in range(0, n, step):
+        labels = rng.random((draws, min(step, n - start))) < p[start : start + step]
+        totals += labels.astype(float) @ columns[start : start + step]
+    tp, fn, rank_sum = totals.T
+    predicted_positive = float(positive.sum())
+    actual_positive = tp + fn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        realised = {
+            "precision": _ratios(tp, np.full(draws, predicted_positive)),
+            "recall": _ratios(tp, actual_positive),
+            "f1": _ratios(2 * tp, tp + predicted_positive + fn),
+            "roc_auc": (rank_sum - actual_positive * (actual_positive + 1) / 2)
+            / (actual_positive * (n - actual_positive)),
+        }
+    tail = (1.0 - confidence) / 2
+    bands = {}
+    for name, values in realised.items():
+        values = values[np.isfinite(values)]
+        point = metrics[name]
+        if not math.isfinite(point):
+            bands[name] = (math.nan, math.nan)
+        elif len(values) == 0:  # no draw had both classes: the draws cannot tell
+            bands[name] = (0.0, 1.0)
+        else:
+            low, high = np.quantile(values, [tail, 1.0 - tail])
+            bands[name] = (min(float(low), point), max(float(high), point))
+    return bands
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """A ratio of counts, 0 when the denominator is (scikit-learn's ``zero_division=0``)."""
+    return numerator / denominator if denominator > 0 else 0.0
+
+
+def _ratios(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+# -- inputs -------------------------------------------------------------------------------------
+def _classes(classes: Sequence[Any]) -> tuple[Any, ...]:
+    plain = tuple(c.item() if hasattr(c, "item") else c for c in classes)
+    if len(plain) < 2 or len(set(plain)) != len(plain):
+        raise InvalidInput("classes", f"need two or more distinct classes, got {list(plain)}")
+    return plain
+
+
+def _task(classes: Sequence[Any]) -> Task:
+    return "binary" if len(classes) == 2 else "multiclass"
+
+
+def _scores(score: Sequence[float] | np.ndarray) -> np.ndarray:
+    try:
+        scores = np.asarray(score, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("score", f"must be numbers: {exc}") from exc
+    if scores.ndim != 1:
+        raise InvalidInput("score", f"must be one score per row, got shape {scores.shape}")
+    outside = (scores < 0) | (scores > 1)
+    if outside.any():
+        raise InvalidInput(
+            "score", f"must be probabilities in [0, 1]; {int(outside.sum())} are not"
+        )
+    return scores
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    """None or NaN in an object array: a label that has not arrived."""
+    return np.fromiter(
+        (v is None or (isinstance(v, float) and math.isnan(v)) for v in values),
+        dtype=bool,
+        count=len(values),
+    )
+
+
+def _check_members(name: str, values: np.ndarray, classes: tuple[Any, ...]) -> None:
+    known = set(classes)
+    unknown = {v.item() if hasattr(v, "item") else v for v in values} - known
+    if unknown:
+        shown = sorted(map(repr, unknown))[:5]
+        raise InvalidInput(name, f"holds values that are not among the classes: {shown}")
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
