@@ -114,7 +114,7 @@ def _numeric_profile(
     if window.rows == 0:
         return None, [*issues, issue(name, "all_missing", "no finite value in the window")]
     ref, cur = reference.counts, window.counts
-    ks = ks_binned(ref, cur, method="auto")
+    ks = ks_binned(ref, cur, "auto", reference_rows=reference.rows, current_rows=window.rows)
     ref_positions = _positions(reference)
     cur_positions = _positions(window)
     positions = np.concatenate([ref_positions, cur_positions])
@@ -260,8 +260,10 @@ def _overlay(
     edges = np.linspace(lo, hi, OVERLAY_BINS + 1)
 
     def shares(positions: np.ndarray, weights: np.ndarray) -> list[float]:
-        index = np.clip(
-            ((positions - lo) / (hi - lo) * OVERLAY_BINS).astype(np.int64), 0, OVERLAY_BINS - 1
+        with np.errstate(over="ignore", invalid="ignore"):  # spans near the float limits
+            fraction = np.nan_to_num((positions - lo) / (hi - lo), nan=0.0, posinf=1.0, neginf=0.0)
+        index = np.minimum(
+            (np.clip(fraction, 0.0, 1.0) * OVERLAY_BINS).astype(np.int64), OVERLAY_BINS - 1
         )
         counts = np.bincount(index, weights=weights, minlength=OVERLAY_BINS)
         return (counts / counts.sum()).tolist()

@@ -239,7 +239,7 @@ class _NumericBuilder:
         if self.summary is None:
             self._fix_grid()
         assert self.summary is not None
-        return self.summary, numeric_codes(self.sample, self.summary.grid)
+        return self.summary.quantised(), numeric_codes(self.sample, self.summary.grid)
 
 
 class _CategoricalBuilder:

@@ -38,7 +38,7 @@ class DriftConfig:
     categorical_effect: float = 0.05  # Jensen-Shannon distance, base 2
     multivariate: bool = True  # also run the domain classifier
     domain_auc: float = 0.55  # ROC AUC above which the domain classifier may alarm
-    features: tuple[str, ...] | None = None  # None: every column of the reference
+    features: Sequence[str] | None = None  # None: every column; kept as a tuple
     seed: int = 0
     sample_rows: int = 5000  # rows of the current window given to the domain classifier
     folds: int = 3  # cross-fitting folds of the domain classifier

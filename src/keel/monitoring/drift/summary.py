@@ -4,8 +4,10 @@ A numeric column is counted on a fixed uniform grid (:class:`Grid`): ``bins`` eq
 ``lo`` and ``hi`` plus an underflow and an overflow bin, so summarising a window is arithmetic
 and one ``np.bincount`` per column (no sort, no search). The summary also keeps the count of
 finite values, missing (NaN) and infinite values, the mean, standard deviation, minimum and
-maximum, and the sum of the values in each outer bin (so their mean can stand in for them).
-Infinite values are counted and left out of everything else.
+maximum, and the mean of the values in each outer bin (where their mass is placed). Infinite
+values are counted and left out of everything else. A stored profile's counts are *quantised*
+to sum to 65,536 (:meth:`NumericSummary.quantised`): its CDF stays within 0.5 / 65,536 of the
+exact one at every edge, and its size stops growing with the reference's.
 
 A categorical column keeps the count of each category (at most ``max_categories``, the rest
 pooled in ``other``) and of missing values; categories are compared as text (``str(value)``).
@@ -25,7 +27,7 @@ summaries, and a window is summarised on the reference's grid exactly the same w
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +49,8 @@ Kind = Literal["numeric", "categorical"]
 #: the share cut off each tail before the grid's range is widened by ``MARGIN`` of it
 TAIL = 0.001
 MARGIN = 0.05
+#: a stored numeric profile's counts sum to at most this (its CDF is exact to 0.5 / QUANTUM)
+QUANTUM = 2**16
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ class Grid:
 def fit_grid(values: np.ndarray, bins: int) -> Grid:
     """A grid over the finite ``values``' robust range: the 0.1% and 99.9% quantiles widened by
     5% of their span, within the observed minimum and maximum. A (nearly) constant column uses
-    its full range, and a constant one the unit interval above its value."""
+    its full range, and a constant one (or one spanning less than ``bins * 1e-30``, too little for
+    the float32 arithmetic of :meth:`Grid.codes`) the unit interval above its minimum."""
     low, high = (float(q) for q in np.quantile(values, [TAIL, 1.0 - TAIL]))
     smallest, largest = float(values.min()), float(values.max())
     span = high - low
@@ -94,15 +99,15 @@ def fit_grid(values: np.ndarray, bins: int) -> Grid:
         lo, hi = max(smallest, low - MARGIN * span), min(largest, high + MARGIN * span)
     else:
         lo, hi = smallest, largest
-    if not hi > lo or not math.isfinite(hi - lo):
+    if not hi - lo > bins * 1e-30 or not math.isfinite(hi - lo):  # (nearly) no span for float32
         lo, hi = smallest, smallest + 1.0
     return Grid(lo, hi, bins)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare to_dict() instead
 class NumericSummary:
     grid: Grid | None  # None when the column had no finite value to fit a grid on
-    counts: np.ndarray  # bins + 2 counts, int64
+    counts: np.ndarray  # bins + 2 counts, int64 (a profile's may be quantised: see quantised())
     rows: int  # finite values
     missing: int
     infinite: int
@@ -110,8 +115,8 @@ class NumericSummary:
     std: float = math.nan  # population standard deviation (ddof 0)
     minimum: float = math.nan
     maximum: float = math.nan
-    under_sum: float = 0.0
-    over_sum: float = 0.0
+    under_mean: float = math.nan  # mean of the values below the grid (NaN: none)
+    over_mean: float = math.nan  # mean of the values at or above the grid's end
     source: Kind = "numeric"  # the kind of the column's data type
     kind: Kind = field(default="numeric", init=False)
 
@@ -124,37 +129,51 @@ class NumericSummary:
         return (self.missing + self.infinite) / self.total if self.total else 0.0
 
     def outer_means(self) -> tuple[float, float]:
-        """The mean of the values below the grid and above it (the grid's ends when empty)."""
+        """Where the outer bins' mass sits: their values' mean (the grid's ends when empty)."""
         assert self.grid is not None
-        under = self.under_sum / self.counts[0] if self.counts[0] else self.grid.lo
-        over = self.over_sum / self.counts[-1] if self.counts[-1] else self.grid.hi
+        under = self.under_mean if math.isfinite(self.under_mean) else self.grid.lo
+        over = self.over_mean if math.isfinite(self.over_mean) else self.grid.hi
         return float(under), float(over)
 
+    def quantised(self, total: int = QUANTUM) -> NumericSummary:
+        """The counts rounded so that they sum to ``total`` (unchanged if they sum to less):
+        the cumulative counts are scaled and rounded, so the CDF at every bin edge stays within
+        ``0.5 / total`` of the exact one, and a stored profile stops growing with its reference
+        (the exact number of values stays in ``rows``)."""
+        n = int(self.counts.sum())
+        if n <= total:
+            return self
+        cumulative = np.cumsum(self.counts, dtype=np.int64)
+        scaled = (cumulative * (2 * total) + n) // (2 * n)  # round half up, in integers
+        return replace(self, counts=np.diff(scaled, prepend=0))
+
     def merge(self, other: NumericSummary) -> NumericSummary:
-        """Both summaries' values together (same grid); moments by Chan's parallel formula."""
+        """Both summaries' values together (same grid, exact counts); moments by Chan's
+        parallel formula."""
         if other.rows == 0 or self.rows == 0:
             base, extra = (self, other) if self.rows else (other, self)
-            return _replace_counts(base, extra)
+            return replace(
+                base,
+                counts=base.counts + extra.counts,
+                missing=base.missing + extra.missing,
+                infinite=base.infinite + extra.infinite,
+            )
         n = self.rows + other.rows
         delta = other.mean - self.mean
-        mean = self.mean + delta * other.rows / n
-        m2 = (
-            self.std**2 * self.rows
-            + other.std**2 * other.rows
-            + delta**2 * self.rows * other.rows / n
-        )
+        spread = self.std**2 * self.rows + other.std**2 * other.rows
+        m2 = spread + delta**2 * self.rows * other.rows / n
         return NumericSummary(
             grid=self.grid,
             counts=self.counts + other.counts,
             rows=n,
             missing=self.missing + other.missing,
             infinite=self.infinite + other.infinite,
-            mean=mean,
+            mean=self.mean + delta * other.rows / n,
             std=math.sqrt(max(m2 / n, 0.0)),
             minimum=min(self.minimum, other.minimum),
             maximum=max(self.maximum, other.maximum),
-            under_sum=self.under_sum + other.under_sum,
-            over_sum=self.over_sum + other.over_sum,
+            under_mean=_pooled(self.under_mean, self.counts[0], other.under_mean, other.counts[0]),
+            over_mean=_pooled(self.over_mean, self.counts[-1], other.over_mean, other.counts[-1]),
             source=self.source,
         )
 
@@ -163,7 +182,7 @@ class NumericSummary:
             "kind": "numeric",
             "source": self.source,
             "grid": None if self.grid is None else self.grid.to_dict(),
-            "counts": pack(self.counts),
+            "counts": pack(self.counts, delta=True),
             "rows": self.rows,
             "missing": self.missing,
             "infinite": self.infinite,
@@ -171,17 +190,17 @@ class NumericSummary:
             "std": finite(self.std),
             "min": finite(self.minimum),
             "max": finite(self.maximum),
-            "under_sum": finite(self.under_sum),
-            "over_sum": finite(self.over_sum),
+            "under_mean": finite(self.under_mean),
+            "over_mean": finite(self.over_mean),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NumericSummary:
         grid = data["grid"]
 
-        def number(key: str, default: float = math.nan) -> float:
+        def number(key: str) -> float:
             value = data.get(key)
-            return default if value is None else float(value)
+            return math.nan if value is None else float(value)
 
         return cls(
             grid=None
@@ -195,32 +214,22 @@ class NumericSummary:
             std=number("std"),
             minimum=number("min"),
             maximum=number("max"),
-            under_sum=number("under_sum", 0.0),
-            over_sum=number("over_sum", 0.0),
+            under_mean=number("under_mean"),
+            over_mean=number("over_mean"),
             source=data.get("source", "numeric"),
         )
 
 
-def _replace_counts(base: NumericSummary, extra: NumericSummary) -> NumericSummary:
-    """``base`` (which holds every finite value) plus ``extra``'s missing and infinite counts."""
-    return NumericSummary(
-        grid=base.grid,
-        counts=base.counts + extra.counts,
-        rows=base.rows + extra.rows,
-        missing=base.missing + extra.missing,
-        infinite=base.infinite + extra.infinite,
-        mean=base.mean,
-        std=base.std,
-        minimum=base.minimum,
-        maximum=base.maximum,
-        under_sum=base.under_sum,
-        over_sum=base.over_sum,
-        source=base.source,
-    )
+def _pooled(mean_a: float, count_a: int, mean_b: float, count_b: int) -> float:
+    if not count_b:
+        return mean_a
+    if not count_a:
+        return mean_b
+    return float((mean_a * count_a + mean_b * count_b) / (count_a + count_b))
 
 
 def summarise_numeric(values: np.ndarray, grid: Grid, source: Kind = "numeric") -> NumericSummary:
-    """The summary of float64 ``values`` on ``grid``."""
+    """The summary of float64 ``values`` on ``grid`` (exact counts)."""
     x = values
     missing = infinite = 0
     is_finite = np.isfinite(x)
@@ -234,8 +243,8 @@ def summarise_numeric(values: np.ndarray, grid: Grid, source: Kind = "numeric") 
         return NumericSummary(grid, empty, 0, missing, infinite, source=source)
     codes = grid.codes(x)
     counts = np.bincount(codes, minlength=grid.bins + 2).astype(np.int64, copy=False)
-    under_sum = float(x[codes == 0].sum()) if counts[0] else 0.0
-    over_sum = float(x[codes == grid.bins + 1].sum()) if counts[-1] else 0.0
+    under = float(x[codes == 0].mean()) if counts[0] else math.nan
+    over = float(x[codes == grid.bins + 1].mean()) if counts[-1] else math.nan
     mean = float(x.mean())
     deviations = x - mean
     std = math.sqrt(float(np.dot(deviations, deviations)) / x.size)
@@ -249,13 +258,13 @@ def summarise_numeric(values: np.ndarray, grid: Grid, source: Kind = "numeric") 
         std=std,
         minimum=float(x.min()),
         maximum=float(x.max()),
-        under_sum=under_sum,
-        over_sum=over_sum,
+        under_mean=under,
+        over_mean=over,
         source=source,
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare to_dict() instead
 class CategoricalSummary:
     categories: tuple[str, ...]  # most frequent first
     counts: np.ndarray  # int64, one per category
