@@ -33,22 +33,31 @@ if TYPE_CHECKING:
     from keel.domain.policy import Policy, Suite
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.runner import Evaluation
+    from keel.monitoring.alerts import AlertRecord
+    from keel.monitoring.drift import DriftReport
+    from keel.monitoring.runner import MonitorResult
     from keel.registry.loaded import LoadedModel
+    from keel.registry.predictions import LabelReport, LogReceipt
     from keel.registry.runs import Run
     from keel.settings import Settings
 
 __all__ = [
+    "AlertRecord",
     "ArtifactCorrupted",
     "Client",
     "Conflict",
+    "DriftReport",
     "Evaluation",
     "GateFailed",
     "GateOutcome",
     "IntegrityError",
     "InvalidInput",
     "KeelError",
+    "LabelReport",
     "LoadedModel",
+    "LogReceipt",
     "ModelVersion",
+    "MonitorResult",
     "NotFound",
     "Policy",
     "Run",
@@ -64,6 +73,8 @@ __all__ = [
     "__version__",
     "get_client",
     "load_model",
+    "log_labels",
+    "log_predictions",
     "register_model",
     "register_snapshot",
     "set_alias",
@@ -82,6 +93,11 @@ _LAZY = {
     "Run": "keel.registry.runs",
     "Settings": "keel.settings",
     "Snapshot": "keel.domain.entities",
+    "AlertRecord": "keel.monitoring.alerts",
+    "LabelReport": "keel.registry.predictions",
+    "LogReceipt": "keel.registry.predictions",
+    "MonitorResult": "keel.monitoring.runner",
+    "DriftReport": "keel.monitoring.drift",
 }
 
 
@@ -134,3 +150,11 @@ def load_model(ref: str, **kwargs: Any) -> LoadedModel:
 
 def set_alias(name: str, alias: str, version: int, *, reason: str = "") -> ModelVersion:
     return get_client().set_alias(name, alias, version, reason=reason)
+
+
+def log_predictions(model: str, data: Any, **kwargs: Any) -> LogReceipt:
+    return get_client().log_predictions(model, data, **kwargs)
+
+
+def log_labels(model: str, request_ids: Any, labels: Any, **kwargs: Any) -> LabelReport:
+    return get_client().log_labels(model, request_ids, labels, **kwargs)

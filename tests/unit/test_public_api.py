@@ -10,6 +10,13 @@ import pytest
 import keel
 
 INTENDED = {
+    "log_labels",
+    "log_predictions",
+    "DriftReport",
+    "MonitorResult",
+    "LogReceipt",
+    "LabelReport",
+    "AlertRecord",
     "ArtifactCorrupted",
     "Client",
     "Conflict",

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from keel.cli import aliases, datasets, governance, models, provenance, runs
+from keel.cli import alerts, aliases, datasets, governance, models, monitoring, provenance, runs
 from keel.cli.context import Faces
 from keel.cli.output import fail
 
@@ -37,6 +37,10 @@ app.add_typer(governance.evaluations_app, name="evaluations")
 app.command("evaluate")(governance.evaluate)
 app.command("gate")(governance.gate)
 app.command("approve")(governance.approve)
+app.add_typer(monitoring.monitor_app, name="monitor")
+app.add_typer(monitoring.labels_app, name="labels")
+app.add_typer(monitoring.predictions_app, name="predictions")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.callback()

@@ -295,7 +295,7 @@ class DriftRules(BaseModel):
     numeric_effect: float = Field(default=0.05, ge=0)  # Wasserstein distance in reference std units
     categorical_effect: float = Field(default=0.05, ge=0)  # Jensen-Shannon distance, base 2
     multivariate: bool = True
-    domain_auc: float = Field(default=0.55, ge=0.5, le=1.0)
+    domain_auc: float = Field(default=0.55, ge=0.5, lt=1.0)
     features: list[str] | None = None
 
 

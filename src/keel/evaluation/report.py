@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import html
 import json
-from importlib import resources
 from typing import Any
 
 from keel.evaluation.gates import GateOutcome
+from keel.evaluation.html_parts import asset as _asset
+from keel.evaluation.html_parts import fmt as _fmt
+from keel.evaluation.html_parts import table as _table
 from keel.evaluation.runner import Evaluation
 
 _STYLE = """
@@ -56,24 +58,6 @@ for (const snap of DATA.snapshots) {
      {label: 'perfect', values: c.calibration.predicted, dash: true}], 'predicted', 'observed');
 }
 """
-
-
-def _asset(name: str) -> str:
-    return resources.files("keel").joinpath("_assets", "uplot", name).read_text(encoding="utf-8")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.1f}"
-    return html.escape("" if value is None else str(value))
-
-
-def _table(headers: list[str], rows: list[list[Any]], raw: bool = False) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{c if raw else _fmt(c)}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _metrics_table(snap: dict[str, Any]) -> str:

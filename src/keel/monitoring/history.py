@@ -1,0 +1,63 @@
+"""Reading stored monitoring windows back: for the CLI, reports and dashboards (never the raw
+log, so a page over months of traffic reads one row per window)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from keel.domain.names import validate_name
+from keel.errors import InvalidInput
+from keel.store.database import Database
+from keel.store.schema import monitor_windows
+
+
+def window_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "model": row.model,
+        "version": row.version,
+        "kind": row.kind,
+        "start_at": row.start_at.isoformat(),
+        "end_at": row.end_at.isoformat(),
+        "rows": row.rows,
+        "labelled_rows": row.labelled_rows,
+        "reference": row.reference,
+        "drift": row.drift,
+        "estimate": row.estimate,
+        "operations": row.operations,
+        "performance": row.performance,
+        "quality": row.quality,
+    }
+
+
+def list_windows(
+    db: Database,
+    model: str,
+    *,
+    version: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = 100,
+) -> list[dict[str, Any]]:
+    """Windows of ``model`` newest first, optionally of one version and within a time range."""
+    validate_name(model, "model")
+    if limit is not None and limit < 1:
+        raise InvalidInput("limit", "must be at least 1")
+    query = (
+        sa.select(monitor_windows)
+        .where(monitor_windows.c.model == model)
+        .order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc())
+    )
+    if version is not None:
+        query = query.where(monitor_windows.c.version == version)
+    if since is not None:
+        query = query.where(monitor_windows.c.end_at >= since)
+    if until is not None:
+        query = query.where(monitor_windows.c.start_at <= until)
+    if limit is not None:
+        query = query.limit(limit)
+    with db.read() as conn:
+        return [window_dict(row) for row in conn.execute(query)]

@@ -1,0 +1,126 @@
+"""The value an alert rule looks at, read from the stored windows (and labels, for realized
+metrics), so rules are evaluated the same way after every run and after a restart.
+
+- realized metrics: over the newest N labelled predictions, across the newest windows;
+- estimated metrics, drift and operations: averaged over the newest ``windows`` windows that
+  have the value.
+
+An observation is None when there is not yet enough data (fewer labelled predictions than the
+rule asks for, or no window with the value), and the alert's state is then left as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from keel.domain.alert_rules import AlertRule
+from keel.monitoring.alerts import Observation
+from keel.monitoring.labelling import ReferenceOf, load_index
+from keel.monitoring.performance import join_labels, realized_metrics
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database
+from keel.store.schema import monitor_windows
+
+#: how many of the newest windows a rule may look back over
+MAX_WINDOWS = 1000
+
+
+class Observer:
+    """Answers ``observe(rule)`` for one model after a monitor run."""
+
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        model: str,
+        labels: pd.DataFrame,
+        references: ReferenceOf,
+    ) -> None:
+        self.artifacts = artifacts
+        self.labels = labels
+        self.references = references
+        with db.read() as conn:
+            self.windows = conn.execute(
+                sa.select(monitor_windows)
+                .where(monitor_windows.c.model == model)
+                .order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc())
+                .limit(MAX_WINDOWS)
+            ).all()
+        self._labelled: dict[int, tuple[dict[str, Any], int | None]] = {}
+
+    def __call__(self, rule: AlertRule) -> Observation | None:
+        if rule.family == "realized":
+            return self._realized(rule)
+        values: list[float] = []
+        first_id: int | None = None
+        for window in self.windows:
+            value = self._window_value(rule, window)
+            if value is None:
+                continue
+            values.append(value)
+            first_id = first_id or int(window.id)
+            if len(values) == rule.windows:
+                break
+        if len(values) < rule.windows:
+            return None
+        mean = sum(values) / len(values)
+        return Observation(mean, first_id, {"windows": len(values)})
+
+    @staticmethod
+    def _window_value(rule: AlertRule, window: Any) -> float | None:
+        metric = rule.metric
+        if rule.family == "estimated":
+            value = (
+                (window.estimate or {}).get("metrics", {}).get(metric.removeprefix("estimated_"))
+            )
+        elif rule.family == "operations":
+            value = (window.operations or {}).get(metric)
+        elif metric == "drifted_features":
+            value = len((window.drift or {}).get("drifted", []))
+        elif metric == "drift_share":
+            tested = len((window.drift or {}).get("features", []))
+            value = len(window.drift.get("drifted", [])) / tested if tested else None
+        elif metric == "domain_auc":
+            value = ((window.drift or {}).get("multivariate") or {}).get("auc")
+        elif metric == "prediction_drift":
+            value = float(bool((window.drift or {}).get("prediction_drift")))
+        elif metric == "label_drift":
+            label = (window.performance or {}).get("label_drift")
+            value = None if label is None else float(bool(label.get("drifted")))
+        else:
+            value = None
+        return None if value is None else float(value)
+
+    def _realized(self, rule: AlertRule) -> Observation | None:
+        wanted = rule.labelled_rows or 0
+        if wanted not in self._labelled:
+            self._labelled[wanted] = self._newest_labelled(wanted)
+        metrics, window_id = self._labelled[wanted]
+        value = metrics.get(rule.metric)
+        if value is None:
+            return None
+        return Observation(float(value), window_id, {"labelled_rows": metrics.get("rows")})
+
+    def _newest_labelled(self, wanted: int) -> tuple[dict[str, Any], int | None]:
+        pieces: list[pd.DataFrame] = []
+        count = 0
+        newest: Any = None
+        for window in self.windows:
+            if not window.labelled_rows:
+                continue
+            joined = join_labels(load_index(self.artifacts, window.index_sha256), self.labels)
+            if joined.empty:
+                continue
+            newest = newest or window
+            joined = joined.sort_values("timestamp", ascending=False)
+            pieces.append(joined.head(wanted - count))
+            count += len(pieces[-1])
+            if count >= wanted:
+                break
+        if count < wanted or newest is None:
+            return {}, None
+        reference = self.references(int(newest.version))
+        return realized_metrics(pd.concat(pieces), reference), int(newest.id)

@@ -1,0 +1,237 @@
+"""The reference a model version's production windows are compared with, built once and kept.
+
+A reference holds bounded summaries (``ReferenceProfile``) of the input features, of the model's
+outputs on the reference data (for prediction drift) and of the labels (for label drift), plus a
+CBPE calibrator fitted on the reference labels. It comes from the version's training snapshot,
+or from the snapshot the policy names (better: held-out data, where outputs are not over-fitted),
+and is stored as a content-addressed artifact keyed by version, snapshot and format, so every
+later window reuses it without touching the reference data again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from keel.domain.entities import ModelVersion, Snapshot
+from keel.domain.policy import Monitoring, Policy
+from keel.errors import InvalidInput
+from keel.registry.clock import utcnow
+from keel.registry.models import model_id_of, version_id_of
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database, insert_ignore
+from keel.store.schema import drift_references, snapshots
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from keel.monitoring.drift import ReferenceProfile
+    from keel.monitoring.estimation import Calibrator
+
+#: bump when the stored layout changes, so old references are rebuilt rather than misread
+FORMAT = 1
+#: the model scores at most this many reference rows (outputs and calibration)
+OUTPUT_SAMPLE = 50_000
+
+
+@dataclass
+class Reference:
+    """Everything a window is compared with; ``task`` is classification or regression."""
+
+    snapshot: str
+    task: str
+    classes: list[Any]
+    features: list[str]
+    target: str | None
+    inputs: ReferenceProfile
+    outputs: ReferenceProfile | None
+    labels: ReferenceProfile | None
+    calibrator: Calibrator | None
+    rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "snapshot": self.snapshot,
+            "task": self.task,
+            "classes": self.classes,
+            "features": self.features,
+            "target": self.target,
+            "inputs": self.inputs.to_dict(),
+            "outputs": self.outputs.to_dict() if self.outputs is not None else None,
+            "labels": self.labels.to_dict() if self.labels is not None else None,
+            "calibrator": self.calibrator.to_dict() if self.calibrator is not None else None,
+            "rows": self.rows,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reference:
+        from keel.monitoring.drift import ReferenceProfile
+        from keel.monitoring.estimation import Calibrator
+
+        def profile(value: Any) -> ReferenceProfile | None:
+            return None if value is None else ReferenceProfile.from_dict(value)
+
+        inputs = ReferenceProfile.from_dict(data["inputs"])
+        calibrator = data.get("calibrator")
+        return cls(
+            snapshot=data["snapshot"],
+            task=data["task"],
+            classes=list(data["classes"]),
+            features=list(data["features"]),
+            target=data["target"],
+            inputs=inputs,
+            outputs=profile(data["outputs"]),
+            labels=profile(data["labels"]),
+            calibrator=None if calibrator is None else Calibrator.from_dict(calibrator),
+            rows=int(data["rows"]),
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """What a window records about its reference."""
+        return {"snapshot": self.snapshot, "rows": self.rows, "target": self.target}
+
+
+def reference_snapshot(version: ModelVersion, monitoring: Monitoring) -> str:
+    if monitoring.reference != "training":
+        return monitoring.reference
+    if version.training_snapshot is None:
+        raise InvalidInput(
+            "monitoring.reference",
+            f"{version.ref} has no training snapshot; name a reference snapshot in the policy",
+        )
+    return version.training_snapshot
+
+
+def _target(policy: Policy, snapshot: Snapshot, features: list[str]) -> str | None:
+    if policy.monitoring.target is not None:
+        return policy.monitoring.target
+    suite = policy.gate_suite()
+    if suite is not None and suite.target in snapshot.schema:
+        return suite.target
+    rest = [c for c in snapshot.schema if c not in features]
+    return rest[0] if len(rest) == 1 else None
+
+
+def load_reference(
+    db: Database, artifacts: ArtifactStore, version: ModelVersion, policy: Policy
+) -> Reference:
+    """The stored reference of ``version``, building and storing it on first use."""
+    import orjson
+
+    from keel.registry import snapshots as snapshot_registry
+
+    snapshot = snapshot_registry.get(db, reference_snapshot(version, policy.monitoring))
+    key = hashlib.sha256(
+        f"{FORMAT}|{version.name}|{version.version}|{snapshot.sha256}|"
+        f"{policy.monitoring.target}".encode()
+    ).hexdigest()
+    with db.read() as conn:
+        stored = conn.execute(
+            sa.select(drift_references.c.artifact_sha256).where(drift_references.c.key == key)
+        ).scalar_one_or_none()
+    if stored is not None:
+        return Reference.from_dict(orjson.loads(artifacts.get(stored)))
+    reference = build_reference(db, artifacts, version, policy, snapshot)
+    digest = artifacts.put(orjson.dumps(reference.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY))
+    with db.write() as conn:
+        model_id = model_id_of(conn, version.name)
+        version_id = version_id_of(conn, model_id, version.name, version.version)
+        snapshot_id = conn.execute(
+            sa.select(snapshots.c.id)
+            .where(snapshots.c.name == snapshot.name)
+            .where(snapshots.c.sha256 == snapshot.sha256)
+        ).scalar_one()
+        insert_ignore(
+            conn,
+            drift_references,
+            {
+                "key": key,
+                "snapshot_id": snapshot_id,
+                "version_id": version_id,
+                "artifact_sha256": digest,
+                "created_at": utcnow(),
+            },
+            ["key"],
+        )
+    return reference
+
+
+def build_reference(
+    db: Database,
+    artifacts: ArtifactStore,
+    version: ModelVersion,
+    policy: Policy,
+    snapshot: Snapshot,
+) -> Reference:
+    import pandas as pd
+
+    from keel.domain.names import ModelRef
+    from keel.monitoring.drift import ReferenceProfile
+    from keel.registry import snapshots as snapshot_registry
+    from keel.registry.loading import load
+
+    frame = snapshot_registry.load_frame(artifacts, snapshot)
+    names = (version.signature or {}).get("inputs", [])
+    features = [f["name"] for f in names if f["name"] in frame.columns]
+    if not features:
+        raise InvalidInput(
+            "monitoring.reference",
+            f"snapshot {snapshot.ref} holds none of {version.ref}'s input features",
+        )
+    target = _target(policy, snapshot, features)
+    if target is not None and target not in frame.columns:
+        raise InvalidInput("monitoring.target", f"{target!r} is not a column of {snapshot.ref}")
+    inputs = ReferenceProfile.build(frame[features])
+    sample = frame.sample(n=min(len(frame), OUTPUT_SAMPLE), random_state=0)
+    model = load(db, artifacts, ModelRef(version.name, version=version.version), None)
+    prediction, score, classes = model_outputs(model, sample[features])
+    task = "classification" if classes else "regression"
+    # class labels are categories, whatever their dtype; regression outputs are numbers
+    shown = [str(p) for p in prediction] if classes else prediction
+    outputs_frame = pd.DataFrame({"prediction": shown})
+    if score is not None:
+        outputs_frame["score"] = score
+    outputs = ReferenceProfile.build(outputs_frame)
+    labels = None
+    calibrator = None
+    if target is not None:
+        truth = frame[[target]].rename(columns={target: "label"})
+        if task == "classification":
+            truth = truth.astype({"label": str})
+        labels = ReferenceProfile.build(truth)
+        if task == "classification" and score is not None:
+            from keel.monitoring.estimation import fit_calibration
+
+            calibrator = fit_calibration(
+                sample[target].to_numpy(), np.asarray(prediction), score, classes
+            )
+    return Reference(
+        snapshot=snapshot.ref,
+        task=task,
+        classes=classes,
+        features=features,
+        target=target,
+        inputs=inputs,
+        outputs=outputs,
+        labels=labels,
+        calibrator=calibrator,
+        rows=len(frame),
+    )
+
+
+def model_outputs(model: Any, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None, list[Any]]:
+    """Predictions, scores (P(classes[1]) for two classes, else the top-class probability) and
+    the classes (empty for regression), as Keel logs them."""
+    prediction = np.asarray(model.predict(frame, validate=False))
+    native = getattr(model, "model", model)
+    classes = getattr(native, "classes_", None)
+    if classes is None or not hasattr(native, "predict_proba"):
+        return prediction, None, []
+    proba = np.asarray(model.predict_proba(frame, validate=False), dtype="float64")
+    score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
+    return prediction, score, [c.item() if hasattr(c, "item") else c for c in classes]

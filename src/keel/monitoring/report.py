@@ -1,0 +1,288 @@
+"""Monitoring reports: JSON for machines, one self-contained HTML file for people.
+
+Built from the stored windows and alerts only (never the raw log), so a report over months of
+traffic reads one row per window. The HTML inlines uPlot and the data, so it opens anywhere with
+no network: realized and estimated accuracy over time against the alert thresholds, drifted
+features, latency, throughput and cost over time, the drift table of one window with
+per-feature distribution overlays, data-quality issues and the alert timeline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from typing import Any
+
+from keel.domain.policy import Policy
+from keel.errors import InvalidInput, NotFound
+from keel.evaluation.html_parts import asset, fmt, table
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2430;max-width:1240px}
+h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde}
+.muted{color:#667} table{border-collapse:collapse;margin:6px 0 12px}
+td,th{padding:4px 10px;border:1px solid #dde;text-align:right}
+th{background:#f3f5f9} td:first-child,th:first-child{text-align:left}
+.drifted{color:#b3261e;font-weight:600} .ok{color:#0a7d32}
+.charts{display:flex;flex-wrap:wrap;gap:18px} .chart h4{margin:4px 0;font-size:13px}
+.firing{color:#b3261e;font-weight:600} .resolved{color:#0a7d32} .acknowledged{color:#a15c00}
+.cards{display:flex;gap:14px;flex-wrap:wrap} .card{border:1px solid #dde;border-radius:6px;
+padding:8px 14px;min-width:140px} .card b{display:block;font-size:20px}
+"""
+
+_CHART_JS = """
+const DATA = JSON.parse(document.getElementById('keel-data').textContent);
+const COLORS = ['#1f6feb', '#d97706', '#0a7d32', '#b3261e', '#7c3aed'];
+function chart(el, title, xs, series, opts) {
+  const box = document.createElement('div'); box.className = 'chart';
+  box.dataset.points = xs.length;
+  const h = document.createElement('h4'); h.textContent = title; box.appendChild(h);
+  el.appendChild(box);
+  new uPlot({width: opts.width || 560, height: 240,
+    scales: {x: {time: !!opts.time}, y: opts.y ? {range: opts.y} : {}},
+    axes: [{}, {label: opts.label || ''}],
+    series: [{}].concat(series.map((s, i) => ({label: s.label, stroke: s.color || COLORS[i % 5],
+      width: s.width || 2, dash: s.dash ? [6, 4] : undefined, spanGaps: true,
+      fill: s.fill, paths: s.bars ? uPlot.paths.bars({size: [0.6, 40]}) : undefined,
+      points: {show: xs.length < 60}})))}, [xs].concat(series.map(s => s.values)), box);
+}
+const T = DATA.series, time = T.end;
+const over = document.getElementById('charts-time');
+if (time.length) {
+  const acc = [{label: 'accuracy (labels)', values: T.accuracy},
+               {label: 'estimated accuracy', values: T.estimated},
+               {label: 'estimate low', values: T.estimated_low, dash: true, width: 1},
+               {label: 'estimate high', values: T.estimated_high, dash: true, width: 1}];
+  for (const t of DATA.thresholds) acc.push({label: t.label, values: time.map(() => t.value),
+                                             dash: true, color: '#b3261e', width: 1});
+  chart(over, 'Accuracy and estimated accuracy', time, acc, {time: true, label: 'accuracy'});
+  chart(over, 'Drifted features', time, [{label: 'drifted features', values: T.drifted}],
+        {time: true, label: 'features'});
+  chart(over, 'Latency', time, [{label: 'p50', values: T.p50}, {label: 'p95', values: T.p95},
+        {label: 'p99', values: T.p99}], {time: true, label: 'ms'});
+  chart(over, 'Throughput', time, [{label: 'requests/s', values: T.throughput}],
+        {time: true, label: 'requests/s'});
+  chart(over, 'Cost per 1,000 predictions', time, [{label: 'cost per 1k', values: T.cost}],
+        {time: true, label: 'cost'});
+}
+const dist = document.getElementById('charts-features');
+for (const f of DATA.overlays) {
+  const xs = f.reference.map((_, i) => i);
+  chart(dist, f.title, xs, [{label: 'reference', values: f.reference, bars: true},
+        {label: 'current', values: f.current, bars: true}], {width: 380, label: 'share'});
+}
+"""
+
+#: distribution overlays drawn for the features with the largest effects
+MAX_OVERLAYS = 12
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _series(windows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    ordered = sorted(windows, key=lambda w: (w["end_at"], w["id"]))
+    out: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "end",
+            "accuracy",
+            "estimated",
+            "estimated_low",
+            "estimated_high",
+            "drifted",
+            "p50",
+            "p95",
+            "p99",
+            "throughput",
+            "cost",
+            "rows",
+            "labelled",
+        )
+    }
+    for window in ordered:
+        estimate = window["estimate"] or {}
+        band = (estimate.get("bands") or {}).get("accuracy") or [None, None]
+        operations = window["operations"] or {}
+        out["end"].append(_epoch(window["end_at"]))
+        out["accuracy"].append((window["performance"] or {}).get("accuracy"))
+        out["estimated"].append((estimate.get("metrics") or {}).get("accuracy"))
+        out["estimated_low"].append(band[0])
+        out["estimated_high"].append(band[1])
+        out["drifted"].append(len((window["drift"] or {}).get("drifted", [])))
+        out["p50"].append(operations.get("latency_p50_ms"))
+        out["p95"].append(operations.get("latency_p95_ms"))
+        out["p99"].append(operations.get("latency_p99_ms"))
+        out["throughput"].append(operations.get("throughput_rps"))
+        out["cost"].append(operations.get("cost_per_1k"))
+        out["rows"].append(window["rows"])
+        out["labelled"].append(window["labelled_rows"])
+    return out
+
+
+def _thresholds(policy: Policy | None) -> list[dict[str, Any]]:
+    if policy is None:
+        return []
+    return [
+        {"label": rule.text, "value": rule.threshold}
+        for rule in policy.monitoring.alerts
+        if rule.metric in ("accuracy", "estimated_accuracy")
+    ]
+
+
+def _overlay(feature: dict[str, Any]) -> dict[str, Any] | None:
+    histogram = feature.get("histogram") or {}
+    reference, current = histogram.get("reference"), histogram.get("current")
+    if not reference or not current or len(reference) != len(current):
+        return None
+    mark = " (drifted)" if feature.get("drifted") else ""
+    return {"title": f"{feature['feature']}{mark}", "reference": reference, "current": current}
+
+
+def select_window(windows: list[dict[str, Any]], choice: str | None) -> dict[str, Any] | None:
+    """The window whose drift is shown in detail: ``latest`` (default) or a window id."""
+    if choice in (None, "latest"):
+        return max(windows, key=lambda w: (w["end_at"], w["id"])) if windows else None
+    try:
+        wanted = int(str(choice))
+    except ValueError as exc:
+        raise InvalidInput("window", f"{choice!r} is not 'latest' or a window id") from exc
+    for window in windows:
+        if window["id"] == wanted:
+            return window
+    raise NotFound("window", str(choice), hint="list them with `keel monitor windows MODEL`")
+
+
+def build_report(
+    model: str,
+    windows: list[dict[str, Any]],
+    alerts: list[dict[str, Any]],
+    policy: Policy | None,
+    *,
+    window: str | None = None,
+) -> dict[str, Any]:
+    """The report's data: time series over ``windows``, one window's drift, the alerts."""
+    detail = select_window(windows, window)
+    return {
+        "model": model,
+        "windows": len(windows),
+        "rows": sum(w["rows"] for w in windows),
+        "labelled_rows": sum(w["labelled_rows"] for w in windows),
+        "from": min((w["start_at"] for w in windows), default=None),
+        "to": max((w["end_at"] for w in windows), default=None),
+        "series": _series(windows),
+        "thresholds": _thresholds(policy),
+        "window": detail,
+        "alerts": alerts,
+    }
+
+
+def _drift_section(detail: dict[str, Any] | None) -> str:
+    if detail is None:
+        return "<h2>Drift</h2><p class=muted>no window yet</p>"
+    drift = detail["drift"] or {}
+    rows = []
+    for feature in drift.get("features", []):
+        verdict = "drifted" if feature.get("drifted") else "ok"
+        rows.append(
+            [
+                html.escape(feature["feature"]),
+                feature.get("kind"),
+                feature.get("test"),
+                fmt(feature.get("statistic")),
+                fmt(feature.get("p_adjusted")),
+                f"{fmt(feature.get('effect'))} ({feature.get('effect_name')})",
+                fmt(feature.get("threshold")),
+                fmt(feature.get("psi")),
+                f'<span class="{verdict}">{verdict}</span>',
+            ]
+        )
+    features_table = table(
+        ["feature", "kind", "test", "statistic", "p (BH)", "effect", "threshold", "PSI", ""],
+        rows,
+        raw=True,
+    )
+    multivariate = drift.get("multivariate") or {}
+    outputs = drift.get("outputs") or {}
+    label = (detail["performance"] or {}).get("label_drift") or {}
+    facts = [
+        f"window {detail['id']} of version {detail['version']}: {detail['rows']:,} rows from "
+        f"{html.escape(detail['start_at'])} to {html.escape(detail['end_at'])}",
+        f"drifted features: {', '.join(map(html.escape, drift.get('drifted', []))) or 'none'}",
+        f"domain classifier ROC AUC: {fmt(multivariate.get('auc'))}"
+        + (" (drift)" if multivariate.get("drifted") else ""),
+        f"prediction drift: {'yes' if outputs.get('drifted') else 'no'}; "
+        f"label drift: {'yes' if label.get('drifted') else 'no' if label else 'no labels yet'}",
+    ]
+    issues = (detail.get("quality") or {}).get("issues", [])
+    quality = "".join(
+        f"<li>{html.escape(str(i.get('column', '')))}: "
+        f"{html.escape(str(i.get('problem', '')))}</li>"
+        for i in issues
+    )
+    return (
+        "<h2>Drift</h2><ul>"
+        + "".join(f"<li>{fact}</li>" for fact in facts)
+        + "</ul>"
+        + features_table
+        + '<div class="charts" id="charts-features"></div>'
+        + (f"<h2>Data quality</h2><ul>{quality}</ul>" if quality else "")
+    )
+
+
+def _alerts_section(alerts: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            html.escape(str(a.get("fired_at", ""))),
+            html.escape(str(a.get("resolved_at") or "")),
+            html.escape(a.get("rule", "")),
+            f'<span class="{a.get("state")}">{html.escape(str(a.get("state")))}</span>',
+            a.get("severity"),
+            fmt(a.get("value")),
+            a.get("occurrences"),
+        ]
+        for a in sorted(alerts, key=lambda a: str(a.get("fired_at")))
+    ]
+    if not rows:
+        return "<h2>Alerts</h2><p class=muted>no alerts</p>"
+    return "<h2>Alerts</h2>" + table(
+        ["fired", "resolved", "rule", "state", "severity", "value", "occurrences"], rows, raw=True
+    )
+
+
+def to_html(report: dict[str, Any]) -> str:
+    detail = report["window"]
+    features = ((detail or {}).get("drift") or {}).get("features", [])
+    overlays = [o for o in map(_overlay, features[:MAX_OVERLAYS]) if o is not None]
+    payload = json.dumps(
+        {"series": report["series"], "thresholds": report["thresholds"], "overlays": overlays}
+    ).replace("</", "<\\/")
+    series = report["series"]
+    latest_accuracy = next((a for a in reversed(series["accuracy"]) if a is not None), None)
+    latest_estimate = next((a for a in reversed(series["estimated"]) if a is not None), None)
+    open_alerts = sum(1 for a in report["alerts"] if a.get("state") != "resolved")
+    cards = [
+        ("windows", f"{report['windows']:,}"),
+        ("predictions", f"{report['rows']:,}"),
+        ("labelled", f"{report['labelled_rows']:,}"),
+        ("accuracy (latest labelled)", fmt(latest_accuracy)),
+        ("estimated accuracy (latest)", fmt(latest_estimate)),
+        ("open alerts", str(open_alerts)),
+    ]
+    title = f"Monitoring of {report['model']}"
+    span = f"{report['from']} to {report['to']}" if report["from"] else "no windows yet"
+    return (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><style>{asset('uPlot.min.css')}{_STYLE}</style>"
+        f"<script>{asset('uPlot.iife.min.js')}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class=muted>{html.escape(span)}</p>"
+        '<div class="cards">'
+        + "".join(f'<div class="card">{html.escape(k)}<b>{v}</b></div>' for k, v in cards)
+        + '</div><h2>Over time</h2><div class="charts" id="charts-time"></div>'
+        + _drift_section(detail)
+        + _alerts_section(report["alerts"])
+        + f'<script type="application/json" id="keel-data">{payload}</script>'
+        f"<script>{_CHART_JS}</script></body></html>"
+    )

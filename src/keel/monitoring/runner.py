@@ -1,0 +1,272 @@
+"""``keel monitor run``: process new prediction-log data incrementally and resume where it stopped.
+
+One run reads the log parts it has not seen (plus the rows an earlier run left waiting for a
+window to fill), cuts them into windows, and for each closed window records drift, the label-free
+performance estimate and operations, with an index of its predictions for joining labels later.
+The parts it consumed, the new windows and the rows left waiting are committed in ONE transaction,
+guarded against a concurrent run, so a crash at any point either repeats a run or finishes it,
+never counting rows twice. Then labels are joined to windows, alert rules are evaluated and
+notifications delivered.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from keel.domain.durations import parse_duration
+from keel.domain.entities import ModelVersion
+from keel.domain.names import ModelRef
+from keel.domain.policy import Policy
+from keel.errors import Conflict
+from keel.monitoring.references import Reference, load_reference
+from keel.monitoring.window_record import WindowRecord, measure_window
+from keel.monitoring.windows import cut_by_rows, cut_by_time
+from keel.registry.clock import utcnow
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database, insert_ignore
+from keel.store.prediction_log import LogStore, Part
+from keel.store.schema import monitor_parts, monitor_state, monitor_windows
+
+
+@dataclass
+class MonitorResult:
+    """What one run did."""
+
+    model: str
+    new_rows: int = 0
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    pending_rows: int = 0
+    relabelled: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    notifications: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "new_rows": self.new_rows,
+            "windows": self.windows,
+            "pending_rows": self.pending_rows,
+            "relabelled": self.relabelled,
+            "alerts": self.alerts,
+            "notifications": self.notifications,
+            "events": self.events,
+        }
+
+
+class References:
+    """Loads each version's reference once per run."""
+
+    def __init__(self, db: Database, artifacts: ArtifactStore, model: str, policy: Policy) -> None:
+        self.db, self.artifacts, self.model, self.policy = db, artifacts, model, policy
+        self._cache: dict[int, Reference] = {}
+        self._versions: dict[int, ModelVersion] = {}
+
+    def version(self, number: int) -> ModelVersion:
+        from keel.registry import models
+
+        if number not in self._versions:
+            self._versions[number] = models.resolve(self.db, ModelRef(self.model, version=number))
+        return self._versions[number]
+
+    def __call__(self, version: int) -> Reference:
+        if version not in self._cache:
+            self._cache[version] = load_reference(
+                self.db, self.artifacts, self.version(version), self.policy
+            )
+        return self._cache[version]
+
+
+def _read_state(db: Database, model: str) -> tuple[str | None, datetime, set[str]]:
+    with db.write() as conn:
+        insert_ignore(
+            conn,
+            monitor_state,
+            {
+                "model": model,
+                "pending_sha256": None,
+                "pending_rows": 0,
+                "last_run_at": datetime.fromtimestamp(0, tz=utcnow().tzinfo),
+            },
+            ["model"],
+        )
+    with db.read() as conn:
+        state = conn.execute(
+            sa.select(monitor_state.c.pending_sha256, monitor_state.c.last_run_at).where(
+                monitor_state.c.model == model
+            )
+        ).one()
+        done = set(
+            conn.execute(
+                sa.select(monitor_parts.c.part).where(monitor_parts.c.model == model)
+            ).scalars()
+        )
+    return state.pending_sha256, state.last_run_at, done
+
+
+def _frame(tables: list[Any]) -> pd.DataFrame:
+    import pyarrow as pa
+
+    if not tables:
+        return pd.DataFrame()
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return table.to_pandas()
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="zstd")
+    return buffer.getvalue()
+
+
+def process_log(
+    db: Database,
+    artifacts: ArtifactStore,
+    logs: LogStore,
+    model: str,
+    policy: Policy,
+    now: datetime,
+    references: References,
+) -> MonitorResult:
+    """Cut new log rows into windows and commit them; the first half of a monitor run."""
+    import pyarrow.parquet as pq
+
+    pending_sha, last_run_at, done = _read_state(db, model)
+    new_parts: list[Part] = [p for p in logs.parts("predictions", model) if p.name not in done]
+    tables = [logs.read(p) for p in new_parts]
+    new_rows = sum(t.num_rows for t in tables)
+    if pending_sha is not None:
+        tables.insert(0, pq.read_table(io.BytesIO(artifacts.get(pending_sha))))
+    frame = _frame(tables)
+    rule = policy.monitoring.window
+    closed: list[pd.DataFrame]
+    if frame.empty:
+        closed, waiting = [], frame
+    elif rule.every is not None:
+        closed, waiting = cut_by_time(frame, parse_duration(rule.every), now)
+    else:
+        closed, waiting = cut_by_rows(frame, rule.rows or 5000)
+    records: list[WindowRecord] = []
+    for window in closed:
+        version = int(window["version"].iloc[0])
+        records.append(
+            measure_window(
+                artifacts,
+                window,
+                references(version),
+                policy,
+                kind="time" if rule.every else "rows",
+                seed=len(records),
+            )
+        )
+    waiting_sha = artifacts.put(_parquet(waiting)) if len(waiting) else None
+    stamp = utcnow()
+    with db.write() as conn:
+        moved = conn.execute(
+            monitor_state.update()
+            .where(monitor_state.c.model == model)
+            .where(monitor_state.c.last_run_at == last_run_at)
+            .values(pending_sha256=waiting_sha, pending_rows=len(waiting), last_run_at=stamp)
+        ).rowcount
+        if moved != 1:
+            raise Conflict(
+                f"another monitor run of {model} committed first; run again to continue",
+                model=model,
+            )
+        if new_parts:
+            conn.execute(
+                monitor_parts.insert(),
+                [
+                    {
+                        "model": model,
+                        "part": part.name,
+                        "rows": table.num_rows,
+                        "rows_done": table.num_rows,
+                        "updated_at": stamp,
+                    }
+                    for part, table in zip(new_parts, tables[-len(new_parts) :], strict=True)
+                ],
+            )
+        summaries = []
+        for record in records:
+            window_id = conn.execute(
+                monitor_windows.insert().values(
+                    model=model, created_at=stamp, updated_at=stamp, **record.columns()
+                )
+            ).inserted_primary_key
+            assert window_id is not None
+            summaries.append(record.summary(int(window_id[0])))
+    return MonitorResult(model, new_rows, summaries, len(waiting))
+
+
+def run_monitor(
+    db: Database,
+    artifacts: ArtifactStore,
+    logs: LogStore,
+    actor: str,
+    model: str,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+    sinks: list[Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> MonitorResult:
+    """One full pass: new windows, labels joined, alert rules evaluated, notifications sent.
+
+    ``sinks`` replaces the policy's sinks (tests pass a ``MemorySink``); ``environ`` is where
+    webhook secrets are read from (the process environment by default, read at the edge).
+    """
+    from keel.monitoring.alerts import evaluate_rules
+    from keel.monitoring.labelling import read_labels, refresh_performance
+    from keel.monitoring.observations import Observer
+    from keel.monitoring.outbox import deliver_pending, route_events
+    from keel.monitoring.sinks import build_sinks
+
+    moment = now or utcnow()
+    references = References(db, artifacts, model, policy)
+    result = process_log(db, artifacts, logs, model, policy, moment, references)
+    labels = read_labels(logs, model)
+    result.relabelled = refresh_performance(
+        db,
+        artifacts,
+        logs,
+        model,
+        policy,
+        references,
+        moment,
+        new_windows=bool(result.windows),
+        labels=labels,
+    )
+    monitoring = policy.monitoring
+    if monitoring.alerts:
+        observer = Observer(db, artifacts, model, labels, references)
+        changes = evaluate_rules(
+            db,
+            actor,
+            model,
+            list(monitoring.alerts),
+            observer,
+            now=moment,
+            cooldown=parse_duration(monitoring.cooldown, "monitoring.cooldown"),
+        )
+        result.alerts = [
+            {**change.alert.to_dict(), "transition": change.transition}
+            for change in changes
+            if change.transition != "unchanged"
+        ]
+    if monitoring.events:
+        result.events = route_events(db, model, list(monitoring.events))
+    chosen = sinks if sinks is not None else build_sinks(list(monitoring.sinks), environ or {})
+    try:
+        result.notifications = dict(deliver_pending(db, chosen, model=model))
+    finally:
+        for sink in chosen:
+            sink.close()
+    return result
