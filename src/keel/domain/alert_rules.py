@@ -3,6 +3,9 @@
 A rule names an observation, a comparison and, where it matters, the span it is measured over:
 
 - ``accuracy < 0.92 over the last 5,000 labelled predictions``: a realized metric, from labels;
+- ``accuracy_drop >= 1 over the last 20,000 labelled predictions``: the streaming detector
+  (``keel.monitoring.detectors``) found the error rate rising in the newest version's labelled
+  predictions, in time order;
 - ``estimated_accuracy < 0.93``: a label-free estimate (CBPE) for the newest window;
 - ``drifted_features >= 3``, ``domain_auc > 0.6``: drift in the newest window;
 - ``latency_p99_ms > 50 over the last 3 windows``, ``error_rate > 0.01``, ``cost_per_1k > 0.20``:
@@ -72,8 +75,12 @@ class AlertRule(BaseModel):
         return value < self.threshold
 
 
+#: observations computed from labelled predictions that are not offline metrics
+STREAM_METRICS = ("accuracy_drop",)
+
+
 def _family(metric: str) -> Family | None:
-    if metric in CLASSIFICATION_METRICS or metric in REGRESSION_METRICS:
+    if metric in CLASSIFICATION_METRICS or metric in REGRESSION_METRICS or metric in STREAM_METRICS:
         return "realized"
     if metric in ESTIMATED_METRICS:
         return "estimated"
@@ -105,7 +112,7 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
     family = _family(metric)
     if family is None:
         known = sorted(
-            {*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *ESTIMATED_METRICS}
+            {*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *ESTIMATED_METRICS, *STREAM_METRICS}
             | {*DRIFT_METRICS, *OPERATION_METRICS}
         )
         raise InvalidInput(

@@ -96,6 +96,8 @@ class Observer:
 
     def _realized(self, rule: AlertRule) -> Observation | None:
         wanted = rule.labelled_rows or 0
+        if rule.metric == "accuracy_drop":
+            return self._accuracy_drop(wanted)
         if wanted not in self._labelled:
             self._labelled[wanted] = self._newest_labelled(wanted)
         metrics, window_id = self._labelled[wanted]
@@ -124,3 +126,39 @@ class Observer:
             return {}, None
         reference = self.references(int(newest.version))
         return realized_metrics(pd.concat(pieces), reference), int(newest.id)
+
+    def _accuracy_drop(self, wanted: int) -> Observation | None:
+        """Replay the newest version's last ``wanted`` labelled outcomes, oldest first, through
+        the streaming detector; 1.0 when it alarmed (the row where it did is in the details)."""
+        from keel.monitoring.detectors import AccuracyDropDetector
+        from keel.monitoring.performance import outcomes
+
+        newest_version = next((int(w.version) for w in self.windows if w.labelled_rows), None)
+        if newest_version is None:
+            return None
+        pieces: list[pd.DataFrame] = []
+        count = 0
+        for window in self.windows:
+            if int(window.version) != newest_version or not window.labelled_rows:
+                continue
+            joined = join_labels(load_index(self.artifacts, window.index_sha256), self.labels)
+            pieces.append(joined)
+            count += len(joined)
+            if count >= wanted:
+                break
+        if not pieces:
+            return None
+        reference = self.references(newest_version)
+        if reference.task != "classification":
+            return None
+        labelled = pd.concat(pieces).sort_values("timestamp", kind="stable").tail(wanted)
+        correct, known = outcomes(labelled, reference)
+        labelled = labelled[known]
+        detector = AccuracyDropDetector(outcome="correct")
+        alarms = detector.update_many(correct.astype(int))
+        if detector.baseline is None:  # still warming up: too few outcomes to judge
+            return None
+        details: dict[str, Any] = {"labelled_rows": len(correct), "version": newest_version}
+        if alarms:
+            details["alarm_at"] = str(labelled["timestamp"].iloc[alarms[0]])
+        return Observation(1.0 if alarms else 0.0, None, details)

@@ -74,3 +74,12 @@ def _typed(values: np.ndarray, classes: list[Any]) -> np.ndarray:
         return np.asarray(values.tolist(), dtype=np.asarray(classes).dtype)
     except (TypeError, ValueError):
         return values
+
+
+def outcomes(joined: pd.DataFrame, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each labelled prediction of a classifier was right, and which rows had a label
+    that is one of the classes (the others are left out of the first array)."""
+    truth, known = _aligned_labels(joined["label"], reference.classes)
+    predicted, _ = _aligned_labels(joined["prediction"], reference.classes)
+    right = [t == p for t, p in zip(truth[known], predicted[known], strict=True)]
+    return np.asarray(right, dtype=bool), known

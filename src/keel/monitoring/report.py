@@ -10,6 +10,7 @@ per-feature distribution overlays, data-quality issues and the alert timeline.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from datetime import datetime
 from typing import Any
@@ -68,7 +69,7 @@ if (time.length) {
 }
 const dist = document.getElementById('charts-features');
 for (const f of DATA.overlays) {
-  const xs = f.reference.map((_, i) => i);
+  const xs = f.xs;
   chart(dist, f.title, xs, [{label: 'reference', values: f.reference, bars: true},
         {label: 'current', values: f.current, bars: true}], {width: 380, label: 'share'});
 }
@@ -138,7 +139,20 @@ def _overlay(feature: dict[str, Any]) -> dict[str, Any] | None:
     if not reference or not current or len(reference) != len(current):
         return None
     mark = " (drifted)" if feature.get("drifted") else ""
-    return {"title": f"{feature['feature']}{mark}", "reference": reference, "current": current}
+    edges = histogram.get("edges")
+    if edges and len(edges) == len(reference) + 1 and None not in edges:
+        xs = [(low + high) / 2 for low, high in itertools.pairwise(edges)]
+    else:  # categories: one slot each, named in the title's order
+        xs = list(range(len(reference)))
+    names = histogram.get("categories") or histogram.get("labels")
+    if names and len(names) == len(reference):
+        mark += ": " + ", ".join(f"{i}={n}" for i, n in enumerate(names[:8]))
+    return {
+        "title": f"{feature['feature']}{mark}",
+        "xs": xs,
+        "reference": reference,
+        "current": current,
+    }
 
 
 def select_window(windows: list[dict[str, Any]], choice: str | None) -> dict[str, Any] | None:

@@ -164,3 +164,31 @@ def test_monitoring_refuses_what_it_cannot_judge(
     with pytest.raises(InvalidInput) as caught:
         client.monitor("cancer", policy={"monitoring": {"alerts": ["accuracy < lots"]}})
     assert caught.value.field.endswith("alerts[0]")
+
+
+def test_the_streaming_detector_sees_a_drop_in_labelled_outcomes(
+    client: Client, cancer_version: ModelVersion, cancer_frame, fitted_model
+) -> None:
+    rule = "accuracy_drop >= 1 over the last 10,000 labelled predictions"
+    policy = {"monitoring": {"window": {"rows": 500}, "alerts": [rule]}}
+    start = datetime(2026, 11, 4, tzinfo=UTC)
+    rng = np.random.default_rng(5)
+
+    def day(index: int, flip: float) -> None:
+        data, _ = production(cancer_frame, 1500, seed=10 + index)
+        stamp = start + timedelta(days=index)
+        ids = log(client, fitted_model, data, stamp)
+        predicted = fitted_model.predict(data)
+        right = rng.random(len(ids)) >= flip  # the label agrees with the model unless flipped
+        client.log_labels("cancer", ids, np.where(right, predicted, 1 - predicted))
+
+    for index in range(2):
+        day(index, flip=0.05)
+    calm = client.monitor("cancer", policy=policy, sinks=[])
+    assert calm.alerts == []  # 3,000 outcomes at a steady 5% error rate: no alarm
+    for index in range(2, 4):
+        day(index, flip=0.25)
+    drop = client.monitor("cancer", sinks=[])
+    assert [a["rule"] for a in drop.alerts] == [rule]
+    alert = client.list_alerts("cancer")[0]
+    assert alert.value == 1.0 and alert.details["alarm_at"] >= str(start + timedelta(days=2))
