@@ -35,6 +35,17 @@ POLICY = {
             "latency_p99_ms <= 50",
         ]
     },
+    "monitoring": {
+        "reference": f"{MODEL}-holdout",
+        "target": "target",
+        "window": {"rows": 150},
+        "cooldown": "4h",
+        "alerts": [
+            "drifted_features >= 3",
+            "accuracy < 0.9 over the last 100 labelled predictions",
+            "estimated_accuracy < 0.9",
+        ],
+    },
 }
 
 
@@ -151,6 +162,16 @@ def run_demo(settings: Settings | None = None) -> None:
         f"6. champion is {loaded.version.ref}; loaded back by alias, "
         f"holdout accuracy {agreement:.4f}"
     )
+
+    console.print("7. in production: eight hours of traffic, logged and monitored")
+    from keel.demo.monitoring_act import monitor_production
+
+    page = monitor_production(client, console, MODEL, holdout, "target")
+    console.print(
+        "   the size measurements drifted from hour 5 and the drift alert fired; realized and\n"
+        "   estimated accuracy held, so no retraining is called for yet"
+    )
+    console.print(f"   monitoring report written to {page}  (keel monitor report {MODEL})")
 
     from keel.cli.app import main as cli
 
