@@ -30,6 +30,7 @@ from keel.monitoring.drift._frames import as_floats, count_categories, kind_of
 from keel.monitoring.drift.chisquare import chi_square
 from keel.monitoring.drift.jensen_shannon import jensen_shannon
 from keel.monitoring.drift.ks import ks_binned, ks_test
+from keel.monitoring.drift.overlay import category_overlay, numeric_overlay
 from keel.monitoring.drift.psi import psi, psi_numeric, quantile_groups
 from keel.monitoring.drift.results import DriftConfig, FeatureDrift
 from keel.monitoring.drift.summary import (
@@ -47,9 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["Outcome", "issue", "profile_column", "raw_column"]
 
 Outcome = tuple[FeatureDrift | None, list[dict[str, Any]]]
-#: bins of a numeric overlay, categories shown in a categorical one
-OVERLAY_BINS = 20
-OVERLAY_CATEGORIES = 20
 #: new categories counted one by one; the rest share a bucket
 MAX_NEW = 1000
 OTHER, OTHER_NEW = "(other)", "(other new)"
@@ -135,7 +133,7 @@ def _numeric_profile(
         "psi": psi_value,
         "bin_width": reference.grid.width,
     }
-    overlay = _overlay(ref_positions, ref, cur_positions, cur)
+    overlay = numeric_overlay(ref_positions, ref, cur_positions, cur)
     return _numeric_result(name, tests, reference, window, config, overlay), issues
 
 
@@ -166,7 +164,7 @@ def _numeric_raw(
         "wasserstein": wasserstein(ref, cur),
         "psi": psi_numeric(ref, cur, config.psi_bins),
     }
-    overlay = _overlay(ref, np.ones(ref.size), cur, np.ones(cur.size))
+    overlay = numeric_overlay(ref, np.ones(ref.size), cur, np.ones(cur.size))
     summaries = _moments(ref_all), _moments(cur_all)
     return _numeric_result(name, tests, *summaries, config, overlay), issues
 
@@ -232,47 +230,6 @@ def _numeric_result(
         reference_missing_share=reference.missing_share,
         histogram=overlay,
     )
-
-
-def _quantile(positions: np.ndarray, weights: np.ndarray, level: float) -> float:
-    order = np.argsort(positions, kind="stable")
-    cumulative = np.cumsum(weights[order]) / weights.sum()
-    index = min(int(np.searchsorted(cumulative, level)), order.size - 1)
-    return float(positions[order][index])
-
-
-def _overlay(
-    ref_positions: np.ndarray,
-    ref_weights: np.ndarray,
-    cur_positions: np.ndarray,
-    cur_weights: np.ndarray,
-) -> dict[str, Any]:
-    """Shares of both sides in ``OVERLAY_BINS`` equal bins spanning both sides' 1%-99% ranges
-    (the end bins also hold what lies beyond)."""
-    lo = min(
-        _quantile(ref_positions, ref_weights, 0.01), _quantile(cur_positions, cur_weights, 0.01)
-    )
-    hi = max(
-        _quantile(ref_positions, ref_weights, 0.99), _quantile(cur_positions, cur_weights, 0.99)
-    )
-    if not hi > lo:
-        lo, hi = lo - 0.5, lo + 0.5
-    edges = np.linspace(lo, hi, OVERLAY_BINS + 1)
-
-    def shares(positions: np.ndarray, weights: np.ndarray) -> list[float]:
-        with np.errstate(over="ignore", invalid="ignore"):  # spans near the float limits
-            fraction = np.nan_to_num((positions - lo) / (hi - lo), nan=0.0, posinf=1.0, neginf=0.0)
-        index = np.minimum(
-            (np.clip(fraction, 0.0, 1.0) * OVERLAY_BINS).astype(np.int64), OVERLAY_BINS - 1
-        )
-        counts = np.bincount(index, weights=weights, minlength=OVERLAY_BINS)
-        return (counts / counts.sum()).tolist()
-
-    return {
-        "edges": edges.tolist(),
-        "reference": shares(ref_positions, ref_weights),
-        "current": shares(cur_positions, cur_weights),
-    }
 
 
 # -- categories ---------------------------------------------------------------------------------
@@ -394,19 +351,5 @@ def _categorical_result(
         reference_rows=int(ref.sum()),
         missing_share=missing_shares[1],
         reference_missing_share=missing_shares[0],
-        histogram=_category_overlay(labels, ref, cur),
+        histogram=category_overlay(labels, ref, cur),
     )
-
-
-def _category_overlay(labels: list[str], ref: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
-    """Shares of the ``OVERLAY_CATEGORIES`` buckets with the largest share on either side, the
-    rest summed in a last bucket."""
-    ref_shares, cur_shares = ref / ref.sum(), cur / cur.sum()
-    top = np.argsort(-np.maximum(ref_shares, cur_shares), kind="stable")[:OVERLAY_CATEGORIES]
-    shown = [labels[i] for i in top]
-    reference, current = ref_shares[top].tolist(), cur_shares[top].tolist()
-    if len(labels) > len(top):
-        shown.append("(rest)")
-        reference.append(max(1.0 - sum(reference), 0.0))
-        current.append(max(1.0 - sum(current), 0.0))
-    return {"categories": shown, "reference": reference, "current": current}

@@ -230,6 +230,7 @@ MODULES = [
     "jensen_shannon",
     "ks",
     "multiple_testing",
+    "overlay",
     "psi",
     "reference",
     "results",
