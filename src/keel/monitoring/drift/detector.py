@@ -81,13 +81,16 @@ def detect_drift(
     elif isinstance(reference, pd.DataFrame):
         if len(reference) == 0:
             raise InvalidInput("reference", "has no rows")
-        known, reference_rows = [str(c) for c in reference.columns], len(reference)
+        known, reference_rows = _column_names(reference, "reference"), len(reference)
     else:
         raise InvalidInput("reference", "must be a ReferenceProfile or a pandas DataFrame")
     names = list(config.features) if config.features is not None else known
     unknown = [name for name in names if name not in known]
     if unknown:
         raise InvalidInput("features", f"not in the reference: {unknown}")
+    repeated = sorted({str(c) for c in current.columns[current.columns.duplicated()]} & set(names))
+    if repeated:
+        raise InvalidInput("current", f"has more than one column named {repeated}")
 
     issues: list[dict[str, Any]] = []
     tasks: list[Callable[[], Outcome]] = []
@@ -152,6 +155,13 @@ def column_drift(
     if result is None:
         raise InvalidInput(name, issues[-1]["problem"], issues=issues)
     return _decide([result], config)[0]
+
+
+def _column_names(frame: pd.DataFrame, field: str) -> list[str]:
+    names = list(frame.columns)
+    if not all(isinstance(name, str) for name in names) or len(set(names)) != len(names):
+        raise InvalidInput(field, "column names must be distinct text")
+    return names
 
 
 def _task(

@@ -292,12 +292,14 @@ class _Builder:
         max_categories: int,
         sample_rows: int,
     ) -> None:
-        names = [str(c) for c in first.columns] if columns is None else list(columns)
+        names = list(first.columns) if columns is None else list(columns)
+        if not names or not all(isinstance(name, str) for name in names):
+            raise InvalidInput("columns", "need at least one, each named by text")
+        if len(set(names)) != len(names) or first.columns.duplicated().any():
+            raise InvalidInput("columns", "must be distinct")
         absent = [name for name in names if name not in first.columns]
         if absent:
             raise InvalidInput("columns", f"not in the reference: {absent}")
-        if len(set(names)) != len(names) or not names:
-            raise InvalidInput("columns", "must be distinct, and at least one")
         overrides = dict(kinds or {})
         unknown = sorted(set(overrides) - set(names))
         if unknown:

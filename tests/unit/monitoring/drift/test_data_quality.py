@@ -214,3 +214,17 @@ def test_building_from_nothing_is_invalid() -> None:
         ReferenceProfile.build([pd.DataFrame({"x": [1.0]}), pd.DataFrame({"x": ["text"]})])
     with pytest.raises(InvalidInput, match="kinds"):
         ReferenceProfile.build(pd.DataFrame({"x": [1.0]}), kinds={"x": "ordinal"})  # type: ignore[dict-item]
+
+
+def test_unusable_column_names_are_invalid() -> None:
+    numbered = pd.DataFrame(np.ones((10, 2)))
+    with pytest.raises(InvalidInput, match="text"):
+        ReferenceProfile.build(numbered)
+    with pytest.raises(InvalidInput, match="text"):
+        detect_drift(numbered, numbered)
+    twice = pd.DataFrame([[1.0, 2.0]] * 10, columns=["x", "x"])
+    with pytest.raises(InvalidInput, match="distinct"):
+        ReferenceProfile.build(twice)
+    profile = ReferenceProfile.build(pd.DataFrame({"x": np.arange(10.0)}))
+    with pytest.raises(InvalidInput, match="more than one column"):
+        detect_drift(profile, twice)
