@@ -41,7 +41,7 @@ class DriftConfig:
     features: Sequence[str] | None = None  # None: every column; kept as a tuple
     seed: int = 0
     sample_rows: int = 5000  # rows of the current window given to the domain classifier
-    folds: int = 3  # cross-fitting folds of the domain classifier
+    folds: int = 2  # cross-fitting folds of the domain classifier
     psi_bins: int = 10  # reference-quantile bins of a numeric PSI
     workers: int | None = None  # threads over columns; None: up to 4, one per core
 

@@ -263,14 +263,14 @@ def summarise_numeric(values: np.ndarray, grid: Grid, source: Kind = "numeric") 
 
 
 def _std(x: np.ndarray, mean: float) -> float:
-    """The population standard deviation: from one BLAS dot product (no temporary array) when
-    the mean is small enough next to the spread for ``E[x^2] - mean^2`` to keep six digits, by
-    the two-pass formula otherwise."""
-    variance = float(np.dot(x, x)) / x.size - mean * mean
+    """The population standard deviation: from one sum of squares (``einsum``: no temporary
+    array, and no BLAS threads to fight the column threads) when the mean is small enough next
+    to the spread for ``E[x^2] - mean^2`` to keep six digits, by the two-pass formula otherwise."""
+    variance = float(np.einsum("i,i->", x, x)) / x.size - mean * mean
     if variance > 0 and mean * mean < 1e6 * variance:
         return math.sqrt(variance)
     deviations = x - mean
-    return math.sqrt(float(np.dot(deviations, deviations)) / x.size)
+    return math.sqrt(float(np.einsum("i,i->", deviations, deviations)) / x.size)
 
 
 @dataclass(frozen=True, eq=False)  # arrays: compare to_dict() instead

@@ -157,3 +157,12 @@ def test_missing_values_are_coded_as_missing_in_the_sample() -> None:
     for name in ("x", "c"):
         assert (profile.sample[name] == MISSING_CODE).sum() == 50
     assert np.isnan(profile.sample_matrix(["x"])).sum() == 50
+
+
+@pytest.mark.parametrize("offset", [0.0, 50.0, 1e4, 1.7e9])
+def test_moments_stay_exact_far_from_zero(offset: float) -> None:
+    values = offset + np.random.default_rng(12).normal(0.0, 3.0, 100_000)
+    summary = ReferenceProfile.build(pd.DataFrame({"v": values})).columns["v"]
+    assert isinstance(summary, NumericSummary)
+    assert summary.mean == pytest.approx(values.mean(), rel=1e-12)
+    assert summary.std == pytest.approx(values.std(), rel=1e-6)
