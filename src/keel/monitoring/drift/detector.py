@@ -123,7 +123,7 @@ def detect_drift(
         multivariate, problem = multivariate_outcome
         if problem:
             issues.append(issue(None, "multivariate_skipped", problem))
-    results.sort(key=lambda r: (-r.effect if np.isfinite(r.effect) else np.inf, r.feature))
+    results.sort(key=lambda r: (np.inf if np.isnan(r.effect) else -r.effect, r.feature))
     return DriftReport(results, multivariate, issues, len(current), reference_rows, config)
 
 
