@@ -1,0 +1,192 @@
+"""The Client's monitoring methods: the prediction and label logs, monitor runs, windows,
+reports and alerts (mixed into ``keel.Client``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from keel.domain.names import ModelRef
+from keel.domain.policy import Policy
+from keel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from keel.monitoring.alerts import AlertRecord
+    from keel.monitoring.runner import MonitorResult
+    from keel.registry.predictions import LabelReport, LogReceipt
+    from keel.settings import Settings
+    from keel.store.artifacts import FsspecArtifactStore
+    from keel.store.database import Database
+    from keel.store.prediction_log import ParquetLogStore
+
+
+class MonitoringMethods:
+    """Needs ``db``, ``artifacts``, ``settings``, ``actor`` and the policy methods of Client."""
+
+    db: Database
+    artifacts: FsspecArtifactStore
+    settings: Settings
+    actor: str
+    _logs: ParquetLogStore | None
+
+    if TYPE_CHECKING:  # provided by Client
+
+        def get_policy(self, name: str) -> Policy | None: ...
+
+        def set_policy(
+            self, name: str, policy: Policy | dict[str, Any], *, source: str = ""
+        ) -> Policy: ...
+
+    @property
+    def logs(self) -> ParquetLogStore:
+        """The prediction and label logs, beside the artifacts (``<artifacts>/log``)."""
+        if self._logs is None:
+            from keel.store.prediction_log import ParquetLogStore
+
+            self._logs = ParquetLogStore(self.settings.artifacts, **self.settings.artifact_options)
+        return self._logs
+
+    def log_predictions(
+        self,
+        model: str,
+        data: pd.DataFrame,
+        *,
+        version: int | str | None = None,
+        predictions: Any = None,
+        scores: Any = None,
+        request_ids: Any = None,
+        timestamps: Any = None,
+        latency_ms: Any = None,
+        cpu_ms: Any = None,
+        status: Any = None,
+        errors: Any = None,
+        entity_keys: Any = None,
+    ) -> LogReceipt:
+        """Append a batch of predictions to ``model``'s log; durable once this returns.
+
+        ``data`` holds the input features (and may hold Keel's columns: ``prediction``,
+        ``score``, ``request_id``, ``timestamp``, ``latency_ms``, ...). ``scores`` are
+        P(``classes_[1]``) for a binary classifier, else the top class's probability.
+        ``version`` is a number or an alias; the champion by default. Request ids are made
+        when not given and returned in the receipt, for logging labels later.
+        """
+        from keel.registry.predictions import log_predictions, prediction_table, resolve_version
+
+        number = resolve_version(self.db, model, version)
+        table = prediction_table(
+            data,
+            version=number,
+            predictions=predictions,
+            scores=scores,
+            request_ids=request_ids,
+            timestamps=timestamps,
+            latency_ms=latency_ms,
+            cpu_ms=cpu_ms,
+            status=status,
+            errors=errors,
+            entity_keys=entity_keys,
+        )
+        return log_predictions(self.logs, model, number, table)
+
+    def log_labels(
+        self, model: str, request_ids: Any, labels: Any, *, timestamps: Any = None
+    ) -> LabelReport:
+        """Log ground truth for earlier predictions; ids matching no prediction are reported."""
+        from keel.registry.predictions import log_labels
+
+        return log_labels(self.logs, model, request_ids, labels, timestamps=timestamps)
+
+    def read_predictions(self, model: str, *, labels: bool = False) -> pd.DataFrame:
+        """The whole prediction log of ``model`` (with its newest labels when asked)."""
+        from keel.monitoring.labelling import read_labels
+        from keel.registry.predictions import read_log
+
+        frame = read_log(self.logs, "predictions", model).to_pandas()
+        if labels and not frame.empty:
+            frame = frame.merge(read_labels(self.logs, model), on="request_id", how="left")
+        return frame
+
+    def monitor(
+        self,
+        model: str,
+        *,
+        policy: Policy | dict[str, Any] | None = None,
+        now: Any = None,
+        sinks: list[Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> MonitorResult:
+        """Process new log data of ``model`` into windows, join labels, evaluate alert rules
+        and deliver notifications; resumes where the previous run stopped."""
+        import os
+
+        from keel.monitoring.runner import run_monitor
+        from keel.registry import models
+
+        models.resolve(self.db, ModelRef(model))  # NotFound for an unknown model
+        rules = self.set_policy(model, policy) if policy is not None else self.get_policy(model)
+        return run_monitor(
+            self.db,
+            self.artifacts,
+            self.logs,
+            self.actor,
+            model,
+            rules if rules is not None else Policy(),
+            now=now,
+            sinks=sinks,
+            environ=environ if environ is not None else dict(os.environ),
+        )
+
+    def monitor_windows(
+        self, model: str, *, version: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Stored monitoring windows of ``model``, newest first."""
+        from keel.monitoring.history import list_windows
+
+        return list_windows(self.db, model, version=version, limit=limit)
+
+    def monitor_report(
+        self, model: str, *, window: str | None = None, limit: int | None = 2000
+    ) -> dict[str, Any]:
+        """The data of a monitoring report: series over the stored windows (the newest
+        ``limit``), one window's drift in detail, and the alerts.
+
+        ``window`` is ``latest`` (default), a window id, or a time range ``START..END`` (ISO
+        dates or times; either side may be empty) that also bounds the series.
+        """
+        from keel.monitoring.history import list_windows
+        from keel.monitoring.report import build_report
+
+        since = until = None
+        detail = window
+        if window is not None and ".." in window:
+            since, until = (_moment(part, "window") for part in window.split("..", 1))
+            detail = None
+        windows = list_windows(self.db, model, since=since, until=until, limit=limit)
+        alerts = [a.to_dict() for a in self.list_alerts(model, limit=1000)]
+        return build_report(model, windows, alerts, self.get_policy(model), window=detail)
+
+    def list_alerts(
+        self, model: str | None = None, *, state: str | None = None, limit: int = 100
+    ) -> list[AlertRecord]:
+        from keel.monitoring.alerts import list_alerts
+
+        return list_alerts(self.db, model, state, limit)
+
+    def acknowledge_alert(self, alert_id: int, *, reason: str) -> AlertRecord:
+        from keel.monitoring.alerts import acknowledge
+
+        return acknowledge(self.db, self.actor, alert_id, reason)
+
+
+def _moment(text: str, field: str) -> Any:
+    """A UTC datetime from an ISO date or time; None for an empty string."""
+    from datetime import UTC, datetime
+
+    if not text.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(field, f"{text!r} is not an ISO date or time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
