@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Double,
@@ -339,14 +340,55 @@ cursors = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# -- serving and rollout ----------------------------------------------------------------------
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(128), nullable=False),
+    Column("strategy", String(16), nullable=False),
+    Column("stable_version", Integer),
+    Column("candidate_version", Integer, nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("candidate_weight", Double, nullable=False),
+    Column("interval_s", Double, nullable=False),
+    Column("sticky", Boolean, nullable=False),
+    Column("limits", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("analysis", JSON, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("step_started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+)
+Index("ix_deployments_model_status", deployments.c.model, deployments.c.status)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
 __all__ = [
     "alerts",
     "alias_history",
     "aliases",
+    "api_tokens",
     "approvals",
     "audit_head",
     "audit_log",
     "cursors",
+    "deployments",
     "drift_references",
     "evaluations",
     "gate_results",
