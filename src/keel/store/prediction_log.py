@@ -47,7 +47,9 @@ class LogStore(Protocol):
 
     url: str
 
-    def append(self, kind: LogKind, model: str, table: pa.Table) -> Part: ...
+    def append(
+        self, kind: LogKind, model: str, table: pa.Table, *, part_id: tuple[int, str] | None = None
+    ) -> Part: ...
 
     def parts(self, kind: LogKind, model: str) -> list[Part]: ...
 
@@ -76,17 +78,26 @@ class ParquetLogStore:
             raise InvalidInput("kind", f"{kind!r} is not a log; use predictions or labels")
         return f"{self.root}/{kind}/model={model}"
 
-    def append(self, kind: LogKind, model: str, table: pa.Table) -> Part:
-        """Write ``table`` as one new part; durable when this returns."""
+    def append(
+        self, kind: LogKind, model: str, table: pa.Table, *, part_id: tuple[int, str] | None = None
+    ) -> Part:
+        """Write ``table`` as one new part; durable when this returns.
+
+        ``part_id`` (nanosecond time, short id) names the part instead of the clock and a random
+        id, which makes the append idempotent: a part of that name that exists already is kept
+        and returned (a write-ahead log replayed after a crash writes no duplicates).
+        """
         import pyarrow.parquet as pq
 
         if table.num_rows == 0:
             raise InvalidInput(kind, "nothing to log: no rows")
-        now = time.time_ns()
+        now, suffix = part_id if part_id is not None else (time.time_ns(), uuid.uuid4().hex[:12])
         day = datetime.fromtimestamp(now / 1e9, UTC).strftime("%Y-%m-%d")
-        name = f"part-{now:020d}-{uuid.uuid4().hex[:12]}.parquet"
+        name = f"part-{now:020d}-{suffix}.parquet"
         folder = f"{self._folder(kind, model)}/date={day}"
         path = f"{folder}/{name}"
+        if part_id is not None and self.fs.exists(path):
+            return Part(kind, model, f"date={day}/{name}", path)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         data = buffer.getvalue()
