@@ -278,12 +278,34 @@ class Promotion(BaseModel):
 
 
 class Rollout(BaseModel):
+    """How a new version reaches traffic, and the limits its analysis holds it to.
+
+    Canary steps (and A/B tests) compare the candidate with the stable version on the rows logged
+    since the step started: a breach needs the difference to exceed the limit and to be
+    significant (``keel.rollout.analysis``). A/B tests stop on an always-valid sequential test of
+    ``ab_metric`` at level ``alpha`` (``keel.rollout.sequential``), for futility when the effect is
+    surely smaller than ``minimum_effect``, or after ``max_rows``; shadows finish after
+    ``max_rows`` and are promoted only with ``promote_shadow``.
+    """
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     strategy: Literal["replace", "canary", "ab", "shadow"] = "replace"
     steps: list[float] = Field(default_factory=lambda: [100.0])
     interval: str = "10m"
     auto_rollback: bool = False
+    sticky: bool = False
+    max_error_rate_increase: float = Field(default=0.02, ge=0, le=1)
+    max_latency_p99_ratio: float = Field(default=1.5, ge=1)
+    max_accuracy_drop: float = Field(default=0.02, ge=0, le=1)
+    min_rows_per_step: int = Field(default=200, ge=1)
+    min_labelled_rows: int = Field(default=100, ge=1)
+    ab_metric: Literal["accuracy", "error_rate"] = "accuracy"
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    minimum_effect: float = Field(default=0.01, gt=0, lt=1)
+    max_rows: int = Field(default=100_000, ge=100)
+    srm_alpha: float = Field(default=0.001, gt=0, lt=0.5)
+    promote_shadow: bool = False
 
 
 class DriftRules(BaseModel):
