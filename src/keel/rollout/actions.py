@@ -1,0 +1,319 @@
+"""The moves of a deployment that people (and the controller) make: deploy, promote, roll back.
+
+A deployment needs two writes that the store cannot make in one transaction: the deployment
+record (``keel.registry.deployments``) and the ``champion`` alias (``keel.registry.aliases``,
+which guards champion moves with the model's policy in a transaction of its own). They are
+ordered so that every crash or race leaves a state the controller can finish or undo:
+
+- promoting moves the alias first, then marks the deployment promoted. A crash in between
+  leaves a running deployment whose candidate is already champion; the controller's next step
+  sees that and marks it promoted. If someone rolled the deployment back in between, the
+  promoter finds it no longer running and puts the stable version back;
+- rolling back a running deployment marks it rolled back (all traffic to the stable version at
+  once, since serving follows the record) and, if a promotion had already moved the alias, puts
+  the stable version back as champion;
+- with no running deployment, rolling back moves ``champion`` to the version that held it
+  before the current one, from the alias history.
+
+A staged deployment (canary, A/B) ends by promoting its candidate, so ``deploy`` checks up front
+that the policy would let the candidate become champion: a GateFailed now is better than one
+after the last step. Restoring a previous champion is always allowed (it is forced past the
+policy with the rollback's reason, audited as an override when the policy would have refused).
+
+Example (a store with a blessed version 2 of ``fraud`` whose champion is version 1)::
+
+    deploy(db, "ann", "fraud", 2, strategy="canary", steps=[5, 25, 50, 100], interval_s=600)
+    rollback(db, "ann", "fraud", reason="p99 latency doubled")
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from keel.domain.deployments import STRATEGIES, Deployment, Status
+from keel.domain.names import ModelRef, validate_name, validate_version
+from keel.domain.policy import Policy, Rollout
+from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound
+from keel.registry import aliases, deployments, governance
+from keel.registry.models import model_id_of, resolve_in, version_id_of
+from keel.rollout.limits import Limits
+from keel.store.database import Database
+
+__all__ = ["CHAMPION", "check_promotable", "deploy", "finish", "promote", "rollback"]
+
+CHAMPION = "champion"
+_STAGED = ("canary", "ab", "replace")
+
+
+def deploy(
+    db: Database,
+    actor: str,
+    model: str,
+    version: int,
+    *,
+    strategy: str,
+    steps: list[float] | None = None,
+    interval_s: float = 600.0,
+    sticky: bool = False,
+    limits: dict[str, Any] | None = None,
+    reason: str = "",
+    force: bool = False,
+) -> Deployment:
+    """Start deploying ``model/version``; returns the deployment record.
+
+    ``replace`` moves the champion at once and the record comes back ``completed``; ``canary``,
+    ``ab`` and ``shadow`` come back ``running`` for the controller to analyse. ``limits``
+    override the policy's rollout limits for this deployment (see ``keel.rollout.limits``).
+    ``force`` (with a reason) lets a ``replace`` pass a policy that would refuse the version.
+    """
+    validate_name(model, "model")
+    number = validate_version(version)
+    if strategy not in STRATEGIES:
+        raise InvalidInput("strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if force and strategy != "replace":
+        raise InvalidInput(
+            "force", "only a replace may be forced past the policy; a staged rollout promotes"
+        )
+    if force and not reason.strip():
+        raise InvalidInput("reason", "forcing a deployment past the policy needs a reason")
+    policy = governance.get_policy(db, model) or Policy()
+    frozen = Limits.resolve(policy.rollout, limits).to_dict()
+    if strategy in _STAGED and not force:
+        check_promotable(db, model, number)
+    if strategy != "replace":
+        with db.read() as conn:
+            if deployments.champion_in(conn, model) is None:
+                raise Conflict(
+                    f"{model} has no champion to compare {model}/{number} with; "
+                    "deploy it with --strategy replace first",
+                    model=model,
+                )
+    started = deployments.start(
+        db,
+        actor,
+        model,
+        number,
+        strategy=strategy,
+        steps=steps,
+        interval_s=interval_s,
+        sticky=sticky,
+        limits=frozen,
+        reason=reason,
+    )
+    if strategy != "replace":
+        return started
+    return finish(db, actor, started, reason=reason, force=force)
+
+
+def default_interval(rollout: Rollout) -> float:
+    """The policy's step interval in seconds."""
+    from keel.domain.durations import parse_duration
+
+    return parse_duration(rollout.interval, "rollout.interval").total_seconds()
+
+
+def promotion_problems(db: Database, model: str, version: int) -> list[str]:
+    """Why the model's policy would refuse ``version`` as champion (empty: it would not)."""
+    with db.read() as conn:
+        target = resolve_in(conn, ModelRef(model, version=version))
+        policy = governance.policy_in(conn, model)
+        if policy is None:
+            return []
+        version_id = version_id_of(conn, model_id_of(conn, model), model, target.version)
+        problems = []
+        if policy.promotion.require_blessing:
+            gate = governance.latest_gate_in(conn, version_id)
+            if gate is None:
+                problems.append("it has not passed the gates (none were run)")
+            elif gate["verdict"] != "blessed":
+                problems.append(
+                    f"its latest gate verdict is {gate['verdict']}: {'; '.join(gate['reasons'])}"
+                )
+        if policy.promotion.require_approval and not governance.approvals_in(conn, version_id):
+            problems.append("it has no recorded approval")
+    return problems
+
+
+def check_promotable(db: Database, model: str, version: int) -> None:
+    """GateFailed now, rather than at the last step, when the candidate could not be promoted."""
+    problems = promotion_problems(db, model, version)
+    if problems:
+        raise GateFailed(
+            f"{model}/{version} could not become champion under its policy: "
+            f"{'; '.join(problems)}. Run `keel gate {model}/{version}` before deploying it",
+            model=model,
+            version=version,
+            problems=problems,
+        )
+
+
+def promote(
+    db: Database,
+    actor: str,
+    deployment: Deployment,
+    *,
+    reason: str,
+    analysis: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Deployment:
+    """Make the candidate champion and mark the deployment ``promoted`` (see the module notes
+    on ordering). GateFailed leaves the deployment running and the champion unchanged;
+    Conflict means another process finished the deployment first."""
+    return finish(
+        db,
+        actor,
+        deployment,
+        reason=reason,
+        analysis=analysis,
+        now=now,
+        status="promoted",
+        action="deployment.promote",
+    )
+
+
+def finish(
+    db: Database,
+    actor: str,
+    deployment: Deployment,
+    *,
+    reason: str,
+    analysis: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    force: bool = False,
+    status: Status = "completed",
+    action: str = "deployment.complete",
+) -> Deployment:
+    """Move ``champion`` to the candidate, then end the deployment with ``status``."""
+    model, candidate = deployment.model, deployment.candidate_version
+    why = f"deployment #{deployment.id} ({deployment.strategy}): {reason}".rstrip(": ")
+    try:
+        aliases.set_alias(db, actor, model, CHAMPION, candidate, why, force=force)
+    except KeelError as exc:
+        if deployment.strategy == "replace":  # nothing else will finish it: say why and stop
+            _stop_after_failure(db, actor, deployment, exc, now)
+        raise
+    try:
+        with db.write() as conn:
+            return deployments.move_in(
+                conn,
+                actor,
+                deployment,
+                action=action,
+                status=status,
+                analysis=analysis,
+                reason=reason,
+                now=now,
+            )
+    except Conflict:
+        _undo_if_ended_otherwise(db, actor, deployment)
+        raise
+
+
+def _stop_after_failure(
+    db: Database, actor: str, deployment: Deployment, exc: KeelError, now: datetime | None
+) -> None:
+    try:
+        with db.write() as conn:
+            deployments.move_in(
+                conn,
+                actor,
+                deployment,
+                action="deployment.stop",
+                status="stopped",
+                reason=f"the champion could not move: {exc.message}",
+                now=now,
+            )
+    except Conflict:
+        pass  # someone else ended it first; the original error is what the caller needs
+
+
+def _undo_if_ended_otherwise(db: Database, actor: str, deployment: Deployment) -> None:
+    """After a lost race: if the deployment ended as anything but a promotion while we moved the
+    alias, the stable version must serve again."""
+    ended = deployments.get(db, deployment.id)
+    if ended.status in ("promoted", "completed") or deployment.stable_version is None:
+        return
+    with db.read() as conn:
+        champion = deployments.champion_in(conn, deployment.model)
+    if champion == deployment.candidate_version:
+        aliases.set_alias(
+            db,
+            actor,
+            deployment.model,
+            CHAMPION,
+            deployment.stable_version,
+            f"deployment #{deployment.id} was {ended.status} while it was being promoted",
+            force=True,
+        )
+
+
+def rollback(
+    db: Database, actor: str, model: str, *, reason: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Send all of ``model``'s traffic back to where it was, in one step.
+
+    A running deployment is marked ``rolled_back`` (its stable version serves everything at
+    once); with none, ``champion`` moves back to the version that held it before the current
+    one. NotFound when the model has no champion; Conflict when there is no earlier champion.
+    """
+    from keel.rollout.notices import announce
+
+    validate_name(model, "model")
+    if not reason or not reason.strip():
+        raise InvalidInput("reason", "say why you roll back; it goes to the audit trail")
+    with db.write() as conn:
+        model_id_of(conn, model)  # NotFound for an unknown model
+        running = deployments.running_in(conn, model, lock=True)
+        champion = deployments.champion_in(conn, model)
+        if running is not None:
+            ended = deployments.move_in(
+                conn,
+                actor,
+                running,
+                action="deployment.rollback",
+                status="rolled_back",
+                analysis={"decision": "rollback", "reasons": [reason], "by": actor},
+                reason=reason,
+                now=now,
+            )
+            announce(conn, "deployment.rollback", running, actor=actor, reasons=[reason])
+    if running is not None:
+        restored = running.stable_version
+        if champion == running.candidate_version and restored is not None:
+            aliases.set_alias(
+                db, actor, model, CHAMPION, restored, f"rollback: {reason}", force=True
+            )
+        return {
+            "model": model,
+            "action": "deployment_rolled_back",
+            "deployment": ended.to_dict(),
+            "champion": restored if restored is not None else champion,
+            "reason": reason,
+        }
+    return _restore_previous_champion(db, actor, model, champion, reason)
+
+
+def _restore_previous_champion(
+    db: Database, actor: str, model: str, champion: int | None, reason: str
+) -> dict[str, Any]:
+    if champion is None:
+        raise NotFound("alias", f"{model}@{CHAMPION}", hint=f"{model} has no champion to roll back")
+    moves = [m for m in aliases.history(db, model, CHAMPION) if m.version is not None]
+    previous = next((m.previous_version for m in reversed(moves) if m.version == champion), None)
+    if previous is None:
+        raise Conflict(
+            f"{model}/{champion} is the first champion of {model} and nothing is being deployed; "
+            "there is nothing to roll back to",
+            model=model,
+            champion=champion,
+        )
+    aliases.set_alias(db, actor, model, CHAMPION, previous, f"rollback: {reason}", force=True)
+    return {
+        "model": model,
+        "action": "champion_restored",
+        "deployment": None,
+        "champion": previous,
+        "replaced": champion,
+        "reason": reason,
+    }
