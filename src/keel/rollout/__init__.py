@@ -7,10 +7,12 @@ goes back.
 - ``srm``: sample ratio mismatch, the check that the split is what was configured;
 - ``sequential``: an always-valid sequential test (mSPRT), so looking at an A/B test every
   minute does not inflate false positives;
+- ``window``: the rows a step is judged on, cut from the prediction log by part arrival;
 - ``analysis``: one step's comparison of candidate and stable (errors, latency p99, accuracy
   from labels or estimates), with a verdict: pass, breach or wait;
-- ``controller``: one reconcile step per running deployment (``advance``), for every model
-  (``advance_all``), and a bounded ``watch`` loop;
+- ``assessment``: what a running deployment should do now, per strategy, from reads only;
+- ``controller``: applies it, one guarded transaction per decision (``advance``), for every
+  model (``advance_all``), and a bounded ``watch`` loop;
 - ``notices``: the alert and the notification a breached rollout raises.
 
 Rollout imports monitoring, evaluation, registry, store and domain; never serving or the faces.

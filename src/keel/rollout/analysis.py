@@ -1,0 +1,312 @@
+"""One step's analysis: is the candidate doing worse than the stable version?
+
+On the rows a step received (``keel.rollout.window``) each version is measured the same way:
+its error rate (``status == "error"``), its latency p99 and, for classifiers, its accuracy from
+delayed labels when at least ``min_labelled_rows`` of its rows have one, else its label-free
+CBPE estimate when its rows carry scores (``keel.monitoring.estimation``). The candidate
+breaches a limit only when the difference is both larger than the policy allows and
+significant (one-sided, p < 0.01), the rule drift alarms follow too: a canary step of a few
+hundred rows must not roll a good version back on noise, and a real regression is both.
+
+- error rate: candidate minus stable above ``max_error_rate_increase``, two-proportion z-test;
+- latency: candidate p99 above ``max_latency_p99_ratio`` times stable's, and more of the
+  candidate's rows above stable's p99 than the 1% a same-latency version would put there
+  (binomial test), so one slow request cannot breach;
+- accuracy: stable minus candidate above ``max_accuracy_drop``, z-test on the two accuracies
+  (labels on both sides, or estimates on both sides; never one of each).
+
+The verdict is ``wait`` until both versions have ``min_rows_per_step`` rows, ``breach`` as
+soon as a limit is breached (even before the step's interval is over: a regression is rolled
+back at once), ``wait`` while the interval runs, and ``pass`` after it.
+
+>>> import pandas as pd
+>>> from keel.domain.policy import Rollout
+>>> from keel.rollout.limits import Limits
+>>> ok = pd.DataFrame({"status": ["ok"] * 400, "latency_ms": [10.0] * 400})
+>>> bad = ok.assign(status=["error"] * 80 + ["ok"] * 320)
+>>> result = analyse_step(ok, bad, Limits.resolve(Rollout()), elapsed_s=60, interval_s=600)
+>>> result.verdict, result.reasons[0][:38]
+('breach', 'error rate 20.00% against 0.00% (+20.0')
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from keel.errors import InvalidInput
+from keel.rollout.limits import Limits
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from keel.monitoring.references import Reference
+
+__all__ = ["Check", "StepAnalysis", "VariantStats", "analyse_step", "shadow_agreement", "stats_of"]
+
+SIGNIFICANCE = 0.01
+Verdict = Literal["pass", "breach", "wait"]
+
+
+@dataclass(frozen=True)
+class VariantStats:
+    """One version's measurements on a step's rows."""
+
+    rows: int
+    errors: int
+    error_rate: float | None
+    latency_p99_ms: float | None
+    labelled: int = 0
+    correct: int = 0
+    accuracy: float | None = None  # from labels
+    estimated_accuracy: float | None = None  # CBPE, from scores
+    estimated_accuracy_se: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One limit compared: the two values, the limit, and whether it was breached."""
+
+    metric: str
+    stable: float | None
+    candidate: float | None
+    limit: float
+    breached: bool
+    p_value: float | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StepAnalysis:
+    verdict: Verdict
+    reasons: list[str]
+    stable: VariantStats
+    candidate: VariantStats
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def breaches(self) -> list[Check]:
+        return [c for c in self.checks if c.breached]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "stable": self.stable.to_dict(),
+            "candidate": self.candidate.to_dict(),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def stats_of(
+    rows: pd.DataFrame,
+    *,
+    labels: pd.DataFrame | None = None,
+    reference: Reference | None = None,
+    min_labelled: int = 100,
+) -> VariantStats:
+    """Measure one version's rows; accuracy needs a classifier's ``reference`` (its classes,
+    and its calibrator for the estimate)."""
+    count = len(rows)
+    errors = int((rows["status"] == "error").sum()) if "status" in rows else 0
+    latency = _floats(rows, "latency_ms")
+    finite = latency[np.isfinite(latency)]
+    p99 = float(np.percentile(finite, 99)) if finite.size else None
+    out = VariantStats(count, errors, errors / count if count else None, p99)
+    if reference is None or reference.task == "regression" or count == 0:
+        return out
+    answered = rows[rows["status"] != "error"] if "status" in rows else rows
+    labelled, correct = _labelled(answered, labels, reference)
+    accuracy = correct / labelled if labelled >= min_labelled else None
+    estimate, se = _estimate(answered, reference)
+    return VariantStats(
+        count, errors, out.error_rate, p99, labelled, correct, accuracy, estimate, se
+    )
+
+
+def _floats(rows: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in rows or len(rows) == 0:
+        return np.array([], dtype="float64")
+    import pandas as pd
+
+    return pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _labelled(
+    rows: pd.DataFrame, labels: pd.DataFrame | None, reference: Reference
+) -> tuple[int, int]:
+    from keel.monitoring.performance import join_labels, outcomes
+
+    if labels is None or labels.empty or rows.empty:
+        return 0, 0
+    joined = join_labels(rows[["request_id", "prediction"]], labels)
+    if joined.empty:
+        return 0, 0
+    right, _ = outcomes(joined, reference)
+    return len(right), int(right.sum())
+
+
+def _estimate(rows: pd.DataFrame, reference: Reference) -> tuple[float | None, float | None]:
+    from keel.monitoring.estimation import estimate_performance
+
+    scores = _floats(rows, "score")
+    if rows.empty or reference.calibrator is None or not np.isfinite(scores).any():
+        return None, None
+    try:
+        found = estimate_performance(
+            rows["prediction"].to_numpy(), scores, reference.classes, reference.calibrator, draws=1
+        )
+    except InvalidInput:  # predictions that are not the reference's classes: no estimate
+        return None, None
+    low, high = found.bands["accuracy"]
+    z = statistics.NormalDist().inv_cdf(0.5 + found.confidence / 2)
+    return float(found.metrics["accuracy"]), (high - low) / (2 * z)
+
+
+def _one_sided(z: float) -> float:
+    return 1.0 - statistics.NormalDist().cdf(z)
+
+
+def _error_check(stable: VariantStats, candidate: VariantStats, limits: Limits) -> Check:
+    s, c = stable.error_rate or 0.0, candidate.error_rate or 0.0
+    pooled = (stable.errors + candidate.errors) / (stable.rows + candidate.rows)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / stable.rows + 1 / candidate.rows))
+    p_value = _one_sided((c - s) / se) if se > 0 else 1.0
+    breached = c - s > limits.max_error_rate_increase and p_value < SIGNIFICANCE
+    detail = (
+        f"error rate {c:.2%} against {s:.2%} ({c - s:+.2%}, limit "
+        f"+{limits.max_error_rate_increase:.2%}, p = {p_value:.2g})"
+    )
+    return Check("error_rate", s, c, limits.max_error_rate_increase, breached, p_value, detail)
+
+
+def _latency_check(
+    stable_rows: pd.DataFrame, candidate_rows: pd.DataFrame, limits: Limits
+) -> Check | None:
+    from scipy import stats
+
+    stable, candidate = _floats(stable_rows, "latency_ms"), _floats(candidate_rows, "latency_ms")
+    stable, candidate = stable[np.isfinite(stable)], candidate[np.isfinite(candidate)]
+    if stable.size == 0 or candidate.size == 0:
+        return None
+    s99, c99 = float(np.percentile(stable, 99)), float(np.percentile(candidate, 99))
+    ratio = c99 / s99 if s99 > 0 else (math.inf if c99 > 0 else 1.0)
+    above = int((candidate > s99).sum())
+    p_value = float(stats.binomtest(above, candidate.size, 0.01, alternative="greater").pvalue)
+    breached = ratio > limits.max_latency_p99_ratio and p_value < SIGNIFICANCE
+    detail = (
+        f"latency p99 {c99:.4g} ms against {s99:.4g} ms (x{ratio:.2f}, limit "
+        f"x{limits.max_latency_p99_ratio:g}; {above / candidate.size:.1%} of the candidate's "
+        f"rows above the stable p99, p = {p_value:.2g})"
+    )
+    return Check(
+        "latency_p99_ms", s99, c99, limits.max_latency_p99_ratio, breached, p_value, detail
+    )
+
+
+def _accuracy_check(stable: VariantStats, candidate: VariantStats, limits: Limits) -> Check | None:
+    if stable.accuracy is not None and candidate.accuracy is not None:
+        s, c, source = stable.accuracy, candidate.accuracy, "labels"
+        se = math.sqrt(s * (1 - s) / stable.labelled + c * (1 - c) / candidate.labelled)
+    elif stable.estimated_accuracy is not None and candidate.estimated_accuracy is not None:
+        s, c, source = stable.estimated_accuracy, candidate.estimated_accuracy, "estimates"
+        se = math.hypot(stable.estimated_accuracy_se or 0.0, candidate.estimated_accuracy_se or 0.0)
+    else:
+        return None
+    drop = s - c
+    p_value = _one_sided(drop / se) if se > 0 else (0.0 if drop > 0 else 1.0)
+    breached = drop > limits.max_accuracy_drop and p_value < SIGNIFICANCE
+    detail = (
+        f"accuracy ({source}) {c:.2%} against {s:.2%} ({-drop:+.2%}, limit "
+        f"-{limits.max_accuracy_drop:.2%}, p = {p_value:.2g})"
+    )
+    return Check("accuracy", s, c, limits.max_accuracy_drop, breached, p_value, detail)
+
+
+def analyse_step(
+    stable_rows: pd.DataFrame,
+    candidate_rows: pd.DataFrame,
+    limits: Limits,
+    *,
+    elapsed_s: float,
+    interval_s: float,
+    labels: pd.DataFrame | None = None,
+    reference_of: Callable[[str], Reference | None] | None = None,
+    accuracy: bool = True,
+) -> StepAnalysis:
+    """Compare the candidate's rows with the stable version's under ``limits``.
+
+    ``reference_of("stable" | "candidate")`` gives each version's reference (None: no accuracy);
+    ``accuracy=False`` leaves accuracy out (an A/B test measures it with its own test).
+    """
+    references: dict[str, Reference | None] = {"stable": None, "candidate": None}
+    if accuracy and reference_of is not None:
+        references = {side: reference_of(side) for side in references}
+    floor = limits.min_labelled_rows
+    stable = stats_of(
+        stable_rows, labels=labels, reference=references["stable"], min_labelled=floor
+    )
+    candidate = stats_of(
+        candidate_rows, labels=labels, reference=references["candidate"], min_labelled=floor
+    )
+    if min(stable.rows, candidate.rows) < limits.min_rows_per_step:
+        reason = (
+            f"waiting for rows: stable {stable.rows:,}, candidate {candidate.rows:,} of the "
+            f"{limits.min_rows_per_step:,} each needs"
+        )
+        return StepAnalysis("wait", [reason], stable, candidate)
+    checks = [_error_check(stable, candidate, limits)]
+    checks += [
+        c
+        for c in (
+            _latency_check(stable_rows, candidate_rows, limits),
+            _accuracy_check(stable, candidate, limits) if accuracy else None,
+        )
+        if c is not None
+    ]
+    breaches = [c.detail for c in checks if c.breached]
+    if breaches:
+        return StepAnalysis("breach", breaches, stable, candidate, checks)
+    if elapsed_s < interval_s:
+        reason = f"within limits; the step's interval runs {elapsed_s:.0f} of {interval_s:.0f} s"
+        return StepAnalysis("wait", [reason], stable, candidate, checks)
+    return StepAnalysis("pass", [c.detail for c in checks], stable, candidate, checks)
+
+
+def shadow_agreement(stable_rows: pd.DataFrame, candidate_rows: pd.DataFrame) -> dict[str, Any]:
+    """How often the shadow answered what the stable version answered, request by request
+    (and, for numbers, the mean absolute difference)."""
+    import pandas as pd
+
+    answered = [
+        frame[frame["status"] != "error"][["request_id", "prediction"]]
+        for frame in (stable_rows, candidate_rows)
+    ]
+    paired = answered[0].merge(answered[1], on="request_id", suffixes=("_stable", "_shadow"))
+    if paired.empty:
+        return {"paired": 0, "agreement": None, "mean_abs_difference": None}
+    left, right = paired["prediction_stable"], paired["prediction_shadow"]
+    numbers = pd.api.types.is_numeric_dtype(left) and pd.api.types.is_numeric_dtype(right)
+    if numbers:
+        a, b = left.to_numpy(dtype="float64"), right.to_numpy(dtype="float64")
+        same = np.isclose(a, b, rtol=1e-9, atol=0.0)
+        difference: float | None = float(np.mean(np.abs(a - b)))
+    else:
+        same = (left.astype(str) == right.astype(str)).to_numpy()
+        difference = None
+    return {
+        "paired": len(paired),
+        "agreement": float(same.mean()),
+        "mean_abs_difference": difference,
+    }

@@ -1,0 +1,283 @@
+"""What a running deployment should do now, decided from reads only (``assess``); the
+controller (``keel.rollout.controller``) applies the decision.
+
+- canary: the step's rows are analysed (``keel.rollout.analysis``); a breach means roll back (or
+  stop, when the policy's ``auto_rollback`` is off), a pass after the interval the next step, and
+  passing the last step promotion. A 100% step has no stable traffic left, so it is compared with
+  the stable rows of the whole deployment;
+- ab: every look checks the split (SRM: a mismatch stops the test, nothing can be concluded
+  from broken groups), guards errors and latency like a canary, then takes the always-valid
+  sequential test's decision: a better candidate is promoted; worse, futile or at its maximum
+  size, the test stops and the stable version stays;
+- shadow: reports agreement with the stable answers and latency, and finishes after
+  ``max_rows`` shadow rows, promoting only when the policy says ``promote_shadow``;
+- replace (and any deployment whose candidate is already champion, a promotion interrupted
+  between its two writes): finish it.
+
+Example: ``assess(db, artifacts, logs, "fraud", policy).reasons`` says why a canary waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from keel.domain.deployments import Deployment
+from keel.domain.policy import Policy
+from keel.errors import InvalidInput, KeelError
+from keel.registry import deployments
+from keel.registry.clock import utcnow
+from keel.rollout import srm
+from keel.rollout.analysis import analyse_step, shadow_agreement, stats_of
+from keel.rollout.limits import Limits
+from keel.rollout.sequential import compare_proportions
+from keel.rollout.window import read_window, split_variants
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database
+from keel.store.prediction_log import LogStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from keel.monitoring.references import Reference
+
+__all__ = ["FINAL", "Action", "Assessment", "assess", "moment"]
+
+Action = Literal["none", "wait", "step", "promote", "complete", "finish", "rollback", "stop"]
+FINAL: tuple[Action, ...] = ("none", "promote", "complete", "finish", "rollback", "stop")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What ``advance`` would do now and why; ``entry`` is the analysis kept with the move."""
+
+    model: str
+    deployment: Deployment | None
+    action: Action
+    reasons: list[str]
+    entry: dict[str, Any] = field(default_factory=dict)
+    next_step: int | None = None
+    alert: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "deployment": None if self.deployment is None else self.deployment.id,
+            "action": self.action,
+            "reasons": self.reasons,
+            "analysis": self.entry,
+        }
+
+
+@dataclass
+class _Look:
+    db: Database
+    artifacts: ArtifactStore
+    logs: LogStore
+    policy: Policy
+    deployment: Deployment
+    limits: Limits
+    now: datetime
+
+    def base(self, **extra: Any) -> dict[str, Any]:
+        d = self.deployment
+        return {"at": self.now.isoformat(), "step": d.step, "weight": d.candidate_weight, **extra}
+
+    def split(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        d = self.deployment
+        return split_variants(rows, d.stable_version, d.candidate_version)
+
+    def since_start(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        window = read_window(self.logs, self.deployment.model, since=self.deployment.created_at)
+        return self.split(window.rows)
+
+    def accuracy_inputs(
+        self, rows: pd.DataFrame
+    ) -> tuple[pd.DataFrame | None, Callable[[str], Reference | None] | None]:
+        """Labels and references, loaded only when the rows could use them."""
+        from keel.monitoring.labelling import read_labels
+
+        labels = read_labels(self.logs, self.deployment.model)
+        scored = "score" in rows and bool(rows["score"].notna().any())
+        if labels.empty and not scored:
+            return None, None
+        from keel.monitoring.runner import References
+
+        loader = References(self.db, self.artifacts, self.deployment.model, self.policy)
+        versions = {
+            "stable": self.deployment.stable_version,
+            "candidate": self.deployment.candidate_version,
+        }
+
+        def reference_of(side: str) -> Reference | None:
+            number = versions[side]
+            try:
+                return None if number is None else loader(number)
+            except KeelError:  # no training snapshot, a regression: no accuracy, not a failure
+                return None
+
+        return (None if labels.empty else labels), reference_of
+
+
+def assess(
+    db: Database,
+    artifacts: ArtifactStore,
+    logs: LogStore,
+    model: str,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+) -> Assessment:
+    """Decide what the running deployment of ``model`` should do now, reading only."""
+    when = moment(now)
+    deployment = deployments.running(db, model)
+    if deployment is None:
+        return Assessment(model, None, "none", [f"{model} has no running deployment"])
+    look = _Look(
+        db,
+        artifacts,
+        logs,
+        policy,
+        deployment,
+        Limits.of(deployment.limits, policy.rollout),
+        when,
+    )
+    with db.read() as conn:
+        champion = deployments.champion_in(conn, model)
+    if champion == deployment.candidate_version:
+        why = "the candidate is champion already (a promotion was interrupted); finishing it"
+        return Assessment(model, deployment, "promote", [why], look.base())
+    if deployment.strategy == "replace":
+        why = "a replace deployment moves the champion at once"
+        return Assessment(model, deployment, "complete", [why], look.base())
+    decide = {"canary": _canary, "ab": _ab, "shadow": _shadow}[deployment.strategy]
+    return decide(look)
+
+
+def _canary(look: _Look) -> Assessment:
+    d, limits = look.deployment, look.limits
+    after = next((e.get("position") for e in reversed(d.analysis) if "position" in e), None)
+    after = after if d.step > 0 else None
+    window = read_window(look.logs, d.model, after=after, since=None if after else d.created_at)
+    stable, candidate = look.split(window.rows)
+    if d.candidate_weight >= 100.0:  # nothing left on stable: compare with the whole deployment
+        stable = look.since_start()[0]
+    labels, reference_of = look.accuracy_inputs(window.rows)
+    result = analyse_step(
+        stable,
+        candidate,
+        limits,
+        elapsed_s=(look.now - d.step_started_at).total_seconds(),
+        interval_s=d.interval_s,
+        labels=labels,
+        reference_of=reference_of,
+    )
+    entry = look.base(**result.to_dict(), position=window.position, parts=window.parts)
+    if result.verdict == "wait":
+        return Assessment(d.model, d, "wait", result.reasons, entry)
+    if result.verdict == "breach":
+        where = f"step {d.step + 1} of {len(d.steps)} ({d.candidate_weight:g}%)"
+        reasons = [f"breach at {where}: {r}" for r in result.reasons]
+        action: Action = "rollback" if limits.auto_rollback else "stop"
+        return Assessment(d.model, d, action, reasons, entry, alert=True)
+    if d.step + 1 < len(d.steps):
+        return Assessment(d.model, d, "step", result.reasons, entry, next_step=d.step + 1)
+    return Assessment(d.model, d, "promote", ["passed every step", *result.reasons], entry)
+
+
+def _ab(look: _Look) -> Assessment:
+    d, limits = look.deployment, look.limits
+    stable, candidate = look.since_start()
+    ratio = srm.check(
+        {"stable": len(stable), "candidate": len(candidate)},
+        {"stable": 100.0 - d.candidate_weight, "candidate": d.candidate_weight},
+        alpha=limits.srm_alpha,
+    )
+    if min(len(stable), len(candidate)) < limits.min_rows_per_step:
+        why = f"waiting for rows: stable {len(stable):,}, candidate {len(candidate):,}"
+        return Assessment(d.model, d, "wait", [why], look.base(srm=ratio.to_dict()))
+    if ratio.mismatch:
+        why = f"{ratio.reason}; the groups cannot be compared"
+        return Assessment(d.model, d, "stop", [why], look.base(srm=ratio.to_dict()))
+    guard = analyse_step(stable, candidate, limits, elapsed_s=0, interval_s=0, accuracy=False)
+    entry = look.base(srm=ratio.to_dict(), **guard.to_dict())
+    if guard.verdict == "breach":
+        action: Action = "rollback" if limits.auto_rollback else "stop"
+        return Assessment(d.model, d, action, guard.reasons, entry, alert=True)
+    if limits.ab_metric == "error_rate":
+        s, c = (
+            (guard.stable.errors, guard.stable.rows),
+            (guard.candidate.errors, guard.candidate.rows),
+        )
+        floor, higher_is_better = limits.min_rows_per_step, False
+    else:
+        labels, reference_of = look.accuracy_inputs(candidate)
+        references = [
+            reference_of(side) if reference_of else None for side in ("stable", "candidate")
+        ]
+        if labels is None or None in references:
+            why = "waiting for labels (the A/B test compares accuracy from labels)"
+            return Assessment(d.model, d, "wait", [why], entry)
+        measured = [
+            stats_of(rows, labels=labels, reference=ref, min_labelled=1)
+            for rows, ref in zip((stable, candidate), references, strict=True)
+        ]
+        s, c = (
+            (measured[0].correct, measured[0].labelled),
+            (measured[1].correct, measured[1].labelled),
+        )
+        floor, higher_is_better = limits.min_labelled_rows, True
+    test = compare_proportions(
+        s,
+        c,
+        alpha=limits.alpha,
+        minimum_effect=limits.minimum_effect,
+        max_rows=limits.max_rows,
+        higher_is_better=higher_is_better,
+        min_rows=floor,
+    )
+    entry["test"] = {"metric": limits.ab_metric, **test.to_dict()}
+    said = f"{limits.ab_metric}: {test.reason}"
+    if test.decision == "candidate_better":
+        return Assessment(d.model, d, "promote", [said], entry)
+    if test.decision == "continue":
+        return Assessment(d.model, d, "wait", [said], entry)
+    return Assessment(d.model, d, "stop", [f"{said}; the stable version stays"], entry)
+
+
+def _shadow(look: _Look) -> Assessment:
+    d, limits = look.deployment, look.limits
+    stable, candidate = look.since_start()
+    agreement = shadow_agreement(stable, candidate)
+    labels, reference_of = look.accuracy_inputs(candidate)
+    guard = analyse_step(
+        stable,
+        candidate,
+        limits,
+        elapsed_s=0,
+        interval_s=0,
+        labels=labels,
+        reference_of=reference_of,
+    )
+    entry = look.base(agreement=agreement, **guard.to_dict())
+    shown = agreement["agreement"]
+    said = f"the shadow scored {len(candidate):,} of {limits.max_rows:,} rows" + (
+        f", agreeing with stable on {shown:.1%} of {agreement['paired']:,} requests"
+        if shown is not None
+        else ""
+    )
+    if len(candidate) < limits.max_rows:
+        return Assessment(d.model, d, "wait", [said, *guard.reasons], entry)
+    if limits.promote_shadow and guard.verdict == "pass":
+        return Assessment(d.model, d, "promote", [said, *guard.reasons], entry)
+    return Assessment(d.model, d, "finish", [said, *guard.reasons], entry)
+
+
+def moment(now: datetime | None) -> datetime:
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise InvalidInput("now", "must be a timezone-aware datetime")
+    return now
