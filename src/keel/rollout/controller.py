@@ -77,7 +77,7 @@ def advance(
                 actor,
                 d,
                 reason=reason,
-                analysis={**seen.entry, "decision": seen.action},
+                analysis={**seen.entry, "decision": seen.action, "reasons": seen.reasons},
                 now=when,
                 status=status,
                 action=f"deployment.{'promote' if status == 'promoted' else 'complete'}",
@@ -110,7 +110,7 @@ def _end(
     with db.write() as conn:
         current = deployments.running_in(conn, seen.model, lock=True)
         _check_unmoved(current, seen)
-        record = {**entry, "decision": action}
+        record = {**entry, "decision": action, "reasons": reasons}
         if action == "step":
             assert assessment is not None and assessment.next_step is not None
             step = assessment.next_step
