@@ -40,7 +40,16 @@ from keel.registry.models import model_id_of, resolve_in, version_id_of
 from keel.rollout.limits import Limits
 from keel.store.database import Database
 
-__all__ = ["CHAMPION", "check_promotable", "deploy", "finish", "promote", "rollback"]
+__all__ = [
+    "CHAMPION",
+    "check_promotable",
+    "deploy",
+    "deploy_with_policy",
+    "finish",
+    "promote",
+    "promotion_problems",
+    "rollback",
+]
 
 CHAMPION = "champion"
 _STAGED = ("canary", "ab", "replace")
@@ -106,11 +115,44 @@ def deploy(
     return finish(db, actor, started, reason=reason, force=force)
 
 
-def default_interval(rollout: Rollout) -> float:
-    """The policy's step interval in seconds."""
+def deploy_with_policy(
+    db: Database,
+    actor: str,
+    model: str,
+    version: int,
+    *,
+    strategy: str | None = None,
+    steps: list[float] | None = None,
+    interval: str | float | None = None,
+    sticky: bool | None = None,
+    limits: dict[str, Any] | None = None,
+    reason: str = "",
+    force: bool = False,
+) -> Deployment:
+    """``deploy`` with what is not given taken from the stored policy's rollout section (the
+    SDK's and the CLI's defaults): its strategy, its steps (when the strategy is the policy's),
+    its interval (a duration such as ``"10m"``, or seconds) and stickiness (A/B tests are
+    sticky unless told otherwise)."""
     from keel.domain.durations import parse_duration
 
-    return parse_duration(rollout.interval, "rollout.interval").total_seconds()
+    rollout: Rollout = (governance.get_policy(db, model) or Policy()).rollout
+    chosen = strategy or rollout.strategy
+    if steps is None and chosen == rollout.strategy:
+        steps = list(rollout.steps)
+    seconds = parse_duration(interval if interval is not None else rollout.interval, "interval")
+    return deploy(
+        db,
+        actor,
+        model,
+        version,
+        strategy=chosen,
+        steps=steps,
+        interval_s=seconds.total_seconds(),
+        sticky=sticky if sticky is not None else (rollout.sticky or chosen == "ab"),
+        limits=limits,
+        reason=reason,
+        force=force,
+    )
 
 
 def promotion_problems(db: Database, model: str, version: int) -> list[str]:

@@ -36,7 +36,7 @@ from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.prediction_log import LogStore
 
-__all__ = ["advance", "advance_all", "assess", "watch"]
+__all__ = ["advance", "advance_all", "assess", "status", "watch"]
 
 _ENDS: dict[str, tuple[Status, str]] = {
     "rollback": ("rolled_back", "deployment.rollback"),
@@ -165,6 +165,28 @@ def _check_unmoved(current: Deployment | None, seen: Deployment) -> None:
             "advance again to analyse where it stands now",
             deployment=seen.id,
         )
+
+
+def status(
+    db: Database,
+    artifacts: ArtifactStore,
+    logs: LogStore,
+    model: str,
+    policy: Policy,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The running deployment (if any), the champion, and what ``advance`` would do now and
+    why; reads only, nothing moves."""
+    seen = assess(db, artifacts, logs, model, policy, now=now)
+    with db.read() as conn:
+        champion = deployments.champion_in(conn, model)
+    return {
+        "model": model,
+        "champion": champion,
+        "deployment": None if seen.deployment is None else seen.deployment.to_dict(),
+        "next": {"action": seen.action, "reasons": seen.reasons, "analysis": seen.entry},
+    }
 
 
 def advance_all(

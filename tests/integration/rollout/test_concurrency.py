@@ -4,9 +4,7 @@ other gets Conflict or finds it moved, and there is never more than one champion
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from keel.errors import Conflict
 from keel.registry import deployments
@@ -15,33 +13,37 @@ from keel.rollout import actions
 from .conftest import MODEL, Rollout
 
 
+def _both_at_once(rollout: Rollout, at: datetime) -> list[str]:
+    """Two controllers advancing at the same moment; their outcomes, sorted."""
+    barrier = threading.Barrier(2)
+    found: list[str] = []
+    lock = threading.Lock()
+
+    def advance() -> None:
+        barrier.wait()
+        try:
+            action = rollout.advance(at=at)["action"]
+        except Conflict:
+            action = "conflict"
+        with lock:
+            found.append(action)
+
+    threads = [threading.Thread(target=advance) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(found)
+
+
 def _race(rollout: Rollout, rounds: int = 3) -> list[list[str]]:
-    """Run two advances at once, ``rounds`` times; each round's outcomes, sorted."""
+    """Race two controllers ``rounds`` times, logging a step's rows between rounds."""
     outcomes: list[list[str]] = []
     for _ in range(rounds):
         running = deployments.running(rollout.client.db, MODEL)
         if running is None:
             break
-        at = running.step_started_at + timedelta(seconds=601)
-        barrier = threading.Barrier(2)
-        found: list[str] = []
-        lock = threading.Lock()
-
-        def advance(record: Callable[[str], Any] = found.append) -> None:
-            barrier.wait()
-            try:
-                action = rollout.advance(at=at)["action"]
-            except Conflict:
-                action = "conflict"
-            with lock:
-                record(action)
-
-        threads = [threading.Thread(target=advance) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        outcomes.append(sorted(found))
+        outcomes.append(_both_at_once(rollout, running.step_started_at + timedelta(seconds=601)))
         rollout.rows(1, 300, variant="stable")
         rollout.rows(2, 300, variant="candidate")
     return outcomes
@@ -55,7 +57,7 @@ def test_two_controllers_never_move_a_deployment_twice(rollout: Rollout) -> None
     moved = {"step", "promote"}
     for pair in outcomes:
         assert len([a for a in pair if a in moved]) == 1, outcomes
-        assert [a for a in pair if a not in moved][0] in ("conflict", "wait", "none"), outcomes
+        assert next(a for a in pair if a not in moved) in ("conflict", "wait", "none"), outcomes
     assert [next(a for a in pair if a in moved) for pair in outcomes] == ["step", "step", "promote"]
     trail = [e.action for e in rollout.client.audit_log(subject=f"model:{MODEL}/2")]
     assert trail.count("deployment.step") == 2 and trail.count("deployment.promote") == 1

@@ -1,0 +1,296 @@
+"""``keel deploy``, ``keel rollback`` and ``keel rollout status|advance|watch|history``.
+
+    keel deploy fraud --version 4 --strategy canary --steps 5,25,50,100 --interval 10m
+    keel rollout watch fraud --every 30s --for 2h
+    keel rollback fraud --reason "p99 latency doubled"
+
+Options left out of ``keel deploy`` come from the model's stored policy (its rollout section).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.output import console, print_json, print_table, when
+from keel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from keel.client import Client
+    from keel.domain.policy import Policy
+
+rollout_app = typer.Typer(
+    help="Deployments under way: status, analysis, the controller.", no_args_is_help=True
+)
+
+ModelArgument = Annotated[str, typer.Argument(help="The model.")]
+OptionalModel = Annotated[
+    str | None, typer.Argument(help="The model (default: every model with a running deployment).")
+]
+
+
+def _steps(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise InvalidInput(
+            "steps", f"{text!r} is not a list of percentages, e.g. 5,25,50,100"
+        ) from exc
+
+
+def _limits(pairs: list[str] | None) -> dict[str, Any] | None:
+    import yaml
+
+    if not pairs:
+        return None
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput("limit", f"{pair!r} is not KEY=VALUE, e.g. max_rows=50000")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _policy(client: Client, model: str) -> Policy:
+    from keel.domain.policy import Policy
+
+    return client.get_policy(model) or Policy()
+
+
+def deploy(
+    ctx: typer.Context,
+    model: ModelArgument,
+    version: Annotated[int, typer.Option("--version", help="The version to deploy.")],
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", "-s", help="replace, canary, ab or shadow.")
+    ] = None,
+    steps: Annotated[
+        str | None, typer.Option("--steps", help="Candidate shares in percent, e.g. 5,25,50,100.")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option("--interval", help="Analysis window of a step, e.g. 10m.")
+    ] = None,
+    sticky: Annotated[
+        bool | None,
+        typer.Option("--sticky/--no-sticky", help="Keep each entity key on one variant."),
+    ] = None,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option("--limit", help="Override an analysis limit: KEY=VALUE (repeatable)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace past a policy that refuses the version.")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why; goes to the audit trail.")
+    ] = "",
+    json: JsonOption = False,
+) -> None:
+    """Deploy a version: at once (replace), by canary steps, as an A/B test, or in the shadow."""
+    from keel.rollout.actions import deploy_with_policy
+
+    client = client_of(ctx)
+    made = deploy_with_policy(
+        client.db,
+        client.actor,
+        model,
+        version,
+        strategy=strategy,
+        steps=_steps(steps),
+        interval=interval,
+        sticky=sticky,
+        limits=_limits(limit),
+        reason=reason,
+        force=force,
+    )
+    if json:
+        print_json(made)
+        return
+    if made.status == "completed":
+        console.print(f"{model}/{version} is champion (deployment #{made.id}, replace)")
+        return
+    shares = ", ".join(f"{s:g}" for s in made.steps)
+    console.print(
+        f"{model}/{version}: {made.strategy} deployment #{made.id} {made.status} at "
+        f"{made.candidate_weight:g}% against {model}/{made.stable_version} (steps {shares}; "
+        f"every {made.interval_s:g} s). Run `keel rollout watch {model}` to drive it.",
+        markup=False,
+    )
+
+
+def rollback(
+    ctx: typer.Context,
+    model: ModelArgument,
+    reason: ReasonOption,
+    json: JsonOption = False,
+) -> None:
+    """All traffic back to the stable version now; with nothing deploying, the champion goes
+    back to the version that held it before."""
+    from keel.rollout.actions import rollback as roll_back
+
+    client = client_of(ctx)
+    result = roll_back(client.db, client.actor, model, reason=reason)
+    if json:
+        print_json(result)
+        return
+    if result["action"] == "deployment_rolled_back":
+        deployment = result["deployment"]
+        console.print(
+            f"{model}: deployment #{deployment['id']} of version "
+            f"{deployment['candidate_version']} rolled back; {model}/{result['champion']} "
+            "serves all traffic",
+            markup=False,
+        )
+    else:
+        console.print(
+            f"{model}: champion moved back from {result['replaced']} to {result['champion']}",
+            markup=False,
+        )
+
+
+def _line(result: dict[str, Any]) -> str:
+    reasons = result.get("reasons") or []
+    after = result.get("deployment_after") or {}
+    where = f" (#{after['id']} at {after['candidate_weight']:g}%)" if after else ""
+    return f"{result['model']}: {result['action']}{where}" + (
+        f": {'; '.join(reasons)}" if reasons else ""
+    )
+
+
+@rollout_app.command("status")
+def status(ctx: typer.Context, model: ModelArgument, json: JsonOption = False) -> None:
+    """The running deployment, its last analyses, and what the controller would do now."""
+    from keel.rollout.controller import status as current
+
+    client = client_of(ctx)
+    found = current(client.db, client.artifacts, client.logs, model, _policy(client, model))
+    if json:
+        print_json(found)
+        return
+    deployment = found["deployment"]
+    console.print(f"{model}: champion {found['champion']}", markup=False)
+    if deployment is None:
+        console.print("no running deployment", markup=False)
+        return
+    console.print(
+        f"deployment #{deployment['id']}: {deployment['strategy']} of version "
+        f"{deployment['candidate_version']} against {deployment['stable_version']}, step "
+        f"{deployment['step'] + 1} of {len(deployment['steps'])} at "
+        f"{deployment['candidate_weight']:g}% since {when(deployment['step_started_at'])}",
+        markup=False,
+    )
+    print_table(
+        ["when", "step", "share", "decision", "why"],
+        (
+            [
+                when(e.get("at")),
+                e.get("step", 0) + 1,
+                e.get("weight"),
+                e.get("decision"),
+                "; ".join(e.get("reasons", [])),
+            ]
+            for e in deployment["analysis"]
+        ),
+        title="decisions",
+    )
+    upcoming = found["next"]
+    console.print(f"next: {upcoming['action']}: {'; '.join(upcoming['reasons'])}", markup=False)
+
+
+@rollout_app.command("advance")
+def advance(ctx: typer.Context, model: OptionalModel = None, json: JsonOption = False) -> None:
+    """One controller step: wait, next step, promote, stop or roll back."""
+    from keel.rollout import controller
+
+    client = client_of(ctx)
+    if model is None:
+        results = controller.advance_all(client.db, client.artifacts, client.logs, client.actor)
+    else:
+        policy = _policy(client, model)
+        results = [
+            controller.advance(
+                client.db, client.artifacts, client.logs, client.actor, model, policy
+            )
+        ]
+    if json:
+        print_json(results)
+        return
+    if not results:
+        console.print("no running deployments", markup=False)
+    for result in results:
+        console.print(_line(result), markup=False)
+
+
+@rollout_app.command("watch")
+def watch(
+    ctx: typer.Context,
+    model: OptionalModel = None,
+    every: Annotated[str, typer.Option("--every", help="Time between steps, e.g. 30s.")] = "30s",
+    duration: Annotated[
+        str, typer.Option("--for", help="Stop after this long, e.g. 2h (or when done).")
+    ] = "10m",
+    json: JsonOption = False,
+) -> None:
+    """Advance every few seconds for a while; watching one model ends when its deployment does."""
+    import orjson
+
+    from keel.domain.durations import parse_duration
+    from keel.rollout import controller
+
+    client = client_of(ctx)
+
+    def show(result: dict[str, Any]) -> None:
+        if json:
+            typer.echo(orjson.dumps(result, default=str).decode())
+        else:
+            console.print(_line(result), markup=False)
+
+    controller.watch(
+        client.db,
+        client.artifacts,
+        client.logs,
+        client.actor,
+        model=model,
+        every_s=parse_duration(every, "every").total_seconds(),
+        duration_s=parse_duration(duration, "for").total_seconds(),
+        on_result=show,
+    )
+
+
+@rollout_app.command("history")
+def history(
+    ctx: typer.Context,
+    model: ModelArgument,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    json: JsonOption = False,
+) -> None:
+    """The model's deployments, newest first."""
+    from keel.registry import deployments
+
+    found = deployments.history(client_of(ctx).db, model, limit)
+    if json:
+        print_json(found)
+        return
+    print_table(
+        ["id", "strategy", "version", "stable", "status", "share", "started", "by", "reason"],
+        (
+            [
+                d.id,
+                d.strategy,
+                d.candidate_version,
+                d.stable_version,
+                d.status,
+                d.candidate_weight,
+                when(d.created_at),
+                d.created_by,
+                d.reason,
+            ]
+            for d in found
+        ),
+        title=f"deployments of {model}",
+    )
