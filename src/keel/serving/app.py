@@ -1,0 +1,245 @@
+"""The serving app: ``create_app(settings)`` returns a FastAPI application for uvicorn.
+
+Endpoints:
+
+- ``POST /v1/models/{name}/predict``: one record, ``{"records": [...]}`` or ``{"columns": [...],
+  "data": [[...]]}``; answers the prediction(s), score(s), the serving version, its variant and a
+  request id (``X-Request-Id`` is honoured when sent; batch rows get ``<id>-<row>`` row ids, which
+  are the request ids in the prediction log that labels refer to);
+- ``GET /v1/models`` and ``GET /v1/models/{name}``: what serves each model, with signatures;
+- ``GET /healthz`` (the process answers), ``GET /readyz`` (every planned version is loaded);
+- ``GET /metrics``: Prometheus text; ``/docs`` and ``/openapi.json``: the API's documentation.
+
+The predict path reads the raw body with orjson instead of a pydantic model (the models in
+``schemas`` document it in OpenAPI only), because per-request validation is the signature's job
+and pydantic's would cost more than the model. Management endpoints (deploy, roll back, move an
+alias) live in ``keel.web.management`` and are mounted by ``keel serve``: serving applies plans,
+it does not change them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response
+
+from keel.errors import KeelError, NotFound
+from keel.registry.tokens import TokenRecord
+from keel.serving import schemas
+from keel.serving.auth import TokenGate, requires
+from keel.serving.http import install_error_handlers, json_response
+from keel.serving.logging import LogStoreRecorder, NullRecorder, PredictionRecorder
+from keel.serving.metrics import CONTENT_TYPE, ServingMetrics
+from keel.serving.models import BatchSettings, ModelCache
+from keel.serving.predict import asgi_predict, predict_bytes, predict_target
+from keel.serving.router import Router
+from keel.serving.served import quiet_feature_name_warning
+from keel.settings import Settings
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database
+
+log = logging.getLogger("keel.serving")
+
+
+@dataclass
+class ServingContext:
+    """Everything a running app holds, on ``app.state.keel`` (management endpoints use it)."""
+
+    settings: Settings
+    db: Database
+    artifacts: ArtifactStore
+    cache: ModelCache
+    router: Router
+    gate: TokenGate
+    metrics: ServingMetrics
+    recorder: PredictionRecorder
+    in_flight: int = 0
+
+
+class ServingApp(FastAPI):
+    """FastAPI with one shortcut: predict requests go straight to ``asgi_predict``, skipping
+    the middleware stack, routing and dependency solving (see ``keel.serving.predict``)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            name = predict_target(scope["path"])
+            if name is not None:
+                found = getattr(self.state, "keel", None)
+                ctx = found if isinstance(found, ServingContext) else None
+                await asgi_predict(ctx, name, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def context(request: Request) -> ServingContext:
+    found = getattr(request.app.state, "keel", None)
+    if not isinstance(found, ServingContext):
+        raise KeelError("the server is still starting")
+    return found
+
+
+def create_app(
+    settings: Settings,
+    *,
+    log_predictions: bool = True,
+    poll_s: float = 1.0,
+    check_ranges: bool = True,
+    recorder: PredictionRecorder | None = None,
+    linger_s: float = 30.0,
+    token_ttl_s: float = 5.0,
+    batching: BatchSettings | None = None,
+    trusted: list[str] | None = None,
+) -> FastAPI:
+    """The serving app for the store and artifacts in ``settings``.
+
+    ``log_predictions=False`` answers without writing the prediction log (benchmarks);
+    ``recorder`` replaces the default log writer; ``poll_s`` is how often the serving plans are
+    checked for changes; ``check_ranges=False`` accepts numbers outside the training range.
+    """
+    metrics = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from keel.store.artifacts import FsspecArtifactStore
+        from keel.store.prediction_log import ParquetLogStore
+
+        quiet_feature_name_warning()
+        db = Database(settings.store_url)
+        artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+        writer: PredictionRecorder
+        if recorder is not None:
+            writer = recorder
+        elif log_predictions:
+            writer = LogStoreRecorder(
+                ParquetLogStore(settings.artifacts, **settings.artifact_options)
+            )
+        else:
+            writer = NullRecorder()
+        holder: dict[str, ServingContext] = {}
+        cache = ModelCache(
+            db,
+            artifacts,
+            writer,
+            poll_s=poll_s,
+            linger_s=linger_s,
+            check_ranges=check_ranges,
+            trusted=trusted,
+            batching=batching,
+            arriving=lambda: holder["context"].in_flight,
+            observer=metrics,
+            on_load=metrics.loaded,
+        )
+        gate = TokenGate(db, ttl_s=token_ttl_s)
+        router = Router(cache, metrics)
+        ctx = ServingContext(settings, db, artifacts, cache, router, gate, metrics, writer)
+        holder["context"] = ctx
+        app.state.keel = ctx
+        app.state.keel_gate = gate
+        await cache.start()
+        try:
+            yield
+        finally:
+            await cache.close()
+            writer.close()
+            artifacts.close()
+            db.close()
+
+    app = ServingApp(
+        title="Keel serving",
+        summary="Predictions from every deployed model, logged and measured.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    _routes(app, metrics)
+    return app
+
+
+def _version() -> str:
+    from keel._version import __version__
+
+    return __version__
+
+
+def _routes(app: FastAPI, metrics: ServingMetrics) -> None:
+    predict_role = Depends(requires("predict"))
+
+    @app.post(
+        "/v1/models/{name}/predict",
+        summary="Predict with the model's serving version",
+        openapi_extra=schemas.PREDICT_REQUEST,
+        responses=schemas.PREDICT_RESPONSES,
+        response_model=None,
+        tags=["predict"],
+    )
+    async def predict(
+        name: str, request: Request, token: TokenRecord | None = predict_role
+    ) -> Response:
+        """One record, ``records`` or ``columns``; every row is checked against the serving
+        version's signature and logged before the answer is sent. (``ServingApp`` answers this
+        path before FastAPI's routing; this route documents it and serves mounted apps.)"""
+        started = time.perf_counter()
+        arrival_ns = time.time_ns()
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, answer, extra = await predict_bytes(
+            context(request), name, body, headers, started, arrival_ns
+        )
+        response = Response(answer, status_code=status, media_type="application/json")
+        for key, value in extra:
+            response.headers[key.decode()] = value.decode()
+        return response
+
+    @app.get("/v1/models", tags=["models"], summary="What serves each model")
+    async def list_models(request: Request, token: TokenRecord | None = predict_role) -> Response:
+        state = context(request).cache.state
+        return json_response({"models": [_describe(state, name) for name in sorted(state.plans)]})
+
+    @app.get("/v1/models/{name}", tags=["models"], summary="What serves one model")
+    async def get_model(
+        name: str, request: Request, token: TokenRecord | None = predict_role
+    ) -> Response:
+        state = context(request).cache.state
+        if name not in state.plans:
+            raise NotFound("model", name, hint="it has no champion and no running deployment")
+        return json_response(_describe(state, name))
+
+    @app.get("/healthz", tags=["operations"], summary="The process answers")
+    async def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz", tags=["operations"], summary="Every planned version is loaded")
+    async def readyz(request: Request) -> Response:
+        found = getattr(request.app.state, "keel", None)
+        if not isinstance(found, ServingContext):
+            return json_response({"ready": False, "models": {}, "failures": {}}, 503)
+        readiness = found.cache.readiness()
+        return json_response(readiness, 200 if readiness["ready"] else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+def _describe(state: Any, name: str) -> dict[str, Any]:
+    plan = state.plans[name]
+    versions = []
+    for version in sorted({v for v in (plan.stable, plan.candidate) if v is not None}):
+        live = state.live.get((name, version))
+        if live is None:
+            continue
+        signature = live.served.loaded.signature
+        versions.append(
+            {
+                "version": version,
+                "sha256": live.served.sha256,
+                "model_class": live.served.loaded.version.model_class,
+                "signature": signature.to_dict() if signature is not None else None,
+            }
+        )
+    return {**plan.to_dict(), "shadow": plan.shadow, "versions": versions}

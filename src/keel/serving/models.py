@@ -1,0 +1,230 @@
+"""The versions a worker serves, and how a change of plan reaches it without failing a request.
+
+A background task polls ``serving_stamp`` (two indexed aggregates) every ``poll_s`` seconds. When
+the stamp moves it reads every ``serving_plans``, loads the versions it does not have yet (the
+artifact store verifies each artifact's SHA-256 before the bytes are unpickled), starts their
+batchers, and only then swaps in a new immutable ``ServingState``. A request reads the state once
+and hands its rows to a batcher without awaiting in between, so it is never split across two
+states; versions no longer needed linger for ``linger_s`` seconds (a quick switch back costs
+nothing) before their batchers drain their queues and stop.
+
+A version that cannot be loaded (missing, corrupted, untrusted) leaves its model on the plan it
+had, is listed by ``/readyz`` (not ready) and is tried again at every poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from keel.domain.deployments import ServingPlan
+from keel.domain.names import ModelRef
+from keel.registry import deployments, loading
+from keel.serving.batching import BatchObserver, MicroBatcher
+from keel.serving.logging import PredictionRecorder
+from keel.serving.served import ServedModel
+from keel.store.artifacts import ArtifactStore
+from keel.store.database import Database
+
+log = logging.getLogger("keel.serving")
+
+VersionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Live:
+    """A loaded version and its batcher."""
+
+    served: ServedModel
+    batcher: MicroBatcher
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """What serves right now: each model's plan and the live versions those plans name."""
+
+    plans: dict[str, ServingPlan] = field(default_factory=dict)
+    live: dict[VersionKey, Live] = field(default_factory=dict)
+    stamp: Any = None
+    loaded: bool = False
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def needed(self) -> set[VersionKey]:
+        return _needed(self.plans)
+
+
+def _needed(plans: dict[str, ServingPlan]) -> set[VersionKey]:
+    keys: set[VersionKey] = set()
+    for plan in plans.values():
+        for version in (plan.stable, plan.candidate):
+            if version is not None:
+                keys.add((plan.model, version))
+    return keys
+
+
+@dataclass
+class BatchSettings:
+    max_rows: int = 256
+    max_wait_s: float = 0.001
+
+
+class ModelCache:
+    """Loads, swaps and retires the versions one worker serves."""
+
+    def __init__(
+        self,
+        db: Database,
+        artifacts: ArtifactStore,
+        recorder: PredictionRecorder,
+        *,
+        poll_s: float = 1.0,
+        linger_s: float = 30.0,
+        check_ranges: bool = True,
+        trusted: list[str] | None = None,
+        batching: BatchSettings | None = None,
+        arriving: Callable[[], int] = lambda: 0,
+        observer: BatchObserver | None = None,
+        on_load: Callable[[str, int, str], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.artifacts = artifacts
+        self.recorder = recorder
+        self.poll_s = poll_s
+        self.linger_s = linger_s
+        self.check_ranges = check_ranges
+        self.trusted = trusted
+        self.batching = batching or BatchSettings()
+        self.arriving = arriving
+        self.observer = observer
+        self.on_load = on_load or (lambda model, version, outcome: None)
+        self.state = ServingState()
+        self._retiring: dict[VersionKey, tuple[float, Live]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start polling (the first refresh runs at once, in the background)."""
+        self._task = asyncio.create_task(self._poll(), name="keel-serving-poll")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        lives = [*self.state.live.values(), *(live for _, live in self._retiring.values())]
+        self.state = ServingState(loaded=self.state.loaded)
+        self._retiring.clear()
+        for live in lives:
+            await asyncio.to_thread(live.batcher.close)
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("refreshing the serving plans failed; keeping the current ones")
+            await self._retire()
+            await asyncio.sleep(self.poll_s)
+
+    async def refresh(self) -> bool:
+        """Apply the store's plans if they changed; True when the state was replaced."""
+        async with self._lock:
+            stamp = await asyncio.to_thread(deployments.serving_stamp, self.db)
+            if stamp == self.state.stamp:
+                return False
+            plans = await asyncio.to_thread(deployments.serving_plans, self.db)
+            await self._apply(plans, stamp)
+            return True
+
+    async def _apply(self, plans: dict[str, ServingPlan], stamp: Any) -> None:
+        current = self.state
+        live = dict(current.live)
+        failures: dict[str, str] = {}
+        for key in sorted(_needed(plans) - set(live)):
+            revived = self._retiring.pop(key, None)
+            if revived is not None:
+                live[key] = revived[1]
+                continue
+            try:
+                live[key] = await self._load(*key)
+            except Exception as exc:
+                failures[key[0]] = f"version {key[1]}: {type(exc).__name__}: {exc}"
+                log.error("cannot serve %s/%s: %s", key[0], key[1], exc)
+        chosen: dict[str, ServingPlan] = {}
+        for model, plan in plans.items():
+            if model not in failures:
+                chosen[model] = plan
+            elif model in current.plans:  # keep serving what it served before
+                chosen[model] = current.plans[model]
+        now = time.monotonic()
+        keep = _needed(chosen)
+        for key in set(live) - keep:
+            self._retiring[key] = (now, live.pop(key))
+        # after a failure the stamp is forgotten, so the next poll tries again
+        kept_stamp = None if failures else stamp
+        self.state = ServingState(chosen, live, kept_stamp, loaded=True, failures=failures)
+        # Everything loaded so far (modules, models) lives as long as the server: moving it out
+        # of the collector's sight keeps full collections from pausing requests (200 ms pauses
+        # at the 99.5th percentile before this, with pandas and scikit-learn in the heap).
+        gc.freeze()
+
+    async def _load(self, model: str, version: int) -> Live:
+        def build() -> ServedModel:
+            loaded = loading.load(
+                self.db, self.artifacts, ModelRef(model, version=version), self.trusted
+            )
+            return ServedModel(loaded, check_ranges=self.check_ranges)
+
+        try:
+            served = await asyncio.to_thread(build)
+        except Exception:
+            self.on_load(model, version, "failed")
+            raise
+        self.on_load(model, version, "loaded")
+        batcher = MicroBatcher(
+            served,
+            self.recorder,
+            asyncio.get_running_loop(),
+            max_rows=self.batching.max_rows,
+            max_wait_s=self.batching.max_wait_s,
+            arriving=self.arriving,
+            observer=self.observer,
+        )
+        log.info("loaded %s/%s (sha256 %s)", model, version, served.sha256[:12])
+        return Live(served, batcher)
+
+    async def _retire(self) -> None:
+        now = time.monotonic()
+        needed = self.state.needed()
+        for key, (since, live) in list(self._retiring.items()):
+            if key in needed:  # serving again (revived by a newer plan)
+                self._retiring.pop(key, None)
+            elif now - since >= self.linger_s:
+                self._retiring.pop(key, None)
+                await asyncio.to_thread(live.batcher.close)
+                log.info("stopped serving %s/%s", *key)
+
+    def readiness(self) -> dict[str, Any]:
+        """Ready once the first plans are applied and every version they name is loaded."""
+        state = self.state
+        ready = state.loaded and not state.failures
+        return {
+            "ready": ready,
+            "models": {
+                name: {
+                    "stable": plan.stable,
+                    "candidate": plan.candidate,
+                    "strategy": plan.strategy,
+                }
+                for name, plan in sorted(state.plans.items())
+            },
+            "failures": state.failures,
+        }
