@@ -25,10 +25,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from keel.domain.deployments import Deployment
+from keel.domain.names import ModelRef
 from keel.domain.policy import Policy
 from keel.errors import InvalidInput, KeelError
 from keel.registry import deployments
 from keel.registry.clock import utcnow
+from keel.registry.models import resolve_in
 from keel.rollout import srm
 from keel.rollout.analysis import analyse_step, shadow_agreement, stats_of
 from keel.rollout.limits import Limits
@@ -130,7 +132,8 @@ def assess(
     *,
     now: datetime | None = None,
 ) -> Assessment:
-    """Decide what the running deployment of ``model`` should do now, reading only."""
+    """Decide what the running deployment of ``model`` should do now. It only reads, apart from
+    caching a version's monitoring reference the first time its accuracy is estimated."""
     when = moment(now)
     deployment = deployments.running(db, model)
     if deployment is None:
@@ -146,9 +149,14 @@ def assess(
     )
     with db.read() as conn:
         champion = deployments.champion_in(conn, model)
+        candidate = resolve_in(conn, ModelRef(model, version=deployment.candidate_version))
+    finishing: Action = "complete" if deployment.strategy == "replace" else "promote"
     if champion == deployment.candidate_version:
         why = "the candidate is champion already (a promotion was interrupted); finishing it"
-        return Assessment(model, deployment, "promote", [why], look.base())
+        return Assessment(model, deployment, finishing, [why], look.base())
+    if candidate.status != "ready":
+        why = f"{candidate.ref} is {candidate.status} and can no longer be promoted"
+        return Assessment(model, deployment, "stop", [why], look.base())
     if deployment.strategy == "replace":
         why = "a replace deployment moves the champion at once"
         return Assessment(model, deployment, "complete", [why], look.base())

@@ -106,3 +106,14 @@ def test_a_shadow_reports_agreement_and_finishes_without_promoting(rollout: Roll
     assert (
         trail[0].action == "deployment.complete" and trail[0].details["deployment"] == deployment.id
     )
+
+
+def test_an_error_rate_test_promotes_the_candidate_with_fewer_errors(rollout: Rollout) -> None:
+    _ab(rollout, ab_metric="error_rate")
+    rollout.rows(1, 1_500, variant="stable", error_rate=0.06)
+    rollout.rows(2, 1_500, variant="candidate", error_rate=0.005)
+    result = rollout.advance(60)
+    assert result["action"] == "promote", result["reasons"]
+    test = result["analysis"]["test"]
+    assert test["metric"] == "error_rate" and test["estimate"] < 0 and not test["higher_is_better"]
+    assert rollout.champion() == 2

@@ -140,3 +140,20 @@ def test_promote_then_roll_back_restores_the_state(rollout: Rollout, strategy: s
     assert rollout.champion() == 2
     actions.rollback(db, "bob", MODEL, reason="back to where we were")
     assert deployments.serving_plans(db) == before
+
+
+def test_a_replace_interrupted_before_the_champion_moved_is_finished(rollout: Rollout) -> None:
+    db = rollout.client.db
+    started = deployments.start(db, "ann", MODEL, 2, strategy="replace")  # then the crash
+    result = rollout.advance(1)
+    assert result["action"] == "complete" and result["deployment_after"]["status"] == "completed"
+    assert rollout.champion() == 2 and deployments.get(db, started.id).status == "completed"
+
+
+def test_an_archived_candidate_stops_its_rollout(rollout: Rollout) -> None:
+    db = rollout.client.db
+    actions.deploy(db, "ann", MODEL, 2, strategy="canary", steps=[5, 100])
+    rollout.client.archive_version(f"{MODEL}/2", reason="leaked training data")
+    result = rollout.advance(700)
+    assert result["action"] == "stop" and "archived" in result["reasons"][0]
+    assert rollout.champion() == 1 and deployments.running(db, MODEL) is None
