@@ -20,6 +20,7 @@ it does not change them.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -211,14 +212,14 @@ def _routes(app: FastAPI, metrics: ServingMetrics) -> None:
 
     @app.get("/healthz", tags=["operations"], summary="The process answers")
     async def healthz() -> Response:
-        return json_response({"status": "ok"})
+        return json_response({"status": "ok", "worker": os.getpid()})
 
     @app.get("/readyz", tags=["operations"], summary="Every planned version is loaded")
     async def readyz(request: Request) -> Response:
         found = getattr(request.app.state, "keel", None)
         if not isinstance(found, ServingContext):
             return json_response({"ready": False, "models": {}, "failures": {}}, 503)
-        readiness = found.cache.readiness()
+        readiness = {**found.cache.readiness(), "worker": os.getpid()}
         return json_response(readiness, 200 if readiness["ready"] else 503)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
