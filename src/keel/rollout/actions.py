@@ -112,7 +112,11 @@ def deploy(
     )
     if strategy != "replace":
         return started
-    return finish(db, actor, started, reason=reason, force=force)
+    try:
+        return finish(db, actor, started, reason=reason, force=force)
+    except KeelError as exc:  # the champion did not move: nothing else will finish it
+        _stop_after_failure(db, actor, started, exc)
+        raise
 
 
 def deploy_with_policy(
@@ -226,15 +230,11 @@ def finish(
     status: Status = "completed",
     action: str = "deployment.complete",
 ) -> Deployment:
-    """Move ``champion`` to the candidate, then end the deployment with ``status``."""
+    """Move ``champion`` to the candidate, then end the deployment with ``status``. A refused
+    alias move (GateFailed, Conflict) leaves the deployment running for the caller to handle."""
     model, candidate = deployment.model, deployment.candidate_version
     why = f"deployment #{deployment.id} ({deployment.strategy}): {reason}".rstrip(": ")
-    try:
-        aliases.set_alias(db, actor, model, CHAMPION, candidate, why, force=force)
-    except KeelError as exc:
-        if deployment.strategy == "replace":  # nothing else will finish it: say why and stop
-            _stop_after_failure(db, actor, deployment, exc, now)
-        raise
+    aliases.set_alias(db, actor, model, CHAMPION, candidate, why, force=force)
     try:
         with db.write() as conn:
             return deployments.move_in(
@@ -252,9 +252,7 @@ def finish(
         raise
 
 
-def _stop_after_failure(
-    db: Database, actor: str, deployment: Deployment, exc: KeelError, now: datetime | None
-) -> None:
+def _stop_after_failure(db: Database, actor: str, deployment: Deployment, exc: KeelError) -> None:
     try:
         with db.write() as conn:
             deployments.move_in(
@@ -264,7 +262,6 @@ def _stop_after_failure(
                 action="deployment.stop",
                 status="stopped",
                 reason=f"the champion could not move: {exc.message}",
-                now=now,
             )
     except Conflict:
         pass  # someone else ended it first; the original error is what the caller needs

@@ -157,3 +157,16 @@ def test_an_archived_candidate_stops_its_rollout(rollout: Rollout) -> None:
     result = rollout.advance(700)
     assert result["action"] == "stop" and "archived" in result["reasons"][0]
     assert rollout.champion() == 1 and deployments.running(db, MODEL) is None
+
+
+def test_a_policy_tightened_during_the_rollout_stops_it_at_promotion(rollout: Rollout) -> None:
+    db = rollout.client.db
+    actions.deploy(db, "ann", MODEL, 2, strategy="canary", steps=[100])
+    rollout.client.set_policy(MODEL, GUARDED)  # version 2 was never gated
+    rollout.rows(1, 300, variant="stable")
+    rollout.rows(2, 300, variant="candidate")
+    result = rollout.advance(601)
+    assert result["action"] == "stop" and "cannot become champion" in result["reasons"][0]
+    assert result["deployment_after"]["status"] == "stopped" and rollout.champion() == 1
+    events = [n["event"] for n in list_notifications(db) if n["sink"] == "*"]
+    assert events == ["deployment.stopped"]
