@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from keel.client_monitoring import MonitoringMethods
+from keel.client_rollout import RolloutMethods
 from keel.domain.audit import ChainVerification
 from keel.domain.entities import (
     AliasMove,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from keel.store.prediction_log import ParquetLogStore
 
 
-class Client(MonitoringMethods):
+class Client(MonitoringMethods, RolloutMethods):
     """Every registry operation; cheap to create, safe to share between threads."""
 
     def __init__(

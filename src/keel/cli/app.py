@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from keel.cli import alerts, aliases, datasets, governance, models, monitoring, provenance, runs
+from keel.cli import (
+    alerts,
+    aliases,
+    datasets,
+    governance,
+    models,
+    monitoring,
+    provenance,
+    rollout,
+    runs,
+)
 from keel.cli.context import Faces
 from keel.cli.output import fail
 
@@ -41,6 +51,9 @@ app.add_typer(monitoring.monitor_app, name="monitor")
 app.add_typer(monitoring.labels_app, name="labels")
 app.add_typer(monitoring.predictions_app, name="predictions")
 app.add_typer(alerts.app, name="alerts")
+app.command("deploy")(rollout.deploy)
+app.command("rollback")(rollout.rollback)
+app.add_typer(rollout.rollout_app, name="rollout")
 
 
 @app.callback()
