@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -49,6 +50,24 @@ class Server:
                 return
             time.sleep(0.05)
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def post_many(
+    server: Server,
+    path: str,
+    bodies: list[dict[str, Any]],
+    headers: list[dict[str, str]] | None = None,
+    concurrency: int = 8,
+) -> list[httpx.Response]:
+    """POST every body, ``concurrency`` at a time (so they share batches); answers in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server.client() as http, ThreadPoolExecutor(concurrency) as pool:
+        sent = [
+            pool.submit(http.post, path, json=body, headers=headers[i] if headers else None)
+            for i, body in enumerate(bodies)
+        ]
+        return [future.result() for future in sent]
 
 
 def start_server(settings: Settings, folder: Path, *args: str) -> Server:
@@ -105,7 +124,7 @@ def assert_clean(stderr: str) -> None:
 
 
 # -- stores -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def two_models(cancer_frame: pd.DataFrame) -> tuple[object, object]:
     """Two different classifiers on the breast-cancer features (fitted on a DataFrame)."""
     from sklearn.linear_model import LogisticRegression
@@ -139,13 +158,13 @@ def mixed_model(frame: pd.DataFrame) -> object:
     return model.fit(frame.drop(columns=["target"]), frame["target"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def store(
     tmp_path_factory: pytest.TempPathFactory,
     cancer_frame: pd.DataFrame,
     two_models: tuple[object, object],
 ) -> Iterator[Settings]:
-    """One store for the module: each test owns a model name, so plans do not interfere."""
+    """One store for the package: each test owns a model name, so plans do not interfere."""
     folder = tmp_path_factory.mktemp("serving")
     settings = Settings(
         store_url=f"sqlite:///{folder / 'keel.db'}",
@@ -164,7 +183,7 @@ def store(
     yield settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One worker, prediction log on, plans polled every 0.2 s."""
     running = start_server(store, tmp_path_factory.mktemp("logs"), "--poll", "0.2")
