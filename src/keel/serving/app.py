@@ -240,6 +240,7 @@ def _describe(state: Any, name: str) -> dict[str, Any]:
                 "version": version,
                 "sha256": live.served.sha256,
                 "model_class": live.served.loaded.version.model_class,
+                "input": live.served.input_kind,
                 "signature": signature.to_dict() if signature is not None else None,
             }
         )

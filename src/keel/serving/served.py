@@ -71,6 +71,11 @@ class ServedModel:
     def __repr__(self) -> str:
         return f"ServedModel({self.model_name}/{self.version})"
 
+    @property
+    def input_kind(self) -> str:
+        """How batches reach the model: ``array`` (one float64 array) or ``frame``."""
+        return "array" if self._arrays else "frame"
+
     def rows(self, parsed: ParsedRequest) -> list[Any]:
         """The request's rows checked and ordered for this version (SignatureMismatch if not);
         without a signature, the records as sent."""

@@ -1,0 +1,46 @@
+"""``keel token create|list|revoke`` against a real store (mounted on a root with keel's global
+options, as ``keel.cli.app`` mounts it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from keel.cli import tokens as token_cli
+from keel.cli.app import _options
+from keel.registry import tokens
+from keel.store.database import Database
+
+
+def root() -> typer.Typer:
+    app = typer.Typer()
+    app.callback()(_options)
+    app.add_typer(token_cli.app, name="token")
+    return app
+
+
+def test_create_list_and_revoke(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    store = ["--store", url, "--artifacts", str(tmp_path / "art"), "--user", "ann"]
+    runner = CliRunner()
+    command = ["token", "create", "--role", "deploy", "--name", "ci", "--json"]
+    created = runner.invoke(root(), [*store, *command])
+    assert created.exit_code == 0, created.output
+    made = json.loads(created.stdout)
+    assert made["role"] == "deploy" and made["name"] == "ci" and made["created_by"] == "ann"
+    db = Database(url)
+    try:
+        assert tokens.verify(db, made["token"]) is not None
+        listed = runner.invoke(root(), [*store, "token", "list"])
+        assert listed.exit_code == 0 and made["prefix"] in listed.stdout
+        assert made["token"] not in listed.stdout  # only ever shown once
+        revoked = runner.invoke(root(), [*store, "token", "revoke", made["prefix"]])
+        assert revoked.exit_code == 0 and "revoked" in revoked.stdout
+        assert tokens.verify(db, made["token"]) is None
+        refused = runner.invoke(root(), [*store, "token", "create", "--role", "root"])
+        assert refused.exit_code != 0
+    finally:
+        db.close()
