@@ -173,7 +173,7 @@ def store(
     )
     with Client(settings=settings) as client:
         snapshot = client.register_snapshot(cancer_frame, "cancer")
-        for name in ("cancer", "swap", "ab", "shadow", "counted", "duo"):
+        for name in ("cancer", "swap", "ab", "shadow", "counted", "duo", "walled"):
             for model in two_models:
                 client.register_model(name, model, training_data=snapshot, target="target")
             client.set_alias(name, "champion", 1, reason="first release")
