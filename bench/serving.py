@@ -1,8 +1,8 @@
 """Benchmark: one scikit-learn model served by Keel (prediction log on, and off), by a bare FastAPI
 endpoint and by ``mlflow models serve``, each with one uvicorn worker, under the same load.
 
-Run ``.venv/bin/python bench/serving.py`` (about 5 minutes: 20 s per load) or with ``--quick``
-(5 s per load, MLflow left out unless ``--mlflow``; under a minute). ``--no-mlflow`` leaves MLflow
+Run ``.venv/bin/python bench/serving.py`` (about 6 minutes: 20 s per load) or with ``--quick``
+(4 s per load, MLflow left out unless ``--mlflow``; under a minute). ``--no-mlflow`` leaves MLflow
 out; ``--only keel_log,bare`` measures some servers only; ``--profile [SERVER]`` adds a py-spy
 profile of one server (``keel_log`` when not named) under a concurrency-32 load, taken after its
 measured runs, and prints where its time goes (needs ``.venv/bin/pip install py-spy``);
@@ -21,6 +21,8 @@ What
 - The servers, on 127.0.0.1, one at a time (the previous one stopped, so they never share the
   two cores), each started in a session of its own and stopped with SIGTERM to that session:
   ``keel_log``: ``keel --store URL --artifacts DIR serve --host 127.0.0.1 --port P --workers 1``;
+  ``keel_wal``: the same with ``--wal <tmp>/wal`` (the prediction log written through the
+  write-ahead log, one shared fsync per batch; left out if ``keel serve`` has no ``--wal``);
   ``keel_nolog``: the same with ``--no-log``; ``bare``: ``bench/_serving_bare.py`` (FastAPI,
   pydantic body, NumPy row, ``predict_proba``, uvicorn with one worker); ``mlflow``:
   ``mlflow models serve --env-manager local -m DIR -p P -h 127.0.0.1 --workers 1`` from
@@ -37,17 +39,18 @@ What
   requests, errors and latency percentiles; if ``wrk`` cannot be had, ``bench/_serving_load.py``
   (asyncio on uvloop, same closed loop). ``load_generator`` names the one used. Each server is
   warmed up for 2 s (1 s quick) at concurrency 8, then loaded at concurrency 1 for 10 s (1 s
-  quick), 8 and 32 for 20 s each (5 s quick), keep-alive connections, back to back.
+  quick), 8 and 32 for 20 s each (4 s quick), keep-alive connections, back to back.
 - Figures per server and concurrency: ``*_rps`` (requests answered / duration), ``*_p50_ms``,
   ``*_p99_ms``, ``*_errors`` (connect, read, write, timeout and non-2xx answers), the server's CPU
   time per request (``*_cpu_us``: user + system of its process tree over the run, from /proc) and
   its CPU use in cores (``*_cores``), the load generator's own use (``*_loadgen_cores``, to show
   it is not the bottleneck) and everything else the machine ran meanwhile (``*_other_cores``,
   from /proc/stat: anything well above zero means the figure was taken on a shared machine).
-- The prediction log: after Keel's logging server has stopped, the rows in its prediction log
-  (``keel_log_rows_logged``, in ``keel_log_log_parts`` Parquet parts) must cover every answer the
-  load generator and the checks counted (``keel_log_answers_counted``; requests still in flight
-  when a load ended are answered and logged but not counted, so the rows may be a few more).
+- The prediction log: after each of Keel's logging servers has stopped, the rows it added to the
+  prediction log (``keel_log_rows_logged``, in ``keel_log_log_parts`` Parquet parts) must cover
+  every 200 answer the load generator and the checks counted (``keel_log_answers_counted``;
+  requests still in flight when a load ended are answered and logged but not counted, so the rows
+  may be a few more).
 - Server-side facts: the model's ``predict_proba`` on one row as an array
   (``model_predict_array_us``) and as a one-row DataFrame (``model_predict_frame_us``), and the
   bare arithmetic (``model_arithmetic_us``: dot product and logistic); each server's time per
@@ -55,7 +58,8 @@ What
   (``*_serving_overhead_us``).
 - ``ratio_*`` are Keel's requests/s divided by the other's; ``targets`` the issue's goals: Keel
   with logging at least the bare endpoint's throughput at concurrency 8 and 1.5x it at 32, at
-  least 5x MLflow (at both), p99 under 50 ms at 32, and every request answered 200.
+  least 5x MLflow (at both), p99 under 50 ms at 32, every answer in the prediction log, and every
+  request answered 200; ``targets_keel_wal`` the same goals for ``keel_wal``.
   ``load_avg_1m`` is the 1-minute load average as each server started and
   ``busy_cores_before`` the machine's busy cores just before: other work skews every figure.
 """
@@ -93,7 +97,9 @@ BENCH = Path(__file__).resolve().parent
 MLFLOW_VENV = ROOT / ".bench" / "serving-mlflow"
 KEEL = Path(sys.executable).with_name("keel")
 MODEL = "cancer"
-SERVERS = ("keel_log", "keel_nolog", "bare", "mlflow")
+SERVERS = ("keel_log", "keel_wal", "keel_nolog", "bare", "mlflow")
+#: Keel's servers: the extra arguments of ``keel serve`` (``{wal}``: a folder of the run's)
+KEEL_VARIANTS = {"keel_log": [], "keel_wal": ["--wal", "{wal}"], "keel_nolog": ["--no-log"]}
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ class Plan:
     @classmethod
     def make(cls, quick: bool, quiet_wait_s: float | None) -> Plan:
         if quick:
-            return cls(True, 1.0, 1.0, 5.0, 0.0 if quiet_wait_s is None else quiet_wait_s)
+            return cls(True, 1.0, 1.0, 4.0, 0.0 if quiet_wait_s is None else quiet_wait_s)
         return cls(False, 2.0, 10.0, 20.0, 120.0 if quiet_wait_s is None else quiet_wait_s)
 
 
@@ -165,6 +171,7 @@ def measure(
     """Start the server, check it, warm it up, load it at each concurrency, stop it."""
     out: dict[str, Any] = {"busy_before": wait_for_quiet(plan.quiet_wait_s)}
     out["load_avg_1m"] = os.getloadavg()[0]
+    already = count_logged(server.prediction_log) if server.prediction_log else None
     log(f"{server.name}: starting")
     try:
         out["start_s"] = server.start(folder)
@@ -191,8 +198,9 @@ def measure(
         stopping = time.perf_counter()
         server.stop()
         out["stop_s"] = time.perf_counter() - stopping
-    if server.prediction_log is not None:
-        out["logged"] = count_logged(server.prediction_log)
+    if server.prediction_log is not None and already is not None:
+        now = count_logged(server.prediction_log)
+        out["logged"] = {k: now[k] - already[k] for k in now}
         out["answered"] = server.answered
         log(
             f"{server.name}: {out['logged']['rows']:,} rows in {out['logged']['parts']:,} "
@@ -202,7 +210,7 @@ def measure(
 
 
 def count_logged(root: str) -> dict[str, int]:
-    """Rows and parts of the model's prediction log (read after the server has stopped)."""
+    """Rows and parts of the model's prediction log (read while no server runs)."""
     from keel.store.prediction_log import ParquetLogStore
 
     logs = ParquetLogStore(root)
@@ -237,13 +245,16 @@ def profile_server(server: Server, load: Load, folder: Path, plan: Plan) -> dict
 
 
 # -- setting the servers up ---------------------------------------------------------------------
-def keel_available() -> bool:
+def keel_serve_help() -> str | None:
+    """``keel serve --help``, or None while the command does not exist."""
     probe = [str(KEEL), "serve", "--help"]
     done = subprocess.run(probe, capture_output=True, text=True)
-    return done.returncode == 0 and "--port" in done.stdout
+    return done.stdout if done.returncode == 0 and "--port" in done.stdout else None
 
 
-def keel_servers(folder: Path, model: Any, train_frame: Any, bodies: list[bytes]) -> list[Server]:
+def keel_servers(
+    folder: Path, model: Any, train_frame: Any, bodies: list[bytes], names: list[str]
+) -> list[Server]:
     import keel
 
     store, artifacts = f"sqlite:///{folder}/keel.db", f"{folder}/art"
@@ -252,12 +263,14 @@ def keel_servers(folder: Path, model: Any, train_frame: Any, bodies: list[bytes]
         client.set_alias(MODEL, "champion", version.version, reason="serving benchmark")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
     servers = []
-    for name, extra in (("keel_log", []), ("keel_nolog", ["--no-log"])):
+    for name in names:
+        extra = [a.format(wal=folder / "wal") for a in KEEL_VARIANTS[name]]
         port = free_port()
         command = [str(KEEL), "--store", store, "--artifacts", artifacts, "serve"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra]
         server = Server(name, command, port, "/readyz", f"/v1/models/{MODEL}/predict", bodies, env)
-        server.prediction_log = artifacts if name == "keel_log" else None
+        # each logging server logs to its own model log: count before and after
+        server.prediction_log = None if name == "keel_nolog" else artifacts
         servers.append(server)
     return servers
 
@@ -375,35 +388,37 @@ def report(
             return None
         return results[a][f"c{c}"]["rps"] / results[b][f"c{c}"]["rps"]
 
+    keels = [k for k in KEEL_VARIANTS if k in results]
     for c in plan.concurrencies:
-        for a, b in (
-            ("keel_log", "bare"),
-            ("keel_nolog", "bare"),
-            ("keel_log", "mlflow"),
-            ("keel_nolog", "mlflow"),
-            ("bare", "mlflow"),
-            ("keel_log", "keel_nolog"),
-        ):
+        pairs = [(k, other) for k in keels for other in ("bare", "mlflow")]
+        pairs += [("bare", "mlflow"), ("keel_log", "keel_nolog"), ("keel_wal", "keel_log")]
+        for a, b in pairs:
             out[f"ratio_{a}_vs_{b}_c{c}"] = ratio(a, b, c)
+    out["targets"] = targets(out, results, "keel_log")
+    out["targets"]["every_request_answered"] = all(
+        r[k]["errors"] == 0 for r in results.values() for k in r if k.startswith("c")
+    )
+    if "keel_wal" in results:
+        out["targets_keel_wal"] = targets(out, results, "keel_wal")
+    return out
 
-    keel = results.get("keel_log")
-    vs_bare = [out.get(f"ratio_keel_log_vs_bare_c{c}") for c in (8, 32)]
-    vs_mlflow = [out.get(f"ratio_keel_log_vs_mlflow_c{c}") for c in (8, 32)]
-    out["targets"] = {
-        "keel_log_c8_at_least_bare": None if vs_bare[0] is None else vs_bare[0] >= 1.0,
-        "keel_log_c32_at_least_1.5x_bare": None if vs_bare[1] is None else vs_bare[1] >= 1.5,
-        "keel_log_at_least_5x_mlflow": None
+
+def targets(out: dict[str, Any], results: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    """The issue's goals for one of Keel's servers (None where a figure is missing)."""
+    keel = results.get(name)
+    vs_bare = [out.get(f"ratio_{name}_vs_bare_c{c}") for c in (8, 32)]
+    vs_mlflow = [out.get(f"ratio_{name}_vs_mlflow_c{c}") for c in (8, 32)]
+    return {
+        f"{name}_c8_at_least_bare": None if vs_bare[0] is None else vs_bare[0] >= 1.0,
+        f"{name}_c32_at_least_1.5x_bare": None if vs_bare[1] is None else vs_bare[1] >= 1.5,
+        f"{name}_at_least_5x_mlflow": None
         if None in vs_mlflow
         else all(r >= 5.0 for r in vs_mlflow if r is not None),
-        "keel_log_c32_p99_under_50ms": None if keel is None else keel["c32"]["p99_ms"] < 50.0,
-        "keel_log_logged_every_answer": None
-        if keel is None
+        f"{name}_c32_p99_under_50ms": None if keel is None else keel["c32"]["p99_ms"] < 50.0,
+        f"{name}_logged_every_answer": None
+        if keel is None or "logged" not in keel
         else keel["logged"]["rows"] >= keel["answered"],
-        "every_request_answered": all(
-            r[k]["errors"] == 0 for r in results.values() for k in r if k.startswith("c")
-        ),
     }
-    return out
 
 
 def rounded(value: Any) -> Any:
@@ -418,7 +433,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="5 s per load, under a minute")
+    parser.add_argument("--quick", action="store_true", help="4 s per load, about a minute")
     parser.add_argument("--no-mlflow", action="store_true", help="leave MLflow out")
     parser.add_argument("--only", help=f"comma-separated servers among {', '.join(SERVERS)}")
     parser.add_argument(
@@ -457,10 +472,15 @@ def main() -> None:
         if python is None:
             log("MLflow left out (--quick without --mlflow, or --no-mlflow)")
             wanted.remove("mlflow")
-    if any(s.startswith("keel") for s in wanted) and not keel_available():
-        log("`keel serve` is not available yet: Keel left out")
-        notes["keel_serve_available"] = False
-        wanted = [s for s in wanted if not s.startswith("keel")]
+    if any(s.startswith("keel") for s in wanted):
+        usage = keel_serve_help()
+        if usage is None:
+            log("`keel serve` is not available yet: Keel left out")
+            notes["keel_serve_available"] = False
+            wanted = [s for s in wanted if not s.startswith("keel")]
+        elif "keel_wal" in wanted and "--wal" not in usage:
+            log("`keel serve` has no --wal: keel_wal left out")
+            wanted.remove("keel_wal")
     wrk = ensure_wrk() if args.load == "wrk" else None
     log("training the model")
     model, train_frame, test_rows = train()
@@ -491,9 +511,8 @@ def main() -> None:
         load = Load(wrk, folder)
         servers: list[Server] = []
         if any(s.startswith("keel") for s in wanted):
-            servers += [
-                s for s in keel_servers(folder, model, train_frame, records) if s.name in wanted
-            ]
+            names = [s for s in KEEL_VARIANTS if s in wanted]
+            servers += keel_servers(folder, model, train_frame, records, names)
         if "bare" in wanted:
             servers.append(bare_server(folder, records))
         if "mlflow" in wanted:
