@@ -2,13 +2,14 @@
 
 Each served version has one batcher thread. The event loop validates a request and hands its rows
 to the queue (``submit``, never blocking); the thread takes everything queued (up to
-``max_rows``), and while more requests are on their way into the queue (``arriving``) it waits
-up to ``max_wait_s`` for them. It then calls the model once (``predict`` and ``predict_proba``),
-writes the batch to the prediction log through the recorder (which returns when the rows are
-durable) and only then resolves every request's future, with one wake-up of the event loop per
-batch. While the thread writes the log, new requests queue up, so batches grow with the load and
-the log's per-write cost is shared by more rows: throughput rises with concurrency instead of
-collapsing.
+``max_rows``) and, while other requests are in the server but in no batch yet, waits up to
+``max_wait_s`` for them. It calls the model once (``predict`` and ``predict_proba``) and hands
+the batch to a commit thread, which writes it to the prediction log through the recorder
+(returning when the rows are durable) and only then resolves every request's future, with one
+wake-up of the event loop per batch. Up to ``commit_threads`` writes overlap, so while one batch
+waits for its fsync the next is scored and starts its own; when all are busy the batch thread
+waits and the queue grows, so batches grow with the load and each write's cost is shared by more
+rows: throughput rises with concurrency instead of collapsing.
 
 A model that raises fails only the requests of its batch (logged with status "error"); a log
 that cannot be written fails them with LogUnavailable, since an answer that is not logged is not
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from keel.errors import KeelError
-from keel.serving.logging import PredictionRecorder
+from keel.serving.logging import NullRecorder, PredictionRecorder
 from keel.serving.served import Scored, ServedModel
 
 log = logging.getLogger("keel.serving")
@@ -91,7 +92,10 @@ class MicroBatcher:
         max_wait_s: float = 0.001,
         arriving: Callable[[], int] = lambda: 0,
         observer: BatchObserver | None = None,
+        commit_threads: int = 2,
     ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.served = served
         self.recorder = recorder
         self.loop = loop
@@ -101,6 +105,16 @@ class MicroBatcher:
         self.observer = observer or BatchObserver()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
+        # Writes to the log overlap: while one batch waits for its fsync the next one is scored
+        # and starts its own write; at most ``commit_threads`` are in flight, after which the
+        # batch thread waits (and the queue, hence the next batch, grows).
+        self._inline = commit_threads <= 0 or isinstance(recorder, NullRecorder)
+        self._slots = threading.Semaphore(max(commit_threads, 1))
+        self._committing = 0  # jobs whose batch is being written (their requests are waiting)
+        self._count_lock = threading.Lock()
+        self._commits = ThreadPoolExecutor(
+            max(commit_threads, 1), thread_name_prefix=f"keel-log-{served.model_name}"
+        )
         self._thread = threading.Thread(
             target=self._loop, name=f"keel-batch-{served.model_name}-{served.version}", daemon=True
         )
@@ -123,6 +137,7 @@ class MicroBatcher:
             self._closed = True
             self._queue.put(_STOP)
         self._thread.join(timeout)
+        self._commits.shutdown(wait=True)
 
     # -- the batch thread ---------------------------------------------------------------------
     def _loop(self) -> None:
@@ -148,7 +163,8 @@ class MicroBatcher:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                if self.max_wait_s <= 0 or self.arriving() <= 0:
+                # wait only while requests are in the server that are in no batch yet
+                if self.max_wait_s <= 0 or self.arriving() - self._committing - len(jobs) <= 0:
                     break
                 now = time.perf_counter()
                 deadline = deadline or now + self.max_wait_s
@@ -178,20 +194,53 @@ class MicroBatcher:
         cpu_ms = (time.thread_time() - cpu_started) * 1000.0
         answered = time.perf_counter()
         columns = self._columns(jobs, rows, scored, failure, cpu_ms, answered)
+        if self._inline:
+            self._commit(jobs, columns, scored, failure)
+            return
+        self._slots.acquire()
+        with self._count_lock:
+            self._committing += len(jobs)
+        try:
+            self._commits.submit(self._commit, jobs, columns, scored, failure, True)
+        except BaseException:
+            with self._count_lock:
+                self._committing -= len(jobs)
+            self._slots.release()
+            raise
+
+    def _commit(
+        self,
+        jobs: list[Job],
+        columns: dict[str, Any],
+        scored: Scored | None,
+        failure: BaseException | None,
+        release: bool = False,
+    ) -> None:
+        """Make the batch durable, then answer its requests (on a commit thread)."""
+        served = self.served
         write_started = time.perf_counter()
         try:
-            self.recorder.record(served.model_name, columns)
-        except Exception as exc:
-            log.exception("the prediction log of %s could not be written", served.model_name)
-            failure = LogUnavailable(
-                f"the prediction log could not be written ({type(exc).__name__}); "
-                "the prediction is not acknowledged, retry",
-                model=served.model_name,
-            )
-        self.observer.batch(
-            served.model_name, served.version, len(rows), time.perf_counter() - write_started
-        )
-        self._settle(jobs, self._outcomes(jobs, scored, failure))
+            try:
+                self.recorder.record(served.model_name, columns)
+            except Exception as exc:
+                log.exception("the prediction log of %s could not be written", served.model_name)
+                failure = LogUnavailable(
+                    f"the prediction log could not be written ({type(exc).__name__}); "
+                    "the prediction is not acknowledged, retry",
+                    model=served.model_name,
+                )
+            rows = len(columns["request_id"])
+            elapsed = time.perf_counter() - write_started
+            self.observer.batch(served.model_name, served.version, rows, elapsed)
+            self._settle(jobs, self._outcomes(jobs, scored, failure))
+        except BaseException as exc:  # never leave a request waiting forever
+            log.exception("committing a batch of %s failed", served)
+            self._settle(jobs, [exc] * len(jobs))
+        finally:
+            if release:
+                with self._count_lock:
+                    self._committing -= len(jobs)
+                self._slots.release()
 
     def _outcomes(
         self, jobs: list[Job], scored: Scored | None, failure: BaseException | None
