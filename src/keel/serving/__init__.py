@@ -8,9 +8,10 @@ every answered row to the prediction log before the answer leaves. Rollout, the 
 people change what serves by moving aliases and deployments in the store; every worker picks the
 change up within a poll interval, without a restart and without failing a request.
 
-Modules: ``inputs`` (parse and validate request bodies), ``served`` (one loaded version and how
-it is called), ``batching`` (the micro-batcher per version), ``models`` (the cache of loaded
-versions and the hot swap), ``router`` (which version answers, and the shadow), ``recorder``
-(the prediction log writer), ``metrics`` (Prometheus), ``auth`` (API tokens) and ``app`` (the
-FastAPI application).
+Modules: ``inputs`` (parse and check request bodies), ``served`` (one loaded version and how it
+is called), ``batching`` (the micro-batcher per version), ``models`` (the cache of loaded versions
+and the hot swap), ``router`` (which version answers, and the shadow), ``logging`` (the
+prediction log writer; ``wal`` the write-ahead one), ``metrics`` (Prometheus), ``auth`` (API
+tokens), ``predict`` (the request path from bytes to bytes), ``http`` (errors as status codes),
+``schemas`` (OpenAPI shapes) and ``app`` (the FastAPI application).
 """
