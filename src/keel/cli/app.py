@@ -22,6 +22,8 @@ from keel.cli import (
     provenance,
     rollout,
     runs,
+    serve,
+    tokens,
 )
 from keel.cli.context import Faces
 from keel.cli.output import fail
@@ -54,6 +56,8 @@ app.add_typer(alerts.app, name="alerts")
 app.command("deploy")(rollout.deploy)
 app.command("rollback")(rollout.rollback)
 app.add_typer(rollout.rollout_app, name="rollout")
+app.command("serve")(serve.serve)
+app.add_typer(tokens.app, name="token")
 
 
 @app.callback()

@@ -6,6 +6,10 @@ environment variables (``KEEL_STORE_URL``, ``KEEL_ARTIFACTS``, ``KEEL_USER`` and
 edge, once per process. With several workers, prometheus-client's multiprocess mode is switched
 on (a fresh ``PROMETHEUS_MULTIPROC_DIR``, removed at exit) so ``/metrics`` sums every worker.
 
+Served predictions are logged through a write-ahead log by default (``--wal``): one shared
+fsync per batch before the answers go out, and the rows reach the Parquet prediction log within
+a second; ``--no-wal`` writes one Parquet part per batch instead.
+
 Run without the ``keel`` entry point: ``python -m keel.cli.serve --port 8000``.
 """
 
@@ -63,10 +67,16 @@ def serve(
         str | None,
         typer.Option(
             "--wal",
-            help="Log through a write-ahead log in this local folder (one fsync per batch; "
-            "rows reach the prediction log within a second).",
+            help="Local folder of the write-ahead log (default: <artifacts>/log/wal for a "
+            "local artifact root, else .keel/wal/<hash of the artifact URL>).",
         ),
     ] = None,
+    no_wal: Annotated[
+        bool,
+        typer.Option(
+            "--no-wal", help="Write one Parquet part per batch instead (slower; no local state)."
+        ),
+    ] = False,
 ) -> None:
     """Serve every deployed model over HTTP (predict, models, health, metrics, docs)."""
     import uvicorn
@@ -88,8 +98,8 @@ def serve(
             ENV_RANGES: "0" if no_range_check else "1",
         }
     )
-    if wal:
-        os.environ[ENV_WAL] = os.path.abspath(wal)
+    if not no_wal and not no_log:
+        os.environ[ENV_WAL] = os.path.abspath(wal or default_wal_folder(settings))
     else:
         os.environ.pop(ENV_WAL, None)
     own_folder = None
@@ -112,6 +122,17 @@ def serve(
         if own_folder is not None:
             os.environ.pop(ENV_MULTIPROC, None)
             shutil.rmtree(own_folder, ignore_errors=True)
+
+
+def default_wal_folder(settings: Settings) -> str:
+    """Where the write-ahead log lives by default: beside the log it feeds when the artifact
+    root is a local folder, so a restart on any store finds its own segments and no other's."""
+    import hashlib
+
+    url = settings.artifacts
+    if "://" not in url or url.startswith("file://"):
+        return os.path.join(url.removeprefix("file://"), "log", "wal")
+    return os.path.join(".keel", "wal", hashlib.sha256(url.encode()).hexdigest()[:12])
 
 
 def app_factory() -> FastAPI:

@@ -108,6 +108,8 @@ def test_an_ab_split_follows_sticky_buckets(server: Server, cancer_frame: pd.Dat
     assert served == expected
     assert 0.22 <= sum(v == 2 for v in served.values()) / len(keys) <= 0.38
     assert 0.22 <= keyless.count(2) / len(keyless) <= 0.38
+    sent = len(keys[:20]) * 2 + 400 + len(served)
+    server.wait(lambda: logged_rows(server, "ab").num_rows >= sent, what="the logged rows")
     variants = logged_rows(server, "ab").to_pandas().groupby("version")["variant"].unique()
     assert list(variants[1]) == ["stable"] and list(variants[2]) == ["candidate"]
 

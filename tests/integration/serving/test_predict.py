@@ -210,7 +210,9 @@ def test_every_answered_request_is_in_the_prediction_log(
             "/v1/models/counted/predict", json={"records": rows.iloc[:4].to_dict("records")}
         )
         answered.extend(batch.json()["row_ids"])
-    table = logged_rows(server, "counted")  # on disk before each answer was sent
+    # durable in the write-ahead log before each answer; in the Parquet log within a second
+    server.wait(lambda: logged_rows(server, "counted").num_rows >= 64, what="the logged rows")
+    table = logged_rows(server, "counted")
     assert table.num_rows == len(answered) == 64
     assert sorted(table.column("request_id").to_pylist()) == sorted(answered)
     first = table.filter(pc.equal(table.column("request_id"), answered[0])).to_pylist()[0]
