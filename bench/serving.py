@@ -2,10 +2,11 @@
 endpoint and by ``mlflow models serve``, each with one uvicorn worker, under the same load.
 
 Run ``.venv/bin/python bench/serving.py`` (about 6 minutes: 20 s per load) or with ``--quick``
-(4 s per load, MLflow left out unless ``--mlflow``; under a minute). ``--no-mlflow`` leaves MLflow
-out; ``--only keel_log,bare`` measures some servers only; ``--profile [SERVER]`` adds a py-spy
-profile of one server (``keel_log`` when not named) under a concurrency-32 load, taken after its
-measured runs, and prints where its time goes (needs ``.venv/bin/pip install py-spy``);
+(4 s per load; Keel's ``--no-wal`` variant left out, and MLflow unless ``--mlflow``; about a
+minute). ``--no-mlflow`` leaves MLflow out; ``--only keel_log,bare`` measures some servers only;
+``--profile [SERVER]`` adds a py-spy profile of one server (``keel_log`` when not named) under a
+concurrency-32 load, taken after its measured runs, and prints where its time goes (needs
+``.venv/bin/pip install py-spy``);
 ``--load asyncio`` uses the fallback load generator even when ``wrk`` is there. Before each
 server the benchmark waits up to ``--quiet-wait`` seconds (120; 0 with ``--quick``) for other
 work on the machine to stop. Progress goes to stderr; the answer is one line of JSON on stdout.
@@ -21,8 +22,10 @@ What
 - The servers, on 127.0.0.1, one at a time (the previous one stopped, so they never share the
   two cores), each started in a session of its own and stopped with SIGTERM to that session:
   ``keel_log``: ``keel --store URL --artifacts DIR serve --host 127.0.0.1 --port P --workers 1``;
-  ``keel_wal``: the same with ``--wal <tmp>/wal`` (the prediction log written through the
-  write-ahead log, one shared fsync per batch; left out if ``keel serve`` has no ``--wal``);
+  its prediction log goes through its write-ahead log (the default: one shared fsync per batch,
+  sealed segments moved to Parquet parts about once a second); ``keel_nowal``: the same with
+  ``--no-wal`` (one Parquet part written and fsynced per batch; measured when named in
+  ``--only`` or in a full run, and when ``keel serve`` has the flag);
   ``keel_nolog``: the same with ``--no-log``; ``bare``: ``bench/_serving_bare.py`` (FastAPI,
   pydantic body, NumPy row, ``predict_proba``, uvicorn with one worker); ``mlflow``:
   ``mlflow models serve --env-manager local -m DIR -p P -h 127.0.0.1 --workers 1`` from
@@ -60,7 +63,7 @@ What
 - ``ratio_*`` are Keel's requests/s divided by the other's; ``targets`` the issue's goals: Keel
   with logging at least the bare endpoint's throughput at concurrency 8 and 1.5x it at 32, at
   least 5x MLflow (at both), p99 under 50 ms at 32, every answer in the prediction log, and every
-  request answered 200; ``targets_keel_wal`` the same goals for ``keel_wal``.
+  request answered 200; ``targets_keel_nowal`` the same goals for ``keel_nowal``.
   ``load_avg_1m`` is the 1-minute load average as each server started and
   ``busy_cores_before`` the machine's busy cores just before: other work skews every figure.
 """
@@ -98,9 +101,11 @@ BENCH = Path(__file__).resolve().parent
 MLFLOW_VENV = ROOT / ".bench" / "serving-mlflow"
 KEEL = Path(sys.executable).with_name("keel")
 MODEL = "cancer"
-SERVERS = ("keel_log", "keel_wal", "keel_nolog", "bare", "mlflow")
-#: Keel's servers: the extra arguments of ``keel serve`` (``{wal}``: a folder of the run's)
-KEEL_VARIANTS = {"keel_log": [], "keel_wal": ["--wal", "{wal}"], "keel_nolog": ["--no-log"]}
+SERVERS = ("keel_log", "keel_nowal", "keel_nolog", "bare", "mlflow")
+#: Keel's servers: the extra arguments of ``keel serve``
+KEEL_VARIANTS = {"keel_log": [], "keel_nowal": ["--no-wal"], "keel_nolog": ["--no-log"]}
+#: what ``--quick`` leaves out unless named in ``--only`` (MLflow also comes with ``--mlflow``)
+QUICK_LEAVES_OUT = ("keel_nowal", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,7 @@ def keel_servers(
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
     servers = []
     for name in names:
-        extra = [a.format(wal=folder / "wal") for a in KEEL_VARIANTS[name]]
+        extra = KEEL_VARIANTS[name]
         port = free_port()
         command = [str(KEEL), "--store", store, "--artifacts", artifacts, "serve"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra]
@@ -396,15 +401,15 @@ def report(
     keels = [k for k in KEEL_VARIANTS if k in results]
     for c in plan.concurrencies:
         pairs = [(k, other) for k in keels for other in ("bare", "mlflow")]
-        pairs += [("bare", "mlflow"), ("keel_log", "keel_nolog"), ("keel_wal", "keel_log")]
+        pairs += [("bare", "mlflow"), ("keel_log", "keel_nolog"), ("keel_log", "keel_nowal")]
         for a, b in pairs:
             out[f"ratio_{a}_vs_{b}_c{c}"] = ratio(a, b, c)
     out["targets"] = targets(out, results, "keel_log")
     out["targets"]["every_request_answered"] = all(
         r[k]["errors"] == 0 for r in results.values() for k in r if k.startswith("c")
     )
-    if "keel_wal" in results:
-        out["targets_keel_wal"] = targets(out, results, "keel_wal")
+    if "keel_nowal" in results:
+        out["targets_keel_nowal"] = targets(out, results, "keel_nowal")
     return out
 
 
@@ -471,21 +476,20 @@ def main() -> None:
     if unknown := set(wanted) - set(SERVERS):
         raise SystemExit(f"unknown servers: {sorted(unknown)}")
     notes: dict[str, Any] = {}
-    if "mlflow" in wanted:
-        skip = args.no_mlflow or (args.quick and not args.mlflow and not args.only)
-        python = None if skip else mlflow_python(create=True)
-        if python is None:
-            log("MLflow left out (--quick without --mlflow, or --no-mlflow)")
-            wanted.remove("mlflow")
+    if args.quick and not args.only:
+        wanted = [s for s in wanted if s not in QUICK_LEAVES_OUT or (s == "mlflow" and args.mlflow)]
+    if args.no_mlflow and "mlflow" in wanted:
+        wanted.remove("mlflow")
+    python = mlflow_python(create=True) if "mlflow" in wanted else None
     if any(s.startswith("keel") for s in wanted):
         usage = keel_serve_help()
         if usage is None:
             log("`keel serve` is not available yet: Keel left out")
             notes["keel_serve_available"] = False
             wanted = [s for s in wanted if not s.startswith("keel")]
-        elif "keel_wal" in wanted and "--wal" not in usage:
-            log("`keel serve` has no --wal: keel_wal left out")
-            wanted.remove("keel_wal")
+        elif "keel_nowal" in wanted and "--no-wal" not in usage:
+            log("`keel serve` has no --no-wal: keel_nowal left out")
+            wanted.remove("keel_nowal")
     wrk = ensure_wrk() if args.load == "wrk" else None
     log("training the model")
     model, train_frame, test_rows = train()
