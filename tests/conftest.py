@@ -79,9 +79,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """Debian's Chromium (installed when missing) driven headless by Playwright."""
+    """Debian's Chromium (installed when missing) driven headless by Playwright.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    is open, which would break every later test that starts its own (``asyncio.run``).
+    """
     if not Path(CHROMIUM).exists():
         subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=False)
         if not Path(CHROMIUM).exists():
