@@ -1,13 +1,21 @@
 """Where a server's time goes, for ``bench/serving.py --profile``: py-spy attached to the server
 while the load generator drives it.
 
-``record(pid, seconds, out)`` runs ``py-spy record --format raw`` (collapsed stacks, one
-``frame;frame;... count`` line per distinct stack, idle threads left out) on the process and its
-subprocesses, non-blocking so the server is not paused at each sample; ``summarise(path)`` reads
-that file and ranks functions by their own samples (the frame at the top of the stack) and by
-their inclusive samples (anywhere on the stack, once per stack), as shares of every sample taken.
-Frames are named ``function (file)``, the line number dropped so a function's lines add up, with
-the file shortened to its path below ``site-packages`` or ``src``.
+``record(pid, seconds, out)`` runs ``py-spy record --gil --format raw`` on the process and its
+subprocesses: collapsed stacks (one ``frame;frame;... count`` line per distinct stack) of the
+thread holding the GIL at each sample, which is the resource a one-process Python server runs
+out of (threads waiting in ``fsync`` or on a queue hold no GIL and are not billed). By default it
+samples non-blocking (the server is not paused; Python frames only, C code billed to the Python
+function that called it); ``native=True`` pauses the process at each sample to read C frames as
+well (uvloop, httptools, libc), at a lower rate, which slows the server down while it samples.
+
+``summarise(path)`` ranks functions by their own samples (the frame at the top of the stack) and
+by their inclusive samples (anywhere on the stack, once per stack; frames on 95% or more of the
+stacks of their thread, the interpreter's, the CLI's and the event loop's plumbing, are left
+out), and packages by their own samples, as shares of every sample. Frames are named
+``function (file)``, the line number dropped so a function's lines add up, the file shortened to
+its path below ``site-packages`` or ``src`` (py-spy shortens most itself); a package is the
+file's first folder (two for ``keel``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 RATE = 250
+NATIVE_RATE = 100
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -32,7 +41,7 @@ def py_spy() -> str | None:
     return shutil.which("py-spy")
 
 
-def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+def record(pid: int, seconds: float, out: Path, native: bool = False) -> subprocess.Popen[bytes]:
     """Start sampling ``pid`` for ``seconds``; the caller waits for the returned process."""
     executable = py_spy()
     if executable is None:
@@ -45,10 +54,11 @@ def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         "--duration",
         str(max(1, round(seconds))),
         "--rate",
-        str(RATE),
+        str(NATIVE_RATE if native else RATE),
         "--format",
         "raw",
-        "--nonblocking",
+        "--gil",
+        "--native" if native else "--nonblocking",
         "--subprocesses",
         "--output",
         str(out),
@@ -61,16 +71,28 @@ def short(frame: str) -> str:
     if match is None:
         return frame.strip()
     file = match["file"]
-    for marker in ("site-packages/", "/src/", "/lib/python3"):
+    for marker in ("site-packages/", "/src/"):  # py-spy shortens most paths itself
         if marker in file:
             file = file.split(marker, 1)[1]
             break
     return f"{match['name']} ({file})"
 
 
+def package(frame: str) -> str:
+    match = _FRAME.match(frame)
+    file = match["file"] if match else frame
+    parts = file.split("/")
+    if len(parts) == 1:
+        return parts[0]  # a C file or a shared library
+    return "/".join(parts[:2]) if parts[0] == "keel" else parts[0]
+
+
 def summarise(path: Path, top: int = 15) -> dict[str, Any]:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    by_root: Counter[str] = Counter()  # samples per thread entry point
+    in_root: Counter[tuple[str, str]] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -84,15 +106,22 @@ def summarise(path: Path, top: int = 15) -> dict[str, Any]:
             continue
         total += count
         own[code[-1]] += count
+        packages[package(code[-1])] += count
+        by_root[code[0]] += count
         for frame in set(code):
             inclusive[frame] += count
+            in_root[code[0], frame] += count
+    # on (nearly) every stack of its thread: the interpreter's, the CLI's, the event loop's entry
+    for (root, frame), n in in_root.items():
+        if n >= 0.95 * by_root[root]:
+            inclusive.pop(frame, None)
 
     def ranked(counter: Counter[str]) -> list[list[Any]]:
-        return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)]
+        return [[name, round(100 * n / max(total, 1), 1)] for name, n in counter.most_common(top)]
 
     return {
         "samples": total,
-        "rate_hz": RATE,
         "own_pct": ranked(own),
         "inclusive_pct": ranked(inclusive),
+        "package_own_pct": ranked(packages),
     }

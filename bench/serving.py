@@ -6,7 +6,8 @@ Run ``.venv/bin/python bench/serving.py`` (about 6 minutes: 20 s per load) or wi
 minute). ``--no-mlflow`` leaves MLflow out; ``--only keel_log,bare`` measures some servers only;
 ``--profile [SERVER]`` adds a py-spy profile of one server (``keel_log`` when not named) under a
 concurrency-32 load, taken after its measured runs, and prints where its time goes (needs
-``.venv/bin/pip install py-spy``);
+``.venv/bin/pip install py-spy``; ``--profile-native`` adds C frames; see
+``bench/_serving_profile.py``);
 ``--load asyncio`` uses the fallback load generator even when ``wrk`` is there. Before each
 server the benchmark waits up to ``--quiet-wait`` seconds (120; 0 with ``--quick``) for other
 work on the machine to stop. Progress goes to stderr; the answer is one line of JSON on stdout.
@@ -176,7 +177,7 @@ def model_facts(model: Any, rows: Any) -> dict[str, float]:
 
 # -- measuring ----------------------------------------------------------------------------------
 def measure(
-    server: Server, load: Load, plan: Plan, folder: Path, expected: Any, profile: bool
+    server: Server, load: Load, plan: Plan, folder: Path, expected: Any, profile: str | None
 ) -> dict[str, Any]:
     """Start the server, check it, warm it up, load it at each concurrency, stop it."""
     out: dict[str, Any] = {"busy_before": wait_for_quiet(plan.quiet_wait_s)}
@@ -203,7 +204,7 @@ def measure(
         assert server.process is not None
         out["rss_mb"] = rss_mb(server.process.pid)
         if profile:
-            out["profile"] = profile_server(server, load, folder, plan)
+            out["profile"] = profile_server(server, load, folder, plan, profile == "native")
     finally:
         stopping = time.perf_counter()
         server.stop()
@@ -230,26 +231,33 @@ def count_logged(root: str) -> dict[str, int]:
     return {"rows": rows, "parts": len(parts)}
 
 
-def profile_server(server: Server, load: Load, folder: Path, plan: Plan) -> dict[str, Any]:
+def profile_server(
+    server: Server, load: Load, folder: Path, plan: Plan, native: bool
+) -> dict[str, Any]:
+    """py-spy on the server while it serves concurrency 32 (see ``_serving_profile``)."""
     from _serving_profile import record, summarise
 
     seconds = max(5.0, plan.load_s / 2)
     raw = folder / f"{server.name}.pyspy.txt"
     assert server.process is not None
-    log(f"{server.name}: profiling with py-spy for {seconds:.0f} s at concurrency 32")
-    sampler = record(server.process.pid, seconds, raw)
+    kind = "native and Python frames, pausing it" if native else "Python frames"
+    log(f"{server.name}: py-spy for {seconds:.0f} s at concurrency 32 ({kind}; GIL holder)")
+    sampler = record(server.process.pid, seconds, raw, native=native)
     time.sleep(0.5)
     figures = summary(load.run(server, 32, seconds))
     _, errors = sampler.communicate(timeout=60)
     if sampler.returncode != 0 or not raw.exists():
         raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')[-2000:]}")
     result = summarise(raw)
+    result["native"] = native
     result["rps_while_sampled"] = figures["rps"]
-    log(f"{server.name}: {result['samples']} samples; own time:")
-    for name, share in result["own_pct"]:
-        log(f"  {share:5.1f}%  {name}")
-    log(f"{server.name}: inclusive time:")
-    for name, share in result["inclusive_pct"]:
+    log(f"{server.name}: {result['samples']} samples, {figures['rps']:,.0f} req/s meanwhile")
+    for title, key in (("own", "own_pct"), ("inclusive", "inclusive_pct")):
+        log(f"{server.name}: {title} time:")
+        for name, share in result[key]:
+            log(f"  {share:5.1f}%  {name}")
+    log(f"{server.name}: own time by package:")
+    for name, share in result["package_own_pct"]:
         log(f"  {share:5.1f}%  {name}")
     return result
 
@@ -453,6 +461,11 @@ def parse_args() -> argparse.Namespace:
         choices=SERVERS,
         help="py-spy profile of one server (keel_log when not named) at concurrency 32",
     )
+    parser.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="with --profile: C frames too (pauses the server at each sample)",
+    )
     parser.add_argument("--mlflow", action="store_true", help="with --quick: include MLflow")
     parser.add_argument(
         "--quiet-wait",
@@ -529,7 +542,9 @@ def main() -> None:
             server, notes["mlflow_version"] = mlflow_server(python, folder, columns, test_rows)
             servers.append(server)
         for server in servers:
-            profile = args.profile == server.name
+            profile = None
+            if args.profile == server.name:
+                profile = "native" if args.profile_native else "python"
             try:
                 results[server.name] = measure(server, load, plan, folder, expected, profile)
             except Exception:
