@@ -58,7 +58,7 @@ What
 - Server-side facts: the model's ``predict_proba`` on one row as an array
   (``model_predict_array_us``) and as a one-row DataFrame (``model_predict_frame_us``), and the
   bare arithmetic (``model_arithmetic_us``: dot product and logistic), each the best of 7 means
-  of 0.1 s in this process; each server's time per request at concurrency 1 (``*_c1_us`` = 1 /
+  of 0.1 s in this process (after waiting up to 30 s for a quiet machine); each server's time per request at concurrency 1 (``*_c1_us`` = 1 /
   requests/s, waits included) and what the serving layer adds to the model's array call
   (``*_serving_overhead_us``); its CPU per request at concurrency 1 is ``*_c1_cpu_us``.
 - ``ratio_*`` are Keel's requests/s divided by the other's; ``targets`` the issue's goals: Keel
@@ -506,6 +506,7 @@ def main() -> None:
     wrk = ensure_wrk() if args.load == "wrk" else None
     log("training the model")
     model, train_frame, test_rows = train()
+    wait_for_quiet(min(30.0, plan.quiet_wait_s))
     facts = model_facts(model, test_rows)
     log(
         "model: predict_proba on one row {model_predict_array_us:.0f} us as an array, "
