@@ -5,22 +5,25 @@
 - ``POST /v1/manage/models/{name}/rollback`` (role ``deploy``): send all traffic back;
 - ``PUT /v1/manage/models/{name}/aliases/{alias}`` (role ``deploy``): point an alias at a
   version;
-- ``GET /v1/manage/models/{name}/deployments`` (role ``predict``): the deployments, newest first.
+- ``GET /v1/manage/models/{name}/deployments`` (role ``predict``): the deployments, newest first;
+- ``POST /v1/manage/models/{name}/versions`` (role ``admin``): register a version uploaded as a
+  skops file.
 
 Every change needs a ``reason`` and is recorded with the token's name as the actor (the server's
 user while no token exists). Forcing past the model's policy (``force``) needs role ``admin``: it
 overrides a gate, which is a governance decision, not a deployment one.
 
-Registering a model over HTTP is left out on purpose: it means accepting an uploaded artifact,
-and a cloudpickle upload runs code on load, so a ``deploy`` token would become a way to run code
-on every serving host. Register with the SDK or ``keel`` from a trusted pipeline instead.
+Registering over HTTP accepts skops files only, loaded with the registry's trust rules
+(scikit-learn's own types and skops' defaults; anything else is refused with 422): a cloudpickle
+upload would run code on load, which would turn a token into a way to run code on every serving
+host. Other models are registered with the SDK or ``keel`` from a trusted pipeline.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from keel.registry import tokens
@@ -152,3 +155,62 @@ async def list_deployments(
     ctx = context(request)
     found = await _run(deployments.history, ctx.db, name, min(max(limit, 1), 500))
     return json_response({"model": name, "deployments": [d.to_dict() for d in found]})
+
+
+#: the largest model file accepted over HTTP
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+@router.post(
+    "/models/{name}/versions",
+    summary="Register a version from a skops file (role admin)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "required": True,
+        }
+    },
+)
+async def register_version(
+    name: ModelName,
+    request: Request,
+    reason: Annotated[str, Query(min_length=1, max_length=2000)],
+    training_data: Annotated[str | None, Query(description="A snapshot reference.")] = None,
+    target: Annotated[str | None, Query(description="The label column of the snapshot.")] = None,
+    description: Annotated[str, Query(max_length=2000)] = "",
+    token: TokenRecord | None = Depends(requires("admin")),  # noqa: B008
+) -> Response:
+    from keel.client import Client
+    from keel.errors import InvalidInput, UntrustedArtifact
+    from keel.registry.serialization import SKOPS, load
+    from keel.store.artifacts import sha256_hex
+
+    data = await request.body()
+    if not data:
+        raise InvalidInput("body", "send the model as a skops file (application/octet-stream)")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput("body", f"the model file is larger than {MAX_UPLOAD_BYTES:,} bytes")
+    try:
+        model = load(data, SKOPS, sha256=sha256_hex(data))
+    except UntrustedArtifact as exc:
+        raise InvalidInput("body", exc.message, types=exc.fields.get("types")) from exc
+    except Exception as exc:  # skops raises many kinds of error on a file that is not its own
+        raise InvalidInput("body", f"not a readable skops file: {exc}") from exc
+    ctx = context(request)
+    settings = ctx.settings.model_copy(update={"actor": _actor(ctx, token)})
+
+    def register() -> Any:
+        with Client(settings=settings) as client:
+            return client.register_model(
+                name,
+                model,
+                training_data=training_data,
+                target=target,
+                description=description,
+                tags={"registered_over": "http", "reason": reason},
+            )
+
+    version = await _run(register)
+    return json_response(version.to_dict())

@@ -116,3 +116,29 @@ def test_management_needs_the_deploy_role_and_records_the_token(
     assert [d["id"] for d in listed.json()["deployments"]] == [shadow.json()["id"]]
     assert rolled.status_code == 200, rolled.text
     assert rolled.json()["action"] == "deployment_rolled_back"
+
+
+def test_registering_over_http_takes_an_admin_token_and_a_trusted_skops_file(
+    guarded: tuple[Server, dict[str, str]], two_models: tuple[Any, Any]
+) -> None:
+    import skops.io
+
+    server, held = guarded
+    path = "/v1/manage/models/uploaded/versions"
+    upload = skops.io.dumps(two_models[1])
+    query = {"reason": "trained in CI", "description": "C=0.001"}
+    with server.client() as http:
+        missing = http.post(path, params=query, content=upload)
+        deploy = http.post(path, params=query, content=upload, headers=bearer(held["deploy"]))
+        garbage = http.post(path, params=query, content=b"no zip", headers=bearer(held["admin"]))
+        no_reason = http.post(path, content=upload, headers=bearer(held["admin"]))
+        made = http.post(path, params=query, content=upload, headers=bearer(held["admin"]))
+    assert (missing.status_code, deploy.status_code) == (401, 403)
+    assert garbage.status_code == 422 and garbage.json()["field"] == "body"
+    assert no_reason.status_code == 422
+    assert made.status_code == 200, made.text
+    version = made.json()
+    assert (version["name"], version["version"], version["author"]) == ("uploaded", 1, "admin-bot")
+    with Client(settings=server.settings) as client:
+        loaded = client.load_model("uploaded/1")
+    assert type(loaded.model).__name__ == "LogisticRegression"
