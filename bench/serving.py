@@ -58,15 +58,19 @@ What
 - Server-side facts: the model's ``predict_proba`` on one row as an array
   (``model_predict_array_us``) and as a one-row DataFrame (``model_predict_frame_us``), and the
   bare arithmetic (``model_arithmetic_us``: dot product and logistic), each the best of 7 means
-  of 0.1 s in this process (after waiting up to 30 s for a quiet machine); each server's time per request at concurrency 1 (``*_c1_us`` = 1 /
-  requests/s, waits included) and what the serving layer adds to the model's array call
-  (``*_serving_overhead_us``); its CPU per request at concurrency 1 is ``*_c1_cpu_us``.
+  of 0.1 s in this process (after waiting up to 30 s for a quiet machine); each server's time
+  per request at concurrency 1 (``*_c1_us`` = 1 / requests/s, waits included) and what the
+  serving layer adds to the model's array call (``*_serving_overhead_us``); its CPU per request
+  at concurrency 1 is ``*_c1_cpu_us``.
 - ``ratio_*`` are Keel's requests/s divided by the other's; ``targets`` the issue's goals: Keel
   with logging at least the bare endpoint's throughput at concurrency 8 and 1.5x it at 32, at
   least 5x MLflow (at both), p99 under 50 ms at 32, every answer in the prediction log, and every
   request answered 200; ``targets_keel_nowal`` the same goals for ``keel_nowal``.
   ``load_avg_1m`` is the 1-minute load average as each server started and
   ``busy_cores_before`` the machine's busy cores just before: other work skews every figure.
+  ``yardstick_us`` is a fixed pure-Python task timed before each server started and after it
+  stopped: this machine's speed drifts by up to 1.8x with nothing visible in /proc/stat, and
+  ratios between servers measured at different speeds carry that error.
 """
 
 from __future__ import annotations
@@ -155,6 +159,13 @@ def per_call_us(action: Any, rounds: int = 7, round_s: float = 0.1) -> float:
     return best
 
 
+def yardstick_us() -> float:
+    """A fixed piece of pure-Python work timed in microseconds: this machine's speed drifts (the
+    same code here runs up to 1.8x slower at times, with no other work visible in /proc/stat), so
+    each server's figures come with the yardstick read just before it starts and after it stops."""
+    return per_call_us(lambda: sum(i * i for i in range(1000)), rounds=5, round_s=0.04)
+
+
 def model_facts(model: Any, rows: Any) -> dict[str, float]:
     import numpy as np
 
@@ -182,6 +193,7 @@ def measure(
     """Start the server, check it, warm it up, load it at each concurrency, stop it."""
     out: dict[str, Any] = {"busy_before": wait_for_quiet(plan.quiet_wait_s)}
     out["load_avg_1m"] = os.getloadavg()[0]
+    out["yardstick_us"] = [yardstick_us()]
     already = count_logged(server.prediction_log) if server.prediction_log else None
     log(f"{server.name}: starting")
     try:
@@ -209,6 +221,7 @@ def measure(
         stopping = time.perf_counter()
         server.stop()
         out["stop_s"] = time.perf_counter() - stopping
+        out["yardstick_us"].append(yardstick_us())
     if server.prediction_log is not None and already is not None:
         now = count_logged(server.prediction_log)
         out["logged"] = {k: now[k] - already[k] for k in now}
@@ -400,6 +413,7 @@ def report(
             out[f"{name}_answers_counted"] = result["answered"]
     out["load_avg_1m"] = {name: r["load_avg_1m"] for name, r in results.items()}
     out["busy_cores_before"] = {name: r["busy_before"] for name, r in results.items()}
+    out["yardstick_us"] = {name: r["yardstick_us"] for name, r in results.items()}
 
     def ratio(a: str, b: str, c: int) -> float | None:
         if a not in results or b not in results:
