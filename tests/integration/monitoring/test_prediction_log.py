@@ -3,10 +3,6 @@ input is refused with the field named."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +14,7 @@ from keel.client import Client
 from keel.domain.entities import ModelVersion
 from keel.errors import InvalidInput, NotFound
 from keel.store.prediction_log import ParquetLogStore
+from tests.crashing import acknowledged_before_sigkill
 
 
 def features(cancer_frame: pd.DataFrame, rows: int = 50) -> pd.DataFrame:
@@ -156,27 +153,9 @@ def test_acknowledged_predictions_survive_a_sigkill(client: Client, tmp_path: Pa
     frame = pd.DataFrame({"x": np.arange(10.0)})
     model = DummyClassifier().fit(frame, np.zeros(10))
     client.register_model("crash", model, input_example=frame)
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    process = subprocess.Popen(
-        [sys.executable, str(script), client.settings.store_url, client.settings.artifacts],
-        stdout=subprocess.PIPE,
-        text=True,
+    acknowledged = acknowledged_before_sigkill(
+        WRITER, tmp_path, [client.settings.store_url, client.settings.artifacts], 15
     )
-    acknowledged: list[int] = []
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        while len(acknowledged) < 15 and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if line.startswith("ack"):
-                acknowledged.append(int(line.split()[1]))
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
     assert len(acknowledged) >= 15
     logged = set(client.read_predictions("crash")["request_id"])
     for batch in acknowledged:

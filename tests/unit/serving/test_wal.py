@@ -3,18 +3,14 @@ after a SIGKILL, and a torn tail (never acknowledged) is skipped."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pyarrow as pa
 
 from keel.serving.wal import SUFFIX, WriteAheadRecorder, replay_segment
 from keel.store.prediction_log import ParquetLogStore
+from tests.crashing import acknowledged_before_sigkill
 
 
 def batch(start: int, rows: int = 5) -> dict[str, list]:  # type: ignore[type-arg]
@@ -116,26 +112,8 @@ while True:
 
 
 def test_acknowledged_rows_survive_sigkill_and_reach_the_log_on_restart(tmp_path: Path) -> None:
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
     art, wal = str(tmp_path / "art"), str(tmp_path / "wal")
-    process = subprocess.Popen(
-        [sys.executable, str(script), art, wal], stdout=subprocess.PIPE, text=True
-    )
-    acknowledged: list[int] = []
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        while len(acknowledged) < 300 and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if line.startswith("ack"):
-                acknowledged.append(int(line.split()[1]))
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
+    acknowledged = acknowledged_before_sigkill(WRITER, tmp_path, [art, wal], 300)
     assert len(acknowledged) >= 300
     logs = ParquetLogStore(art)
     WriteAheadRecorder(logs, wal).close()  # a restarted server replays what the dead one left
