@@ -5,8 +5,8 @@ Run ``.venv/bin/python bench/serving.py`` (about 6 minutes: 20 s per load) or wi
 (4 s per load; Keel's ``--no-wal`` variant left out, and MLflow unless ``--mlflow``; about a
 minute). ``--no-mlflow`` leaves MLflow out; ``--only keel_log,bare`` measures some servers only;
 ``--profile [SERVER]`` adds a py-spy profile of one server (``keel_log`` when not named) under a
-concurrency-32 load, taken after its measured runs, and prints where its time goes (needs
-``.venv/bin/pip install py-spy``; ``--profile-native`` adds C frames; see
+concurrency-32 load (``--profile-concurrency``), taken after its measured runs, and prints where
+its time goes (needs ``.venv/bin/pip install py-spy``; ``--profile-native`` adds C frames; see
 ``bench/_serving_profile.py``);
 ``--load asyncio`` uses the fallback load generator even when ``wrk`` is there. Before each
 server the benchmark waits up to ``--quiet-wait`` seconds (120; 0 with ``--quick``) for other
@@ -216,7 +216,9 @@ def measure(
         assert server.process is not None
         out["rss_mb"] = rss_mb(server.process.pid)
         if profile:
-            out["profile"] = profile_server(server, load, folder, plan, profile == "native")
+            native = profile.startswith("native")
+            connections = int(profile.rsplit(":", 1)[1])
+            out["profile"] = profile_server(server, load, folder, plan, native, connections)
     finally:
         stopping = time.perf_counter()
         server.stop()
@@ -245,24 +247,25 @@ def count_logged(root: str) -> dict[str, int]:
 
 
 def profile_server(
-    server: Server, load: Load, folder: Path, plan: Plan, native: bool
+    server: Server, load: Load, folder: Path, plan: Plan, native: bool, connections: int
 ) -> dict[str, Any]:
-    """py-spy on the server while it serves concurrency 32 (see ``_serving_profile``)."""
+    """py-spy on the server while it serves ``connections`` (see ``_serving_profile``)."""
     from _serving_profile import record, summarise
 
     seconds = max(5.0, plan.load_s / 2)
     raw = folder / f"{server.name}.pyspy.txt"
     assert server.process is not None
     kind = "native and Python frames, pausing it" if native else "Python frames"
-    log(f"{server.name}: py-spy for {seconds:.0f} s at concurrency 32 ({kind}; GIL holder)")
+    log(f"{server.name}: py-spy, {seconds:.0f} s at concurrency {connections} ({kind}; GIL holder)")
     sampler = record(server.process.pid, seconds, raw, native=native)
     time.sleep(0.5)
-    figures = summary(load.run(server, 32, seconds))
+    figures = summary(load.run(server, connections, seconds))
     _, errors = sampler.communicate(timeout=60)
     if sampler.returncode != 0 or not raw.exists():
         raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')[-2000:]}")
     result = summarise(raw)
     result["native"] = native
+    result["concurrency"] = connections
     result["rps_while_sampled"] = figures["rps"]
     log(f"{server.name}: {result['samples']} samples, {figures['rps']:,.0f} req/s meanwhile")
     for title, key in (("own", "own_pct"), ("inclusive", "inclusive_pct")):
@@ -476,6 +479,9 @@ def parse_args() -> argparse.Namespace:
         help="py-spy profile of one server (keel_log when not named) at concurrency 32",
     )
     parser.add_argument(
+        "--profile-concurrency", type=int, default=32, help="with --profile: the load (32)"
+    )
+    parser.add_argument(
         "--profile-native",
         action="store_true",
         help="with --profile: C frames too (pauses the server at each sample)",
@@ -559,7 +565,8 @@ def main() -> None:
         for server in servers:
             profile = None
             if args.profile == server.name:
-                profile = "native" if args.profile_native else "python"
+                kind = "native" if args.profile_native else "python"
+                profile = f"{kind}:{args.profile_concurrency}"
             try:
                 results[server.name] = measure(server, load, plan, folder, expected, profile)
             except Exception:
