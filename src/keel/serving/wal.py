@@ -31,6 +31,7 @@ from keel.store.prediction_log import LogStore
 
 _HEADER = struct.Struct(">II")  # payload length, CRC-32 of the payload
 SUFFIX = ".wal"
+SEALED = ".sealed"
 
 
 def _frames(path: Path) -> Iterator[dict[str, Any]]:
@@ -87,9 +88,22 @@ def _merged(batches: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
 
 
 def _identity(path: Path) -> tuple[int, str]:
-    stem = path.name.removesuffix(SUFFIX)  # <ns>-<id>
-    started, segment_id = stem.split("-", 1)
-    return int(started), segment_id
+    """(seal time in ns, segment id) of a sealed segment ``<start>-<id>.<sealed ns>.sealed``.
+
+    Parts are named by the seal time, not the start: a reader that cuts the log by part arrival
+    (a rollout step) then sees rows logged after it started, whenever their segment was opened.
+    """
+    stem, sealed, _ = path.name.rsplit(".", 2)
+    return int(sealed), stem.split("-", 1)[1]
+
+
+def seal(path: Path) -> Path:
+    """Rename an active segment to its sealed name (the seal time is fixed from then on, so a
+    replay after a crash names its parts the same way)."""
+    sealed = path.with_name(f"{path.name.removesuffix(SUFFIX)}.{time.time_ns():020d}{SEALED}")
+    path.rename(sealed)
+    _sync_folder(path.parent)
+    return sealed
 
 
 def _sync_folder(folder: Path) -> None:
@@ -189,8 +203,9 @@ class WriteAheadRecorder:
                 return 0
             _datasync(handle.fileno())
             self._open_segment()
+        sealed = seal(path)
         handle.close()  # releases its lock: the rows are sealed and synced
-        return replay_segment(self.logs, path)
+        return replay_segment(self.logs, sealed)
 
     def recover(self) -> int:
         """Replay every segment in the folder that no live process holds."""
@@ -201,9 +216,14 @@ class WriteAheadRecorder:
             try:
                 with open(path, "rb") as probe:
                     fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    rows += replay_segment(self.logs, path)
+                    seal(path)  # its writer is gone: seal it for good, then replay below
             except BlockingIOError:
                 continue  # a live process is still writing it
+            except FileNotFoundError:
+                continue  # another process sealed it first
+        for path in sorted(self.directory.glob(f"*{SEALED}")):
+            try:
+                rows += replay_segment(self.logs, path)
             except FileNotFoundError:
                 continue  # another process replayed it first
         return rows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from keel.serving.wal import SUFFIX, WriteAheadRecorder, replay_segment
+from keel.serving.wal import SEALED, SUFFIX, WriteAheadRecorder, replay_segment
 from keel.store.prediction_log import ParquetLogStore
 from tests.crashing import acknowledged_before_sigkill
 
@@ -71,13 +71,16 @@ def test_replaying_a_segment_twice_writes_no_duplicates(tmp_path: Path) -> None:
     recorder.record("m", batch(0))
     segment = recorder._path
     assert segment is not None
-    copy = tmp_path / "wal" / segment.name
     saved = segment.read_bytes()
-    recorder.flush()
-    copy.write_bytes(saved)  # as if the process died after writing the part, before deleting
-    replay_segment(logs, copy)
-    assert logged(logs) == [f"r{i}" for i in range(5)]
     recorder.close()
+    sealed = tmp_path / "elsewhere" / f"{segment.stem}.{12345:020d}{SEALED}"
+    sealed.parent.mkdir()
+    sealed.write_bytes(saved)
+    replay_segment(logs, sealed)
+    sealed.write_bytes(saved)  # as if the process died after writing the part, before deleting
+    replay_segment(logs, sealed)
+    assert logged(logs) == [f"r{i}" for i in range(5)] * 2  # the flush, then the one replay
+    assert not sealed.exists()
 
 
 def test_a_torn_tail_is_skipped(tmp_path: Path) -> None:
