@@ -38,17 +38,33 @@ def slow_model(cancer_frame: pd.DataFrame) -> object:
     return KNeighborsClassifier(algorithm="brute").fit(repeated, labels)
 
 
+RECORDS: list[dict[str, float]] = []
+SENT: dict[str, int] = {}
+
+
 def send(server: Server, model: str, rows: list[dict[str, float]], count: int) -> list[int]:
     answers = post_many(
         server, f"/v1/models/{model}/predict", [rows[i % 300] for i in range(count)]
     )
     assert {a.status_code for a in answers} == {200}
+    SENT[model] = SENT.get(model, 0) + count
     return [a.json()["version"] for a in answers]
 
 
-def advance_when_logged(client: Client, server: Server, model: str, rows: int) -> dict:  # type: ignore[type-arg]
-    server.wait(lambda: logged_rows(server, model).num_rows >= rows, what="the logged rows")
-    return client.advance_rollout(model, now=utcnow() + timedelta(seconds=2))
+def all_logged(server: Server, model: str) -> bool:
+    return logged_rows(server, model).num_rows >= SENT[model]
+
+
+def advance_when_logged(client: Client, server: Server, model: str) -> dict:  # type: ignore[type-arg]
+    """Advance once every answered request is in the log; while the controller still waits for
+    rows (a step counts only rows that arrived after it began), send more and ask again."""
+    for _ in range(5):
+        server.wait(lambda: all_logged(server, model), what="the logged rows")
+        decision = client.advance_rollout(model, now=utcnow() + timedelta(seconds=2))
+        if decision["action"] != "wait":
+            return decision
+        send(server, model, RECORDS, 200)
+    return decision
 
 
 def test_a_canary_is_promoted_and_a_slow_one_rolled_back(
@@ -58,6 +74,7 @@ def test_a_canary_is_promoted_and_a_slow_one_rolled_back(
     two_models: tuple[object, object],
 ) -> None:
     rows = cancer_frame.drop(columns=["target"]).to_dict("records")
+    RECORDS[:] = rows
     with Client(settings=store) as client:
         for name, candidate in (("sound", two_models[1]), ("sluggish", slow_model(cancer_frame))):
             client.register_model(name, two_models[0], training_data=cancer_frame, target="target")
@@ -71,18 +88,18 @@ def test_a_canary_is_promoted_and_a_slow_one_rolled_back(
             server.wait(lambda: 2 in send(server, "sound", rows, 20), what="the canary plan")
             versions = send(server, "sound", rows, 400)
             assert 0.35 < versions.count(2) / len(versions) < 0.65
-            step = advance_when_logged(client, server, "sound", 420)
+            step = advance_when_logged(client, server, "sound")
             assert step["action"] == "step", step
             server.wait(lambda: set(send(server, "sound", rows, 20)) == {2}, what="100%")
             send(server, "sound", rows, 300)
-            done = advance_when_logged(client, server, "sound", 760)
+            done = advance_when_logged(client, server, "sound")
             assert done["action"] == "promote", done
             assert client.get_version("sound@champion").version == 2
 
             client.deploy("sluggish", 2, reason="a slower candidate")
             server.wait(lambda: 2 in send(server, "sluggish", rows, 20), what="the canary plan")
             send(server, "sluggish", rows, 400)
-            verdict = advance_when_logged(client, server, "sluggish", 420)
+            verdict = advance_when_logged(client, server, "sluggish")
             assert verdict["action"] == "rollback", verdict
             assert any("latency" in reason for reason in verdict["reasons"]), verdict
             server.wait(lambda: set(send(server, "sluggish", rows, 40)) == {1}, what="stable")
