@@ -26,6 +26,9 @@ POLICY = {
         "min_rows_per_step": 100,
     }
 }
+#: a shared 2-core test machine can jitter one variant's p99 by 2x; the sound candidate costs
+#: the same as the stable version, so its test must not hinge on that noise
+SOUND_POLICY = {"rollout": {**POLICY["rollout"], "max_latency_p99_ratio": 5.0}}
 
 
 def slow_model(cancer_frame: pd.DataFrame) -> object:
@@ -80,7 +83,7 @@ def test_a_canary_is_promoted_and_a_slow_one_rolled_back(
             client.register_model(name, two_models[0], training_data=cancer_frame, target="target")
             client.register_model(name, candidate, training_data=cancer_frame, target="target")
             client.set_alias(name, "champion", 1, reason="first release")
-            client.set_policy(name, POLICY)
+            client.set_policy(name, SOUND_POLICY if name == "sound" else POLICY)
     server = start_server(store, tmp_path_factory.mktemp("canary"), "--poll", "0.2")
     try:
         with Client(settings=store) as client:
