@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from keel.client_autopilot import AutopilotMethods
 from keel.client_monitoring import MonitoringMethods
 from keel.client_rollout import RolloutMethods
 from keel.domain.audit import ChainVerification
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from keel.store.prediction_log import ParquetLogStore
 
 
-class Client(MonitoringMethods, RolloutMethods):
+class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
     """Every registry operation; cheap to create, safe to share between threads."""
 
     def __init__(

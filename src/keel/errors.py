@@ -10,6 +10,7 @@ message names the thing that went wrong and, where there is one, the fix.
     ├── Conflict                the request clashes with the current state (e.g. archived version)
     │   └── StoreConflict       the store refused a duplicate record (a lost race; retried)
     ├── GateFailed              a promotion was refused because the version is not blessed
+    ├── PipelineFailed          a pipeline step raised; the run can be resumed from that step
     ├── IntegrityError          stored bytes or records are not what the registry says they are
     │   ├── ArtifactCorrupted   an artifact's SHA-256 differs from the registered one
     │   └── UntrustedArtifact   an artifact holds types that are not trusted for loading
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidInput",
     "KeelError",
     "NotFound",
+    "PipelineFailed",
     "SchemaTooNew",
     "SignatureMismatch",
     "StoreConflict",
@@ -107,6 +109,22 @@ class StoreConflict(Conflict):
 
 class GateFailed(KeelError):
     code = "gate_failed"
+
+
+class PipelineFailed(KeelError):
+    code = "pipeline_failed"
+
+    def __init__(self, run_id: str, step: str, error: str) -> None:
+        super().__init__(
+            f"pipeline run {run_id} failed in step {step!r}: {error}; fix the cause and resume "
+            f"it (keel pipelines resume {run_id})",
+            run_id=run_id,
+            step=step,
+            error=error,
+        )
+        self.run_id = run_id
+        self.step = step
+        self.error = error
 
 
 class IntegrityError(KeelError):

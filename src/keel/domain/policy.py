@@ -41,6 +41,7 @@ from keel.domain.metric_names import (
     METRICS,
     REGRESSION_METRICS,
 )
+from keel.domain.retraining import Retraining
 from keel.errors import InvalidInput
 
 __all__ = [
@@ -422,12 +423,6 @@ class Monitoring(BaseModel):
         return self
 
 
-class Retraining(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    schedule: str | None = None
-
-
 PRESETS: dict[str, dict[str, Any]] = {
     "low": {
         "promotion": {"require_blessing": False},
@@ -526,6 +521,7 @@ class Policy(BaseModel):
         out["monitoring"]["alerts"] = [r.text for r in self.monitoring.alerts]
         # kept even when None: dropping it would let the preset's schedule return on re-parsing
         out["retraining"]["schedule"] = self.retraining.schedule
+        out["retraining"]["triggers"] = [t.text for t in self.retraining.triggers]
         return out
 
 

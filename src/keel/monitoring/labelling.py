@@ -31,14 +31,16 @@ class ReferenceOf(Protocol):
     def __call__(self, version: int) -> Reference: ...
 
 
-def read_labels(logs: LogStore, model: str) -> pd.DataFrame:
-    """Every label logged for ``model``, one (the newest) per request id."""
+def read_labels(logs: LogStore, model: str, *, arrival: bool = False) -> pd.DataFrame:
+    """Every label logged for ``model``, one (the newest) per request id (``arrival``: with
+    the time each was logged)."""
     import pyarrow as pa
 
     tables = [logs.read(p) for p in logs.parts("labels", model)]
     if not tables:
-        return newest_labels(pd.DataFrame())
-    return newest_labels(pa.concat_tables(tables, promote_options="permissive").to_pandas())
+        return newest_labels(pd.DataFrame(), arrival=arrival)
+    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    return newest_labels(frame, arrival=arrival)
 
 
 def load_index(artifacts: ArtifactStore, sha256: str) -> pd.DataFrame:

@@ -38,16 +38,22 @@ class Observer:
         model: str,
         labels: pd.DataFrame,
         references: ReferenceOf,
+        *,
+        version: int | None = None,
     ) -> None:
+        """``version`` limits the observations to that version's windows (a retrain trigger
+        judges the champion by its own predictions, not by its predecessor's)."""
         self.artifacts = artifacts
         self.labels = labels
         self.references = references
+        query = sa.select(monitor_windows).where(monitor_windows.c.model == model)
+        if version is not None:
+            query = query.where(monitor_windows.c.version == version)
         with db.read() as conn:
             self.windows = conn.execute(
-                sa.select(monitor_windows)
-                .where(monitor_windows.c.model == model)
-                .order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc())
-                .limit(MAX_WINDOWS)
+                query.order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc()).limit(
+                    MAX_WINDOWS
+                )
             ).all()
         self._labelled: dict[int, tuple[dict[str, Any], int | None]] = {}
 

@@ -15,12 +15,17 @@ import pandas as pd
 from keel.monitoring.references import Reference
 
 
-def newest_labels(labels: pd.DataFrame) -> pd.DataFrame:
-    """One label per request id: the most recently logged one."""
+def newest_labels(labels: pd.DataFrame, *, arrival: bool = False) -> pd.DataFrame:
+    """One label per request id: the most recently logged one (``arrival`` keeps its
+    ``labelled_at``, for callers that replay what was known at a given moment)."""
+    columns = ["request_id", "label", *(["labelled_at"] if arrival else [])]
     if labels.empty:
-        return pd.DataFrame({"request_id": pd.Series(dtype=str), "label": pd.Series(dtype=object)})
+        empty = {"request_id": pd.Series(dtype=str), "label": pd.Series(dtype=object)}
+        if arrival:
+            empty["labelled_at"] = pd.Series(dtype="datetime64[ns, UTC]")
+        return pd.DataFrame(empty)
     ordered = labels.sort_values("labelled_at", kind="stable")
-    return ordered.drop_duplicates("request_id", keep="last")[["request_id", "label"]]
+    return ordered.drop_duplicates("request_id", keep="last")[columns]
 
 
 def join_labels(index: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

@@ -379,6 +379,68 @@ api_tokens = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+# -- pipelines and the controller -------------------------------------------------------------
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("pipeline", String(256), nullable=False),
+    Column("model", String(128)),
+    Column("status", String(16), nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+    Column("error", Text),
+)
+Index("ix_pipeline_runs_model", pipeline_runs.c.model)
+
+pipeline_steps = Table(
+    "pipeline_steps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(32), ForeignKey("pipeline_runs.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cache_key", String(64), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("output_sha256", String(64)),
+    Column("output", JSON),
+    Column("cached_from", String(32)),
+    Column("started_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("error", Text),
+    UniqueConstraint("run_id", "name", name="uq_pipeline_steps_run_id"),
+)
+Index("ix_pipeline_steps_cache", pipeline_steps.c.name, pipeline_steps.c.cache_key)
+
+retrains = Table(
+    "retrains",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(128), nullable=False),
+    # the model's name while the retrain is in flight, NULL once it ended: the unique
+    # constraint makes "one retrain in flight per model" a rule of the store, not of the code
+    Column("active_model", String(128), unique=True),
+    Column("trigger", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("pipeline_run_id", String(32)),
+    Column("candidate_version", Integer),
+    Column("deployment_id", Integer),
+    Column("outcome", Text),
+    Column("details", JSON, nullable=False),
+    Column("requested_by", String(256), nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime),
+)
+Index("ix_retrains_model_created", retrains.c.model, retrains.c.created_at)
+
 __all__ = [
     "alerts",
     "alias_history",
@@ -399,6 +461,9 @@ __all__ = [
     "monitor_state",
     "monitor_windows",
     "notifications",
+    "pipeline_runs",
+    "pipeline_steps",
+    "retrains",
     "run_inputs",
     "run_metrics",
     "runs",

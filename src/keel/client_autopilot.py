@@ -1,0 +1,67 @@
+"""The Client's retraining methods: the autopilot, manual retrains and pipeline runs (mixed into
+``keel.Client``).
+
+client.autopilot()                         # one reconcile pass over every governed model
+client.retrain("credit", reason="new features shipped")
+client.retrains("credit")                  # what fired, what the gates said, how it ended
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel.controller.autopilot import Decision
+    from keel.controller.retrains import Retrain
+    from keel.pipelines.records import PipelineRun
+    from keel.store.database import Database
+
+
+class AutopilotMethods:
+    db: Database
+    actor: str
+
+    def autopilot(
+        self,
+        *,
+        models: list[str] | None = None,
+        now: datetime | None = None,
+        monitor: bool = True,
+        sinks: list[Any] | None = None,
+    ) -> list[Decision]:
+        """One reconcile pass: monitor, fire triggers, train, gate, deploy, advance rollouts;
+        returns every decision with its reason (each is also in the audit trail)."""
+        from keel.controller.autopilot import Autopilot
+
+        pilot = Autopilot(self, monitor=monitor, sinks=sinks)
+        return pilot.reconcile_all(now=now, models=models)
+
+    def retrain(
+        self, model: str, *, reason: str, now: datetime | None = None, run: bool = True
+    ) -> list[Decision]:
+        """A manual retrain of ``model``: queued, then (``run``) driven by one pass at once."""
+        from keel.controller.autopilot import Autopilot, Decision
+
+        pilot = Autopilot(self, monitor=False)
+        queued = pilot.request(model, reason=reason, now=now)
+        first = Decision(model, "retrain", f"manual: {reason}", queued.id)
+        return [first, *pilot.reconcile(model, now)] if run else [first]
+
+    def retrains(self, model: str | None = None, limit: int = 50) -> list[Retrain]:
+        """Retrains, newest first."""
+        from keel.controller import retrains
+
+        return retrains.history(self.db, model, limit)
+
+    def pipeline_runs(
+        self, model: str | None = None, *, pipeline: str | None = None, limit: int = 50
+    ) -> list[PipelineRun]:
+        from keel.pipelines.records import list_runs
+
+        return list_runs(self.db, model=model, pipeline=pipeline, limit=limit)
+
+    def pipeline_run(self, run_id: str) -> PipelineRun:
+        from keel.pipelines.records import get_run
+
+        return get_run(self.db, run_id)

@@ -1,0 +1,405 @@
+"""The autopilot: one reconcile pass per model, run once (cron) or in a loop.
+
+A pass monitors the model's new log data, then either drives the retrain in flight one state
+further (train and gate, deploy, advance the rollout, record the end) or, with none in flight,
+asks the triggers and guards whether to start one. Every state change is one committed
+transaction with an audit entry saying why, and each needs the retrain's lease, so killing the
+autopilot at any point and starting it again continues (or cleanly ends) the work in flight:
+never two champions (the alias is one row), never a half rollout left alone (the next pass
+advances or rolls it back), never a duplicated retrain (one in flight per model, and a resumed
+pipeline finds the version it registered before).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from keel.controller import retrains
+from keel.controller.retrains import Retrain
+from keel.controller.triggers import consider
+from keel.domain.policy import Policy
+from keel.errors import Conflict, GateFailed, KeelError, NotFound, PipelineFailed
+from keel.registry.clock import utcnow
+
+__all__ = ["Autopilot", "Decision"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    model: str
+    action: str
+    reason: str
+    retrain: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "action": self.action,
+            "reason": self.reason,
+            "retrain": self.retrain,
+            "details": self.details,
+        }
+
+
+class Autopilot:
+    """Keeps every model with a policy under its triggers, gates and rollout strategy."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        lease_s: float = 900.0,
+        monitor: bool = True,
+        sinks: list[Any] | None = None,
+        pipeline: Any = None,
+    ) -> None:
+        from keel.controller.retraining import standard_pipeline
+
+        self.client = client
+        self.owner = retrains.controller_id()
+        self.lease = timedelta(seconds=lease_s)
+        self.monitor = monitor
+        self.sinks = sinks
+        self.pipeline = pipeline or standard_pipeline()
+
+    # -- entry points -----------------------------------------------------------------------
+    def reconcile_all(
+        self, now: datetime | None = None, models: list[str] | None = None
+    ) -> list[Decision]:
+        """One pass over ``models`` (default: every model with a stored policy)."""
+        names = models if models is not None else self._governed()
+        out: list[Decision] = []
+        for name in names:
+            try:
+                out.extend(self.reconcile(name, now))
+            except KeelError as exc:  # one model's trouble must not stop the others
+                out.append(Decision(name, "error", exc.message))
+        return out
+
+    def run(
+        self,
+        *,
+        every_s: float = 60.0,
+        duration_s: float | None = None,
+        models: list[str] | None = None,
+        on_decision: Callable[[Decision], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Reconcile every ``every_s`` seconds until ``duration_s`` passed (forever by default)."""
+        started = time.monotonic()
+        while True:
+            for decision in self.reconcile_all(models=models):
+                if on_decision is not None:
+                    on_decision(decision)
+            if duration_s is not None and time.monotonic() - started + every_s > duration_s:
+                return
+            sleep(every_s)
+
+    def request(self, model: str, *, reason: str, now: datetime | None = None) -> Retrain:
+        """A manual retrain (no trigger, no guards): queued for the next pass."""
+        from keel.domain.names import ModelRef
+
+        self.client.get_version(ModelRef(model, alias="champion"))  # NotFound without one
+        if not reason or not reason.strip():
+            from keel.errors import InvalidInput
+
+            raise InvalidInput("reason", "a manual retrain needs a reason")
+        return retrains.request(
+            self.client.db,
+            self.client.actor,
+            model,
+            trigger="manual",
+            reason=reason.strip(),
+            now=now or utcnow(),
+        )
+
+    def reconcile(self, model: str, now: datetime | None = None) -> list[Decision]:
+        moment = now or utcnow()
+        policy = self.client.get_policy(model) or Policy()
+        out: list[Decision] = []
+        if self.monitor:
+            out.append(self._monitor(model, policy, moment))
+        current = retrains.active(self.client.db, model)
+        if current is None:
+            started = self._consider(model, policy, moment)
+            out.append(started[0])
+            current = started[1]
+            if current is None:
+                return out
+        out.extend(self._drive(current, policy, moment))
+        return out
+
+    # -- steps ------------------------------------------------------------------------------
+    def _governed(self) -> list[str]:
+        return [m.name for m in self.client.list_models() if self.client.get_policy(m.name)]
+
+    def _monitor(self, model: str, policy: Policy, now: datetime) -> Decision:
+        result = self.client.monitor(model, now=now, sinks=self.sinks)
+        fired = [a for a in result.alerts if a.get("transition") == "fired"]
+        return Decision(
+            model,
+            "monitor",
+            f"{len(result.windows)} new windows, {len(fired)} alerts fired",
+            details={"windows": result.windows, "alerts": result.alerts},
+        )
+
+    def _consider(
+        self, model: str, policy: Policy, now: datetime
+    ) -> tuple[Decision, Retrain | None]:
+        champion = self._champion(model)
+        if champion is None:
+            return Decision(model, "idle", "no champion to retrain"), None
+        verdict = consider(self.client, model, policy, champion, now)
+        if verdict.trigger is None:
+            return Decision(model, "idle", verdict.reason), None
+        if verdict.hold is not None:
+            return Decision(
+                model,
+                "hold",
+                f"{verdict.trigger} ({verdict.reason}) held by {verdict.hold}",
+                details=verdict.details,
+            ), None
+        try:
+            started = retrains.request(
+                self.client.db,
+                self.client.actor,
+                model,
+                trigger=verdict.trigger,
+                reason=verdict.reason,
+                now=now,
+                details={"champion": champion, **_plain(verdict.details)},
+            )
+        except Conflict as exc:  # another controller started one a moment ago
+            return Decision(model, "busy", exc.message), None
+        return Decision(
+            model, "retrain", f"{verdict.trigger}: {verdict.reason}", started.id
+        ), started
+
+    def _champion(self, model: str) -> int | None:
+        from keel.registry.deployments import champion_in
+
+        with self.client.db.read() as conn:
+            return champion_in(conn, model)
+
+    def _drive(self, retrain: Retrain, policy: Policy, now: datetime) -> list[Decision]:
+        db = self.client.db
+        if not retrains.take_lease(db, retrain.id, self.owner, self.lease):
+            return [
+                Decision(retrain.model, "busy", "another autopilot holds this retrain", retrain.id)
+            ]
+        out: list[Decision] = []
+        try:
+            while retrain.active:
+                moved, decision = self._step(retrain, policy, now)
+                out.append(decision)
+                if moved is None:
+                    break
+                retrain = moved
+        finally:
+            if retrain.active:
+                retrains.release_lease(db, retrain.id, self.owner)
+        return out
+
+    def _step(
+        self, retrain: Retrain, policy: Policy, now: datetime
+    ) -> tuple[Retrain | None, Decision]:
+        """One move of the state machine: (the moved retrain, or None to stop here; what)."""
+        handler = {
+            "queued": self._queued,
+            "training": self._training,
+            "deploying": self._deploying,
+            "rolling_out": self._rolling_out,
+        }[retrain.state]
+        return handler(retrain, policy, now)
+
+    def _move(
+        self, retrain: Retrain, state: str, reason: str, now: datetime, **values: Any
+    ) -> Retrain:
+        return retrains.move(
+            self.client.db,
+            self.client.actor,
+            retrain,
+            self.owner,
+            state,
+            reason=reason,
+            now=now,
+            **values,
+        )
+
+    def _queued(self, retrain: Retrain, policy: Policy, now: datetime) -> tuple[Retrain, Decision]:
+        champion = retrain.details.get("champion") or self._champion(retrain.model)
+        if champion is None:
+            moved = self._move(retrain, "abandoned", "the model has no champion any more", now)
+            return moved, Decision(retrain.model, "abandoned", "no champion", retrain.id)
+        run_id = uuid.uuid4().hex
+        moved = self._move(
+            retrain,
+            "training",
+            f"pipeline run {run_id}",
+            now,
+            pipeline_run_id=run_id,
+            details={**retrain.details, "champion": champion, "attempts": 0},
+        )
+        return moved, Decision(retrain.model, "train", f"pipeline run {run_id} started", retrain.id)
+
+    def _training(
+        self, retrain: Retrain, policy: Policy, now: datetime
+    ) -> tuple[Retrain | None, Decision]:
+        from keel.pipelines import records
+
+        run_id = str(retrain.pipeline_run_id)
+        params = {
+            "model": retrain.model,
+            "champion": int(retrain.details["champion"]),
+            "now": now.isoformat(),
+            "retrain": retrain.id,
+            "trigger": retrain.trigger,
+        }
+        try:
+            try:
+                record = records.get_run(self.client.db, run_id)
+            except NotFound:
+                record = None
+            if record is not None and record.status == "succeeded":
+                outputs = self._outputs(record)
+            else:
+                result = self.pipeline.run(
+                    self.client,
+                    params if record is None else None,
+                    executor=policy.retraining.executor,
+                    model=retrain.model,
+                    run_id=run_id if record is None else None,
+                    resume=run_id if record is not None else None,
+                )
+                outputs = result.outputs
+        except (PipelineFailed, KeelError) as exc:
+            attempts = int(retrain.details.get("attempts", 0)) + 1
+            details = {**retrain.details, "attempts": attempts, "error": exc.message}
+            if attempts >= policy.retraining.max_attempts:
+                moved = self._move(
+                    retrain, "failed", exc.message, now, details=details, outcome=exc.message
+                )
+                return moved, Decision(retrain.model, "failed", exc.message, retrain.id)
+            with self.client.db.write() as conn:
+                from keel.store.schema import retrains as table
+
+                conn.execute(table.update().where(table.c.id == retrain.id).values(details=details))
+            return None, Decision(
+                retrain.model, "retry", f"attempt {attempts} failed: {exc.message}", retrain.id
+            )
+        version = int(outputs["registered"]["version"])
+        verdict = outputs["gate"]
+        reasons = "; ".join(verdict["reasons"]) or verdict["verdict"]
+        details = {**retrain.details, "gate": verdict, "holdout": outputs["registered"]["holdout"]}
+        if verdict["verdict"] != "blessed":
+            moved = self._move(
+                retrain,
+                "rejected",
+                reasons,
+                now,
+                candidate_version=version,
+                outcome=reasons,
+                details=details,
+            )
+            return moved, Decision(retrain.model, "rejected", f"v{version}: {reasons}", retrain.id)
+        moved = self._move(
+            retrain,
+            "deploying",
+            f"v{version} passed the gates",
+            now,
+            candidate_version=version,
+            details=details,
+        )
+        return moved, Decision(retrain.model, "blessed", f"v{version} passed the gates", retrain.id)
+
+    def _outputs(self, record: Any) -> dict[str, Any]:
+        import cloudpickle
+
+        return {
+            s.name: cloudpickle.loads(self.client.artifacts.get(s.output_sha256))
+            for s in record.steps
+            if s.name in ("registered", "gate") and s.output_sha256
+        }
+
+    def _deploying(
+        self, retrain: Retrain, policy: Policy, now: datetime
+    ) -> tuple[Retrain | None, Decision]:
+        version = int(retrain.candidate_version or 0)
+        deployment = next(
+            (
+                d
+                for d in self.client.deployments(retrain.model, limit=20)
+                if d.candidate_version == version and d.created_at >= retrain.created_at
+            ),
+            None,
+        )  # started before a crash: adopt it rather than deploy twice
+        if deployment is None:
+            try:
+                deployment = self.client.deploy(
+                    retrain.model, version, reason=f"retrain #{retrain.id}: {retrain.trigger}"
+                )
+            except GateFailed as exc:  # e.g. waiting for a person's approval
+                return None, Decision(retrain.model, "waiting", exc.message, retrain.id)
+        if deployment.status == "running":
+            moved = self._move(
+                retrain,
+                "rolling_out",
+                f"{deployment.strategy} rollout #{deployment.id} started",
+                now,
+                deployment_id=deployment.id,
+            )
+            return moved, Decision(
+                retrain.model,
+                "deploy",
+                f"v{version}: {deployment.strategy} rollout #{deployment.id}",
+                retrain.id,
+            )
+        return self._ended(retrain, deployment, now)
+
+    def _rolling_out(
+        self, retrain: Retrain, policy: Policy, now: datetime
+    ) -> tuple[Retrain | None, Decision]:
+        from keel.registry import deployments
+
+        deployment = deployments.get(self.client.db, int(retrain.deployment_id or 0))
+        if deployment.status == "running":
+            try:
+                step = self.client.advance_rollout(retrain.model, now=now)
+            except Conflict as exc:
+                return None, Decision(retrain.model, "busy", exc.message, retrain.id)
+            deployment = deployments.get(self.client.db, deployment.id)
+            if deployment.status == "running":
+                why = "; ".join(step.get("reasons") or []) or "in progress"
+                return None, Decision(
+                    retrain.model,
+                    "rollout",
+                    f"{step.get('action')}: {why}",
+                    retrain.id,
+                    {"weight": deployment.candidate_weight},
+                )
+        return self._ended(retrain, deployment, now)
+
+    def _ended(self, retrain: Retrain, deployment: Any, now: datetime) -> tuple[Retrain, Decision]:
+        state = {"completed": "promoted", "promoted": "promoted"}.get(
+            deployment.status, deployment.status
+        )
+        reason = deployment.reason or deployment.status
+        if deployment.analysis:
+            last = deployment.analysis[-1]
+            reason = "; ".join(last.get("reasons") or []) or reason
+        moved = self._move(retrain, state, reason, now, deployment_id=deployment.id, outcome=reason)
+        return moved, Decision(
+            retrain.model, state, f"v{retrain.candidate_version}: {reason}", retrain.id
+        )
+
+
+def _plain(details: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(details, default=str))

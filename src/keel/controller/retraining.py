@@ -1,0 +1,237 @@
+"""The standard retraining pipeline: training window -> candidate -> registered -> gate.
+
+- ``training_window``: the newest labelled production rows (labels that had arrived by the
+  retrain's time), topped up from the original training snapshot as the policy says; the newest
+  ``holdout`` share is kept back, so the gates judge the candidate (and the champion, for the
+  comparative gates) on the most recent data;
+- ``candidate``: the policy's trainer (``module:function`` taking the training frame and the
+  target), or else the champion's own estimator cloned and refit (any scikit-learn model);
+- ``registered``: a new version with its training and holdout snapshots as lineage; idempotent
+  (a resumed run finds the version it registered before instead of registering another);
+- ``gate``: the policy's gates on the holdout; a rejection is an outcome, not a failure.
+
+Deploying is the controller's job, so the pipeline stays free of rollout concerns.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from keel.domain.names import ModelRef
+from keel.domain.policy import Policy, Suite
+from keel.errors import InvalidInput
+from keel.pipelines.pipeline import Pipeline
+from keel.pipelines.step import StepContext, step
+
+__all__ = ["standard_pipeline", "target_of"]
+
+#: the tag that ties a version to the retrain that made it
+RETRAIN_TAG = "retrain"
+
+
+def target_of(policy: Policy) -> str:
+    suite = policy.gate_suite()
+    target = policy.monitoring.target or (suite.target if suite is not None else None)
+    if target is None:
+        raise InvalidInput(
+            "monitoring.target", "a retrain needs the label column: set monitoring.target"
+        )
+    return target
+
+
+@step
+def training_window(context: StepContext, model: str, champion: int, now: str) -> dict[str, Any]:
+    from keel.monitoring.labelling import read_labels
+    from keel.registry.predictions import read_log
+
+    client = context.client()
+    try:
+        policy = client.get_policy(model) or Policy()
+        target = target_of(policy)
+        spec = policy.retraining.training
+        version = client.get_version(ModelRef(model, version=champion))
+        features = _feature_names(version)
+        if not features:
+            raise InvalidInput("model", f"{version.ref} has no input signature to retrain on")
+        moment = pd.Timestamp(datetime.fromisoformat(now))
+        log = read_log(client.logs, "predictions", model).to_pandas()
+        labels = read_labels(client.logs, model, arrival=True)
+        recent = pd.DataFrame(columns=[*features, target])
+        if not log.empty and not labels.empty:
+            known = labels[pd.to_datetime(labels["labelled_at"], utc=True) <= moment]
+            joined = log.merge(known[["request_id", "label"]], on="request_id", how="inner")
+            joined = joined[joined["status"].fillna("ok") == "ok"] if "status" in joined else joined
+            joined = joined.sort_values("timestamp").tail(spec.recent_rows)
+            recent = joined[features].assign(**{target: joined["label"].to_numpy()})
+        original = pd.DataFrame(columns=[*features, target])
+        if spec.include_snapshot != "never" and version.training_snapshot:
+            wanted = spec.include_snapshot == "always" or len(recent) < spec.recent_rows
+            if wanted:
+                snap = client.load_snapshot(_first_training_snapshot(client, model, version))
+                original = snap[[*features, target]]
+                if spec.include_snapshot == "fill":
+                    original = original.tail(spec.recent_rows - len(recent))
+        cut = round(len(recent) * spec.holdout)
+        if cut >= 50:
+            holdout, recent_train = recent.tail(cut), recent.head(len(recent) - cut)
+        else:  # too few recent rows to judge on: hold back part of the original instead
+            cut = round(len(original) * spec.holdout)
+            holdout, original = original.tail(cut), original.head(len(original) - cut)
+            recent_train = recent
+        train = pd.concat([original, recent_train], ignore_index=True)
+        dtype = _target_dtype(client, model, version, target)
+        train[target] = _as_type(train[target], dtype)
+        holdout = holdout.assign(**{target: _as_type(holdout[target], dtype)})
+        if len(train) < spec.min_rows:
+            raise InvalidInput(
+                "retraining.training.min_rows",
+                f"only {len(train)} labelled rows to train on; at least {spec.min_rows} needed",
+            )
+        return {
+            "train": train.reset_index(drop=True),
+            "holdout": holdout.reset_index(drop=True),
+            "target": target,
+            "features": features,
+            "recent_rows": len(recent_train),
+            "snapshot_rows": len(original),
+            "holdout_rows": len(holdout),
+        }
+    finally:
+        client.close()
+
+
+def _target_dtype(client: Any, model: str, version: Any, target: str) -> str | None:
+    if not version.training_snapshot:
+        return None
+    snapshot = client.get_snapshot(_first_training_snapshot(client, model, version))
+    return snapshot.schema.get(target)
+
+
+def _as_type(values: pd.Series, dtype: str | None) -> pd.Series:
+    """Logged labels arrive as generic values; give them the original target's type."""
+    values = values.infer_objects()
+    if dtype is not None and str(values.dtype) != dtype:
+        try:
+            values = values.astype(dtype)
+        except (TypeError, ValueError):
+            pass  # mixed or new label types: leave them for the trainer to judge
+    return values
+
+
+def _feature_names(version: Any) -> list[str]:
+    signature = version.signature or {}
+    inputs = signature.get("inputs") or []
+    return [str(i["name"]) for i in inputs if isinstance(i, dict) and "name" in i]
+
+
+def _first_training_snapshot(client: Any, model: str, version: Any) -> str:
+    """The original training data: of the first version in the champion's line of parents."""
+    current = version
+    while current.parent_version is not None:
+        parent = client.get_version(ModelRef(model, version=current.parent_version))
+        if not parent.training_snapshot:
+            break
+        current = parent
+    return str(current.training_snapshot)
+
+
+@step
+def candidate(
+    context: StepContext, training_window: dict[str, Any], model: str, champion: int
+) -> Any:
+    client = context.client()
+    try:
+        policy = client.get_policy(model) or Policy()
+        train = training_window["train"]
+        target, features = training_window["target"], training_window["features"]
+        if policy.retraining.trainer:
+            module, _, name = policy.retraining.trainer.partition(":")
+            trainer = getattr(importlib.import_module(module), name)
+            return trainer(train, target)
+        from sklearn.base import clone
+
+        base = client.load_model(ModelRef(model, version=champion)).model
+        fitted = clone(base)
+        fitted.fit(train[features], train[target].to_numpy())
+        return fitted
+    finally:
+        client.close()
+
+
+@step(cache=False)
+def registered(
+    context: StepContext,
+    candidate: Any,
+    training_window: dict[str, Any],
+    model: str,
+    champion: int,
+    retrain: int,
+    trigger: str,
+) -> dict[str, Any]:
+    client = context.client()
+    try:
+        mine = client.list_versions(model, filter=f"tags.{RETRAIN_TAG} = '{retrain}'", limit=1)
+        if mine:  # registered before a crash: the same retrain never makes two versions
+            return {"version": int(mine[0].version), "holdout": mine[0].tags["holdout"]}
+        train_snapshot = client.register_snapshot(
+            training_window["train"], f"{model}-retrain", tags={RETRAIN_TAG: str(retrain)}
+        )
+        holdout = client.register_snapshot(
+            training_window["holdout"], f"{model}-holdout", tags={RETRAIN_TAG: str(retrain)}
+        )
+        version = client.register_model(
+            model,
+            candidate,
+            training_data=train_snapshot,
+            target=training_window["target"],
+            features=training_window["features"],
+            tags={
+                RETRAIN_TAG: str(retrain),
+                "pipeline_run": context.run_id,
+                "holdout": holdout.ref,
+            },
+            description=f"retrained: {trigger}",
+            parent=champion,
+        )
+        return {"version": int(version.version), "holdout": holdout.ref}
+    finally:
+        client.close()
+
+
+@step(cache=False)
+def gate(context: StepContext, registered: dict[str, Any], model: str) -> dict[str, Any]:
+    client = context.client()
+    try:
+        ref = ModelRef(model, version=registered["version"])
+        done = client.gate_history(ref)
+        if done:  # gated before a crash: keep that verdict
+            newest = done[-1]
+            return {"verdict": newest["verdict"], "reasons": list(newest.get("reasons") or [])}
+        policy = client.get_policy(model) or Policy()
+        _, outcome = client.gate(ref, policy=_on_holdout(policy, registered["holdout"]))
+        return {"verdict": outcome.verdict, "reasons": list(outcome.reasons)}
+    finally:
+        client.close()
+
+
+def _on_holdout(policy: Policy, snapshot: str) -> Policy:
+    """The policy with its gate suite pointed at the retrain's fresh holdout."""
+    data = policy.to_dict()
+    target = target_of(policy)
+    name = policy.gate_suite_name() or "retrain"
+    suite = policy.gate_suite()
+    base = suite.model_dump(mode="json", by_alias=True, exclude_none=True) if suite else {}
+    base.update(snapshots=[snapshot], target=target)
+    data.setdefault("suites", {})[name] = Suite.model_validate(base).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    data["gates"]["suite"] = name
+    return Policy.parse(data)
+
+
+def standard_pipeline() -> Pipeline:
+    return Pipeline("retrain", [training_window, candidate, registered, gate])

@@ -1,0 +1,246 @@
+"""Retrains in the store: one row each, moved through its states one committed step at a time.
+
+    queued -> training -> deploying -> rolling_out -> promoted | rolled_back | stopped
+                       \\-> rejected (the gates said no)          failed, abandoned
+
+A retrain "in flight" holds its model's name in ``active_model`` (unique), so the store itself
+refuses a second concurrent retrain of a model. A controller works on a retrain only while it
+holds its lease; a controller that was killed loses the lease when it expires, and the next one
+takes the retrain over from the state it was left in.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from keel.errors import Conflict, NotFound, StoreConflict
+from keel.registry import audit
+from keel.registry.clock import utcnow
+from keel.store.database import Database
+from keel.store.schema import retrains
+
+__all__ = ["ENDED", "Retrain", "controller_id"]
+
+ENDED = ("rejected", "promoted", "completed", "rolled_back", "stopped", "failed", "abandoned")
+STATES = ("queued", "training", "deploying", "rolling_out", *ENDED)
+
+
+def controller_id() -> str:
+    """Who holds a lease: this host and process, plus a nonce for several in one process."""
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class Retrain:
+    id: int
+    model: str
+    trigger: str
+    reason: str
+    state: str
+    pipeline_run_id: str | None
+    candidate_version: int | None
+    deployment_id: int | None
+    outcome: str | None
+    details: dict[str, Any]
+    requested_by: str
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.state not in ENDED
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.__dict__.copy()
+        for key in ("created_at", "updated_at", "ended_at"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+def _row(row: Any) -> Retrain:
+    return Retrain(
+        id=row.id,
+        model=row.model,
+        trigger=row.trigger,
+        reason=row.reason,
+        state=row.state,
+        pipeline_run_id=row.pipeline_run_id,
+        candidate_version=row.candidate_version,
+        deployment_id=row.deployment_id,
+        outcome=row.outcome,
+        details=dict(row.details),
+        requested_by=row.requested_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        ended_at=row.ended_at,
+    )
+
+
+def request(
+    db: Database,
+    actor: str,
+    model: str,
+    *,
+    trigger: str,
+    reason: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> Retrain:
+    """Queue a retrain; Conflict when one is already in flight for ``model``."""
+    try:
+        with db.write() as conn:
+            key = conn.execute(
+                retrains.insert().values(
+                    model=model,
+                    active_model=model,
+                    trigger=trigger,
+                    reason=reason,
+                    state="queued",
+                    details=details or {},
+                    requested_by=actor,
+                    created_at=now,
+                    updated_at=utcnow(),
+                )
+            ).inserted_primary_key
+            assert key is not None
+            new_id = key[0]
+            audit.append(
+                conn,
+                actor,
+                "retrain.request",
+                model,
+                {"retrain": new_id, "trigger": trigger, "reason": reason, **(details or {})},
+            )
+            row = conn.execute(sa.select(retrains).where(retrains.c.id == new_id)).one()
+    except StoreConflict as exc:
+        current = active(db, model)
+        raise Conflict(
+            f"a retrain of {model} is already in flight"
+            + (f" (#{current.id}, {current.state})" if current else ""),
+            model=model,
+        ) from exc
+    return _row(row)
+
+
+def active(db: Database, model: str) -> Retrain | None:
+    with db.read() as conn:
+        row = conn.execute(sa.select(retrains).where(retrains.c.active_model == model)).first()
+    return _row(row) if row is not None else None
+
+
+def get(db: Database, retrain_id: int) -> Retrain:
+    with db.read() as conn:
+        row = conn.execute(sa.select(retrains).where(retrains.c.id == retrain_id)).first()
+    if row is None:
+        raise NotFound("retrain", str(retrain_id))
+    return _row(row)
+
+
+def history(db: Database, model: str | None = None, limit: int = 50) -> list[Retrain]:
+    query = sa.select(retrains).order_by(retrains.c.id.desc()).limit(limit)
+    if model is not None:
+        query = query.where(retrains.c.model == model)
+    with db.read() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
+def last(db: Database, model: str) -> Retrain | None:
+    found = history(db, model, limit=1)
+    return found[0] if found else None
+
+
+def started_since(db: Database, model: str, since: datetime) -> int:
+    with db.read() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(retrains)
+                .where(retrains.c.model == model, retrains.c.created_at > since)
+            ).scalar_one()
+        )
+
+
+def take_lease(db: Database, retrain_id: int, owner: str, lease: timedelta) -> bool:
+    """Hold the retrain for ``lease`` (wall-clock); False when another live controller has it."""
+    wall = utcnow()
+    with db.write() as conn:
+        taken = conn.execute(
+            retrains.update()
+            .where(
+                retrains.c.id == retrain_id,
+                retrains.c.active_model.is_not(None),
+                sa.or_(
+                    retrains.c.lease_owner.is_(None),
+                    retrains.c.lease_owner == owner,
+                    retrains.c.lease_until < wall,
+                ),
+            )
+            .values(lease_owner=owner, lease_until=wall + lease)
+        ).rowcount
+    return bool(taken)
+
+
+def release_lease(db: Database, retrain_id: int, owner: str) -> None:
+    with db.write() as conn:
+        conn.execute(
+            retrains.update()
+            .where(retrains.c.id == retrain_id, retrains.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def move(
+    db: Database,
+    actor: str,
+    retrain: Retrain,
+    owner: str,
+    state: str,
+    *,
+    reason: str,
+    now: datetime,
+    **values: Any,
+) -> Retrain:
+    """Move the retrain to ``state`` (with ``values``) and audit why, if this controller still
+    holds it and nobody moved it meanwhile; Conflict otherwise."""
+    assert state in STATES, state
+    changes: dict[str, Any] = {"state": state, "updated_at": utcnow(), **values}
+    if state in ENDED:
+        changes.update(active_model=None, ended_at=now, lease_owner=None, lease_until=None)
+    with db.write() as conn:
+        moved = conn.execute(
+            retrains.update()
+            .where(
+                retrains.c.id == retrain.id,
+                retrains.c.state == retrain.state,
+                retrains.c.lease_owner == owner,
+            )
+            .values(**changes)
+        ).rowcount
+        if not moved:
+            raise Conflict(
+                f"retrain #{retrain.id} of {retrain.model} was moved by another controller",
+                retrain=retrain.id,
+            )
+        audit.append(
+            conn,
+            actor,
+            f"retrain.{state}",
+            retrain.model,
+            {
+                "retrain": retrain.id,
+                "from": retrain.state,
+                "reason": reason,
+                **{k: v for k, v in values.items() if k != "details"},
+            },
+        )
+        row = conn.execute(sa.select(retrains).where(retrains.c.id == retrain.id)).one()
+    return _row(row)

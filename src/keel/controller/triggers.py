@@ -1,0 +1,132 @@
+"""Whether a model needs a retrain now: its policy's triggers, then the guards.
+
+Rule triggers are measured on the champion's own predictions made since the last retrain (or
+since it became champion), so a trigger that fired for the old champion does not fire again for
+the new one before it has its own labelled evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from keel.controller import retrains
+from keel.domain.alert_rules import DRIFT_METRICS
+from keel.domain.durations import parse_duration
+from keel.domain.policy import Policy
+from keel.domain.retraining import next_run_after
+
+__all__ = ["Verdict", "consider"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``trigger`` fired (with ``reason``); ``hold`` says which guard held it back, if any."""
+
+    trigger: str | None
+    reason: str
+    hold: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fire(self) -> bool:
+        return self.trigger is not None and self.hold is None
+
+
+def consider(client: Any, model: str, policy: Policy, champion: int, now: datetime) -> Verdict:
+    section = policy.retraining
+    previous = retrains.last(client.db, model)
+    since = _since(client, model, champion, previous)
+    fired = _fired(client, model, policy, champion, since, now)
+    if fired is None:
+        return Verdict(None, "no trigger fired")
+    trigger, reason, details = fired
+    hold = _guard(client, model, policy, previous, now)
+    if section.min_new_labels and hold is None:
+        fresh = _labels_since(client, model, previous.created_at if previous else None, now)
+        details["new_labels"] = fresh
+        if fresh < section.min_new_labels:
+            hold = (
+                f"min_new_labels: {fresh} labelled since the last retrain, "
+                f"{section.min_new_labels} needed"
+            )
+    return Verdict(trigger, reason, hold, details)
+
+
+def _since(client: Any, model: str, champion: int, previous: retrains.Retrain | None) -> datetime:
+    version = client.get_version(f"{model}/{champion}")
+    start: datetime = version.created_at
+    if previous is not None and previous.created_at > start:
+        start = previous.created_at
+    return start
+
+
+def _fired(
+    client: Any, model: str, policy: Policy, champion: int, since: datetime, now: datetime
+) -> tuple[str, str, dict[str, Any]] | None:
+    section = policy.retraining
+    rules = [t for t in section.triggers if t.kind == "rule"]
+    if rules:
+        from keel.monitoring.labelling import read_labels
+        from keel.monitoring.observations import Observer
+        from keel.monitoring.runner import References
+
+        labels = read_labels(client.logs, model)
+        references = References(client.db, client.artifacts, model, policy)
+        observe = Observer(client.db, client.artifacts, model, labels, references, version=champion)
+        for trigger in rules:
+            assert trigger.rule is not None
+            seen = observe(trigger.rule)
+            if seen is None or seen.value is None or not trigger.rule.breached(seen.value):
+                continue
+            return (
+                trigger.text,
+                f"{trigger.rule.metric} = {seen.value:.4f} (champion v{champion})",
+                {"value": seen.value, **seen.details},
+            )
+    if any(t.kind == "drift_alert" for t in section.triggers):
+        for alert in client.list_alerts(model, state="open", limit=100):
+            metric = alert.rule.split()[0] if alert.rule else ""
+            if metric in DRIFT_METRICS and alert.fired_at >= since:
+                return (
+                    "drift alert",
+                    f"alert #{alert.id} firing: {alert.message}",
+                    {"alert": alert.id},
+                )
+    if section.schedule is not None:
+        due = next_run_after(section.schedule, since)
+        if due <= now:
+            return "schedule", f"scheduled time {due.isoformat()} ({section.schedule}) passed", {}
+    return None
+
+
+def _guard(
+    client: Any, model: str, policy: Policy, previous: retrains.Retrain | None, now: datetime
+) -> str | None:
+    section = policy.retraining
+    if previous is not None and section.min_interval is not None:
+        gap = parse_duration(section.min_interval, "retraining.min_interval")
+        if now - previous.created_at < gap:
+            return (
+                f"min_interval: the last retrain was {now - previous.created_at} ago, {gap} needed"
+            )
+    recent = retrains.started_since(client.db, model, now - timedelta(days=1))
+    if recent >= section.max_per_day:
+        return f"max_per_day: {recent} retrains in the last 24 hours"
+    return None
+
+
+def _labels_since(client: Any, model: str, since: datetime | None, now: datetime) -> int:
+    import pandas as pd
+
+    from keel.monitoring.labelling import read_labels
+
+    labels = read_labels(client.logs, model, arrival=True)
+    if labels.empty:
+        return 0
+    stamps = pd.to_datetime(labels["labelled_at"], utc=True)
+    mask = stamps <= pd.Timestamp(now)
+    if since is not None:
+        mask &= stamps > pd.Timestamp(since)
+    return int(mask.sum())

@@ -1,0 +1,131 @@
+"""The retraining section of a policy: what fires a retrain, what holds it back, what it trains on.
+
+Triggers are sentences, parsed when the policy is read:
+
+- an alert-rule sentence (``accuracy < 0.92 over the last 2,000 labelled predictions``,
+  ``estimated_accuracy < 0.92``, ``accuracy_drop >= 1``, ``drifted_features >= 3``): measured on
+  the champion's own predictions only, so a new champion is not judged by its predecessor's;
+- ``drift alert``: a drift alert of the model is firing;
+
+and, when the section sets a ``schedule`` (cron), each scheduled time that passes fires one.
+
+A manual retrain (``keel retrain MODEL``) needs no trigger. Guards hold a fired trigger back:
+``min_interval`` between retrains, ``max_per_day``, and ``min_new_labels`` labelled since the last.
+
+>>> section = Retraining.model_validate({"triggers": ["accuracy < 0.92", "drift alert"]})
+>>> [t.kind for t in section.triggers]
+['rule', 'drift_alert']
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from keel.domain.alert_rules import AlertRule, parse_alert_rule
+from keel.domain.durations import parse_duration
+from keel.errors import InvalidInput
+
+__all__ = ["Retraining", "Training", "Trigger", "next_run_after", "parse_trigger"]
+
+
+class Trigger(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    kind: Literal["rule", "drift_alert"]
+    rule: AlertRule | None = None
+
+
+def parse_trigger(text: Any, field: str = "retraining.triggers") -> Trigger:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(field, "a trigger is a sentence, e.g. 'accuracy < 0.92'")
+    clean = " ".join(text.split())
+    lowered = clean.lower()
+    if lowered in ("drift alert", "drift"):
+        return Trigger(text=clean, kind="drift_alert")
+    try:
+        rule = parse_alert_rule(clean, field)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            field,
+            f"{clean!r} is not a trigger: write an alert rule (e.g. 'accuracy < 0.92 over the "
+            "last 2,000 labelled predictions') or 'drift alert'",
+        ) from exc
+    return Trigger(text=clean, kind="rule", rule=rule)
+
+
+def validate_cron(expression: str, field: str) -> str:
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(expression, datetime(2000, 1, 1))
+    except (CronSimError, ValueError) as exc:
+        raise InvalidInput(field, f"{expression!r} is not a cron expression: {exc}") from exc
+    return expression
+
+
+def next_run_after(expression: str, moment: datetime) -> datetime:
+    """The first time the cron ``expression`` names after ``moment`` (in the moment's zone)."""
+    from cronsim import CronSim
+
+    return next(iter(CronSim(expression, moment)))
+
+
+class Training(BaseModel):
+    """The training window of a retrain: the newest labelled production rows, topped up from
+    the original training snapshot; the newest ``holdout`` share is kept back for the gates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recent_rows: int = Field(default=20_000, ge=10)
+    include_snapshot: Literal["always", "never", "fill"] = "fill"
+    holdout: float = Field(default=0.2, gt=0, lt=0.9)
+    min_rows: int = Field(default=200, ge=10)
+
+
+class Retraining(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schedule: str | None = None
+    triggers: list[Trigger] = Field(default_factory=list)
+    min_interval: str | None = None
+    max_per_day: int = Field(default=24, ge=1)
+    min_new_labels: int = Field(default=0, ge=0)
+    training: Training = Field(default_factory=Training)
+    trainer: str | None = None  # "module:function"; by default the champion's estimator is refit
+    executor: Literal["inline", "process", "ray"] = "inline"
+    max_attempts: int = Field(default=3, ge=1, le=20)
+
+    @field_validator("triggers", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [
+            v
+            if isinstance(v, Trigger) or (isinstance(v, dict) and "kind" in v)
+            else parse_trigger(v, f"retraining.triggers[{i}]")
+            for i, v in enumerate(value)
+        ]
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else validate_cron(value, "retraining.schedule")
+
+    @field_validator("min_interval")
+    @classmethod
+    def _duration(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            parse_duration(value, f"retraining.{info.field_name}")
+        return value
+
+    @field_validator("trainer")
+    @classmethod
+    def _trainer(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or value.startswith(":") or value.endswith(":")):
+            raise ValueError(f"{value!r} is not 'module:function'")
+        return value

@@ -1,0 +1,1 @@
+"""Retraining pipelines: steps, their composition, executors and the stored record of runs."""

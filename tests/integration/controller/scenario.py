@@ -1,0 +1,60 @@
+"""A small drifting world for the controller's tests: two features, a concept that flips.
+
+Before the flip the label is ``x0 + x1 > 0``; after it, ``x0 - x1 > 0``, so the champion trained
+before drops to about 50% accuracy while a model refit on recent data gets back above 90%.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+POLICY: dict[str, Any] = {
+    "monitoring": {"target": "y", "window": {"rows": 200}, "drift": {"multivariate": False}},
+    "gates": {"checks": ["accuracy >= 0.85"]},
+    "retraining": {
+        "triggers": ["accuracy < 0.8 over the last 200 labelled predictions"],
+        "training": {"recent_rows": 600, "holdout": 0.3},
+    },
+}
+
+
+def batch(rows: int, seed: int, flipped: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 2))
+    y = (x[:, 0] - x[:, 1] > 0) if flipped else (x[:, 0] + x[:, 1] > 0)
+    return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "y": y.astype(int)})
+
+
+def launch(client: Any, model: str = "risk", policy: dict[str, Any] | None = None) -> None:
+    """Register v1 trained before the flip, make it champion, store the policy."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = batch(1000, 0, flipped=False)
+    fitted = LogisticRegression().fit(train[["x0", "x1"]], train["y"])
+    client.register_model(model, fitted, training_data=train, target="y")
+    client.set_policy(model, policy or POLICY)
+    client.set_alias(model, "champion", 1, reason="launch")
+
+
+def serve(client: Any, model: str, rows: int, seed: int, flipped: bool, at: datetime) -> None:
+    """Predict with the champion, log the predictions and (a minute later) their labels."""
+    frame = batch(rows, seed, flipped)
+    champion = client.load_model(f"models:/{model}@champion")
+    features = frame[["x0", "x1"]]
+    proba = champion.model.predict_proba(features)[:, 1]
+    stamps = [at + timedelta(seconds=i) for i in range(rows)]
+    receipt = client.log_predictions(
+        model, features, predictions=(proba >= 0.5).astype(int), scores=proba, timestamps=stamps
+    )
+    client.log_labels(
+        model,
+        receipt.request_ids,
+        frame["y"].to_numpy(),
+        timestamps=[s + timedelta(minutes=1) for s in stamps],
+    )
