@@ -116,8 +116,8 @@ class PipelineFailed(KeelError):
 
     def __init__(self, run_id: str, step: str, error: str) -> None:
         super().__init__(
-            f"pipeline run {run_id} failed in step {step!r}: {error}; fix the cause and resume "
-            f"it (keel pipelines resume {run_id})",
+            f"pipeline run {run_id} failed in step {step!r}: {error}; the finished steps are "
+            "kept: fix the cause and resume the run (Pipeline.run(client, resume=RUN_ID))",
             run_id=run_id,
             step=step,
             error=error,

@@ -15,6 +15,7 @@ import typer
 from keel.cli import (
     alerts,
     aliases,
+    autopilot,
     datasets,
     governance,
     models,
@@ -57,6 +58,10 @@ app.command("deploy")(rollout.deploy)
 app.command("rollback")(rollout.rollback)
 app.add_typer(rollout.rollout_app, name="rollout")
 app.command("serve")(serve.serve)
+app.command("autopilot")(autopilot.autopilot)
+app.command("retrain")(autopilot.retrain)
+app.command("retrains")(autopilot.retrains)
+app.add_typer(autopilot.pipelines_app, name="pipelines")
 app.add_typer(tokens.app, name="token")
 
 

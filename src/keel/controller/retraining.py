@@ -15,10 +15,12 @@ Deploying is the controller's job, so the pipeline stays free of rollout concern
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from keel.domain.names import ModelRef
@@ -115,10 +117,9 @@ def _as_type(values: pd.Series, dtype: str | None) -> pd.Series:
     """Logged labels arrive as generic values; give them the original target's type."""
     values = values.infer_objects()
     if dtype is not None and str(values.dtype) != dtype:
-        try:
-            values = values.astype(dtype)
-        except (TypeError, ValueError):
-            pass  # mixed or new label types: leave them for the trainer to judge
+        # mixed or new label types stay as they are, for the trainer to judge
+        with contextlib.suppress(TypeError, ValueError):
+            values = values.astype(np.dtype(dtype))
     return values
 
 

@@ -1,0 +1,174 @@
+"""``keel autopilot``, ``keel retrain``, ``keel retrains`` and ``keel pipelines``.
+
+keel autopilot --once                    # one reconcile pass, for cron
+keel autopilot --every 1m                # long-running
+keel retrain credit --reason "new bureau data"
+keel retrains credit                     # what fired, what the gates said, how it ended
+keel pipelines show RUN_ID               # every step's inputs, output, cache and timing
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.output import console, print_json, print_table, short, when
+
+if TYPE_CHECKING:
+    from keel.controller.autopilot import Decision
+
+pipelines_app = typer.Typer(help="Pipeline runs: steps, lineage, cache.", no_args_is_help=True)
+
+ModelsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model", "-m", help="Only this model (repeatable; default: every governed model)."
+    ),
+]
+
+
+def _show(decision: Decision, json: bool) -> None:
+    if json:
+        import orjson
+
+        typer.echo(orjson.dumps(decision.to_dict(), default=str).decode())
+        return
+    retrain = f" #{decision.retrain}" if decision.retrain is not None else ""
+    console.print(f"{decision.model}{retrain}: {decision.action}: {decision.reason}", markup=False)
+
+
+def autopilot(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One reconcile pass, then exit.")] = False,
+    every: Annotated[str, typer.Option("--every", help="Time between passes, e.g. 1m.")] = "1m",
+    duration: Annotated[
+        str | None, typer.Option("--for", help="Stop after this long (default: never).")
+    ] = None,
+    model: ModelsOption = None,
+    lease: Annotated[
+        str, typer.Option("--lease", help="How long a killed autopilot keeps its retrain.")
+    ] = "15m",
+    json: JsonOption = False,
+) -> None:
+    """Keep every governed model healthy: monitor, retrain on the policy's triggers, gate, roll
+    out, promote or roll back; every decision is printed and audited with its reason."""
+    from keel.controller.autopilot import Autopilot
+    from keel.domain.durations import parse_duration
+
+    client = client_of(ctx)
+    pilot = Autopilot(client, lease_s=parse_duration(lease, "lease").total_seconds())
+    if once:
+        for decision in pilot.reconcile_all(models=model):
+            _show(decision, json)
+        return
+    pilot.run(
+        every_s=parse_duration(every, "every").total_seconds(),
+        duration_s=parse_duration(duration, "for").total_seconds() if duration else None,
+        models=model,
+        on_decision=lambda d: _show(d, json),
+    )
+
+
+def retrain(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="The model.")],
+    reason: ReasonOption = "",
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Only queue it; the next autopilot pass runs it.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Retrain now (no trigger needed): train, gate and roll out under the model's policy."""
+    for decision in client_of(ctx).retrain(model, reason=reason, run=not queue):
+        _show(decision, json)
+
+
+def retrains(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Argument(help="The model (default: all).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    json: JsonOption = False,
+) -> None:
+    """Retrains, newest first: trigger, state, candidate, outcome."""
+    found = client_of(ctx).retrains(model, limit=limit)
+    if json:
+        print_json([r.to_dict() for r in found])
+        return
+    print_table(
+        ["id", "model", "started", "trigger", "state", "candidate", "run", "outcome"],
+        (
+            [
+                r.id,
+                r.model,
+                when(r.created_at),
+                r.trigger,
+                r.state,
+                r.candidate_version,
+                short(r.pipeline_run_id, 8),
+                r.outcome or r.reason,
+            ]
+            for r in found
+        ),
+    )
+
+
+@pipelines_app.command("runs")
+def runs(
+    ctx: typer.Context,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    json: JsonOption = False,
+) -> None:
+    """Pipeline runs, newest first."""
+    found = client_of(ctx).pipeline_runs(model, limit=limit)
+    if json:
+        print_json([r.to_dict() for r in found])
+        return
+    print_table(
+        ["run", "pipeline", "model", "status", "started", "steps", "error"],
+        (
+            [
+                r.id,
+                r.pipeline,
+                r.model,
+                r.status,
+                when(r.started_at),
+                " ".join(f"{s.name}:{s.status}" for s in r.steps),
+                r.error,
+            ]
+            for r in found
+        ),
+    )
+
+
+@pipelines_app.command("show")
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="The run id.")],
+    json: JsonOption = False,
+) -> None:
+    """One run's steps: inputs (fingerprints), output, cache hits, timing, errors."""
+    run = client_of(ctx).pipeline_run(run_id)
+    if json:
+        print_json(run.to_dict())
+        return
+    console.print(f"run {run.id}: {run.pipeline} ({run.status}, {run.executor})", markup=False)
+    print_table(
+        ["step", "status", "inputs", "output", "from cache of", "seconds", "error"],
+        (
+            [
+                s.name,
+                s.status,
+                ", ".join(f"{k}={short(v.get('fingerprint'), 8)}" for k, v in s.inputs.items()),
+                (s.output or {}).get("type"),
+                short(s.cached_from, 8),
+                round((s.ended_at - s.started_at).total_seconds(), 2)
+                if s.started_at and s.ended_at
+                else None,
+                s.error,
+            ]
+            for s in run.steps
+        ),
+    )
