@@ -189,7 +189,7 @@ def registered(
             candidate,
             training_data=train_snapshot,
             target=training_window["target"],
-            features=training_window["features"],
+            signature=_widened(client, model, champion, training_window),
             tags={
                 RETRAIN_TAG: str(retrain),
                 "pipeline_run": context.run_id,
@@ -201,6 +201,38 @@ def registered(
         return {"version": int(version.version), "holdout": holdout.ref}
     finally:
         client.close()
+
+
+def _widened(client: Any, model: str, champion: int, window: dict[str, Any]) -> Any:
+    """The champion's input contract, widened by the new training data: a retrain must not
+    start refusing inputs the champion accepted (an open category stays open)."""
+    from dataclasses import replace
+
+    from keel.domain.signature import Signature
+    from keel.registry.signatures import infer_signature
+
+    fresh = infer_signature(window["train"], window["features"])
+    old = client.get_version(ModelRef(model, version=champion)).signature
+    if not old:
+        return fresh
+    before = {spec.name: spec for spec in Signature.from_dict(old).inputs}
+    merged = []
+    for spec in fresh.inputs:
+        prior = before.get(spec.name)
+        if prior is not None and prior.kind == spec.kind:
+            if spec.categories is not None:
+                spec = replace(
+                    spec,
+                    categories=None
+                    if prior.categories is None
+                    else tuple(sorted(set(prior.categories) | set(spec.categories))),
+                )
+            if spec.minimum is not None and prior.minimum is not None:
+                spec = replace(spec, minimum=min(spec.minimum, prior.minimum))
+            if spec.maximum is not None and prior.maximum is not None:
+                spec = replace(spec, maximum=max(spec.maximum, prior.maximum))
+        merged.append(spec)
+    return replace(fresh, inputs=tuple(merged))
 
 
 @step(cache=False)
