@@ -49,6 +49,7 @@ class RolloutMethods:
         limits: dict[str, Any] | None = None,
         reason: str = "",
         force: bool = False,
+        now: datetime | None = None,
     ) -> Deployment:
         """Deploy ``model/version``; what is not given comes from the policy's rollout section.
 
@@ -71,6 +72,7 @@ class RolloutMethods:
             limits=limits,
             reason=reason,
             force=force,
+            now=now,
         )
 
     def rollback(self, model: str, *, reason: str) -> dict[str, Any]:

@@ -89,11 +89,21 @@ def version() -> None:
 
 
 @app.command("demo")
-def demo() -> None:
-    """Train, register, promote and trace a model on the embedded store (.keel/)."""
-    from keel.demo.foundation import run_demo
+def demo(
+    data: Annotated[
+        str | None, typer.Option("--data", help="A time-ordered CSV or Parquet table to replay.")
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Its label column.")] = None,
+    time: Annotated[str | None, typer.Option("--time", help="Its time column.")] = None,
+    folder: Annotated[
+        str, typer.Option("--folder", help="Where the demo's store goes.")
+    ] = "keel-demo",
+) -> None:
+    """The closed loop on simulated time: a credit-risk model kept above 92% accuracy for 14
+    months by the autopilot (or any time-ordered table with --data/--target/--time)."""
+    from keel.demo.closed_loop import run_demo
 
-    run_demo()
+    run_demo(data, target, time, folder)
 
 
 def _exit_code(exc: BaseException) -> int:

@@ -88,8 +88,10 @@ def start(
     sticky: bool = False,
     limits: dict[str, Any] | None = None,
     reason: str = "",
+    now: datetime | None = None,
 ) -> Deployment:
-    """Record a new running deployment of ``version`` against the current champion.
+    """Record a new running deployment of ``version`` against the current champion (``now``
+    is when its first step starts: a controller replaying simulated time passes its clock).
 
     ``replace`` is recorded as running at 100% too; rollout completes it (moves the champion).
     Conflict when the model already has a running deployment or the version is the champion.
@@ -115,7 +117,7 @@ def start(
         stable = champion_in(conn, model)
         if stable == number:
             raise Conflict(f"{candidate.ref} is already the champion of {model}")
-        now = utcnow()
+        now = now or utcnow()
         weight = 100.0 if strategy == "shadow" else shares[0]
         new_id = conn.execute(
             deployments.insert().values(

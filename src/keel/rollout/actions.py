@@ -68,6 +68,7 @@ def deploy(
     limits: dict[str, Any] | None = None,
     reason: str = "",
     force: bool = False,
+    now: datetime | None = None,
 ) -> Deployment:
     """Start deploying ``model/version``; returns the deployment record.
 
@@ -109,6 +110,7 @@ def deploy(
         sticky=sticky,
         limits=frozen,
         reason=reason,
+        now=now,
     )
     if strategy != "replace":
         return started
@@ -132,6 +134,7 @@ def deploy_with_policy(
     limits: dict[str, Any] | None = None,
     reason: str = "",
     force: bool = False,
+    now: datetime | None = None,
 ) -> Deployment:
     """``deploy`` with what is not given taken from the stored policy's rollout section (the
     SDK's and the CLI's defaults): its strategy, its steps (when the strategy is the policy's),
@@ -156,6 +159,7 @@ def deploy_with_policy(
         limits=limits,
         reason=reason,
         force=force,
+        now=now,
     )
 
 

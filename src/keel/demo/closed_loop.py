@@ -1,0 +1,473 @@
+"""The closed-loop demo: a model kept above its threshold for months with no manual step.
+
+Everything goes through the production paths: applications are scored by the serving app (in
+process, over its ASGI interface) which logs every prediction; outcomes are logged as labels when
+they arrive; after each simulated week one autopilot pass monitors the log, fires the policy's
+retraining trigger, trains, gates, rolls the candidate out as a canary, and promotes or rolls
+back. The demo only plays the world: it moves the clock, sends the traffic, delivers the
+outcomes and, once, injects a regression (a candidate with a slow feature transform) that
+passes the offline gates and must be caught by the canary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from keel.client import Client
+from keel.demo.world import World
+from keel.settings import Settings
+
+__all__ = ["SlowModel", "run_closed_loop", "train"]
+
+#: which trained candidate (1-based) carries the injected slow transform; 0 for none
+INJECT = {"slow_candidate": 2, "trained": 0, "delay_s": 0.03}
+
+
+class SlowModel:
+    """A model behind a slow feature transform: the same answers, ``delay_s`` later per call."""
+
+    def __init__(self, model: Any, delay_s: float) -> None:
+        self.model = model
+        self.delay_s = delay_s
+        self.classes_ = model.classes_
+        self.feature_names_in_ = getattr(model, "feature_names_in_", None)
+
+    def predict(self, frame: Any) -> Any:
+        time.sleep(self.delay_s)
+        return self.model.predict(frame)
+
+    def predict_proba(self, frame: Any) -> Any:
+        time.sleep(self.delay_s)
+        return self.model.predict_proba(frame)
+
+
+def train(frame: pd.DataFrame, target: str) -> Any:
+    """The policy's trainer for the lending model (``keel.demo.closed_loop:train``)."""
+    from keel.demo.lending import LendingPortfolio, make_model
+
+    fitted = make_model().fit(frame[LendingPortfolio.FEATURES], frame[target])
+    INJECT["trained"] += 1
+    if INJECT["trained"] == INJECT["slow_candidate"]:
+        return SlowModel(fitted, INJECT["delay_s"])
+    return fitted
+
+
+def lending_policy(model: str) -> dict[str, Any]:
+    return {
+        "risk_profile": "high",
+        "suites": {
+            "release": {"snapshots": [f"{model}-holdout"], "target": "default", "resamples": 200}
+        },
+        "gates": {
+            "checks": [
+                "accuracy >= 0.92",
+                "roc_auc not worse than champion by more than 0.01 at 95% confidence",
+                "accuracy beats baseline majority",
+            ]
+        },
+        "rollout": {
+            "strategy": "canary",
+            "steps": [25, 100],
+            "interval": "5d",
+            "auto_rollback": True,
+            "min_rows_per_step": 150,
+            "max_latency_p99_ratio": 3.0,
+        },
+        "monitoring": {
+            "target": "default",
+            "window": {"rows": 1000},
+            "label_horizon": "120d",
+            "cooldown": "30d",
+            "alerts": [
+                "accuracy < 0.92 over the last 1,000 labelled predictions as critical",
+                "estimated_accuracy < 0.92",
+                "drifted_features >= 3",
+            ],
+        },
+        "retraining": {
+            "triggers": ["accuracy < 0.92 over the last 1,000 labelled predictions"],
+            "min_interval": "14d",
+            "min_new_labels": 1000,
+            "training": {"recent_rows": 6000, "holdout": 0.25},
+            "trainer": "keel.demo.closed_loop:train",
+        },
+    }
+
+
+class ClockedRecorder:
+    """The serving app's log writer with the demo's clock in place of the wall clock."""
+
+    def __init__(self, settings: Settings) -> None:
+        from keel.serving.logging import LogStoreRecorder
+        from keel.store.prediction_log import ParquetLogStore
+
+        self.inner = LogStoreRecorder(ParquetLogStore(settings.artifacts))
+        self.now_us = 0
+
+    def record(self, model: str, columns: dict[str, Any]) -> None:
+        rows = len(columns["request_id"])
+        columns["timestamp"] = np.full(rows, self.now_us, dtype=np.int64)
+        self.inner.record(model, columns)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@dataclass
+class Story:
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, at: datetime, kind: str, text: str) -> None:
+        self.events.append({"at": at.isoformat(), "kind": kind, "text": text})
+
+
+def run_closed_loop(
+    world: World, folder: Path, console: Console, *, policy: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], Path]:
+    """Replay ``world`` against a fresh store in ``folder``; returns the monthly summary and the
+    path of the HTML report."""
+    from fastapi.testclient import TestClient
+
+    from keel.monitoring.sinks import MemorySink
+    from keel.serving.app import create_app
+
+    shutil.rmtree(folder, ignore_errors=True)
+    settings = Settings(
+        store_url=f"sqlite:///{folder / 'keel.db'}",
+        artifacts=str(folder / "artifacts"),
+        actor="autopilot",
+    )
+    INJECT["trained"] = 0
+    story = Story()
+    with Client(settings=settings) as client:
+        _launch(client, world, policy or lending_policy(world.model), console)
+        recorder = ClockedRecorder(settings)
+        app = create_app(settings, recorder=recorder, poll_s=0.05, check_ranges=False)
+        sink = MemorySink("demo")
+        outstanding: list[pd.DataFrame] = []
+        started = time.perf_counter()
+        with TestClient(app) as http:
+            _wait_until_served(http, world.model)
+            for index, tick in enumerate(world.ticks):
+                _serve(http, recorder, world, tick.rows, outstanding)
+                outstanding = _deliver(client, world, outstanding, tick.end)
+                decisions = client.autopilot(models=[world.model], now=tick.end, sinks=[sink])
+                _narrate(console, story, tick, decisions)
+                if any(
+                    d.action in ("deploy", "promoted", "rolled_back", "rollout") for d in decisions
+                ):
+                    time.sleep(0.25)  # the serving app picks the new plan up within poll_s
+                if index % 4 == 3:
+                    console.print(
+                        f"[dim]{tick.period} done ({time.perf_counter() - started:.0f} s)[/dim]"
+                    )
+        end = world.ticks[-1].end + pd.Timedelta(days=45)
+        _deliver(client, world, outstanding, end)
+        client.monitor(world.model, now=end, sinks=[sink])
+        summary = summarise(client, world)
+        page = _report(client, world, summary, story, folder)
+    return summary, page
+
+
+def _wait_until_served(http: Any, model: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while http.get(f"/v1/models/{model}").status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the serving app did not load {model} in {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def _launch(client: Client, world: World, policy: dict[str, Any], console: Console) -> None:
+    from keel.registry.signatures import infer_signature
+
+    history = world.history
+    cut = int(len(history) * 0.8)
+    train_rows, holdout = history.iloc[:cut], history.iloc[cut:]
+    snapshot = client.register_snapshot(
+        train_rows[[*world.features, world.target]], f"{world.model}-train"
+    )
+    client.register_snapshot(holdout[[*world.features, world.target]], f"{world.model}-holdout")
+    model = world.make_model().fit(train_rows[world.features], train_rows[world.target])
+    signature = infer_signature(train_rows, world.features)
+    from dataclasses import replace
+
+    signature = replace(
+        signature,
+        inputs=tuple(
+            replace(s, categories=None) if s.name in world.open_categories else s
+            for s in signature.inputs
+        ),
+    )
+    client.register_model(
+        world.model,
+        model,
+        training_data=snapshot,
+        target=world.target,
+        signature=signature,
+        description="trained on the pre-launch history",
+        format="cloudpickle",
+    )
+    client.set_policy(world.model, policy)
+    _, outcome = client.gate(f"{world.model}/1")
+    client.deploy(
+        world.model, 1, strategy="replace", reason="launch", force=outcome.verdict != "blessed"
+    )
+    console.print(
+        f"launched {world.model} v1 (gate: {outcome.verdict}); "
+        f"{len(world.ticks)} weeks of applications to go"
+    )
+
+
+def _serve(
+    http: Any,
+    recorder: ClockedRecorder,
+    world: World,
+    rows: pd.DataFrame,
+    outstanding: list[pd.DataFrame],
+) -> None:
+    # one request per half week: the serving path is the production one, the clock the demo's
+    days = pd.to_datetime(rows["decided_at"], utc=True).dt.floor("3D")
+    for day, chunk in rows.groupby(days, sort=True):
+        recorder.now_us = int(pd.Timestamp(day).value // 1000)
+        records = chunk[world.features].to_dict("records")
+        answer = http.post(f"/v1/models/{world.model}/predict", json={"records": records})
+        if answer.status_code != 200:
+            raise RuntimeError(
+                f"the serving app answered {answer.status_code}: {answer.text[:300]}"
+            )
+        outstanding.append(
+            pd.DataFrame(
+                {
+                    "request_id": answer.json()["row_ids"],
+                    "label": chunk[world.target].to_numpy(),
+                    "labelled_at": pd.to_datetime(chunk["labelled_at"], utc=True).to_numpy(),
+                }
+            )
+        )
+
+
+def _deliver(
+    client: Client, world: World, outstanding: list[pd.DataFrame], until: Any
+) -> list[pd.DataFrame]:
+    if not outstanding:
+        return outstanding
+    waiting = pd.concat(outstanding, ignore_index=True)
+    due = waiting["labelled_at"] <= pd.Timestamp(until)
+    if due.any():
+        arrived = waiting[due]
+        client.log_labels(
+            world.model,
+            arrived["request_id"].tolist(),
+            arrived["label"].to_numpy(),
+            timestamps=arrived["labelled_at"].to_list(),
+        )
+    return [waiting[~due]] if (~due).any() else []
+
+
+_SHOWN = {
+    "retrain",
+    "rejected",
+    "blessed",
+    "deploy",
+    "promoted",
+    "rolled_back",
+    "stopped",
+    "failed",
+}
+
+
+def _narrate(console: Console, story: Story, tick: Any, decisions: list[Any]) -> None:
+    for decision in decisions:
+        if decision.action == "monitor":
+            for alert in decision.details.get("alerts", []):
+                if alert.get("transition") == "fired":
+                    text = f"alert: {alert['message']}"
+                    story.add(tick.end, "alert", text)
+                    console.print(f"  {tick.end:%Y-%m-%d}  [yellow]{text}[/yellow]")
+        elif decision.action in _SHOWN:
+            colour = {"rejected": "red", "rolled_back": "red", "promoted": "green"}.get(
+                decision.action, "cyan"
+            )
+            text = f"{decision.action}: {decision.reason}"
+            story.add(tick.end, decision.action, text)
+            console.print(f"  {tick.end:%Y-%m-%d}  [{colour}]{text}[/{colour}]", highlight=False)
+
+
+def summarise(client: Client, world: World) -> list[dict[str, Any]]:
+    """Per month: realized and estimated accuracy, drift, retrains, rollbacks, alerts."""
+    windows = client.monitor_windows(world.model, limit=100_000)
+    retrains = client.retrains(world.model, limit=10_000)
+    alerts = client.list_alerts(world.model, limit=1000)
+    out: dict[str, dict[str, Any]] = {}
+    for tick in world.ticks:
+        out.setdefault(
+            tick.period,
+            {
+                "month": tick.period,
+                "right": 0,
+                "labelled": 0,
+                "est": [],
+                "drifted": 0,
+                "retrains": 0,
+                "rollbacks": 0,
+                "rejected": 0,
+                "alerts": 0,
+            },
+        )
+
+    def month(text: Any) -> str:
+        return f"{pd.Timestamp(text):%Y-%m}"
+
+    for w in windows:
+        row = out.get(month(w["start_at"]))
+        if row is None:
+            continue
+        accuracy = (w["performance"] or {}).get("accuracy")
+        if accuracy is not None and w["labelled_rows"]:
+            row["right"] += accuracy * w["labelled_rows"]
+            row["labelled"] += w["labelled_rows"]
+        estimate = ((w["estimate"] or {}).get("metrics") or {}).get("accuracy")
+        if estimate is not None:
+            row["est"].append(float(estimate))
+        drifted = (w["drift"] or {}).get("drifted") or []
+        row["drifted"] = max(row["drifted"], len(drifted))
+    for r in retrains:
+        row = out.get(month(r.created_at))
+        if row is not None:
+            row["retrains"] += 1
+            row["rejected"] += r.state == "rejected"
+            row["rollbacks"] += r.state == "rolled_back"
+    for a in alerts:
+        row = out.get(month(a.fired_at))
+        if row is not None:
+            row["alerts"] += 1
+    summary = []
+    for row in out.values():
+        summary.append(
+            {
+                "month": row["month"],
+                "accuracy": row["right"] / row["labelled"] if row["labelled"] else None,
+                "estimated_accuracy": float(np.mean(row["est"])) if row["est"] else None,
+                "drifted_features": row["drifted"],
+                "retrains": row["retrains"],
+                "rejected": row["rejected"],
+                "rollbacks": row["rollbacks"],
+                "alerts": row["alerts"],
+            }
+        )
+    return summary
+
+
+def _report(
+    client: Client, world: World, summary: list[dict[str, Any]], story: Story, folder: Path
+) -> Path:
+    from keel.demo.timeline import to_html
+
+    page = folder / f"closed-loop-{world.model}.html"
+    page.write_text(
+        to_html(
+            world.model,
+            world.threshold,
+            summary,
+            story.events,
+            [r.to_dict() for r in client.retrains(world.model, limit=1000)],
+            world.story,
+        ),
+        encoding="utf-8",
+    )
+    return page
+
+
+def run_demo(
+    data: str | None = None,
+    target: str | None = None,
+    time_column: str | None = None,
+    folder: str = "keel-demo",
+) -> None:
+    """``keel demo``: the lending portfolio, or any time-ordered table, through the closed loop."""
+    import sys
+
+    from rich.table import Table
+
+    from keel.demo.world import lending_world, table_world
+    from keel.errors import InvalidInput
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    if data is not None:
+        if not target or not time_column:
+            raise InvalidInput("target", "--data needs --target COL and --time COL")
+        world = table_world(data, target, time_column)
+        policy = table_policy(world.model, target)
+    else:
+        world = lending_world()
+        policy = None
+    console.rule(f"[bold]Keel closed loop: {world.model}")
+    for line in world.story:
+        console.print(f"[dim]{line}[/dim]")
+    began = time.perf_counter()
+    summary, page = run_closed_loop(world, Path(folder), console, policy=policy)
+    table = Table(header_style="bold", title="month by month", title_justify="left")
+    for column in (
+        "month",
+        "accuracy",
+        "estimated",
+        "drifted features",
+        "retrains",
+        "rejected",
+        "rollbacks",
+        "alerts",
+    ):
+        table.add_column(column, justify="right")
+    for row in summary:
+        cells = [
+            row["month"],
+            row["accuracy"],
+            row["estimated_accuracy"],
+            row["drifted_features"],
+            row["retrains"],
+            row["rejected"],
+            row["rollbacks"],
+            row["alerts"],
+        ]
+        table.add_row(
+            *("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells)
+        )
+    console.print(table)
+    console.print(f"report: {page}  ({time.perf_counter() - began:.0f} s)")
+    console.print(
+        f"explore: KEEL_STORE_URL=sqlite:///{folder}/keel.db KEEL_ARTIFACTS={folder}/artifacts "
+        f"keel retrains {world.model}"
+    )
+
+
+def table_policy(model: str, target: str) -> dict[str, Any]:
+    """A policy for any table: retrain on a 2-point drop below the launch accuracy."""
+    return {
+        "risk_profile": "medium",
+        "suites": {
+            "release": {"snapshots": [f"{model}-holdout"], "target": target, "resamples": 200}
+        },
+        "gates": {"checks": ["accuracy >= 0.5", "accuracy beats baseline majority"]},
+        "rollout": {"strategy": "replace"},
+        "monitoring": {
+            "target": target,
+            "window": {"rows": 1000},
+            "label_horizon": "3650d",
+            "drift": {"multivariate": False},
+        },
+        "retraining": {
+            "schedule": None,
+            "triggers": ["accuracy_drop >= 1 over the last 2,000 labelled predictions"],
+            "min_new_labels": 1000,
+            "training": {"recent_rows": 10_000, "holdout": 0.2},
+        },
+    }
