@@ -84,9 +84,11 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
             cut = round(len(original) * spec.holdout)
             holdout, original = original.tail(cut), original.head(len(original) - cut)
             recent_train = recent
-        train = pd.concat([original, recent_train], ignore_index=True)
+        parts = [p for p in (original, recent_train) if len(p)]
+        train = pd.concat(parts, ignore_index=True).infer_objects() if parts else recent_train
         dtype = _target_dtype(client, model, version, target)
         train[target] = _as_type(train[target], dtype)
+        holdout = holdout.infer_objects()
         holdout = holdout.assign(**{target: _as_type(holdout[target], dtype)})
         if len(train) < spec.min_rows:
             raise InvalidInput(
@@ -190,6 +192,7 @@ def registered(
             training_data=train_snapshot,
             target=training_window["target"],
             signature=_widened(client, model, champion, training_window),
+            format=client.get_version(ModelRef(model, version=champion)).format,
             tags={
                 RETRAIN_TAG: str(retrain),
                 "pipeline_run": context.run_id,
