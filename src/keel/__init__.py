@@ -19,6 +19,7 @@ from keel.errors import (
     InvalidInput,
     KeelError,
     NotFound,
+    PipelineFailed,
     SchemaTooNew,
     SignatureMismatch,
     StoreConflict,
@@ -29,6 +30,9 @@ from keel.errors import (
 
 if TYPE_CHECKING:
     from keel.client import Client
+    from keel.controller.autopilot import Autopilot, Decision
+    from keel.pipelines.pipeline import Pipeline, PipelineResult
+    from keel.pipelines.step import StepContext, step
     from keel.domain.entities import ModelVersion, Snapshot
     from keel.domain.policy import Policy, Suite
     from keel.evaluation.gates import GateOutcome
@@ -44,8 +48,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AlertRecord",
     "ArtifactCorrupted",
+    "Autopilot",
     "Client",
     "Conflict",
+    "Decision",
     "DriftReport",
     "Evaluation",
     "GateFailed",
@@ -59,12 +65,16 @@ __all__ = [
     "ModelVersion",
     "MonitorResult",
     "NotFound",
+    "Pipeline",
+    "PipelineFailed",
+    "PipelineResult",
     "Policy",
     "Run",
     "SchemaTooNew",
     "Settings",
     "SignatureMismatch",
     "Snapshot",
+    "StepContext",
     "StoreConflict",
     "StoreError",
     "StoreUnavailable",
@@ -80,6 +90,7 @@ __all__ = [
     "set_alias",
     "set_client",
     "start_run",
+    "step",
 ]
 
 _LAZY = {
@@ -98,6 +109,12 @@ _LAZY = {
     "LogReceipt": "keel.registry.predictions",
     "MonitorResult": "keel.monitoring.runner",
     "DriftReport": "keel.monitoring.drift",
+    "Autopilot": "keel.controller.autopilot",
+    "Decision": "keel.controller.autopilot",
+    "Pipeline": "keel.pipelines.pipeline",
+    "PipelineResult": "keel.pipelines.pipeline",
+    "StepContext": "keel.pipelines.step",
+    "step": "keel.pipelines.step",
 }
 
 

@@ -10,6 +10,13 @@ import pytest
 import keel
 
 INTENDED = {
+    "Autopilot",
+    "Decision",
+    "Pipeline",
+    "PipelineFailed",
+    "PipelineResult",
+    "StepContext",
+    "step",
     "log_labels",
     "log_predictions",
     "DriftReport",
