@@ -104,10 +104,14 @@ class Retraining(BaseModel):
     def _parse(cls, value: Any) -> Any:
         if not isinstance(value, list):
             return value
+        # a mapping (a dumped Trigger) is parsed again from its text, which says everything:
+        # taking its "kind" on trust let {"text": "whatever", "kind": "rule"} through, rule-less
         return [
             v
-            if isinstance(v, Trigger) or (isinstance(v, dict) and "kind" in v)
-            else parse_trigger(v, f"retraining.triggers[{i}]")
+            if isinstance(v, Trigger)
+            else parse_trigger(
+                v.get("text") if isinstance(v, dict) else v, f"retraining.triggers[{i}]"
+            )
             for i, v in enumerate(value)
         ]
 

@@ -25,31 +25,40 @@ def _feed(digest: Any, value: Any) -> None:
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
-        digest.update(b"frame")
+        digest.update(f"frame{len(value)}".encode())
         digest.update(json.dumps([str(c) for c in value.columns]).encode())
         digest.update(json.dumps([str(t) for t in value.dtypes]).encode())
         digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
     elif isinstance(value, pd.Series):
-        digest.update(b"series" + str(value.name).encode() + str(value.dtype).encode())
+        digest.update(f"series{len(value)}".encode())
+        digest.update(json.dumps([str(value.name), str(value.dtype)]).encode())
         digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
     elif isinstance(value, np.ndarray) and value.dtype != object:
         digest.update(b"array" + str(value.dtype).encode() + str(value.shape).encode())
         digest.update(np.ascontiguousarray(value).tobytes())
     elif isinstance(value, (str, int, float, bool, type(None))):
-        digest.update(json.dumps(value).encode())
+        # ended by a byte JSON never holds unescaped, so [1, 23] and [12, 3] differ
+        digest.update(json.dumps(value).encode() + b"\0")
     elif isinstance(value, (list, tuple)):
         digest.update(f"seq{len(value)}".encode())
         for item in value:
             _feed(digest, item)
     elif isinstance(value, dict):
         digest.update(f"map{len(value)}".encode())
-        for key in sorted(value, key=str):
-            digest.update(str(key).encode())
+        for key in sorted(value, key=lambda k: (str(k), type(k).__name__)):
+            _feed(digest, key)  # delimited like any value, so {"a1": 2} and {"a": 12} differ
             _feed(digest, value[key])
+    elif isinstance(value, (set, frozenset)):
+        # by the items' fingerprints, sorted: a set's iteration (and pickled) order follows the
+        # process's string hash seed, so it would differ between processes
+        digest.update(f"set{len(value)}".encode())
+        for item in sorted(fingerprint(item) for item in value):
+            digest.update(item.encode())
     else:  # a model or any other object: its pickled state
         import cloudpickle
 
-        digest.update(cloudpickle.dumps(value))
+        state = cloudpickle.dumps(value)
+        digest.update(f"object{len(state)}".encode() + state)
 
 
 def describe(value: Any) -> dict[str, Any]:

@@ -36,6 +36,9 @@ from keel.pipelines.step import CONTEXT, Step, StepContext, step
 
 __all__ = ["Pipeline", "PipelineResult"]
 
+#: the length of the stored run id (a UUID's 32 hex digits by default)
+RUN_ID_LENGTH = 32
+
 
 @dataclass
 class PipelineResult:
@@ -92,6 +95,12 @@ class Pipeline:
         ``run_id`` names a new run in advance, so a caller can record it before anything runs
         and resume it after a crash.
         """
+        if run_id is not None and (
+            not isinstance(run_id, str) or not run_id.strip() or len(run_id) > RUN_ID_LENGTH
+        ):  # PostgreSQL would refuse a longer one as a store error, while SQLite keeps it
+            raise InvalidInput(
+                "run_id", f"a run id is a non-empty string of at most {RUN_ID_LENGTH} characters"
+            )
         own_executor = isinstance(executor, str)
         runner = make_executor(executor) if isinstance(executor, str) else executor
         try:
@@ -117,6 +126,7 @@ class Pipeline:
             run_id, params = resume, self._resumable(client, resume, runner, outputs, reused)
         else:
             params = _json_params(params or {})
+            self._check_inputs(params)  # before anything is recorded or run
             run_id = new_id or uuid.uuid4().hex
             records.create_run(
                 db,
@@ -164,12 +174,14 @@ class Pipeline:
             for name, future in futures.items():
                 try:
                     value = future.result()
+                    # an output that cannot be stored (not picklable) fails the step, as it
+                    # does in a worker process, which pickles it to send it back
+                    address = _store(artifacts, value)
                 except Exception as exc:  # recorded, then raised as PipelineFailed
                     error = f"{type(exc).__name__}: {exc}"
                     records.finish_step(db, run_id, name, status="failed", error=error)
                     failure = failure or (name, error)
                     continue
-                address = _store(artifacts, value)
                 records.finish_step(
                     db,
                     run_id,
@@ -215,6 +227,17 @@ class Pipeline:
         records.reopen_run(client.db, run_id, runner.name)
         return record.params
 
+    def _check_inputs(self, params: dict[str, Any]) -> None:
+        for current in self.steps.values():
+            for need in current.needs:
+                known = need in self.steps or need == CONTEXT or need in params
+                if not known and need not in current.defaults:
+                    raise InvalidInput(
+                        f"steps.{current.name}",
+                        f"needs {need!r}, which is neither a step of {self.name!r} "
+                        "nor a run parameter",
+                    )
+
     def _inputs(
         self,
         current: Step,
@@ -251,8 +274,11 @@ class Pipeline:
 
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Run parameters are stored with the run (to resume it), so they must be plain JSON."""
+    if not isinstance(params, dict):
+        raise InvalidInput("params", f"run parameters are a mapping of names, not {params!r}")
     try:
-        out: dict[str, Any] = json.loads(json.dumps(params))
+        # allow_nan=False: NaN and infinity are not JSON (the store would keep them as null)
+        out: dict[str, Any] = json.loads(json.dumps(params, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise InvalidInput("params", f"run parameters must be JSON values: {exc}") from exc
     return out

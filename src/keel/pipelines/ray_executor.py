@@ -42,8 +42,25 @@ class RayExecutor:
         import cloudpickle
 
         reference = self._task.remote(cloudpickle.dumps((fn, kwargs)))
-        return _unpickled(reference.future())
+        return _unpickled(_cause(reference.future()))
 
     def close(self) -> None:
         if self._started_here:
             self._ray.shutdown()
+
+
+def _cause(source: Future[Any]) -> Future[Any]:
+    """Fail with the step's own exception, not Ray's wrapper (whose text is a coloured worker
+    traceback), so a step's recorded error reads the same on every executor."""
+    target: Future[Any] = Future()
+
+    def done(finished: Future[Any]) -> None:
+        error = finished.exception()
+        if error is None:
+            target.set_result(finished.result())
+            return
+        cause = getattr(error, "cause", None)
+        target.set_exception(cause if isinstance(cause, Exception) else error)
+
+    source.add_done_callback(done)
+    return target

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -130,5 +131,16 @@ def _code_hash(function: Callable[..., Any]) -> str:
         text = inspect.getsource(function)
     except (OSError, TypeError):  # defined where no source is kept (a REPL): use the bytecode
         code = getattr(function, "__code__", None)
-        text = repr(code.co_code if code is not None else function)
+        text = _code_text(code) if code is not None else repr(function)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_text(code: types.CodeType) -> str:
+    """Bytecode with its constants and names: ``return 1`` and ``return 2`` share bytecode and
+    differ only in their constants; nested code (inner functions) is folded in the same way."""
+    parts = [code.co_code.hex(), repr(code.co_names)]
+    for constant in code.co_consts:
+        parts.append(
+            _code_text(constant) if isinstance(constant, types.CodeType) else repr(constant)
+        )
+    return "|".join(parts)
