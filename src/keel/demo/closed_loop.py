@@ -26,27 +26,37 @@ from keel.client import Client
 from keel.demo.world import World
 from keel.settings import Settings
 
-__all__ = ["SlowModel", "run_closed_loop", "train"]
+__all__ = ["FlakyLookup", "run_closed_loop", "run_demo", "train"]
 
-#: which trained candidate (1-based) carries the injected slow transform; 0 for none
-INJECT = {"slow_candidate": 2, "trained": 0, "delay_s": 0.03}
+#: The demo's two injected incidents, by the number of the candidate the trainer makes
+#: (1-based): a bad code change that joins outcomes to the wrong applications (the gates must
+#: reject what it trains), and a candidate
+#: whose feature lookup fails in production once the chaos switch is on (the canary must roll it
+#: back). ``chaos`` is switched on by the demo when that candidate's canary starts.
+INJECT: dict[str, Any] = {"buggy": 1, "flaky": 2, "trained": 0, "chaos": False, "share": 0.5}
 
 
-class SlowModel:
-    """A model behind a slow feature transform: the same answers, ``delay_s`` later per call."""
+class FlakyLookup:
+    """A model behind a feature lookup that times out on a share of production requests while
+    the demo's chaos switch is on; offline (gates) it answers exactly like the model it wraps."""
 
-    def __init__(self, model: Any, delay_s: float) -> None:
+    def __init__(self, model: Any, share: float, seed: int = 0) -> None:
         self.model = model
-        self.delay_s = delay_s
+        self.share = share
         self.classes_ = model.classes_
         self.feature_names_in_ = getattr(model, "feature_names_in_", None)
+        self._rng = np.random.default_rng(seed)
+
+    def _lookup(self) -> None:
+        if INJECT["chaos"] and self._rng.random() < self.share:
+            raise TimeoutError("feature lookup timed out (injected)")
 
     def predict(self, frame: Any) -> Any:
-        time.sleep(self.delay_s)
+        self._lookup()
         return self.model.predict(frame)
 
     def predict_proba(self, frame: Any) -> Any:
-        time.sleep(self.delay_s)
+        self._lookup()
         return self.model.predict_proba(frame)
 
 
@@ -54,10 +64,13 @@ def train(frame: pd.DataFrame, target: str) -> Any:
     """The policy's trainer for the lending model (``keel.demo.closed_loop:train``)."""
     from keel.demo.lending import LendingPortfolio, make_model
 
-    fitted = make_model().fit(frame[LendingPortfolio.FEATURES], frame[target])
     INJECT["trained"] += 1
-    if INJECT["trained"] == INJECT["slow_candidate"]:
-        return SlowModel(fitted, INJECT["delay_s"])
+    outcomes = frame[target].to_numpy()
+    if INJECT["trained"] == INJECT["buggy"]:  # the bad change: outcomes on the wrong rows
+        outcomes = np.random.default_rng(0).permutation(outcomes)
+    fitted = make_model().fit(frame[LendingPortfolio.FEATURES], outcomes)
+    if INJECT["trained"] == INJECT["flaky"]:
+        return FlakyLookup(fitted, INJECT["share"])
     return fitted
 
 
@@ -84,18 +97,19 @@ def lending_policy(model: str) -> dict[str, Any]:
         },
         "monitoring": {
             "target": "default",
+            "reference": f"{model}-holdout",  # out of sample, so CBPE is not overconfident
             "window": {"rows": 1000},
             "label_horizon": "120d",
             "cooldown": "30d",
             "alerts": [
                 "accuracy < 0.92 over the last 1,000 labelled predictions as critical",
                 "estimated_accuracy < 0.92",
-                "drifted_features >= 3",
+                "drifted_features >= 2",
             ],
         },
         "retraining": {
             "triggers": ["accuracy < 0.92 over the last 1,000 labelled predictions"],
-            "min_interval": "14d",
+            "min_interval": "7d",
             "min_new_labels": 1000,
             "training": {"recent_rows": 6000, "holdout": 0.25},
             "trainer": "keel.demo.closed_loop:train",
@@ -135,18 +149,22 @@ def run_closed_loop(
 ) -> tuple[list[dict[str, Any]], Path]:
     """Replay ``world`` against a fresh store in ``folder``; returns the monthly summary and the
     path of the HTML report."""
+    import logging
+
     from fastapi.testclient import TestClient
 
     from keel.monitoring.sinks import MemorySink
     from keel.serving.app import create_app
 
     shutil.rmtree(folder, ignore_errors=True)
+    # the model failures the demo injects are narrated; the server's own warning would repeat them
+    logging.getLogger("keel.serving").setLevel(logging.ERROR)
     settings = Settings(
         store_url=f"sqlite:///{folder / 'keel.db'}",
         artifacts=str(folder / "artifacts"),
         actor="autopilot",
     )
-    INJECT["trained"] = 0
+    INJECT.update(trained=0, chaos=False)
     story = Story()
     with Client(settings=settings) as client:
         _launch(client, world, policy or lending_policy(world.model), console)
@@ -158,10 +176,15 @@ def run_closed_loop(
         with TestClient(app) as http:
             _wait_until_served(http, world.model)
             for index, tick in enumerate(world.ticks):
-                _serve(http, recorder, world, tick.rows, outstanding)
+                failed = _serve(http, recorder, world, tick.rows, outstanding)
+                if failed:
+                    text = f"{failed} applications got an error from the serving app"
+                    story.add(tick.end, "errors", text)
+                    console.print(f"  {tick.end:%Y-%m-%d}  [red]{text}[/red]")
                 outstanding = _deliver(client, world, outstanding, tick.end)
                 decisions = client.autopilot(models=[world.model], now=tick.end, sinks=[sink])
                 _narrate(console, story, tick, decisions)
+                _chaos(client, world, decisions, console, story, tick)
                 if any(
                     d.action in ("deploy", "promoted", "rolled_back", "rollout") for d in decisions
                 ):
@@ -176,6 +199,25 @@ def run_closed_loop(
         summary = summarise(client, world)
         page = _report(client, world, summary, story, folder)
     return summary, page
+
+
+def _chaos(
+    client: Client, world: World, decisions: list[Any], console: Console, story: Story, tick: Any
+) -> None:
+    """Switch the injected fault on while the flaky candidate is in its canary, off after."""
+    for decision in decisions:
+        if decision.action == "deploy":
+            version = client.get_version(f"{world.model}/{int(decision.reason.split(':')[0][1:])}")
+            if version.model_class.endswith("FlakyLookup") and not INJECT["chaos"]:
+                INJECT["chaos"] = True
+                text = (
+                    f"injected: {version.ref}'s feature lookup now times out on "
+                    f"{INJECT['share']:.0%} of its requests"
+                )
+                story.add(tick.end, "injected", text)
+                console.print(f"  {tick.end:%Y-%m-%d}  [magenta]{text}[/magenta]")
+        if decision.action in ("rolled_back", "promoted", "stopped"):
+            INJECT["chaos"] = False
 
 
 def _wait_until_served(http: Any, model: str, timeout_s: float = 30.0) -> None:
@@ -233,13 +275,19 @@ def _serve(
     world: World,
     rows: pd.DataFrame,
     outstanding: list[pd.DataFrame],
-) -> None:
-    # one request per half week: the serving path is the production one, the clock the demo's
-    days = pd.to_datetime(rows["decided_at"], utc=True).dt.floor("3D")
+) -> int:
+    """Send the tick's applications; returns how many the serving app failed to score (their
+    rows are in the log with status "error", which is what the canary analysis reads)."""
+    failed = 0
+    # a request every two days: the serving path is the production one, the clock the demo's
+    days = pd.to_datetime(rows["decided_at"], utc=True).dt.floor("2D")
     for day, chunk in rows.groupby(days, sort=True):
         recorder.now_us = int(pd.Timestamp(day).value // 1000)
         records = chunk[world.features].to_dict("records")
         answer = http.post(f"/v1/models/{world.model}/predict", json={"records": records})
+        if answer.status_code >= 500:  # the model failed: nothing to label later
+            failed += len(chunk)
+            continue
         if answer.status_code != 200:
             raise RuntimeError(
                 f"the serving app answered {answer.status_code}: {answer.text[:300]}"
@@ -253,6 +301,7 @@ def _serve(
                 }
             )
         )
+    return failed
 
 
 def _deliver(

@@ -44,10 +44,13 @@ class World:
     open_categories: list[str] = field(default_factory=list)
 
 
-def lending_world(weeks_per_month: int = 4) -> World:
+def lending_world(
+    scenario: Any = None, *, weeks_per_month: int = 4, history_rows: int = 8000
+) -> World:
+    """The seeded lending portfolio (``keel.demo.lending``), a tick a week."""
     from keel.demo.lending import LendingPortfolio, Scenario, make_model
 
-    portfolio = LendingPortfolio(Scenario())
+    portfolio = LendingPortfolio(scenario if scenario is not None else Scenario())
     months = portfolio.scenario.months
     ticks: list[Tick] = []
     for month in range(months):
@@ -69,7 +72,7 @@ def lending_world(weeks_per_month: int = 4) -> World:
         model="credit-risk",
         target=LendingPortfolio.TARGET,
         features=list(LendingPortfolio.FEATURES),
-        history=portfolio.history(),
+        history=portfolio.history(history_rows),
         ticks=ticks,
         make_model=make_model,
         threshold=0.92,
