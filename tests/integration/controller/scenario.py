@@ -58,3 +58,58 @@ def serve(client: Any, model: str, rows: int, seed: int, flipped: bool, at: date
         frame["y"].to_numpy(),
         timestamps=[s + timedelta(minutes=1) for s in stamps],
     )
+
+
+def ahead_of_the_wall_clock(hours: int = 1) -> datetime:
+    """A simulated start a little after the real clock, on the hour.
+
+    The registry stamps a version's creation with the real clock, and the schedule and
+    drift-alert triggers count from the champion's creation, so they only fire when the
+    simulated clock runs after it; ``START`` (in the past) suits the rule triggers, the gates
+    and the rollouts, which take the autopilot's clock.
+    """
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return now + timedelta(hours=hours + 1)
+
+
+def log_served(
+    client: Any,
+    model: str,
+    frame: pd.DataFrame,
+    at: datetime,
+    *,
+    version: int | None = None,
+    errors: float = 0.0,
+    wrong: float = 0.0,
+    seed: int = 0,
+) -> list[str]:
+    """Log ``frame``'s rows as served by ``version`` (the champion by default), as the router
+    would write them, with labels a minute later; a share ``errors`` of the rows failed and a
+    share ``wrong`` of the answers were turned round (a regression the gates did not see)."""
+    ref = f"models:/{model}@champion" if version is None else f"models:/{model}/{version}"
+    loaded = client.load_model(ref)
+    number = loaded.version.version if version is None else version
+    features = frame[["x0", "x1"]]
+    proba = loaded.model.predict_proba(features)[:, 1]
+    rows = len(frame)
+    rng = np.random.default_rng(seed)
+    failed = rng.random(rows) < errors
+    proba = np.where(rng.random(rows) < wrong, 1.0 - proba, proba)
+    stamps = [at + timedelta(seconds=i) for i in range(rows)]
+    receipt = client.log_predictions(
+        model,
+        features,
+        version=number,
+        predictions=(proba >= 0.5).astype(int),
+        scores=proba,
+        timestamps=stamps,
+        status=np.where(failed, "error", "ok"),
+        errors=np.where(failed, "RuntimeError: model crashed", None),
+    )
+    client.log_labels(
+        model,
+        receipt.request_ids,
+        frame["y"].to_numpy(),
+        timestamps=[s + timedelta(minutes=1) for s in stamps],
+    )
+    return list(receipt.request_ids)

@@ -1,0 +1,256 @@
+"""Killing the autopilot mid-retrain: a subprocess drives a retrain on a SQLite file store and
+SIGKILLs itself at an injected point (just before or just after a committed step); a fresh
+autopilot then takes the retrain over once the dead one's lease ran out and finishes it.
+
+Whatever the point: one retrain for the trigger, one pipeline run, one candidate version per
+retrain, one champion, no deployment left running, and an intact audit chain.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel.client import Client
+from keel.controller import retrains
+from keel.controller.autopilot import Autopilot, Decision
+
+from .scenario import POLICY, START, batch, launch, log_served, serve
+
+MODEL = "risk"
+TRIGGER = POLICY["retraining"]["triggers"][0]
+
+#: run one autopilot pass, dying at ``target:name:when`` (step: pipeline step finished; move: the
+#: retrain moved to a state; deploy: the deployment written)
+CRASHER = textwrap.dedent(
+    """
+    import os
+    import signal
+    import sys
+    from datetime import datetime
+
+    import keel.controller.retrains as retrains
+    import keel.pipelines.records as records
+    import keel.rollout.actions as actions
+    from keel.client import Client
+    from keel.controller.autopilot import Autopilot
+
+    store, artifacts, now, point = sys.argv[1:5]
+    target, name, when = point.split(":")
+
+
+    def die():
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+    def wrap(module, attr, hit):
+        real = getattr(module, attr)
+
+        def patched(*args, **kwargs):
+            chosen = hit(args, kwargs)
+            if chosen and when == "before":
+                die()
+            result = real(*args, **kwargs)
+            if chosen and when == "after":
+                die()
+            return result
+
+        setattr(module, attr, patched)
+
+
+    if target == "step":  # finish_step(db, run_id, name, *, status, ...)
+        wrap(records, "finish_step", lambda a, k: a[2] == name and k["status"] == "succeeded")
+    elif target == "move":  # move(db, actor, retrain, owner, state, ...)
+        wrap(retrains, "move", lambda a, k: a[4] == name)
+    else:
+        wrap(actions, "deploy_with_policy", lambda a, k: True)
+    client = Client(store, artifacts, actor="autopilot")
+    for decision in Autopilot(client, lease_s=0.5).reconcile_all(now=datetime.fromisoformat(now)):
+        print(decision.action, decision.reason, flush=True)
+    print("survived", flush=True)
+    """
+)
+
+
+def _build(folder: Path, policy: dict[str, Any], start: datetime) -> datetime:
+    """v1 champion, two healthy hours, then four hours after the flip: enough fresh labelled
+    rows for the first retrain to be blessed. Returns the time of the pass."""
+    with Client(f"sqlite:///{folder / 'keel.db'}", str(folder / "artifacts")) as client:
+        launch(client, MODEL, policy)
+        at = start
+        for i in range(6):
+            serve(client, MODEL, 200, 10 + i, flipped=i >= 2, at=at)
+            at += timedelta(hours=1)
+    return at
+
+
+@pytest.fixture(scope="module")
+def replace_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, datetime]:
+    folder = tmp_path_factory.mktemp("replace-world")
+    return folder, _build(folder, POLICY, START)
+
+
+CANARY = {
+    **copy.deepcopy(POLICY),
+    "rollout": {
+        "strategy": "canary",
+        "steps": [50, 100],
+        "interval": "1m",
+        "auto_rollback": True,
+        "min_rows_per_step": 100,
+        "min_labelled_rows": 50,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def canary_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, datetime]:
+    folder = tmp_path_factory.mktemp("canary-world")
+    return folder, _build(folder, CANARY, START)
+
+
+def _crash(world: tuple[Path, datetime], tmp_path: Path, point: str) -> tuple[Client, datetime]:
+    """Copy the world, run the crashing autopilot on it, and open the copy."""
+    template, now = world
+    folder = tmp_path / "world"
+    shutil.copytree(template, folder)
+    script = tmp_path / "crasher.py"
+    script.write_text(CRASHER)
+    store, artifacts = f"sqlite:///{folder / 'keel.db'}", str(folder / "artifacts")
+    done = subprocess.run(
+        [sys.executable, str(script), store, artifacts, now.isoformat(), point],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, (done.stdout, done.stderr)
+    assert "survived" not in done.stdout
+    return Client(store, artifacts, actor="autopilot-2"), now
+
+
+def _take_over(client: Client, now: datetime, until: str = "ended") -> list[Decision]:
+    """Fresh autopilot passes (waiting out the dead one's lease) until the retrain ended (or
+    reached ``until``)."""
+    pilot = Autopilot(client, lease_s=60)
+    decisions: list[Decision] = []
+    deadline = time.monotonic() + 60
+    while True:
+        out = pilot.reconcile(MODEL, now)
+        decisions += out
+        current = retrains.active(client.db, MODEL)
+        if current is None or current.state == until:
+            return decisions
+        assert time.monotonic() < deadline, decisions
+        if any(d.action == "busy" for d in out):
+            time.sleep(0.1)
+
+
+def _assert_sound(client: Client) -> retrains.Retrain:
+    """One retrain, one run, one version per retrain, one champion, nothing left running."""
+    made = client.retrains(MODEL)
+    assert [r.trigger for r in made] == [TRIGGER]
+    retrain = made[0]
+    assert len(client.pipeline_runs(MODEL)) == 1
+    assert client.pipeline_runs(MODEL)[0].id == retrain.pipeline_run_id
+    assert client.pipeline_run(str(retrain.pipeline_run_id)).status == "succeeded"
+    versions = client.list_versions(MODEL)
+    tagged = Counter(v.tags.get("retrain") for v in versions if "retrain" in v.tags)
+    assert tagged == {str(retrain.id): 1}
+    assert sorted(v.version for v in versions) == [1, 2]
+    assert retrain.candidate_version == 2
+    assert all(d.status != "running" for d in client.deployments(MODEL))
+    moved = Counter(e.action for e in client.audit_log(limit=None))
+    assert moved["retrain.request"] == 1 and moved["retrain.training"] == 1
+    assert sum(moved[f"retrain.{state}"] for state in retrains.ENDED) == 1
+    verified = client.verify_audit()
+    assert verified.intact, verified.reason
+    return retrain
+
+
+@pytest.mark.parametrize(
+    ("point", "left"),
+    [
+        pytest.param("step:candidate:before", ("training", [1], "pending", 0), id="mid-training"),
+        pytest.param(
+            "step:registered:before",
+            ("training", [1, 2], "running", 0),
+            id="version-registered-step-not-recorded",
+        ),
+        pytest.param(
+            "step:registered:after",
+            ("training", [1, 2], "succeeded", 0),
+            id="after-registered-committed",
+        ),
+        pytest.param(
+            "move:deploying:after", ("deploying", [1, 2], "succeeded", 0), id="blessed-not-deployed"
+        ),
+        pytest.param(
+            "deploy:any:after",
+            ("deploying", [1, 2], "succeeded", 1),
+            id="deployed-retrain-not-moved",
+        ),
+    ],
+)
+def test_a_killed_autopilot_is_taken_over_and_the_retrain_ends_once(
+    replace_world: tuple[Path, datetime],
+    tmp_path: Path,
+    point: str,
+    left: tuple[str, list[int], str, int],
+) -> None:
+    client, now = _crash(replace_world, tmp_path, point)
+    with client:
+        [dead] = client.retrains(MODEL)  # what the killed autopilot left in flight
+        state, versions, registered, deployed = left
+        assert dead.state == state
+        assert sorted(v.version for v in client.list_versions(MODEL)) == versions
+        steps = {s.name: s.status for s in client.pipeline_run(str(dead.pipeline_run_id)).steps}
+        assert steps["registered"] == registered
+        if point == "step:candidate:before":
+            assert steps["candidate"] == "running"
+        assert len(client.deployments(MODEL)) == deployed
+
+        decisions = _take_over(client, now)
+        retrain = _assert_sound(client)
+        assert retrain.state == "promoted", decisions
+        assert client.get_version(f"models:/{MODEL}@champion").version == 2
+        assert len(client.deployments(MODEL)) == 1  # never deployed twice
+        [moved] = [m for m in client.alias_history(MODEL, "champion") if m.version == 2]
+        assert f"retrain #{retrain.id}" in moved.reason
+        later = Autopilot(client).reconcile(MODEL, now + timedelta(minutes=5))
+        assert later[-1].action == "idle"  # the new champion has no evidence against it yet
+        assert len(client.retrains(MODEL)) == 1
+
+
+def test_a_canary_started_before_the_crash_is_adopted_not_started_twice(
+    canary_world: tuple[Path, datetime], tmp_path: Path
+) -> None:
+    client, now = _crash(canary_world, tmp_path, "deploy:any:after")
+    with client:
+        [running] = [d for d in client.deployments(MODEL) if d.status == "running"]
+        _take_over(client, now, until="rolling_out")
+        retrain = client.retrains(MODEL)[0]
+        assert retrain.state == "rolling_out" and retrain.deployment_id == running.id
+        candidate = int(retrain.candidate_version or 0)
+        at = now
+        for k in range(2):  # the router's split: half the traffic on each version
+            frame = batch(240, 100 + k, flipped=True)
+            log_served(client, MODEL, frame.iloc[:120], at, version=candidate)
+            log_served(client, MODEL, frame.iloc[120:], at, version=1)
+            at += timedelta(minutes=2)
+            Autopilot(client).reconcile(MODEL, at)
+        retrain = _assert_sound(client)
+        assert retrain.state == "promoted", retrain.outcome
+        assert [d.id for d in client.deployments(MODEL)] == [running.id]
+        assert client.get_version(f"models:/{MODEL}@champion").version == candidate

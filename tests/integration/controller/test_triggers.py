@@ -1,0 +1,84 @@
+"""Each kind of trigger fires a retrain with what it saw in the reason: a label-free estimate,
+a firing drift alert, and a cron schedule counted from the last retrain."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from keel.client import Client
+
+from .scenario import POLICY, START, ahead_of_the_wall_clock, batch, launch, log_served
+
+MODEL = "risk"
+
+
+def _policy(**retraining: Any) -> dict[str, Any]:
+    policy = copy.deepcopy(POLICY)
+    policy["retraining"].update(retraining)
+    return policy
+
+
+def test_a_falling_label_free_estimate_fires_a_retrain(store: Client) -> None:
+    launch(store, MODEL, _policy(triggers=["estimated_accuracy < 0.9"]))
+    at = START
+    for hour, scale in enumerate([1.0, 1.0, 0.02]):  # then the inputs crowd the boundary
+        frame = batch(200, 10 + hour, flipped=False)
+        frame[["x0", "x1"]] *= scale
+        log_served(store, MODEL, frame, at)
+        at += timedelta(hours=1)
+        decisions = store.autopilot(now=at)
+        if hour < 2:
+            assert [d.action for d in decisions] == ["monitor", "idle"]
+    fired = next(d for d in decisions if d.action == "retrain")
+    assert fired.reason.startswith("estimated_accuracy < 0.9: estimated_accuracy = ")
+    [retrain] = store.retrains(MODEL)
+    assert retrain.trigger == "estimated_accuracy < 0.9"
+    assert retrain.details["value"] < 0.9
+    assert f"estimated_accuracy = {retrain.details['value']:.4f} (champion v1)" in retrain.reason
+    newest = store.monitor_windows(MODEL, limit=1)[0]
+    assert newest["estimate"]["metrics"]["accuracy"] == retrain.details["value"]
+
+
+def test_a_drift_alert_fires_a_retrain_naming_the_alert(store: Client) -> None:
+    policy = _policy(triggers=["drift alert"])
+    policy["monitoring"]["alerts"] = ["drifted_features >= 1"]
+    launch(store, MODEL, policy)
+    at = ahead_of_the_wall_clock()  # alerts count from the champion's (real) creation time
+    log_served(store, MODEL, batch(200, 10, flipped=False), at)
+    calm = store.autopilot(now=at + timedelta(hours=1))
+    assert [d.action for d in calm] == ["monitor", "idle"]
+    shifted = batch(200, 11, flipped=False)
+    shifted["x0"] += 3.0
+    log_served(store, MODEL, shifted, at + timedelta(hours=1))
+    decisions = store.autopilot(now=at + timedelta(hours=2))
+    assert "1 alerts fired" in decisions[0].reason
+    [alert] = store.list_alerts(MODEL, state="open")
+    assert alert.rule == "drifted_features >= 1"
+    fired = next(d for d in decisions if d.action == "retrain")
+    assert fired.reason.startswith(f"drift alert: alert #{alert.id} firing: ")
+    [retrain] = store.retrains(MODEL)
+    assert retrain.trigger == "drift alert" and retrain.details["alert"] == alert.id
+    assert alert.message in retrain.reason
+
+
+def test_a_schedule_fires_once_per_scheduled_time_after_the_last_retrain(store: Client) -> None:
+    launch(store, MODEL, _policy(triggers=[], schedule="0 * * * *"))
+    start = ahead_of_the_wall_clock()  # the first time counts from the champion's creation
+    log_served(store, MODEL, batch(200, 10, flipped=False), start - timedelta(minutes=30))
+    first = store.autopilot(now=start)
+    fired = next(d for d in first if d.action == "retrain")
+    assert fired.reason.startswith("schedule: scheduled time ")
+    assert "(0 * * * *) passed" in fired.reason
+    actions = [
+        [d.action for d in store.autopilot(now=start + timedelta(minutes=minutes))]
+        for minutes in (1, 30, 59)
+    ]
+    assert actions == [["monitor", "idle"]] * 3
+    again = store.autopilot(now=start + timedelta(hours=1))
+    fired = next(d for d in again if d.action == "retrain")
+    due = (start + timedelta(hours=1)).isoformat()
+    assert fired.reason == f"schedule: scheduled time {due} (0 * * * *) passed"
+    assert [r.trigger for r in store.retrains(MODEL)] == ["schedule", "schedule"]
+    assert [r.created_at for r in store.retrains(MODEL)] == [start + timedelta(hours=1), start]
