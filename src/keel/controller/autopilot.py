@@ -331,18 +331,25 @@ class Autopilot:
         self, retrain: Retrain, policy: Policy, now: datetime
     ) -> tuple[Retrain | None, Decision]:
         version = int(retrain.candidate_version or 0)
+        # started before a crash: adopt it rather than deploy twice. The candidate is this
+        # retrain's own version (registered by its pipeline, tagged with its id), so any
+        # deployment of it is this retrain's; matching by time would compare the autopilot's
+        # (possibly simulated) clock with whichever clock stamped the deployment.
         deployment = next(
             (
                 d
                 for d in self.client.deployments(retrain.model, limit=20)
-                if d.candidate_version == version and d.created_at >= retrain.created_at
+                if d.candidate_version == version
             ),
             None,
-        )  # started before a crash: adopt it rather than deploy twice
+        )
         if deployment is None:
             try:
                 deployment = self.client.deploy(
-                    retrain.model, version, reason=f"retrain #{retrain.id}: {retrain.trigger}"
+                    retrain.model,
+                    version,
+                    reason=f"retrain #{retrain.id}: {retrain.trigger}",
+                    now=now,
                 )
             except GateFailed as exc:  # e.g. waiting for a person's approval
                 return None, Decision(retrain.model, "waiting", exc.message, retrain.id)
