@@ -55,11 +55,18 @@ def consider(client: Any, model: str, policy: Policy, champion: int, now: dateti
 
 
 def _since(client: Any, model: str, champion: int, previous: retrains.Retrain | None) -> datetime:
-    version = client.get_version(f"{model}/{champion}")
-    start: datetime = version.created_at
-    if previous is not None and previous.created_at > start:
-        start = previous.created_at
-    return start
+    """Since when the champion is judged: its newest retrain, else the deployment that made it
+    champion (both on the controller's clock), else the version's registration."""
+    if previous is not None:
+        return previous.created_at
+    for deployment in client.deployments(model, limit=50):
+        if deployment.candidate_version == champion and deployment.status in (
+            "completed",
+            "promoted",
+        ):
+            return deployment.finished_at or deployment.created_at
+    created: datetime = client.get_version(f"{model}/{champion}").created_at
+    return created
 
 
 def _fired(

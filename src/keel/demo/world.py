@@ -86,16 +86,20 @@ def table_world(
     target: str,
     time: str,
     *,
+    drop: list[str] | None = None,
     period_rows: int = 1000,
     threshold: float | None = None,
 ) -> World:
-    """Any time-ordered CSV or Parquet table as a world (a HistGradientBoosting model)."""
+    """Any time-ordered CSV or Parquet table as a world (a HistGradientBoosting model);
+    ``drop`` names columns that are not features (ids, leaks such as a call's duration)."""
     from keel.registry.snapshots import read_data
 
     frame, _ = read_data(path, "data")
-    for column, what in ((target, "target"), (time, "time")):
+    named = [(target, "target"), (time, "time"), *((c, "drop") for c in drop or [])]
+    for column, what in named:
         if column not in frame.columns:
             raise InvalidInput(what, f"{column!r} is not a column of {path}")
+    frame = frame.drop(columns=[c for c in drop or [] if c not in (target, time)])
     stamps = pd.to_datetime(frame[time], utc=True, errors="coerce")
     if stamps.isna().all():
         raise InvalidInput("time", f"{time!r} holds no dates or times")
@@ -114,7 +118,7 @@ def table_world(
             Tick(
                 chunk["decided_at"].min().to_pydatetime(),
                 (chunk["decided_at"].max() + pd.Timedelta(seconds=1)).to_pydatetime(),
-                f"period {index + 1}",
+                f"{chunk['decided_at'].min():%Y-%m}",
                 rows,
             )
         )

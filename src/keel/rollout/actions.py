@@ -115,7 +115,7 @@ def deploy(
     if strategy != "replace":
         return started
     try:
-        return finish(db, actor, started, reason=reason, force=force)
+        return finish(db, actor, started, reason=reason, force=force, now=now)
     except KeelError as exc:  # the champion did not move: nothing else will finish it
         _stop_after_failure(db, actor, started, exc)
         raise
