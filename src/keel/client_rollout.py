@@ -59,6 +59,7 @@ class RolloutMethods:
         watch``. ``force`` (with a reason) lets a replace pass a policy that would refuse it.
         """
         from keel.rollout.actions import deploy_with_policy
+        from keel.rollout.window import log_position
 
         return deploy_with_policy(
             self.db,
@@ -73,6 +74,7 @@ class RolloutMethods:
             reason=reason,
             force=force,
             now=now,
+            log_position=log_position(self.logs, model),
         )
 
     def rollback(self, model: str, *, reason: str) -> dict[str, Any]:

@@ -110,6 +110,7 @@ def lending_policy(model: str) -> dict[str, Any]:
             ],
         },
         "retraining": {
+            "schedule": None,  # the high profile's weekly schedule: this model retrains on need
             "triggers": ["accuracy < 0.92 over the last 1,000 labelled predictions"],
             "min_interval": "7d",
             "min_new_labels": 1000,

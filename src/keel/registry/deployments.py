@@ -89,6 +89,7 @@ def start(
     limits: dict[str, Any] | None = None,
     reason: str = "",
     now: datetime | None = None,
+    analysis: list[dict[str, Any]] | None = None,
 ) -> Deployment:
     """Record a new running deployment of ``version`` against the current champion (``now``
     is when its first step starts: a controller replaying simulated time passes its clock).
@@ -133,7 +134,7 @@ def start(
                 limits=dict(limits or {}),
                 status="running",
                 reason=reason,
-                analysis=[],
+                analysis=list(analysis or []),
                 created_by=actor,
                 created_at=now,
                 updated_at=now,

@@ -55,6 +55,14 @@ CHAMPION = "champion"
 _STAGED = ("canary", "ab", "replace")
 
 
+def start_entry(log_position: str, now: datetime | None) -> dict[str, Any]:
+    """The analysis entry that opens a deployment: where the prediction log stood, so its steps
+    read the parts written after it (part names carry the writer's clock, not the caller's)."""
+    from keel.registry.clock import utcnow
+
+    return {"event": "start", "at": (now or utcnow()).isoformat(), "position": log_position}
+
+
 def deploy(
     db: Database,
     actor: str,
@@ -69,6 +77,7 @@ def deploy(
     reason: str = "",
     force: bool = False,
     now: datetime | None = None,
+    log_position: str | None = None,
 ) -> Deployment:
     """Start deploying ``model/version``; returns the deployment record.
 
@@ -111,6 +120,7 @@ def deploy(
         limits=frozen,
         reason=reason,
         now=now,
+        analysis=None if log_position is None else [start_entry(log_position, now)],
     )
     if strategy != "replace":
         return started
@@ -135,6 +145,7 @@ def deploy_with_policy(
     reason: str = "",
     force: bool = False,
     now: datetime | None = None,
+    log_position: str | None = None,
 ) -> Deployment:
     """``deploy`` with what is not given taken from the stored policy's rollout section (the
     SDK's and the CLI's defaults): its strategy, its steps (when the strategy is the policy's),
@@ -160,6 +171,7 @@ def deploy_with_policy(
         reason=reason,
         force=force,
         now=now,
+        log_position=log_position,
     )
 
 

@@ -92,7 +92,11 @@ class _Look:
         return split_variants(rows, d.stable_version, d.candidate_version)
 
     def since_start(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        window = read_window(self.logs, self.deployment.model, since=self.deployment.created_at)
+        start = start_position(self.deployment)
+        if start is not None:
+            window = read_window(self.logs, self.deployment.model, after=start)
+        else:
+            window = read_window(self.logs, self.deployment.model, since=self.deployment.created_at)
         return self.split(window.rows)
 
     def accuracy_inputs(
@@ -164,11 +168,20 @@ def assess(
     return decide(look)
 
 
+def start_position(deployment: Deployment) -> str | None:
+    """The prediction log's position when the deployment started (None for one that did not
+    record it: its rows are then those written since it was created)."""
+    return next((e["position"] for e in deployment.analysis if e.get("event") == "start"), None)
+
+
 def _canary(look: _Look) -> Assessment:
     d, limits = look.deployment, look.limits
     after = next((e.get("position") for e in reversed(d.analysis) if "position" in e), None)
-    after = after if d.step > 0 else None
-    window = read_window(look.logs, d.model, after=after, since=None if after else d.created_at)
+    if d.step == 0:  # the step's rows: after the log position the deployment started at, if kept
+        after = start_position(d)
+    window = read_window(
+        look.logs, d.model, after=after, since=d.created_at if after is None else None
+    )
     stable, candidate = look.split(window.rows)
     if d.candidate_weight >= 100.0:  # nothing left on stable: compare with the whole deployment
         stable = look.since_start()[0]

@@ -47,6 +47,13 @@ def part_key(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
+def log_position(logs: LogStore, model: str) -> str:
+    """The key of the newest prediction part ("" for an empty log): a deployment started now
+    analyses the parts after it, whatever clock its controller keeps."""
+    keys = [part_key(p.name) for p in logs.parts("predictions", model)]
+    return max(keys) if keys else ""
+
+
 def part_time_ns(name: str) -> int:
     """When a part was written (ns since the epoch), from its name."""
     try:

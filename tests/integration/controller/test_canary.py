@@ -72,7 +72,8 @@ def test_a_sound_candidate_steps_through_the_canary_and_is_promoted(store: Clien
     assert store.get_version(f"models:/{MODEL}@champion").version == candidate
     [deployment] = store.deployments(MODEL)
     assert (deployment.id, deployment.status) == (retrain.deployment_id, "promoted")
-    assert [e["decision"] for e in deployment.analysis] == ["step", "promote"]
+    assert deployment.analysis[0]["event"] == "start"  # where the log stood
+    assert [e["decision"] for e in deployment.analysis[1:]] == ["step", "promote"]
     trail = [e.action for e in store.audit_log(limit=None) if e.action.startswith("retrain.")]
     assert trail[:3] == ["retrain.promoted", "retrain.rolling_out", "retrain.deploying"]
     quiet = store.autopilot(now=at + timedelta(minutes=10))
