@@ -22,7 +22,8 @@ td,th{padding:4px 10px;border:1px solid #dde;text-align:right;vertical-align:top
 th{background:#f3f5f9} td:first-child,th:first-child{text-align:left} td.text{text-align:left}
 .cards{display:flex;gap:14px;flex-wrap:wrap} .card{border:1px solid #dde;border-radius:6px;
 padding:8px 14px;min-width:140px} .card b{display:block;font-size:20px}
-.rejected,.rolled_back,.alert{color:#b3261e} .promoted{color:#0a7d32}
+.rejected,.rolled_back,.alert,.errors{color:#b3261e} .promoted{color:#0a7d32}
+.injected{color:#8a2be2} .left td{text-align:left}
 """
 
 _CHART_JS = """
@@ -122,7 +123,8 @@ def to_html(
         + '<div class="cards">'
         + "".join(f'<div class="card">{html.escape(k)}<b>{v}</b></div>' for k, v in cards)
         + '</div><h2>Over time</h2><div id="accuracy"></div><div id="drift"></div>'
-        + f"<h2>Months</h2>{months}<h2>Every event</h2>{timeline}<h2>Retrains</h2>{retrain_rows}"
+        + f"<h2>Months</h2>{months}<h2>Every event</h2><div class=left>{timeline}</div>"
+        + f"<h2>Retrains</h2><div class=left>{retrain_rows}</div>"
         + f'<script type="application/json" id="keel-data">{payload}</script>'
         + f"<script>{_CHART_JS}</script></body></html>"
     )
