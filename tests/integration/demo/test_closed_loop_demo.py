@@ -17,12 +17,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     from keel.demo.lending import Scenario
     from keel.demo.world import lending_world
 
-    scenario = Scenario(months=8, applications_per_month=1500, shock_month=2, segment_month=4)
-    world = lending_world(scenario, history_rows=4000)
+    scenario = Scenario(months=6, applications_per_month=1200, shock_month=1, segment_month=3)
+    world = lending_world(scenario, history_rows=3000)
     folder = tmp_path_factory.mktemp("demo")
-    console = Console(file=open(folder / "console.txt", "w"), width=200)  # noqa: SIM115
-    summary, page = run_closed_loop(world, folder / "store", console)
-    console.file.close()
+    with open(folder / "console.txt", "w") as out:
+        summary, page = run_closed_loop(world, folder / "store", Console(file=out, width=200))
     return world, folder, summary, page
 
 
