@@ -1,10 +1,11 @@
 """Benchmark: when to retrain, replayed on three real time-ordered data sets.
 
 Run ``.venv/bin/python bench/closed_loop.py`` (Elec2, NOAA weather and bank marketing in full,
-about 20 s on 2 cores) or with ``--quick`` (the first 12 windows of each, about 10 s). Progress,
-a table per data set and the per-window accuracies go to stderr; the answer is one line of JSON
-on stdout. Plain scikit-learn: no peer venv. A data set whose file is absent (``../shared/data``
-relative to the repository, or ``--data-root``) is skipped with a message.
+about 105 s on 2 busy cores, 85 s of it Keel's autopilot) or with ``--quick`` (the first 12
+windows of each, about 40 s). Progress, a table per data set and the per-window accuracies go
+to stderr; the answer is one line of JSON on stdout. scikit-learn and Keel itself: no peer venv.
+A data set whose file is absent (``../shared/data`` relative to the repository, or
+``--data-root``) is skipped with a message.
 
 The replay, test-then-train, per data set (loading, features and windows:
 ``bench/closed_loop_data.py``):
@@ -31,7 +32,49 @@ Strategies, all in the same run (``--strategies`` picks some):
   very first window and is never reset. Not a strategy anyone should run; it is the reading under
   which the issue's reference figures for the 2-point rule reproduce (Elec2 and bank exactly),
   kept so the difference stays visible.
-- ``autopilot``: Keel's controller deciding; pending (``run_autopilot``), skipped until it lands.
+- ``autopilot``: Keel's own controller deciding (``AutopilotReplay``), not a re-implementation
+  of it. Per data set, a fresh embedded store (SQLite and an artifacts folder in a temporary
+  folder under ``.bench/``, or ``--store-root``; removed afterwards). Launch: the harness's
+  initial model is registered (``format="cloudpickle"``) with its training rows as the
+  snapshot, their newest 20% as the holdout snapshot and the signature's categories left open,
+  the policy is set and ``client.deploy(..., strategy="replace")`` makes it champion. Then, per
+  window: the champion (``client.load_model("models:/NAME@champion")``, called directly)
+  predicts it and is scored, the predictions are logged on a simulated clock (window ``w`` is
+  day ``w``), the labels are logged as arriving at the day's end, and one
+  ``client.autopilot(models=[NAME], now=day_end)`` pass monitors, fires the trigger, trains
+  (the standard pipeline: the newest labelled rows topped up from the snapshot, the newest
+  ``holdout`` share held back, the champion's estimator cloned and refit), gates, deploys. Each
+  decision ``retrain`` counts as a retrain; ``promoted`` and ``rejected`` are reported apart
+  (``x`` marks a rejected candidate in the per-window line). The next window is predicted by
+  whichever version is champion then. No pass runs after the last window.
+  The policy, written before launch: risk profile low, rollout replace; monitoring of the
+  target in windows of ``window_rows``, labels awaited ``100000d``, no multivariate drift;
+  trigger ``accuracy < T over the last WINDOW_ROWS labelled predictions`` with T the launch
+  accuracy minus 0.02 (the launch accuracy is measured out of sample: the same model fitted on
+  the older 80% of the initial rows, scored on the newest 20%; the registered model's own score
+  there would be in-sample); ``min_new_labels`` one window; training ``recent_rows`` 10 windows,
+  ``holdout`` 0.1; gate ``accuracy not worse than champion by more than 0.01 at 95%
+  confidence``.
+  Chosen on the figures reported (said so): holdout 0.1 and 0.2 were both run on the full data
+  sets and 0.1 was as good or better on all three (mean accuracy 0.664 against 0.650 on Elec2,
+  0.788 / 0.787 on weather, 0.871 / 0.870 on bank; 8 / 7, 1 / 1, 9 / 9 retrains), so 0.1 is the
+  default (``--autopilot-holdout``). One alternative trigger was run once on the full data sets,
+  ``--autopilot-trigger detector`` (``accuracy_drop >= 1 over the last 10 windows' labelled
+  predictions``: Keel's streaming detector, the champion's own first outcomes as its
+  baseline): 0.664 (8 retrains), 0.788 (3), 0.870 (4), no better, so ``launch`` stays.
+  Afterwards, once per data set, ``client.gate`` with ``accuracy beats baseline persistence``
+  and ``accuracy beats baseline majority`` on a snapshot of the last 10 windows (its suite
+  ``time_ordered: true``, which the persistence baseline needs) for the final champion; it was
+  usually trained on most of those rows, so its figure is largely in-sample: the report puts
+  beside it what the champions scored on those rows when they served them, and the same gate
+  for the champion that entered those windows (it saw none of them).
+  The issue's target (the autopilot within 0.5 points of ``every`` with at most half its
+  retrains) is checked per data set (``target`` in the JSON); it was not met on any of the three
+  in the full run. Part of the gap is the pipeline's design, not the trigger: a candidate never
+  trains on the newest ``holdout`` share it is gated on. A one-off run of this harness's
+  ``every`` with the newest 10% of each training window left out (as the pipeline leaves them
+  out) scored 0.697 on Elec2, 0.7965 on weather and 0.871 on bank, against 0.720, 0.800 and
+  0.881 with them: below the target on Elec2 and bank even retraining after every window.
 Naive baselines over the same windows, printed beside them: ``persistence`` (each row predicted
 as the previous row's label; the first scored row gets the last training label) and
 ``majority`` (the majority class of the initial training rows).
@@ -56,6 +99,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,12 +107,14 @@ from closed_loop_data import DEFAULT_DATA_ROOT, SPECS, Dataset, load_dataset, mi
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
 HISTORY_WINDOWS = 10
 EVERY_K = 2
 DROP_POINTS = 0.02
 THRESHOLD_MARGIN = 0.05
 QUICK_WINDOWS = 12
+BENCH_DIR = Path(__file__).resolve().parent.parent / ".bench"
 # (mean window accuracy, retrains) from the issue, measured elsewhere on the full data sets.
 REFERENCE: dict[str, dict[str, tuple[float, int]]] = {
     "elec2": {"never": (0.608, 0), "every": (0.720, 40), "every_2": (0.705, 20),
@@ -105,6 +151,8 @@ class StrategyResult:
     retrains: int
     retrained_after: list[int] = field(default_factory=list)
     threshold: float | None = None
+    rejected_after: list[int] = field(default_factory=list)  # retrains whose candidate failed
+    details: dict[str, Any] = field(default_factory=dict)  # more figures for the JSON
 
     @property
     def mean_accuracy(self) -> float:
@@ -126,6 +174,7 @@ class StrategyResult:
             "mean_accuracy": self.mean_accuracy,
             "retrains": self.retrains,
             "below_threshold": self.below_threshold,
+            **self.details,
         }
 
 
@@ -247,19 +296,302 @@ def accuracy_drop_fixed(points: float = DROP_POINTS) -> Policy:
     return policy
 
 
+# -- Keel's autopilot ---------------------------------------------------------------------------
+AUTOPILOT_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # window w is day w of the simulated clock
+AUTOPILOT_HOLDOUT = 0.1  # the retrain's holdout share (0.2 measured too: see the docstring)
+AUTOPILOT_TRIGGERS = ("launch", "detector")
+LAUNCH_HOLDOUT = 0.2  # the newest share of the initial rows, held out at launch
+GATE_WINDOWS = 10  # the final champion is gated on the last 10 windows
+TARGET_POINTS = 0.005  # the issue's target: within 0.5 points of every, at most half its retrains
+
+
+@dataclass(frozen=True)
+class AutopilotOptions:
+    """What the bench's user chose: the retrain's holdout share and the trigger.
+
+    ``launch``: ``accuracy < T over the last WINDOW_ROWS labelled predictions`` with T the launch
+    accuracy minus ``DROP_POINTS``; ``detector``: ``accuracy_drop >= 1 over the last
+    10 * WINDOW_ROWS labelled predictions`` (Keel's streaming detector on the champion's own
+    outcomes, its first 1,000 as the baseline).
+    """
+
+    holdout: float = AUTOPILOT_HOLDOUT
+    trigger: str = "launch"
+
+
+def launch_accuracy(dataset: Dataset) -> float:
+    """What a user measures before launch, out of sample: the model fitted on the older 80% of
+    the initial rows, scored on the newest 20%. (The registered model is then fitted on all of
+    them, as the harness fits it, so its accuracy on those rows would be in-sample.)"""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    cut, end = round(dataset.initial_rows * (1 - LAUNCH_HOLDOUT)), dataset.initial_rows
+    model = HistGradientBoostingClassifier(random_state=0)
+    model.fit(dataset.features.iloc[:cut], dataset.target[:cut])
+    return float(model.score(dataset.features.iloc[cut:end], dataset.target[cut:end]))
+
+
+def autopilot_policy(
+    dataset: Dataset, target: str, threshold: float, options: AutopilotOptions
+) -> dict[str, Any]:
+    """The policy a user writes before launch: nothing in it has seen the stream."""
+    rows = dataset.window_rows
+    if options.trigger == "launch":
+        trigger = f"accuracy < {threshold:g} over the last {rows} labelled predictions"
+    elif options.trigger == "detector":
+        trigger = f"accuracy_drop >= 1 over the last {HISTORY_WINDOWS * rows} labelled predictions"
+    else:
+        raise ValueError(f"unknown autopilot trigger {options.trigger!r}")
+    return {
+        "risk_profile": "low",
+        "suites": {"release": {"snapshots": [f"{dataset.name}-holdout"], "target": target}},
+        "gates": {
+            "checks": ["accuracy not worse than champion by more than 0.01 at 95% confidence"]
+        },
+        "rollout": {"strategy": "replace"},
+        "monitoring": {
+            "target": target,
+            "window": {"rows": rows},
+            "label_horizon": "100000d",
+            "drift": {"multivariate": False},
+        },
+        "retraining": {
+            "triggers": [trigger],
+            "min_new_labels": rows,
+            "training": {"recent_rows": HISTORY_WINDOWS * rows, "holdout": options.holdout},
+        },
+    }
+
+
+@dataclass
+class AutopilotTally:
+    """What the controller decided over one replay, by the window after which it decided."""
+
+    verbose: bool = False
+    retrained_after: list[int] = field(default_factory=list)
+    promoted_after: list[int] = field(default_factory=list)
+    rejected_after: list[int] = field(default_factory=list)
+    other: dict[str, int] = field(default_factory=dict)  # failed, error, retry, ... by action
+    pass_seconds: dict[int, float] = field(default_factory=dict)
+    versions: list[int] = field(default_factory=list)  # the version that served each window
+
+    def count(self, window: int, decisions: list[Any], seconds: float) -> None:
+        self.pass_seconds[window] = seconds
+        for decision in decisions:
+            if self.verbose and decision.action not in ("monitor", "idle"):
+                log(f"  after window {window}: {decision.action}: {decision.reason}")
+            if decision.action == "retrain":
+                self.retrained_after.append(window)
+            elif decision.action == "promoted":
+                self.promoted_after.append(window)
+            elif decision.action == "rejected":
+                self.rejected_after.append(window)
+            elif decision.action in ("failed", "error", "retry", "rolled_back", "waiting", "hold"):
+                self.other[decision.action] = self.other.get(decision.action, 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        retraining = [self.pass_seconds[w] for w in self.retrained_after]
+        idle = [s for w, s in self.pass_seconds.items() if w not in self.retrained_after]
+        return {
+            "promoted": len(self.promoted_after),
+            "rejected": len(self.rejected_after),
+            "retrained_after": self.retrained_after,
+            "promoted_after": self.promoted_after,
+            **({"other_decisions": self.other} if self.other else {}),
+            "pass_seconds_idle": sum(idle) / len(idle) if idle else None,
+            "pass_seconds_retrain": sum(retraining) / len(retraining) if retraining else None,
+        }
+
+
+class AutopilotReplay:
+    """One data set through Keel's own loop, in a fresh embedded store: the champion predicts
+    each window, its predictions and then the labels are logged on a simulated clock (window
+    ``w`` is day ``w``; its labels arrive at the day's end), and one autopilot pass decides."""
+
+    def __init__(
+        self, client: Any, replay: Replay, options: AutopilotOptions, verbose: bool = False
+    ) -> None:
+        self.client = client
+        self.dataset = replay.dataset
+        self.replay = replay
+        self.options = options
+        self.verbose = verbose
+        self.name = self.dataset.name
+        self.target = SPECS[self.name].target if self.name in SPECS else "target"
+        self.launch_accuracy = 0.0
+        self.threshold = 0.0
+        self.policy: dict[str, Any] = {}
+
+    def day(self, window: int) -> datetime:
+        return AUTOPILOT_EPOCH + timedelta(days=window)
+
+    def frame(self, start: int, end: int) -> pd.DataFrame:
+        rows = self.dataset.features.iloc[start:end]
+        return rows.assign(**{self.target: self.dataset.target[start:end]})
+
+    def launch(self) -> None:
+        """Register the harness's initial model (its training rows as the snapshot, their
+        newest 20% as the holdout, categories open), set the policy, make it champion."""
+        from keel.registry.signatures import infer_signature
+
+        client, name, dataset = self.client, self.name, self.dataset
+        initial = self.frame(0, dataset.initial_rows)
+        snapshot = client.register_snapshot(initial, f"{name}-train")
+        holdout = initial.iloc[round(len(initial) * (1 - LAUNCH_HOLDOUT)) :]
+        client.register_snapshot(holdout, f"{name}-holdout")
+        signature = infer_signature(initial, [str(c) for c in dataset.features.columns])
+        signature = replace(
+            signature, inputs=tuple(replace(s, categories=None) for s in signature.inputs)
+        )
+        client.register_model(
+            name,
+            self.replay.model(self.replay.initial_rows),
+            training_data=snapshot,
+            target=self.target,
+            signature=signature,
+            format="cloudpickle",
+            description="the bench's initial model",
+        )
+        self.launch_accuracy = launch_accuracy(dataset)
+        self.threshold = round(self.launch_accuracy - DROP_POINTS, 3)
+        self.policy = autopilot_policy(dataset, self.target, self.threshold, self.options)
+        client.set_policy(name, self.policy)
+        client.deploy(name, 1, strategy="replace", reason="launch", now=self.day(0))
+
+    def run(self) -> tuple[StrategyResult, AutopilotTally]:
+        import numpy as np
+        import pandas as pd
+
+        from keel.monitoring.sinks import MemorySink
+
+        self.launch()
+        client, name, dataset = self.client, self.name, self.dataset
+        sink = MemorySink("bench")
+        tally = AutopilotTally(self.verbose)
+        champion = client.load_model(f"models:/{name}@champion")
+        accuracies: list[float] = []
+        last = len(dataset.windows) - 1
+        for window in range(len(dataset.windows)):
+            features, labels = dataset.window_features(window), dataset.window_labels(window)
+            tally.versions.append(champion.version.version)
+            predictions = champion.predict(features)
+            accuracies.append(float((predictions == labels).mean()))
+            rows = len(labels)
+            offsets = pd.to_timedelta(np.arange(rows) * (86_400_000_000 // rows), unit="us")
+            receipt = client.log_predictions(
+                name,
+                features,
+                version=champion.version.version,
+                predictions=predictions,
+                scores=champion.predict_proba(features)[:, 1],
+                timestamps=pd.Timestamp(self.day(window)) + offsets,
+            )
+            end = self.day(window + 1)
+            client.log_labels(name, receipt.request_ids, labels, timestamps=[end] * rows)
+            if window == last:  # a retrain now would serve nothing: neither made nor counted
+                break
+            began = time.perf_counter()
+            decisions = client.autopilot(models=[name], now=end, sinks=[sink])
+            tally.count(window, decisions, time.perf_counter() - began)
+            if client.get_version(f"models:/{name}@champion").version != champion.version.version:
+                champion = client.load_model(f"models:/{name}@champion")
+        result = StrategyResult(
+            "autopilot",
+            accuracies,
+            len(tally.retrained_after),
+            tally.retrained_after,
+            rejected_after=tally.rejected_after,
+        )
+        return result, tally
+
+    def baseline_gates(self, result: StrategyResult, tally: AutopilotTally) -> dict[str, Any]:
+        """The final champion gated once against the persistence and majority baselines on a
+        snapshot of the last ``GATE_WINDOWS`` windows (time-ordered, as persistence needs).
+
+        A champion promoted within those windows was trained on most of them, so its figure
+        there is largely in-sample (``rows_in_training_window`` says how many rows at most);
+        beside it: what the autopilot's champions actually scored on those rows when they
+        served them (``served``), and the same gate for the champion that entered those
+        windows (``entering``), which saw none of them."""
+        client, name, windows = self.client, self.name, self.dataset.windows
+        first = max(0, len(windows) - GATE_WINDOWS)
+        start, end = windows[first][0], windows[-1][1]
+        recent = client.register_snapshot(self.frame(start, end), f"{name}-recent")
+        checks = ["accuracy beats baseline persistence", "accuracy beats baseline majority"]
+        suite = {"snapshots": [recent.ref], "target": self.target, "time_ordered": True}
+        policy = {
+            **self.policy,
+            "suites": {"recent": suite | {"resamples": 0, "measure_cost": False}},
+            "gates": {"suite": "recent", "checks": checks},
+        }
+        final = client.get_version(f"models:/{name}@champion").version
+        entering = tally.versions[first]
+        out = self._gate(final, policy)
+        if tally.promoted_after:  # trained on the rows up to the end of that window
+            trained_to = windows[tally.promoted_after[-1]][1]
+            seen = trained_to - max(start, trained_to - self.replay.history_rows)
+            out["rows_in_training_window"] = max(0, seen)
+        else:
+            out["rows_in_training_window"] = 0
+        sizes = [b - a for a, b in windows[first:]]
+        served = zip(result.window_accuracy[first:], sizes, strict=True)
+        out["served"] = sum(a * n for a, n in served) / sum(sizes)
+        if entering != final:
+            out["entering"] = self._gate(entering, policy)
+        client.set_policy(name, self.policy)  # client.gate stored the gate's policy: put it back
+        return out
+
+    def _gate(self, version: int, policy: dict[str, Any]) -> dict[str, Any]:
+        evaluation, outcome = self.client.gate(f"{self.name}/{version}", policy=policy)
+        snapshot = evaluation.results["snapshots"][0]
+        baselines = snapshot["baselines"]
+        return {
+            "champion": f"{self.name}/{version}",
+            "rows": snapshot["rows"],
+            "model": snapshot["metrics"]["accuracy"],
+            "persistence": baselines["persistence"]["accuracy"],
+            "majority": baselines["majority"]["accuracy"],
+            "majority_predicts": baselines["majority"].get("predicts"),
+            "verdict": outcome.verdict,
+            "checks": {check["gate"]: check["passed"] for check in outcome.checks},
+        }
+
+
 def run_autopilot(
     dataset: Dataset, args: argparse.Namespace, replay: Replay | None = None
 ) -> StrategyResult:
-    """Keel's autopilot deciding when to retrain, on the same windows and protocol.
+    """Keel's autopilot deciding when to retrain (``AutopilotReplay``), in a fresh store in a
+    temporary folder under ``.bench/``; its decisions and the final gates go in ``details``."""
+    import tempfile
 
-    To be written with ``keel.controller``: build (or take) a ``Replay(dataset)`` and either
-    pass ``Replay.run("autopilot", policy)`` a ``Policy`` (a callable taking a
-    ``WindowOutcome`` and returning True to retrain after that window) that feeds the
-    controller each window's predictions and labels, or drive ``Replay.predict`` /
-    ``Replay.training_rows`` / ``Replay.model`` from an own loop; return a ``StrategyResult``
-    named ``"autopilot"``. Then drop ``"autopilot"`` from ``PENDING``.
-    """
-    raise NotImplementedError("autopilot replay lands with keel.controller")
+    from keel.client import Client
+    from keel.settings import Settings
+
+    replay = replay or Replay(dataset)
+    options = AutopilotOptions(
+        holdout=getattr(args, "autopilot_holdout", AUTOPILOT_HOLDOUT),
+        trigger=getattr(args, "autopilot_trigger", "launch"),
+    )
+    root = Path(getattr(args, "store_root", BENCH_DIR))
+    root.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"closed_loop-{dataset.name}-", dir=root) as tmp:
+        settings = Settings(
+            store_url=f"sqlite:///{tmp}/keel.db", artifacts=f"{tmp}/artifacts", actor="bench"
+        )
+        with Client(settings=settings) as client:
+            loop = AutopilotReplay(client, replay, options, getattr(args, "verbose", False))
+            result, tally = loop.run()
+            gates = loop.baseline_gates(result, tally)
+    details = {
+        **tally.summary(),
+        "launch_accuracy": loop.launch_accuracy,
+        "trigger": loop.policy["retraining"]["triggers"][0],
+        "holdout": options.holdout,
+        "seconds": time.perf_counter() - began,
+        "gates": gates,
+    }
+    return replace(result, details=details)
 
 
 Strategy = Callable[[Replay, argparse.Namespace], StrategyResult]
@@ -271,7 +603,7 @@ STRATEGIES: dict[str, Strategy] = {
     "drop_2pt_fixed": lambda replay, args: replay.run("drop_2pt_fixed", accuracy_drop_fixed()),
     "autopilot": lambda replay, args: run_autopilot(replay.dataset, args, replay),
 }
-PENDING = {"autopilot"}  # left out of the default until implemented
+PENDING: set[str] = set()  # left out of the default until implemented
 DEFAULT_STRATEGIES = [name for name in STRATEGIES if name not in PENDING]
 
 
@@ -317,11 +649,14 @@ def run_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
             skipped[name] = str(exc)
             continue
         results.append(result.with_threshold(threshold))
+    pilot = next((r for r in results if r.name == "autopilot"), None)
     baselines = [persistence(dataset).with_threshold(threshold)]
     baselines.append(majority(dataset).with_threshold(threshold))
     seconds = time.perf_counter() - began
     compare = not args.quick
     report(dataset, threshold, results, baselines, compare, args.verbose)
+    if pilot is not None:
+        report_autopilot(pilot, reference)
     log(f"{dataset.name}: {replay.fits} fits in {replay.fit_seconds:.1f} s, {seconds:.1f} s in all")
     answer: dict[str, Any] = {
         "rows": dataset.rows,
@@ -332,6 +667,8 @@ def run_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     }
     for result in results:
         answer[result.name] = result.summary()
+        if "gates" in answer[result.name]:
+            answer["gates"] = answer[result.name].pop("gates")
         if compare and (figures := reference_figures(dataset.name, result.name)):
             answer[result.name] |= {
                 "reference_mean_accuracy": figures[0],
@@ -339,6 +676,8 @@ def run_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
             }
     for name, reason in skipped.items():
         answer[name] = {"skipped": reason}
+    if pilot is not None:
+        answer["autopilot"]["target"] = target_check(pilot, reference)
     answer["persistence"] = baselines[0].summary()
     answer["majority"] = baselines[1].summary() | {"label": majority_label(dataset)}
     answer["fits"] = replay.fits
@@ -373,14 +712,63 @@ def report(
             line += f"   {figures[0]:.3f} ({figures[1]})"
         lines.append(line)
     unit = "" if verbose else " in %"
-    lines.append(f"  per-window accuracy{unit} (* = retrained after that window):")
+    lines.append(
+        f"  per-window accuracy{unit} (* = retrained after that window, x = its candidate "
+        "was rejected):"
+    )
     for result in [*results, *baselines]:
         if verbose:
             cells = [f"{a:.3f}" for a in result.window_accuracy]
         else:
             cells = [f"{min(round(a * 100), 99):02d}" for a in result.window_accuracy]
-        marked = [c + ("*" if i in result.retrained_after else "") for i, c in enumerate(cells)]
+        marked = [c + mark(result, i) for i, c in enumerate(cells)]
         lines.append(f"  {result.name:<16} {' '.join(marked)}")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def mark(result: StrategyResult, window: int) -> str:
+    if window in result.rejected_after:
+        return "x"
+    return "*" if window in result.retrained_after else ""
+
+
+def target_check(pilot: StrategyResult, every: StrategyResult) -> dict[str, Any]:
+    """The issue's target: the autopilot within 0.5 points of ``every``, with at most half of
+    its retrains."""
+    gap = every.mean_accuracy - pilot.mean_accuracy
+    met = gap <= TARGET_POINTS + 1e-9 and 2 * pilot.retrains <= every.retrains
+    share = pilot.retrains / every.retrains if every.retrains else None
+    return {"points_below_every": gap * 100, "retrain_share": share, "met": met}
+
+
+def report_autopilot(pilot: StrategyResult, every: StrategyResult) -> None:
+    target = target_check(pilot, every)
+    details, gates = pilot.details, pilot.details["gates"]
+    lines = [
+        f"  autopilot: {pilot.retrains} retrains ({details['promoted']} promoted, "
+        f"{details['rejected']} rejected); launch accuracy {details['launch_accuracy']:.3f}, "
+        f"trigger {details['trigger']!r}, holdout {details['holdout']:g}",
+        f"  target (within {TARGET_POINTS * 100:g} points of every, at most half its retrains): "
+        f"{'met' if target['met'] else 'NOT met'} ({target['points_below_every']:.2f} points "
+        f"below, {pilot.retrains} retrains against {every.retrains})",
+        f"  gates on the last {GATE_WINDOWS} windows ({gates['rows']:,} rows; persistence "
+        f"{gates['persistence']:.3f}, majority {gates['majority']:.3f} predicting "
+        f"{gates['majority_predicts']}; the champions served {gates['served']:.3f}):",
+        f"    final champion {gates['champion']}: {gates['verdict']}, model {gates['model']:.3f} "
+        f"(up to {gates['rows_in_training_window']:,} of these rows in its training window)",
+    ]
+    if "entering" in gates:
+        entering = gates["entering"]
+        lines.append(
+            f"    entering champion {entering['champion']} (saw none of them): "
+            f"{entering['verdict']}, model {entering['model']:.3f}"
+        )
+    if details.get("pass_seconds_retrain") is not None:
+        lines.append(
+            f"  autopilot pass: {details['pass_seconds_idle'] or 0:.2f} s idle, "
+            f"{details['pass_seconds_retrain']:.2f} s with a retrain; "
+            f"{details['seconds']:.1f} s in all"
+        )
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
@@ -409,6 +797,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"strategies (default: {' '.join(DEFAULT_STRATEGIES)}; pending: {' '.join(PENDING)})",
     )  # fmt: skip
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
+    parser.add_argument(
+        "--autopilot-holdout", type=float, default=AUTOPILOT_HOLDOUT, metavar="SHARE",
+        help=f"the autopilot's retraining holdout share (default {AUTOPILOT_HOLDOUT})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--store-root", type=Path, default=BENCH_DIR,
+        help="where the autopilot's temporary stores go (default: .bench/)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--autopilot-trigger", choices=AUTOPILOT_TRIGGERS, default=AUTOPILOT_TRIGGERS[0],
+        help="the autopilot's retraining trigger (default: %(default)s; see AutopilotOptions)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads (default 1)")
     parser.add_argument(
         "--verbose", action="store_true", help="per-window accuracies with 3 decimals"

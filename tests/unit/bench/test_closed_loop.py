@@ -25,7 +25,9 @@ from closed_loop import (
     every_kth,
     majority,
     never,
+    parse_args,
     persistence,
+    run_autopilot,
 )
 from closed_loop_data import Dataset, load_dataset, make_windows
 
@@ -136,3 +138,25 @@ def test_real_data_sets_load_without_leaking_columns(
     assert set(np.unique(dataset.target)) == {0, 1}
     quick = load_dataset(name, shared_data, max_windows=12)
     assert len(quick.windows) == 12 and quick.rows == quick.windows[-1][1]
+
+
+def test_autopilot_drives_keels_controller_through_the_flip(tmp_path: Path) -> None:
+    dataset = synthetic(rows=1_200, window_rows=200)  # 5 windows; the concept flips in the 3rd
+    replay = Replay(dataset)
+    args = parse_args(["--store-root", str(tmp_path)])
+    result = run_autopilot(dataset, args, replay)
+    stale = replay.run("never", never)
+    assert result.name == "autopilot" and len(result.window_accuracy) == len(dataset.windows)
+    details = result.details
+    assert result.retrains >= 1 and details["promoted"] + details["rejected"] == result.retrains
+    served = result.retrained_after[0] + 1  # windows the initial model served
+    assert result.window_accuracy[:served] == stale.window_accuracy[:served]
+    assert details["promoted"] >= 1 and result.window_accuracy[-1] > stale.window_accuracy[-1]
+    assert details["trigger"].startswith("accuracy < ")
+    gates = details["gates"]
+    assert gates["verdict"] in ("blessed", "rejected") and gates["rows"] == 1_080
+    assert set(gates["checks"]) == {
+        "accuracy beats baseline persistence",
+        "accuracy beats baseline majority",
+    }
+    assert list(tmp_path.iterdir()) == []  # the store was temporary
