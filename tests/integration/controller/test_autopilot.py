@@ -12,6 +12,7 @@ import pytest
 
 from keel.client import Client
 from keel.controller.autopilot import Autopilot, Decision
+from keel.domain.policy import Policy
 from keel.errors import Conflict
 
 from .scenario import POLICY, START, launch, serve
@@ -121,6 +122,9 @@ def test_a_flipped_concept_is_retrained_gated_and_promoted(client: Client) -> No
     assert done.details["from"] == "deploying" and f"#{promoted.id}" in done.details["reason"]
     verified = client.verify_audit()
     assert verified.intact, verified.reason
+    # the retrains gated on their own holdouts without rewriting the model's policy
+    assert client.get_policy(MODEL) == Policy.parse(POLICY)
+    assert not [e for e in client.audit_log(limit=None) if e.action == "policy.set"][1:]
 
 
 def test_a_healthy_champion_fires_nothing(store: Client) -> None:
