@@ -67,6 +67,7 @@ class Autopilot:
         self.monitor = monitor
         self.sinks = sinks
         self.pipeline = pipeline or standard_pipeline()
+        self._custom = pipeline is not None
 
     # -- entry points -----------------------------------------------------------------------
     def reconcile_all(
@@ -269,7 +270,7 @@ class Autopilot:
             if record is not None and record.status == "succeeded":
                 outputs = self._outputs(record)
             else:
-                result = self.pipeline.run(
+                result = self._pipeline(policy, record).run(
                     self.client,
                     params if record is None else None,
                     executor=policy.retraining.executor,
@@ -293,10 +294,9 @@ class Autopilot:
             return None, Decision(
                 retrain.model, "retry", f"attempt {attempts} failed: {exc.message}", retrain.id
             )
-        version = int(outputs["registered"]["version"])
-        verdict = outputs["gate"]
+        version, verdict, details = _deployable(outputs)
         reasons = "; ".join(verdict["reasons"]) or verdict["verdict"]
-        details = {**retrain.details, "gate": verdict, "holdout": outputs["registered"]["holdout"]}
+        details = {**retrain.details, **details}
         if verdict["verdict"] != "blessed":
             moved = self._move(
                 retrain,
@@ -318,13 +318,26 @@ class Autopilot:
         )
         return moved, Decision(retrain.model, "blessed", f"v{version} passed the gates", retrain.id)
 
+    def _pipeline(self, policy: Policy, record: Any) -> Any:
+        """The pipeline to run: the one given, else the standard one, with its ``refitted`` step
+        when the policy asks for a refit (a resumed run keeps the steps it started with)."""
+        if self._custom:
+            return self.pipeline
+        from keel.controller.retraining import standard_pipeline
+
+        if record is None:
+            refit = policy.retraining.training.refit
+        else:
+            refit = any(s.name == "refitted" for s in record.steps)
+        return standard_pipeline(refit=refit) if refit else self.pipeline
+
     def _outputs(self, record: Any) -> dict[str, Any]:
         import cloudpickle
 
         return {
             s.name: cloudpickle.loads(self.client.artifacts.get(s.output_sha256))
             for s in record.steps
-            if s.name in ("registered", "gate") and s.output_sha256
+            if s.name in ("registered", "gate", "refitted") and s.output_sha256
         }
 
     def _deploying(
@@ -404,6 +417,25 @@ class Autopilot:
         return moved, Decision(
             retrain.model, state, f"v{retrain.candidate_version}: {reason}", retrain.id
         )
+
+
+def _deployable(outputs: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """The version a finished pipeline hands over to deploy, its verdict and the retrain's
+    details: from its ``refitted`` step (the refit when ``training.refit`` made one, else the
+    gated version), or from ``registered`` and ``gate`` for a pipeline without that step."""
+    refit = outputs.get("refitted")
+    if refit is None:
+        verdict = outputs["gate"]
+        return (
+            int(outputs["registered"]["version"]),
+            verdict,
+            {"gate": verdict, "holdout": outputs["registered"]["holdout"]},
+        )
+    verdict = {"verdict": refit["verdict"], "reasons": list(refit["reasons"])}
+    details: dict[str, Any] = {"gate": verdict, "holdout": refit["holdout"]}
+    if int(refit["gated_version"]) != int(refit["version"]):
+        details["gated_version"] = int(refit["gated_version"])
+    return int(refit["version"]), verdict, details
 
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:

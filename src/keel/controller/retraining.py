@@ -1,4 +1,5 @@
-"""The standard retraining pipeline: training window -> candidate -> registered -> gate.
+"""The standard retraining pipeline: training window -> candidate -> registered -> gate ->
+refitted.
 
 - ``training_window``: the newest labelled production rows (labels that had arrived by the
   retrain's time), topped up from the original training snapshot as the policy says; the newest
@@ -8,7 +9,16 @@
   target), or else the champion's own estimator cloned and refit (any scikit-learn model);
 - ``registered``: a new version with its training and holdout snapshots as lineage; idempotent
   (a resumed run finds the version it registered before instead of registering another);
-- ``gate``: the policy's gates on the holdout; a rejection is an outcome, not a failure.
+- ``gate``: the policy's gates on the holdout; a rejection is an outcome, not a failure;
+- ``refitted`` (in the pipeline when the policy's ``training.refit`` is on): the version to
+  deploy. With ``training.refit`` false (the default) that is the
+  gated version itself. With it true and the candidate blessed, the same trainer is fit again on
+  the training rows and the holdout together and registered as a version of its own (tagged
+  ``refit_of`` the gated one, which is archived); it carries the gated twin's verdict, checks and
+  evaluation as its gate result, with a reason saying so. The trade-off: the shipped model learns
+  from the newest rows, the ones most like what it will serve, but its blessing is by proxy (no
+  gate saw it on data it had not trained on); the rollout's own analysis is then the first
+  judge of the shipped model itself.
 
 Deploying is the controller's job, so the pipeline stays free of rollout concerns.
 """
@@ -33,6 +43,8 @@ __all__ = ["standard_pipeline", "target_of"]
 
 #: the tag that ties a version to the retrain that made it
 RETRAIN_TAG = "retrain"
+#: the tag of a refit (``training.refit``): the version that passed the gates in its stead
+REFIT_TAG = "refit_of"
 
 
 def target_of(policy: Policy) -> str:
@@ -149,20 +161,31 @@ def candidate(
     client = context.client()
     try:
         policy = client.get_policy(model) or Policy()
-        train = training_window["train"]
-        target, features = training_window["target"], training_window["features"]
-        if policy.retraining.trainer:
-            module, _, name = policy.retraining.trainer.partition(":")
-            trainer = getattr(importlib.import_module(module), name)
-            return trainer(train, target)
-        from sklearn.base import clone
-
-        base = client.load_model(ModelRef(model, version=champion)).model
-        fitted = clone(base)
-        fitted.fit(train[features], train[target].to_numpy())
-        return fitted
+        return _fit(client, policy, model, champion, training_window["train"], training_window)
     finally:
         client.close()
+
+
+def _fit(
+    client: Any,
+    policy: Policy,
+    model: str,
+    champion: int,
+    train: pd.DataFrame,
+    window: dict[str, Any],
+) -> Any:
+    """The policy's trainer on ``train``, else the champion's estimator cloned and refit."""
+    target, features = window["target"], window["features"]
+    if policy.retraining.trainer:
+        module, _, name = policy.retraining.trainer.partition(":")
+        trainer = getattr(importlib.import_module(module), name)
+        return trainer(train, target)
+    from sklearn.base import clone
+
+    base = client.load_model(ModelRef(model, version=champion)).model
+    fitted = clone(base)
+    fitted.fit(train[features], train[target].to_numpy())
+    return fitted
 
 
 @step(cache=False)
@@ -177,7 +200,11 @@ def registered(
 ) -> dict[str, Any]:
     client = context.client()
     try:
-        mine = client.list_versions(model, filter=f"tags.{RETRAIN_TAG} = '{retrain}'", limit=1)
+        mine = [
+            v
+            for v in client.list_versions(model, filter=f"tags.{RETRAIN_TAG} = '{retrain}'")
+            if REFIT_TAG not in (v.tags or {})  # the refit of this retrain's version is not it
+        ]
         if mine:  # registered before a crash: the same retrain never makes two versions
             return {"version": int(mine[0].version), "holdout": mine[0].tags["holdout"]}
         train_snapshot = client.register_snapshot(
@@ -293,5 +320,96 @@ def _on_holdout(policy: Policy, snapshot: str) -> Policy:
     return Policy.parse(data)
 
 
-def standard_pipeline() -> Pipeline:
-    return Pipeline("retrain", [training_window, candidate, registered, gate])
+@step(cache=False)
+def refitted(
+    context: StepContext,
+    gate: dict[str, Any],
+    registered: dict[str, Any],
+    training_window: dict[str, Any],
+    model: str,
+    champion: int,
+    retrain: int,
+) -> dict[str, Any]:
+    """The version to deploy and its verdict: the gated version unchanged, or (``refit`` on and
+    the candidate blessed) its refit on the training rows plus the holdout, blessed by proxy.
+
+    Idempotent like ``registered``: a resumed run finds the refit it registered before (by its
+    ``refit_of`` tag), records its gate result if the crash came before that, and archives the
+    gated twin if that had not happened yet.
+    """
+    gated = int(registered["version"])
+    out = {
+        "version": gated,
+        "holdout": registered["holdout"],
+        "verdict": gate["verdict"],
+        "reasons": list(gate["reasons"]),
+        "gated_version": gated,
+    }
+    client = context.client()
+    try:
+        policy = client.get_policy(model) or Policy()
+        if not policy.retraining.training.refit or gate["verdict"] != "blessed":
+            return out
+        twin = ModelRef(model, version=gated)
+        found = client.list_versions(model, filter=f"tags.{REFIT_TAG} = '{gated}'", limit=1)
+        if found:  # refit before a crash: never a second one
+            version = int(found[0].version)
+        else:
+            window = training_window
+            every = pd.concat([window["train"], window["holdout"]], ignore_index=True)
+            fitted = _fit(client, policy, model, champion, every, window)
+            gated_version = client.get_version(twin)
+            snapshot = client.register_snapshot(
+                every, f"{model}-refit", tags={RETRAIN_TAG: str(retrain), REFIT_TAG: str(gated)}
+            )
+            made = client.register_model(
+                model,
+                fitted,
+                training_data=snapshot,
+                target=window["target"],
+                signature=gated_version.signature,
+                format=gated_version.format,
+                tags={
+                    RETRAIN_TAG: str(retrain),
+                    REFIT_TAG: str(gated),
+                    "pipeline_run": context.run_id,
+                    "holdout": registered["holdout"],
+                },
+                description=f"refit of v{gated} on its training rows and holdout",
+                parent=champion,
+            )
+            version = int(made.version)
+        ref = ModelRef(model, version=version)
+        reason = (
+            f"refit of v{gated} on all rows (its training rows and holdout); v{gated} passed the "
+            "gates on the holdout, this model is blessed by proxy"
+        )
+        if not client.gate_history(ref):
+            verdict = client.gate_history(twin)[-1]
+            from keel.registry import governance
+
+            governance.record_gate_result(
+                client.db,
+                client.actor,
+                ref,
+                verdict=verdict["verdict"],
+                risk_profile=verdict.get("risk_profile") or policy.risk_profile,
+                checks=list(verdict.get("checks") or []),
+                reasons=[reason, *(verdict.get("reasons") or [])],
+                evaluation_id=verdict.get("evaluation_id"),
+            )
+        if client.get_version(twin).status != "archived":
+            client.archive_version(
+                f"{model}/{gated}",
+                reason=f"passed the gates; v{version}, its refit on all rows, ships instead",
+            )
+        return {**out, "version": version, "reasons": [reason, *out["reasons"]]}
+    finally:
+        client.close()
+
+
+def standard_pipeline(*, refit: bool = False) -> Pipeline:
+    """The retraining pipeline; with ``refit`` it ends with the ``refitted`` step (which passes
+    the gated version through unchanged when the policy's ``training.refit`` is false)."""
+    steps = [training_window, candidate, registered, gate]
+    return Pipeline("retrain", [*steps, refitted] if refit else steps)

@@ -6,6 +6,11 @@ Triggers are sentences, parsed when the policy is read:
   ``estimated_accuracy < 0.92``, ``accuracy_drop >= 1``, ``drifted_features >= 3``): measured on
   the champion's own predictions only, so a new champion is not judged by its predecessor's;
 - ``drift alert``: a drift alert of the model is firing;
+- a relative sentence, ``accuracy drops by 0.02 over the last 1,000 labelled predictions`` (or,
+  for a metric where lower is better, ``log_loss rises by 0.05 ...``): the champion's metric over
+  its newest N labelled predictions is at least the margin worse than over its first N labelled
+  predictions, its own level when it started serving (so no fixed threshold has to be guessed
+  before launch, and each new champion is held to what it scored itself);
 
 and, when the section sets a ``schedule`` (cron), each scheduled time that passes fires one.
 
@@ -15,28 +20,54 @@ A manual retrain (``keel retrain MODEL``) needs no trigger. Guards hold a fired 
 >>> section = Retraining.model_validate({"triggers": ["accuracy < 0.92", "drift alert"]})
 >>> [t.kind for t in section.triggers]
 ['rule', 'drift_alert']
+>>> drop = parse_trigger("accuracy drops by 0.02 over the last 1,000 labelled predictions")
+>>> drop.kind, drop.metric, drop.margin, drop.rows
+('drop', 'accuracy', 0.02, 1000)
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from keel.domain.alert_rules import AlertRule, parse_alert_rule
+from keel.domain.alert_rules import DEFAULT_LABELLED_ROWS, AlertRule, parse_alert_rule
 from keel.domain.durations import parse_duration
+from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from keel.errors import InvalidInput
 
 __all__ = ["Retraining", "Training", "Trigger", "next_run_after", "parse_trigger"]
 
 
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_DROP = re.compile(
+    rf"^(?P<metric>\w+)\s+(?P<way>drops|rises)\s+by\s+(?P<margin>{_NUMBER})"
+    rf"(?:\s+over\s+the\s+last\s+(?P<rows>{_NUMBER})\s+labell?ed\s+predictions)?$"
+)
+
+
 class Trigger(BaseModel):
+    """One parsed trigger: an alert ``rule``, a ``drift_alert``, or a ``drop`` of ``metric`` by
+    ``margin`` over the newest ``rows`` labelled predictions against the champion's first ones."""
+
     model_config = ConfigDict(frozen=True)
 
     text: str
-    kind: Literal["rule", "drift_alert"]
+    kind: Literal["rule", "drift_alert", "drop"]
     rule: AlertRule | None = None
+    metric: str | None = None
+    margin: float | None = None
+    rows: int | None = None
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.metric in LOWER_IS_BETTER
+
+    def worse_by(self, baseline: float, newest: float) -> float:
+        """How much worse ``newest`` is than ``baseline`` (positive: worse) for a drop trigger."""
+        return newest - baseline if self.lower_is_better else baseline - newest
 
 
 def parse_trigger(text: Any, field: str = "retraining.triggers") -> Trigger:
@@ -46,15 +77,44 @@ def parse_trigger(text: Any, field: str = "retraining.triggers") -> Trigger:
     lowered = clean.lower()
     if lowered in ("drift alert", "drift"):
         return Trigger(text=clean, kind="drift_alert")
+    if match := _DROP.match(clean):
+        return _drop(clean, match, field)
     try:
         rule = parse_alert_rule(clean, field)
     except InvalidInput as exc:
         raise InvalidInput(
             field,
             f"{clean!r} is not a trigger: write an alert rule (e.g. 'accuracy < 0.92 over the "
-            "last 2,000 labelled predictions') or 'drift alert'",
+            "last 2,000 labelled predictions'), a drop (e.g. 'accuracy drops by 0.02 over the "
+            "last 1,000 labelled predictions') or 'drift alert'",
         ) from exc
     return Trigger(text=clean, kind="rule", rule=rule)
+
+
+def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
+    metric, way = match["metric"], match["way"]
+    if metric not in CLASSIFICATION_METRICS and metric not in REGRESSION_METRICS:
+        known = ", ".join(sorted({*CLASSIFICATION_METRICS, *REGRESSION_METRICS}))
+        raise InvalidInput(
+            field, f"{clean!r}: {metric!r} is not a metric of labelled predictions; known: {known}"
+        )
+    worse = "rises" if metric in LOWER_IS_BETTER else "drops"
+    if way != worse:
+        better = "lower" if worse == "rises" else "higher"
+        raise InvalidInput(
+            field,
+            f"{clean!r}: {better} {metric} is better, so it gets worse when it {worse}; "
+            f"write '{metric} {worse} by ...'",
+        )
+    margin = float(match["margin"].replace(",", ""))
+    if margin <= 0:
+        raise InvalidInput(field, f"{clean!r}: the margin must be above 0")
+    rows = DEFAULT_LABELLED_ROWS
+    if match["rows"] is not None:
+        rows = int(float(match["rows"].replace(",", "")))
+        if rows < 1:
+            raise InvalidInput(field, f"{clean!r}: the span must be at least 1")
+    return Trigger(text=clean, kind="drop", metric=metric, margin=margin, rows=rows)
 
 
 def validate_cron(expression: str, field: str) -> str:
@@ -76,7 +136,13 @@ def next_run_after(expression: str, moment: datetime) -> datetime:
 
 class Training(BaseModel):
     """The training window of a retrain: the newest labelled production rows, topped up from
-    the original training snapshot; the newest ``holdout`` share is kept back for the gates."""
+    the original training snapshot; the newest ``holdout`` share is kept back for the gates.
+
+    ``refit``: once the candidate passed the gates, fit the same trainer again on the training
+    rows and the holdout together and ship that model instead. It learns from the newest rows
+    (the ones most like what it will serve), but its blessing is by proxy: the gates judged its
+    twin, trained without the holdout, on data the shipped model has seen.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -84,6 +150,7 @@ class Training(BaseModel):
     include_snapshot: Literal["always", "never", "fill"] = "fill"
     holdout: float = Field(default=0.2, gt=0, lt=0.9)
     min_rows: int = Field(default=200, ge=10)
+    refit: bool = False
 
 
 class Retraining(BaseModel):
