@@ -298,7 +298,7 @@ def _launch(client: Client, world: World, policy: dict[str, Any], console: Conso
     )
     console.print(
         f"launched {world.model} v1 (gate: {outcome.verdict}); "
-        f"{len(world.ticks)} weeks of applications to go"
+        f"{len(world.ticks)} periods of traffic to replay"
     )
 
 
