@@ -10,15 +10,15 @@ refitted.
 - ``registered``: a new version with its training and holdout snapshots as lineage; idempotent
   (a resumed run finds the version it registered before instead of registering another);
 - ``gate``: the policy's gates on the holdout; a rejection is an outcome, not a failure;
-- ``refitted`` (in the pipeline when the policy's ``training.refit`` is on): the version to
-  deploy. With ``training.refit`` false (the default) that is the
-  gated version itself. With it true and the candidate blessed, the same trainer is fit again on
-  the training rows and the holdout together and registered as a version of its own (tagged
-  ``refit_of`` the gated one, which is archived); it carries the gated twin's verdict, checks and
-  evaluation as its gate result, with a reason saying so. The trade-off: the shipped model learns
-  from the newest rows, the ones most like what it will serve, but its blessing is by proxy (no
-  gate saw it on data it had not trained on); the rollout's own analysis is then the first
-  judge of the shipped model itself.
+- ``refitted`` (``standard_pipeline(refit=True)``, which the autopilot runs when the policy's
+  ``training.refit`` is on): the version to deploy. With ``training.refit`` false it hands the
+  gated version on unchanged. With it true and the candidate blessed, the same trainer is fit
+  again on the training rows and the holdout together and registered as a version of its own
+  (tagged ``refit_of`` the gated one, which stays registered, archived); it carries the gated
+  twin's verdict, checks and evaluation as its gate result, with a reason saying so. The
+  trade-off: the shipped model learns from the newest rows, the ones most like what it will
+  serve, but its blessing is by proxy (no gate saw it on data it had not trained on); the
+  rollout's own analysis is then the first judge of the shipped model itself.
 
 Deploying is the controller's job, so the pipeline stays free of rollout concerns.
 """

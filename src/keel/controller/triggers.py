@@ -3,6 +3,11 @@
 Rule triggers are measured on the champion's own predictions made since the last retrain (or
 since it became champion), so a trigger that fired for the old champion does not fire again for
 the new one before it has its own labelled evidence.
+
+A drop trigger (``accuracy drops by 0.02 over the last 1,000 labelled predictions``) compares the
+champion with itself: its metric over its newest N labelled predictions against its metric over
+its first N labelled predictions as champion (its own windows, oldest first), and fires when the
+newest is at least the margin worse. It waits until the champion has N labelled predictions.
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ def _fired(
     client: Any, model: str, policy: Policy, champion: int, since: datetime, now: datetime
 ) -> tuple[str, str, dict[str, Any]] | None:
     section = policy.retraining
-    rules = [t for t in section.triggers if t.kind == "rule"]
+    rules = [t for t in section.triggers if t.kind in ("rule", "drop")]
     if rules:
         from keel.monitoring.labelling import read_labels
         from keel.monitoring.observations import Observer
@@ -83,6 +88,11 @@ def _fired(
         references = References(client.db, client.artifacts, model, policy)
         observe = Observer(client.db, client.artifacts, model, labels, references, version=champion)
         for trigger in rules:
+            if trigger.kind == "drop":
+                dropped = _dropped(observe, trigger, champion)
+                if dropped is not None:
+                    return dropped
+                continue
             assert trigger.rule is not None
             seen = observe(trigger.rule)
             if seen is None or seen.value is None or not trigger.rule.breached(seen.value):
@@ -106,6 +116,34 @@ def _fired(
         if due <= now:
             return "schedule", f"scheduled time {due.isoformat()} ({section.schedule}) passed", {}
     return None
+
+
+def _dropped(observe: Any, trigger: Any, champion: int) -> tuple[str, str, dict[str, Any]] | None:
+    """Whether the champion's metric over its newest N labelled predictions is at least the
+    margin worse than over its first N (None while it has fewer than N, or it is not)."""
+    metric, rows, margin = trigger.metric, int(trigger.rows), float(trigger.margin)
+    newest = observe.realized(metric, rows)
+    if newest is None:
+        return None
+    first = observe.realized(metric, rows, oldest=True)
+    if first is None:
+        return None
+    worse = trigger.worse_by(first.value, newest.value)
+    # a hair of rounding must not decide: 0.70 - 0.68 is 0.0199999... in floating point
+    if worse < margin - 1e-9:
+        return None
+    way = "rose" if trigger.lower_is_better else "dropped"
+    return (
+        trigger.text,
+        f"{metric} {way} by {worse:.4f}: {newest.value:.4f} over the last {rows} labelled "
+        f"predictions against {first.value:.4f} over champion v{champion}'s first {rows}",
+        {
+            "value": newest.value,
+            "baseline": first.value,
+            "worse_by": worse,
+            "labelled_rows": rows,
+        },
+    )
 
 
 def _guard(

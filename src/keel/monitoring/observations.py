@@ -3,7 +3,9 @@ metrics), so rules are evaluated the same way after every run and after a restar
 
 - realized metrics: over the newest N labelled predictions, across the newest windows;
 - estimated metrics, drift and operations: averaged over the newest ``windows`` windows that
-  have the value.
+  have the value;
+- ``realized(metric, rows, oldest=True)``: a realized metric over the OLDEST N labelled
+  predictions instead (a version's own level when it started serving, for relative triggers).
 
 An observation is None when there is not yet enough data (fewer labelled predictions than the
 rule asks for, or no window with the value), and the alert's state is then left as it is.
@@ -46,9 +48,11 @@ class Observer:
         self.artifacts = artifacts
         self.labels = labels
         self.references = references
+        self._db = db
         query = sa.select(monitor_windows).where(monitor_windows.c.model == model)
         if version is not None:
             query = query.where(monitor_windows.c.version == version)
+        self._query = query
         with db.read() as conn:
             self.windows = conn.execute(
                 query.order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc()).limit(
@@ -74,6 +78,51 @@ class Observer:
             return None
         mean = sum(values) / len(values)
         return Observation(mean, first_id, {"windows": len(values)})
+
+    def realized(self, metric: str, rows: int, *, oldest: bool = False) -> Observation | None:
+        """A realized ``metric`` over the newest ``rows`` labelled predictions (as a rule with
+        that span would see it) or, with ``oldest``, over the oldest ``rows``; None while fewer
+        are labelled or the metric cannot be computed."""
+        if not oldest:
+            if rows not in self._labelled:
+                self._labelled[rows] = self._newest_labelled(rows)
+            metrics, window_id = self._labelled[rows]
+        else:
+            metrics, window_id = self._oldest_labelled(rows)
+        value = metrics.get(metric)
+        if value is None:
+            return None
+        return Observation(float(value), window_id, {"labelled_rows": metrics.get("rows")})
+
+    def _oldest_labelled(self, wanted: int) -> tuple[dict[str, Any], int | None]:
+        """The metrics over the oldest ``wanted`` labelled predictions, oldest windows first."""
+        query = self._query.order_by(monitor_windows.c.end_at, monitor_windows.c.id)
+        pieces: list[pd.DataFrame] = []
+        count = 0
+        oldest: Any = None
+        offset = 0
+        while count < wanted:
+            with self._db.read() as conn:
+                batch = conn.execute(query.offset(offset).limit(MAX_WINDOWS)).all()
+            if not batch:
+                break
+            offset += len(batch)
+            for window in batch:
+                if not window.labelled_rows:
+                    continue
+                joined = join_labels(load_index(self.artifacts, window.index_sha256), self.labels)
+                if joined.empty:
+                    continue
+                oldest = oldest or window
+                joined = joined.sort_values("timestamp", kind="stable")
+                pieces.append(joined.head(wanted - count))
+                count += len(pieces[-1])
+                if count >= wanted:
+                    break
+        if count < wanted or oldest is None:
+            return {}, None
+        reference = self.references(int(oldest.version))
+        return realized_metrics(pd.concat(pieces), reference), int(oldest.id)
 
     @staticmethod
     def _window_value(rule: AlertRule, window: Any) -> float | None:
