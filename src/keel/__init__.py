@@ -31,8 +31,6 @@ from keel.errors import (
 if TYPE_CHECKING:
     from keel.client import Client
     from keel.controller.autopilot import Autopilot, Decision
-    from keel.pipelines.pipeline import Pipeline, PipelineResult
-    from keel.pipelines.step import StepContext, step
     from keel.domain.entities import ModelVersion, Snapshot
     from keel.domain.policy import Policy, Suite
     from keel.evaluation.gates import GateOutcome
@@ -40,6 +38,8 @@ if TYPE_CHECKING:
     from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.drift import DriftReport
     from keel.monitoring.runner import MonitorResult
+    from keel.pipelines.pipeline import Pipeline, PipelineResult
+    from keel.pipelines.step import StepContext, step
     from keel.registry.loaded import LoadedModel
     from keel.registry.predictions import LabelReport, LogReceipt
     from keel.registry.runs import Run

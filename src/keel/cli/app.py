@@ -95,6 +95,10 @@ def demo(
     ] = None,
     target: Annotated[str | None, typer.Option("--target", help="Its label column.")] = None,
     time: Annotated[str | None, typer.Option("--time", help="Its time column.")] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option("--drop", help="A column that is not a feature (repeatable)."),
+    ] = None,
     folder: Annotated[
         str, typer.Option("--folder", help="Where the demo's store goes.")
     ] = "keel-demo",
@@ -103,7 +107,7 @@ def demo(
     months by the autopilot (or any time-ordered table with --data/--target/--time)."""
     from keel.demo.closed_loop import run_demo
 
-    run_demo(data, target, time, folder)
+    run_demo(data, target, time, folder, drop)
 
 
 def _exit_code(exc: BaseException) -> int:
