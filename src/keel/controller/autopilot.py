@@ -287,10 +287,7 @@ class Autopilot:
                     retrain, "failed", exc.message, now, details=details, outcome=exc.message
                 )
                 return moved, Decision(retrain.model, "failed", exc.message, retrain.id)
-            with self.client.db.write() as conn:
-                from keel.store.schema import retrains as table
-
-                conn.execute(table.update().where(table.c.id == retrain.id).values(details=details))
+            retrains.keep_details(self.client.db, retrain, self.owner, details)
             return None, Decision(
                 retrain.model, "retry", f"attempt {attempts} failed: {exc.message}", retrain.id
             )

@@ -198,6 +198,25 @@ def release_lease(db: Database, retrain_id: int, owner: str) -> None:
         )
 
 
+def keep_details(db: Database, retrain: Retrain, owner: str, details: dict[str, Any]) -> None:
+    """Record what this controller learnt (a failed attempt) without moving the retrain."""
+    with db.write() as conn:
+        kept = conn.execute(
+            retrains.update()
+            .where(
+                retrains.c.id == retrain.id,
+                retrains.c.state == retrain.state,
+                retrains.c.lease_owner == owner,
+            )
+            .values(details=details, updated_at=utcnow())
+        ).rowcount
+    if not kept:
+        raise Conflict(
+            f"retrain #{retrain.id} of {retrain.model} was moved by another controller",
+            retrain=retrain.id,
+        )
+
+
 def move(
     db: Database,
     actor: str,

@@ -80,7 +80,12 @@ def lending_policy(model: str) -> dict[str, Any]:
     return {
         "risk_profile": "high",
         "suites": {
-            "release": {"snapshots": [f"{model}-holdout"], "target": "default", "resamples": 200}
+            "release": {
+                "snapshots": [f"{model}-holdout"],
+                "target": "default",
+                "resamples": 200,
+                "measure_cost": False,  # no latency or size gate here: the canary watches latency
+            }
         },
         "gates": {
             "checks": [
@@ -94,6 +99,7 @@ def lending_policy(model: str) -> dict[str, Any]:
             "steps": [25, 100],
             "interval": "5d",
             "auto_rollback": True,
+            "sticky": True,  # the branch picks the variant, so the demo replays exactly
             "min_rows_per_step": 150,
             "max_latency_p99_ratio": 3.0,
         },
@@ -302,6 +308,10 @@ def _launch(client: Client, world: World, policy: dict[str, Any], console: Conso
     )
 
 
+#: the lender's branches: each sends its own requests, and a sticky rollout hashes the branch
+BRANCHES = 4
+
+
 def _serve(
     http: Any,
     recorder: ClockedRecorder,
@@ -312,13 +322,18 @@ def _serve(
     """Send the tick's applications; returns how many the serving app failed to score (their
     rows are in the log with status "error", which is what the canary analysis reads)."""
     failed = 0
-    # a request every two days: the serving path is the production one, the clock the demo's
-    days = pd.to_datetime(rows["decided_at"], utc=True).dt.floor("2D")
-    for _, chunk in rows.groupby(days, sort=True):
+    # each branch sends the tick's decisions in one request: the serving path is the production
+    # one, the clock the demo's
+    days = pd.to_datetime(rows["decided_at"], utc=True).dt.floor("7D")
+    branch = np.arange(len(rows)) % BRANCHES
+    for (_, number), chunk in rows.groupby([days, branch], sort=True):
         first = pd.Timestamp(pd.to_datetime(chunk["decided_at"], utc=True).min())
         recorder.now_us = int(first.value // 1000)
         records = chunk[world.features].to_dict("records")
-        answer = http.post(f"/v1/models/{world.model}/predict", json={"records": records})
+        answer = http.post(
+            f"/v1/models/{world.model}/predict",
+            json={"records": records, "key": f"branch-{number}"},
+        )
         if answer.status_code >= 500:  # the model failed: nothing to label later
             failed += len(chunk)
             continue
