@@ -163,7 +163,7 @@ def run_closed_loop(
     from keel.monitoring.sinks import MemorySink
     from keel.serving.app import create_app
 
-    shutil.rmtree(folder, ignore_errors=True)
+    _clear(folder)
     # the model failures the demo injects are narrated; the server's own warning would repeat them
     logging.getLogger("keel.serving").setLevel(logging.ERROR)
     settings = Settings(
@@ -261,6 +261,27 @@ def _wait_until_served(http: Any, model: str, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the serving app did not load {model} in {timeout_s:.0f} s")
         time.sleep(0.05)
+
+
+def _clear(folder: Path) -> None:
+    """Start from an empty store, deleting only what an earlier demo left in ``folder``."""
+    from keel.errors import InvalidInput
+
+    if not folder.exists():
+        return
+    ours = {"keel.db", "keel.db-wal", "keel.db-shm", "artifacts"}
+    foreign = [
+        p.name
+        for p in folder.iterdir()
+        if p.name not in ours and not (p.name.startswith("closed-loop-") and p.suffix == ".html")
+    ]
+    if foreign:
+        raise InvalidInput(
+            "folder",
+            f"{folder} holds files the demo did not write ({', '.join(sorted(foreign)[:5])}); "
+            "choose a new or empty folder",
+        )
+    shutil.rmtree(folder)
 
 
 def _launch(client: Client, world: World, policy: dict[str, Any], console: Console) -> None:
