@@ -542,6 +542,7 @@ def run_demo(
     else:
         world = lending_world()
         policy = None
+    _clear(Path(folder))  # refuse a folder with foreign files before anything is printed
     console.rule(f"[bold]Keel closed loop: {world.model}")
     for line in world.story:
         console.print(f"[dim]{line}[/dim]")
