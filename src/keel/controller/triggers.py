@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from keel.controller import retrains
-from keel.domain.alert_rules import DRIFT_METRICS
+from keel.domain.alert_rules import parse_alert_rule
 from keel.domain.durations import parse_duration
 from keel.domain.policy import Policy
 from keel.domain.retraining import next_run_after
@@ -43,13 +43,14 @@ def consider(client: Any, model: str, policy: Policy, champion: int, now: dateti
     section = policy.retraining
     previous = retrains.last(client.db, model)
     since = _since(client, model, champion, previous)
-    fired = _fired(client, model, policy, champion, since, now)
+    labels = _Labels(client, model)
+    fired = _fired(client, model, policy, champion, since, now, labels)
     if fired is None:
         return Verdict(None, "no trigger fired")
     trigger, reason, details = fired
     hold = _guard(client, model, policy, previous, now)
     if section.min_new_labels and hold is None:
-        fresh = _labels_since(client, model, previous.created_at if previous else None, now)
+        fresh = _labels_since(labels.with_arrival(), previous.created_at if previous else None, now)
         details["new_labels"] = fresh
         if fresh < section.min_new_labels:
             hold = (
@@ -74,19 +75,43 @@ def _since(client: Any, model: str, champion: int, previous: retrains.Retrain | 
     return created
 
 
+class _Labels:
+    """The model's labels, read from the log at most once per pass."""
+
+    def __init__(self, client: Any, model: str) -> None:
+        self.client, self.model = client, model
+        self._frame: Any = None
+
+    def with_arrival(self) -> Any:
+        if self._frame is None:
+            from keel.monitoring.labelling import read_labels
+
+            self._frame = read_labels(self.client.logs, self.model, arrival=True)
+        return self._frame
+
+    def plain(self) -> Any:
+        return self.with_arrival()[["request_id", "label"]]
+
+
 def _fired(
-    client: Any, model: str, policy: Policy, champion: int, since: datetime, now: datetime
+    client: Any,
+    model: str,
+    policy: Policy,
+    champion: int,
+    since: datetime,
+    now: datetime,
+    labels: _Labels,
 ) -> tuple[str, str, dict[str, Any]] | None:
     section = policy.retraining
     rules = [t for t in section.triggers if t.kind in ("rule", "drop")]
     if rules:
-        from keel.monitoring.labelling import read_labels
         from keel.monitoring.observations import Observer
         from keel.monitoring.runner import References
 
-        labels = read_labels(client.logs, model)
         references = References(client.db, client.artifacts, model, policy)
-        observe = Observer(client.db, client.artifacts, model, labels, references, version=champion)
+        observe = Observer(
+            client.db, client.artifacts, model, labels.plain(), references, version=champion
+        )
         for trigger in rules:
             if trigger.kind == "drop":
                 dropped = _dropped(observe, trigger, champion)
@@ -104,8 +129,7 @@ def _fired(
             )
     if any(t.kind == "drift_alert" for t in section.triggers):
         for alert in client.list_alerts(model, state="open", limit=100):
-            metric = alert.rule.split()[0] if alert.rule else ""
-            if metric in DRIFT_METRICS and alert.fired_at >= since:
+            if parse_alert_rule(alert.rule).family == "drift" and alert.fired_at >= since:
                 return (
                     "drift alert",
                     f"alert #{alert.id} firing: {alert.message}",
@@ -162,12 +186,9 @@ def _guard(
     return None
 
 
-def _labels_since(client: Any, model: str, since: datetime | None, now: datetime) -> int:
+def _labels_since(labels: Any, since: datetime | None, now: datetime) -> int:
     import pandas as pd
 
-    from keel.monitoring.labelling import read_labels
-
-    labels = read_labels(client.logs, model, arrival=True)
     if labels.empty:
         return 0
     stamps = pd.to_datetime(labels["labelled_at"], utc=True)
