@@ -67,7 +67,7 @@ def run_closed_loop(
         outstanding: list[pd.DataFrame] = []
         started = time.perf_counter()
         with served_over_http(app) as http:
-            wait_until_served(http, world.model)
+            wait_until_served(http, client, world.model)
             for index, tick in enumerate(world.ticks):
                 failed = serve(http, recorder, world, tick.rows, outstanding)
                 if failed:
@@ -81,7 +81,7 @@ def run_closed_loop(
                 if any(
                     d.action in ("deploy", "promoted", "rolled_back", "rollout") for d in decisions
                 ):
-                    time.sleep(0.25)  # the serving app picks the new plan up within poll_s
+                    wait_until_served(http, client, world.model)
                 if index % 4 == 3:
                     console.print(
                         f"[dim]{tick.period} done ({time.perf_counter() - started:.0f} s)[/dim]"

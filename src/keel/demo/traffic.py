@@ -66,12 +66,24 @@ def served_over_http(app: Any) -> Iterator[Any]:
         thread.join(timeout=30)
 
 
-def wait_until_served(http: Any, model: str, timeout_s: float = 30.0) -> None:
+def wait_until_served(http: Any, client: Client, model: str, timeout_s: float = 30.0) -> None:
+    """Wait until the serving app serves the registry's current plan for ``model`` with every
+    version loaded, so the next traffic follows what the autopilot just decided."""
+    from keel.registry.deployments import serving_plans
+
+    wanted = serving_plans(client.db)[model].to_dict()
+    versions = {v for v in (wanted["stable"], wanted["candidate"]) if v is not None}
     deadline = time.monotonic() + timeout_s
-    while http.get(f"/v1/models/{model}").status_code != 200:
+    while True:
+        answer = http.get(f"/v1/models/{model}")
+        if answer.status_code == 200:
+            served = answer.json()
+            loaded = {v["version"] for v in served["versions"]}
+            if all(served.get(k) == v for k, v in wanted.items()) and loaded == versions:
+                return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the serving app did not load {model} in {timeout_s:.0f} s")
-        time.sleep(0.05)
+            raise RuntimeError(f"the serving app did not take {model}'s plan in {timeout_s:.0f} s")
+        time.sleep(0.02)
 
 
 #: the lender's branches: each sends its own requests, and a sticky rollout hashes the branch
