@@ -25,6 +25,7 @@ from keel.cli import (
     runs,
     serve,
     tokens,
+    ui,
 )
 from keel.cli.context import Faces
 from keel.cli.output import fail
@@ -58,6 +59,7 @@ app.command("deploy")(rollout.deploy)
 app.command("rollback")(rollout.rollback)
 app.add_typer(rollout.rollout_app, name="rollout")
 app.command("serve")(serve.serve)
+app.command("ui")(ui.ui)
 app.command("autopilot")(autopilot.autopilot)
 app.command("retrain")(autopilot.retrain)
 app.command("retrains")(autopilot.retrains)

@@ -106,7 +106,10 @@ def serve(
     if workers > 1 and not os.environ.get(ENV_MULTIPROC):
         own_folder = tempfile.mkdtemp(prefix="keel-metrics-")
         os.environ[ENV_MULTIPROC] = own_folder
-    typer.echo(f"keel serving on http://{host}:{port} ({workers} worker(s)); docs at /docs")
+    typer.echo(
+        f"keel serving on http://{host}:{port} ({workers} worker(s)); docs at /docs, "
+        "dashboard at /ui/"
+    )
     try:
         uvicorn.run(
             "keel.cli.serve:app_factory",
@@ -139,6 +142,7 @@ def app_factory() -> FastAPI:
     """The app of one worker, from the variables ``serve`` set (uvicorn calls this)."""
     from keel.serving.app import create_app
     from keel.settings import Settings
+    from keel.web.dashboard import create_dashboard
     from keel.web.management import router
 
     options = json.loads(os.environ.get(ENV_OPTIONS) or "{}")
@@ -151,6 +155,7 @@ def app_factory() -> FastAPI:
         wal=os.environ.get(ENV_WAL) or None,
     )
     app.include_router(router)
+    app.mount("/ui", create_dashboard(settings))
     return app
 
 

@@ -102,8 +102,11 @@ class Autopilot:
                 return
             sleep(every_s)
 
-    def request(self, model: str, *, reason: str, now: datetime | None = None) -> Retrain:
-        """A manual retrain (no trigger, no guards): queued for the next pass."""
+    def request(
+        self, model: str, *, reason: str, now: datetime | None = None, actor: str | None = None
+    ) -> Retrain:
+        """A manual retrain (no trigger, no guards): queued for the next pass; ``actor`` (the
+        client's by default) is who asked, for the audit trail."""
         from keel.domain.names import ModelRef
 
         self.client.get_version(ModelRef(model, alias="champion"))  # NotFound without one
@@ -113,7 +116,7 @@ class Autopilot:
             raise InvalidInput("reason", "a manual retrain needs a reason")
         return retrains.request(
             self.client.db,
-            self.client.actor,
+            actor or self.client.actor,
             model,
             trigger="manual",
             reason=reason.strip(),

@@ -1,0 +1,94 @@
+"""The dashboard app: server-rendered pages over the registry and the monitoring windows, with
+charts drawn in the browser by the uPlot copy shipped in the package (nothing loads from the
+network), and a few actions for holders of a ``deploy`` or ``admin`` token.
+
+``create_dashboard(settings)`` returns an ASGI app meant to be mounted under ``/ui``: by
+``keel ui`` on its own, and by ``keel serve`` beside the serving endpoints. Every answer carries
+``Server-Timing: app;dur=<ms>``, the time spent in the app, which the benchmark reads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from keel.serving.auth import TokenGate
+from keel.serving.http import install_error_handlers
+from keel.web.dashboard.audit_view import ChainWatcher
+from keel.web.dashboard.render import Renderer
+
+if TYPE_CHECKING:
+    from keel.client import Client
+    from keel.settings import Settings
+
+
+@dataclass
+class Dashboard:
+    """What the dashboard's routes share (on ``app.state.dashboard``)."""
+
+    client: Client
+    renderer: Renderer
+    chain: ChainWatcher
+    owns_client: bool
+
+    def close(self) -> None:
+        if self.owns_client:
+            self.client.close()
+
+
+class ServerTiming:
+    """ASGI middleware adding ``Server-Timing: app;dur=<ms>`` to every answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def timed_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                took = (time.perf_counter() - began) * 1000.0
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
+def create_dashboard(
+    settings: Settings, *, client: Client | None = None, token_ttl_s: float = 5.0
+) -> FastAPI:
+    """The dashboard over the store and artifacts of ``settings`` (or of ``client``)."""
+    from keel.client import Client
+    from keel.web.dashboard import actions, pages
+
+    owns = client is None
+    shared = client if client is not None else Client(settings=settings)
+    app = FastAPI(title="Keel dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.dashboard = Dashboard(shared, Renderer(), ChainWatcher(shared.db), owns)
+    app.state.keel_gate = TokenGate(shared.db, ttl_s=token_ttl_s)
+    install_error_handlers(app)
+    app.add_middleware(ServerTiming)
+    static = resources.files("keel.web.dashboard").joinpath("static")
+    charts = resources.files("keel").joinpath("_assets", "uplot")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.mount("/charts", StaticFiles(directory=str(charts)), name="charts")
+    app.include_router(pages.router)
+    app.include_router(actions.router)
+    return app
+
+
+def dashboard_of(app: Any) -> Dashboard:
+    found = getattr(app.state, "dashboard", None)
+    if not isinstance(found, Dashboard):
+        raise RuntimeError("the dashboard app was not created by create_dashboard")
+    return found

@@ -1,0 +1,221 @@
+"""The model page's data: versions with their gate verdicts, the alias history, charts over
+the monitoring windows and the events (retrains, deployments, alias moves) on the same time
+axis. Everything comes from stored rows; the raw prediction log is never read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from keel.errors import NotFound
+from keel.registry import aliases as alias_registry
+from keel.store.database import Database
+from keel.store.schema import (
+    alerts,
+    deployments,
+    gate_results,
+    model_versions,
+    models,
+    monitor_windows,
+    retrains,
+)
+from keel.web.dashboard.overview import (
+    OPEN_ALERT_STATES,
+    health_of,
+    policy_threshold,
+    traffic_split,
+    window_health_columns,
+)
+
+#: windows drawn on a model page (newest first); older ones stay in the store and the CLI
+MAX_WINDOWS = 1000
+#: versions listed on a model page (newest first)
+MAX_VERSIONS = 200
+
+
+def model_page(db: Database, name: str) -> dict[str, Any]:
+    with db.read() as conn:
+        model = conn.execute(sa.select(models).where(models.c.name == name)).first()
+        if model is None:
+            raise NotFound("model", name, hint="`keel models list` shows them")
+        versions = _versions(conn, model.id)
+        windows = [
+            health_of(row)
+            for row in conn.execute(
+                sa.select(*window_health_columns())
+                .where(monitor_windows.c.model == name)
+                .order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc())
+                .limit(MAX_WINDOWS)
+            )
+        ]
+        windows.reverse()
+        deployment_rows = conn.execute(
+            sa.select(deployments)
+            .where(deployments.c.model == name)
+            .order_by(deployments.c.id.desc())
+            .limit(100)
+        ).all()
+        retrain_rows = conn.execute(
+            sa.select(retrains)
+            .where(retrains.c.model == name)
+            .order_by(retrains.c.id.desc())
+            .limit(100)
+        ).all()
+        alert_rows = conn.execute(
+            sa.select(alerts).where(alerts.c.model == name).order_by(alerts.c.id.desc()).limit(100)
+        ).all()
+    policy = model.policy or None
+    moves = alias_registry.history(db, name)
+    named = {}
+    for move in moves:  # oldest first: the last move of each alias is where it points now
+        named[move.alias] = move.version
+    champion = named.get("champion")
+    running = next((d for d in deployment_rows if d.status == "running"), None)
+    return {
+        "name": name,
+        "description": model.description,
+        "risk_profile": (policy or {}).get("risk_profile"),
+        "threshold": policy_threshold(policy),
+        "policy": policy,
+        "champion": champion,
+        "aliases": {alias: v for alias, v in named.items() if v is not None},
+        "deployment": traffic_split(running, champion),
+        "versions": versions,
+        "alias_periods": [p.to_dict() for p in alias_registry.periods(moves)],
+        "windows": windows,
+        "deployments": [_deployment(row) for row in deployment_rows],
+        "retrains": [_retrain(row) for row in retrain_rows],
+        "alerts": [_alert(row) for row in alert_rows],
+        "open_alerts": [_alert(row) for row in alert_rows if row.state in OPEN_ALERT_STATES],
+        "events": _events(moves, deployment_rows, retrain_rows),
+    }
+
+
+def _versions(conn: Any, model_id: int) -> list[dict[str, Any]]:
+    latest_gate = (
+        sa.select(sa.func.max(gate_results.c.id).label("id"))
+        .join(model_versions, model_versions.c.id == gate_results.c.version_id)
+        .where(model_versions.c.model_id == model_id)
+        .group_by(gate_results.c.version_id)
+        .subquery()
+    )
+    gates = {
+        row.version_id: row
+        for row in conn.execute(
+            sa.select(
+                gate_results.c.version_id,
+                gate_results.c.verdict,
+                gate_results.c.reasons,
+                gate_results.c.created_at,
+            ).where(gate_results.c.id.in_(sa.select(latest_gate.c.id)))
+        )
+    }
+    rows = conn.execute(
+        sa.select(
+            model_versions.c.id,
+            model_versions.c.version,
+            model_versions.c.status,
+            model_versions.c.model_class,
+            model_versions.c.author,
+            model_versions.c.created_at,
+            model_versions.c.metrics,
+            model_versions.c.size_bytes,
+        )
+        .where(model_versions.c.model_id == model_id)
+        .order_by(model_versions.c.version.desc())
+        .limit(MAX_VERSIONS)
+    ).all()
+    out = []
+    for row in rows:
+        gate = gates.get(row.id)
+        out.append(
+            {
+                "version": row.version,
+                "status": row.status,
+                "model_class": row.model_class.rsplit(".", 1)[-1],
+                "author": row.author,
+                "created_at": row.created_at,
+                "metrics": row.metrics or {},
+                "size_bytes": row.size_bytes,
+                "verdict": gate.verdict if gate is not None else None,
+                "reasons": list(gate.reasons or []) if gate is not None else [],
+                "gated_at": gate.created_at if gate is not None else None,
+            }
+        )
+    return out
+
+
+def _deployment(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "strategy": row.strategy,
+        "stable_version": row.stable_version,
+        "candidate_version": row.candidate_version,
+        "status": row.status,
+        "reason": row.reason,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "ended_at": row.finished_at,
+        "candidate_weight": row.candidate_weight,
+    }
+
+
+def _retrain(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "trigger": row.trigger,
+        "reason": row.reason,
+        "state": row.state,
+        "candidate_version": row.candidate_version,
+        "outcome": row.outcome,
+        "requested_by": row.requested_by,
+        "created_at": row.created_at,
+        "ended_at": row.ended_at,
+    }
+
+
+def _alert(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "rule": row.rule,
+        "state": row.state,
+        "severity": row.severity,
+        "value": row.value,
+        "threshold": row.threshold,
+        "message": row.message,
+        "window_id": row.window_id,
+        "fired_at": row.fired_at,
+        "resolved_at": row.resolved_at,
+        "acknowledged_by": row.acknowledged_by,
+        "occurrences": row.occurrences,
+    }
+
+
+def _events(
+    moves: Sequence[Any], deployment_rows: Sequence[Any], retrain_rows: Sequence[Any]
+) -> list[Any]:
+    """Retrains, promotions and rollbacks as points on the charts' time axis, oldest first."""
+    events: list[dict[str, Any]] = []
+    for row in retrain_rows:
+        events.append(_event(row.created_at, "retrain", f"retrain #{row.id}: {row.reason}"))
+    for row in deployment_rows:
+        if row.status == "promoted" and row.finished_at is not None:
+            text = f"v{row.candidate_version} promoted ({row.strategy})"
+            events.append(_event(row.finished_at, "promotion", text))
+        elif row.status == "rolled_back" and row.finished_at is not None:
+            text = f"v{row.candidate_version} rolled back: {row.reason}"
+            events.append(_event(row.finished_at, "rollback", text))
+    for move in moves:
+        if move.alias == "champion" and move.version is not None:
+            by = f" by {move.moved_by}" if move.moved_by else ""
+            text = f"champion -> v{move.version}{by}: {move.reason}"
+            events.append(_event(move.moved_at, "champion", text))
+    events.sort(key=lambda e: e["at"])
+    return events
+
+
+def _event(at: datetime, kind: str, text: str) -> dict[str, Any]:
+    return {"at": at, "kind": kind, "text": text}

@@ -1,0 +1,131 @@
+"""The dashboard's pages (HTML). Each page reads what it shows with a few bounded queries:
+monitoring windows for every series, never the raw prediction log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+
+from keel.errors import InvalidInput, KeelError
+from keel.serving.http import status_of
+from keel.web.dashboard.app import dashboard_of
+
+router = APIRouter()
+
+ModelName = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _html(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    board = dashboard_of(request.app)
+    base = request.scope.get("root_path", "").rstrip("/")
+    text = board.renderer.page(template, base=base, **context)
+    return HTMLResponse(text, status_code=status)
+
+
+def _error_page(request: Request, error: KeelError) -> HTMLResponse:
+    status = status_of(error)
+    return _html(request, "error.html", status=status, error=error, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def models_page(request: Request) -> HTMLResponse:
+    from keel.web.dashboard.overview import models_overview
+
+    board = dashboard_of(request.app)
+    return _html(request, "models.html", models=models_overview(board.client.db))
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+def model_page(request: Request, name: ModelName) -> HTMLResponse:
+    from keel.web.dashboard.model_view import model_page as read
+
+    board = dashboard_of(request.app)
+    try:
+        model = read(board.client.db, name)
+    except KeelError as exc:
+        return _error_page(request, exc)
+    return _html(request, "model.html", model=model)
+
+
+@router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
+def version_page(
+    request: Request, name: ModelName, version: Annotated[int, Path(ge=1)]
+) -> HTMLResponse:
+    from keel.web.dashboard.version_view import version_page as read
+
+    board = dashboard_of(request.app)
+    try:
+        page = read(board.client.db, name, version)
+    except KeelError as exc:
+        return _error_page(request, exc)
+    return _html(request, "version.html", page=page)
+
+
+@router.get("/models/{name}/windows/{window_id}", response_class=HTMLResponse)
+def window_page(
+    request: Request, name: ModelName, window_id: Annotated[int, Path(ge=1)]
+) -> HTMLResponse:
+    from keel.web.dashboard.drift_view import window_page as read
+
+    board = dashboard_of(request.app)
+    try:
+        page = read(board.client.db, name, window_id)
+    except KeelError as exc:
+        return _error_page(request, exc)
+    return _html(request, "window.html", page=page)
+
+
+@router.get("/evaluations/{evaluation_id}", response_class=HTMLResponse)
+def evaluation_report(request: Request, evaluation_id: Annotated[int, Path(ge=1)]) -> HTMLResponse:
+    """The stored evaluation's full report, rebuilt from the store (as `keel evaluations
+    report` does)."""
+    from keel.evaluation.report import to_html
+
+    board = dashboard_of(request.app)
+    try:
+        evaluation, outcome = board.client.get_evaluation(evaluation_id)
+    except KeelError as exc:
+        return _error_page(request, exc)
+    return HTMLResponse(to_html(evaluation, outcome))
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=256)] = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> HTMLResponse:
+    from keel.web.dashboard.audit_view import audit_page as read
+
+    board = dashboard_of(request.app)
+    try:
+        page = read(
+            board.client.db,
+            model=model or None,
+            action=action or None,
+            actor=actor or None,
+            since=_moment(since, "since"),
+            until=_moment(until, "until"),
+            before_seq=before,
+        )
+    except KeelError as exc:
+        return _error_page(request, exc)
+    verified, verifying = board.chain.current()
+    return _html(request, "audit.html", page=page, verified=verified, verifying=verifying)
+
+
+def _moment(text: str | None, field: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, f"{text!r} is not a date or time (YYYY-MM-DD[THH:MM])") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,146 @@
+"""The version page's data: its lineage as a graph (data snapshots, training run, parent,
+children, deployments), its evaluations and gates, its signature and how to load it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from keel.domain.names import ModelRef
+from keel.registry import governance
+from keel.registry.lineage import lineage
+from keel.store.database import Database
+from keel.store.schema import deployments
+
+
+def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
+    found = lineage(db, ModelRef(name, version=version))
+    record = found.version
+    with db.read() as conn:
+        deployment_rows = conn.execute(
+            sa.select(deployments)
+            .where(
+                deployments.c.model == name,
+                sa.or_(
+                    deployments.c.candidate_version == version,
+                    deployments.c.stable_version == version,
+                ),
+            )
+            .order_by(deployments.c.id.desc())
+            .limit(50)
+        ).all()
+    evaluations = governance.list_evaluations(db, name, version)
+    return {
+        "name": name,
+        "version": record.to_dict(),
+        "run": found.run.to_dict() if found.run is not None else None,
+        "snapshots": found.snapshots,
+        "parents": [p.version for p in found.parents],
+        "children": found.children,
+        "alias_periods": [p.to_dict() for p in found.alias_periods],
+        "gates": found.gates,
+        "approvals": found.approvals,
+        "evaluations": evaluations,
+        "deployments": [
+            {
+                "id": row.id,
+                "strategy": row.strategy,
+                "role": "candidate" if row.candidate_version == version else "stable",
+                "status": row.status,
+                "reason": row.reason,
+                "created_at": row.created_at,
+                "ended_at": row.finished_at,
+            }
+            for row in deployment_rows
+        ],
+        "graph": lineage_graph(found, deployment_rows),
+        "load": how_to_load(name, version),
+    }
+
+
+def lineage_graph(found: Any, deployment_rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Nodes in columns, left to right: data -> run -> this version (parent above it) ->
+    deployments and children; edges name how two nodes relate."""
+    record = found.version
+    me = f"v{record.version}"
+    nodes: list[dict[str, Any]] = [
+        {"id": me, "label": f"{record.name}/{record.version}", "kind": "version", "column": 2}
+    ]
+    edges: list[dict[str, Any]] = []
+    for snapshot in found.snapshots:
+        node = f"data:{snapshot['ref']}:{snapshot['role']}"
+        label = f"{snapshot['ref']} ({snapshot['role']}, {snapshot['rows']:,} rows)"
+        nodes.append({"id": node, "label": label, "kind": "data", "column": 0})
+        edges.append(
+            {
+                "from": node,
+                "to": f"run:{found.run.id}" if found.run else me,
+                "label": snapshot["role"],
+            }
+        )
+    if found.run is not None:
+        node = f"run:{found.run.id}"
+        nodes.append(
+            {
+                "id": node,
+                "label": f"run {found.run.name} ({found.run.status})",
+                "kind": "run",
+                "column": 1,
+            }
+        )
+        edges.append({"from": node, "to": me, "label": "trained"})
+    if found.parents:
+        parent = found.parents[0]
+        node = f"v{parent.version}"
+        nodes.append(
+            {
+                "id": node,
+                "label": f"{parent.name}/{parent.version}",
+                "kind": "parent",
+                "column": 1,
+                "href": f"versions/{parent.version}",
+            }
+        )
+        edges.append({"from": node, "to": me, "label": "parent of"})
+    for child in found.children[:20]:
+        node = f"v{child}"
+        nodes.append(
+            {
+                "id": node,
+                "label": f"{record.name}/{child}",
+                "kind": "child",
+                "column": 3,
+                "href": f"versions/{child}",
+            }
+        )
+        edges.append({"from": me, "to": node, "label": "parent of"})
+    for row in deployment_rows[:20]:
+        node = f"deployment:{row.id}"
+        role = "candidate" if row.candidate_version == record.version else "stable"
+        nodes.append(
+            {
+                "id": node,
+                "label": f"deployment #{row.id} {row.strategy}: {row.status}",
+                "kind": "deployment",
+                "column": 3,
+            }
+        )
+        edges.append({"from": me, "to": node, "label": role})
+    return {"nodes": nodes, "edges": edges}
+
+
+def how_to_load(name: str, version: int) -> dict[str, str]:
+    return {
+        "python": (
+            "import keel\n"
+            f'model = keel.Client().load_model("models:/{name}/{version}")\n'
+            "model.predict(frame)  # checks the input against the signature"
+        ),
+        "cli": f'keel lineage {name}/{version}\nkeel deploy {name} {version} --reason "..."',
+        "http": (
+            f"curl -X POST http://HOST:PORT/v1/models/{name}/predict \\\n"
+            "  -H 'Content-Type: application/json' -d '{\"records\": [{...}]}'"
+        ),
+    }
