@@ -1,28 +1,13 @@
-"""The closed-loop demo on a shortened lending scenario: the loop runs through the production
-paths and the story's events happen for the reasons the policy gives."""
+"""The closed-loop demo on a shortened lending scenario (the ``demo_run`` fixture): the loop runs
+through the production paths and the story's events happen for the reasons the policy gives."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from keel.demo.closed_loop import run_closed_loop
-    from keel.demo.lending import Scenario
-    from keel.demo.world import lending_world
-
-    scenario = Scenario(months=6, applications_per_month=1200, shock_month=1, segment_month=3)
-    world = lending_world(scenario, history_rows=3000)
-    folder = tmp_path_factory.mktemp("demo")
-    with open(folder / "console.txt", "w") as out:
-        summary, page = run_closed_loop(world, folder / "store", Console(file=out, width=200))
-    return world, folder, summary, page
 
 
 def test_every_application_went_through_the_serving_log(demo_run) -> None:  # type: ignore[no-untyped-def]

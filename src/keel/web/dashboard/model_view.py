@@ -86,6 +86,7 @@ def model_page(db: Database, name: str) -> dict[str, Any]:
         "versions": versions,
         "alias_periods": [p.to_dict() for p in alias_registry.periods(moves)],
         "windows": windows,
+        "latest_labelled": next((w for w in reversed(windows) if w["labelled_rows"]), None),
         "deployments": [_deployment(row) for row in deployment_rows],
         "retrains": [_retrain(row) for row in retrain_rows],
         "alerts": [_alert(row) for row in alert_rows],

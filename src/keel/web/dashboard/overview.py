@@ -100,22 +100,8 @@ def models_overview(db: Database) -> list[dict[str, Any]]:
         running = conn.execute(
             sa.select(deployments).where(deployments.c.status == "running")
         ).all()
-        newest = (
-            sa.select(monitor_windows.c.model, sa.func.max(monitor_windows.c.end_at).label("end"))
-            .group_by(monitor_windows.c.model)
-            .subquery()
-        )
-        latest = conn.execute(
-            sa.select(*window_health_columns())
-            .join(
-                newest,
-                sa.and_(
-                    newest.c.model == monitor_windows.c.model,
-                    newest.c.end == monitor_windows.c.end_at,
-                ),
-            )
-            .order_by(monitor_windows.c.id)
-        ).all()
+        latest = _newest_windows(conn, labelled=False)
+        labelled = {row.model: row for row in _newest_windows(conn, labelled=True)}
         open_alerts = conn.execute(
             sa.select(alerts.c.model, alerts.c.severity, sa.func.count().label("n"))
             .where(alerts.c.state.in_(OPEN_ALERT_STATES))
@@ -125,7 +111,14 @@ def models_overview(db: Database) -> list[dict[str, Any]]:
     for held in alias_rows:
         by_model_aliases.setdefault(held.model_id, {})[held.alias] = held.version
     by_model_running = {d.model: d for d in running}
-    by_model_health = {r.model: health_of(r) for r in latest}  # newest id wins a tie
+    by_model_health = {}
+    for newest in latest:  # ordered by id: the newest id wins a tie on end time
+        health = health_of(newest)
+        realized = labelled.get(newest.model)
+        if realized is not None:  # labels lag: realized accuracy is the newest labelled window's
+            health["accuracy"] = _number(realized.accuracy)
+            health["accuracy_end_at"] = realized.end_at
+        by_model_health[newest.model] = health
     by_model_alerts: dict[str, dict[str, int]] = {}
     for counted in open_alerts:
         by_model_alerts.setdefault(counted.model, {})[counted.severity] = int(counted.n)
@@ -153,14 +146,15 @@ def models_overview(db: Database) -> list[dict[str, Any]]:
 
 
 def traffic_split(deployment: Any, champion: int | None) -> dict[str, Any]:
-    """What serves the model now: a running deployment's split, else the champion alone."""
+    """What serves the model now: a running deployment's split (shares as fractions; a
+    shadow's share is the part of traffic it also sees), else the champion alone."""
     if deployment is None:
         return {
             "strategy": "champion" if champion is not None else "none",
             "split": [{"version": champion, "share": 1.0}] if champion is not None else [],
             "deployment_id": None,
         }
-    weight = float(deployment.candidate_weight)
+    weight = float(deployment.candidate_weight) / 100.0  # stored in percent
     split = []
     if deployment.stable_version is not None:
         stable_share = 1.0 if deployment.strategy == "shadow" else 1.0 - weight
@@ -179,3 +173,18 @@ def traffic_split(deployment: Any, champion: int | None) -> dict[str, Any]:
         "step": deployment.step,
         "steps": deployment.steps,
     }
+
+
+def _newest_windows(conn: Any, *, labelled: bool) -> list[Any]:
+    """Each model's newest window (by end time), or its newest window with labels."""
+    w = monitor_windows.c
+    newest = sa.select(w.model, sa.func.max(w.end_at).label("end")).group_by(w.model)
+    if labelled:
+        newest = newest.where(w.labelled_rows > 0)
+    ends = newest.subquery()
+    query = sa.select(*window_health_columns()).join(
+        ends, sa.and_(ends.c.model == w.model, ends.c.end == w.end_at)
+    )
+    if labelled:
+        query = query.where(w.labelled_rows > 0)
+    return list(conn.execute(query.order_by(w.id)).all())

@@ -61,7 +61,7 @@ def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
 
 
 def lineage_graph(found: Any, deployment_rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
-    """Nodes in columns, left to right: data -> run -> this version (parent above it) ->
+    """Nodes in columns, left to right: data -> run -> this version (its parent above it) ->
     deployments and children; edges name how two nodes relate."""
     record = found.version
     me = f"v{record.version}"
@@ -91,17 +91,19 @@ def lineage_graph(found: Any, deployment_rows: Sequence[Any]) -> dict[str, list[
             }
         )
         edges.append({"from": node, "to": me, "label": "trained"})
-    if found.parents:
+    if found.parents:  # drawn above the version, in its column
         parent = found.parents[0]
         node = f"v{parent.version}"
-        nodes.append(
+        label = f"parent {parent.name}/{parent.version}"
+        nodes.insert(
+            0,
             {
                 "id": node,
-                "label": f"{parent.name}/{parent.version}",
+                "label": label,
                 "kind": "parent",
-                "column": 1,
+                "column": 2,
                 "href": f"versions/{parent.version}",
-            }
+            },
         )
         edges.append({"from": node, "to": me, "label": "parent of"})
     for child in found.children[:20]:

@@ -216,10 +216,16 @@
     data.graph.edges.forEach(function (e) {
       const a = at[e.from], b = at[e.to];
       if (!a || !b) return;
-      const x1 = a.x + boxW, y1 = a.y + boxH / 2, x2 = b.x, y2 = b.y + boxH / 2;
       const path = document.createElementNS(NS, "path");
-      const mid = (x1 + x2) / 2;
-      path.setAttribute("d", "M" + x1 + "," + y1 + " C" + mid + "," + y1 + " " + mid + "," + y2 + " " + x2 + "," + y2);
+      let x1, y1, x2, y2, mid;
+      if (a.x === b.x) {  // same column: straight down from one box to the next
+        x1 = x2 = mid = a.x + boxW / 2; y1 = a.y + boxH; y2 = b.y;
+        path.setAttribute("d", "M" + x1 + "," + y1 + " L" + x2 + "," + y2);
+        mid += 30;
+      } else {
+        x1 = a.x + boxW; y1 = a.y + boxH / 2; x2 = b.x; y2 = b.y + boxH / 2; mid = (x1 + x2) / 2;
+        path.setAttribute("d", "M" + x1 + "," + y1 + " C" + mid + "," + y1 + " " + mid + "," + y2 + " " + x2 + "," + y2);
+      }
       path.setAttribute("class", "edge");
       svg.appendChild(path);
       const label = document.createElementNS(NS, "text");
@@ -271,7 +277,7 @@
       const shape = h.edges ? stepped : bars;
       const opts = {
         width: Math.min(560, el.clientWidth || 420), height: 170,
-        scales: {x: {time: false}},
+        scales: {x: h.edges ? {time: false} : {time: false, range: [-0.6, xs.length - 0.4]}},
         axes: [axisValues ? {values: axisValues} : {}, {}],
         series: [{}, {label: "reference", stroke: "#1f5fbf", fill: "rgba(31,95,191,0.15)", paths: shape},
                  {label: "this window", stroke: "#b3261e", fill: "rgba(179,38,30,0.15)", paths: shape}],
