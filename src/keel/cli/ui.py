@@ -44,3 +44,12 @@ def ui(
     app = dashboard_app(settings)
     typer.echo(f"keel dashboard on http://{host}:{port}/ui/ (store {settings.store_url})")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def main() -> None:
+    """``python -m keel.cli.ui``: the command without the ``keel`` entry point."""
+    typer.run(ui)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@ monitoring windows for every series, never the raw prediction log."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -118,7 +119,23 @@ def audit_page(
     except KeelError as exc:
         return _error_page(request, exc)
     verified, verifying = board.chain.current()
-    return _html(request, "audit.html", page=page, verified=verified, verifying=verifying)
+    age = "" if verified is None else _age(time.monotonic() - verified.at)
+    return _html(
+        request,
+        "audit.html",
+        page=page,
+        verified=verified,
+        verifying=verifying,
+        verified_age=age,
+    )
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _moment(text: str | None, field: str) -> datetime | None:
