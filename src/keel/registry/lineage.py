@@ -28,7 +28,9 @@ from keel.store.schema import model_versions, models, snapshots
 _MAX_ANCESTORS = 1000
 
 
-def lineage(db: Database, ref: ModelRef) -> Lineage:
+def lineage(db: Database, ref: ModelRef, *, max_ancestors: int = _MAX_ANCESTORS) -> Lineage:
+    """Everything that led to ``ref``; ``parents`` holds at most ``max_ancestors`` ancestors,
+    nearest first (a page that shows the parent needs one, not the whole chain)."""
     with db.read() as conn:
         version = resolve_in(conn, ref)
         run = run_store.get_in(conn, version.run_id) if version.run_id else None
@@ -53,7 +55,7 @@ def lineage(db: Database, ref: ModelRef) -> Lineage:
                 found[key] = _snapshot_node(row, item["role"])
         parents: list[ModelVersion] = []
         current = version
-        while current.parent_version is not None and len(parents) < _MAX_ANCESTORS:
+        while current.parent_version is not None and len(parents) < max_ancestors:
             current = resolve_in(conn, ModelRef(current.name, version=current.parent_version))
             parents.append(current)
         parent_ids = (

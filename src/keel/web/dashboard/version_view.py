@@ -16,7 +16,7 @@ from keel.store.schema import deployments
 
 
 def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
-    found = lineage(db, ModelRef(name, version=version))
+    found = lineage(db, ModelRef(name, version=version), max_ancestors=1)
     record = found.version
     with db.read() as conn:
         deployment_rows = conn.execute(
