@@ -1,5 +1,6 @@
-"""The drift page's data: one monitoring window's per-feature tests sorted by effect (the
-largest change first), with the histograms stored with the window for the overlays."""
+"""The drift page's data: one monitoring window's per-feature tests sorted by effect size (the
+largest change first; a feature without an effect last), with the histograms stored with the
+window for the overlays."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def window_page(db: Database, name: str, window_id: int) -> dict[str, Any]:
     drift = row.drift or {}
     features = sorted(
         (_feature(f) for f in drift.get("features", [])),
-        key=lambda f: (not f["drifted"], -(f["effect"] if f["effect"] is not None else -1.0)),
+        key=lambda f: -(f["effect"] if f["effect"] is not None else -1.0),
     )
     return {
         "name": name,
