@@ -32,6 +32,7 @@ def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
             .limit(50)
         ).all()
     evaluations = governance.list_evaluations(db, name, version)
+    latest = governance.get_evaluation(db, evaluations[0]["id"]) if evaluations else None
     return {
         "name": name,
         "version": record.to_dict(),
@@ -43,6 +44,7 @@ def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
         "gates": found.gates,
         "approvals": found.approvals,
         "evaluations": evaluations,
+        "evaluation_summary": evaluation_summary(latest),
         "deployments": [
             {
                 "id": row.id,
@@ -146,3 +148,49 @@ def how_to_load(name: str, version: int) -> dict[str, str]:
             "  -H 'Content-Type: application/json' -d '{\"records\": [{...}]}'"
         ),
     }
+
+
+#: the metrics a version page shows from its newest evaluation (the full report has them all)
+SUMMARY_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "mae",
+    "rmse",
+    "r2",
+)
+
+
+def evaluation_summary(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per evaluated snapshot: this version's headline metrics beside the champion's and the
+    naive baselines' on the same rows."""
+    if not evaluation or evaluation.get("status") != "finished":
+        return []
+    out = []
+    for snap in (evaluation.get("results") or {}).get("snapshots", []):
+        mine = snap.get("metrics") or {}
+        champion = (snap.get("comparison") or {}).get("champion_metrics") or {}
+        baselines = snap.get("baselines") or {}
+        rows = []
+        for metric in SUMMARY_METRICS:
+            if metric not in mine:
+                continue
+            rows.append(
+                {
+                    "metric": metric,
+                    "version": mine.get(metric),
+                    "champion": champion.get(metric),
+                    "baselines": {b: m.get(metric) for b, m in baselines.items()},
+                }
+            )
+        out.append(
+            {
+                "ref": snap.get("ref"),
+                "rows": snap.get("rows"),
+                "metrics": rows,
+                "baselines": sorted(baselines),
+            }
+        )
+    return out
