@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -96,9 +96,9 @@ def audit_page(
     if actor:
         query = query.where(c.actor == actor)
     if since is not None:
-        query = query.where(c.at >= since.isoformat(timespec="microseconds"))
+        query = query.where(c.at >= _stamp(since))
     if until is not None:
-        query = query.where(c.at <= until.isoformat(timespec="microseconds"))
+        query = query.where(c.at <= _stamp(until))
     if before_seq is not None:
         query = query.where(c.seq < before_seq)
     rows = conn_rows(db, query.order_by(c.seq.desc()).limit(PAGE_SIZE + 1))
@@ -129,6 +129,11 @@ def audit_page(
             "until": until.isoformat() if until else "",
         },
     }
+
+
+def _stamp(moment: datetime) -> str:
+    """``moment`` as the log writes its times (UTC ISO text, compared as text)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def conn_rows(db: Database, query: Any) -> list[Any]:

@@ -207,7 +207,7 @@ def _events(
             text = f"v{row.candidate_version} promoted ({row.strategy})"
             events.append(_event(row.finished_at, "promotion", text))
         elif row.status == "rolled_back" and row.finished_at is not None:
-            text = f"v{row.candidate_version} rolled back: {row.reason}"
+            text = f"v{row.candidate_version} rolled back: {_ending_reason(row)}"
             events.append(_event(row.finished_at, "rollback", text))
     for move in moves:
         if move.alias == "champion" and move.version is not None:
@@ -216,6 +216,14 @@ def _events(
             events.append(_event(move.moved_at, "champion", text))
     events.sort(key=lambda e: e["at"])
     return events
+
+
+def _ending_reason(row: Any) -> str:
+    """Why a deployment ended: the reasons of its last analysis entry (the row's own reason
+    says why it started)."""
+    last = (row.analysis or [None])[-1]
+    reasons = last.get("reasons") if isinstance(last, dict) else None
+    return "; ".join(str(r) for r in reasons) if reasons else str(row.reason)
 
 
 def _event(at: datetime, kind: str, text: str) -> dict[str, Any]:
