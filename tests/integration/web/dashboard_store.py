@@ -131,26 +131,8 @@ def _fill(built: Built) -> Built:
     return built
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def built(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    """The store, built once per module and back end (its tests only read it, or say so)."""
-    folder = tmp_path_factory.mktemp("dashboard")
-    yield from _built(request, folder, request.param)
-
-
-@pytest.fixture(scope="module")
-def built_sqlite(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    folder = tmp_path_factory.mktemp("dashboard")
-    yield from _built(request, folder, "sqlite")
-
-
-def _built(request: pytest.FixtureRequest, folder: Path, backend: str) -> Iterator[Built]:
+def stored(request: pytest.FixtureRequest, folder: Path, backend: str) -> Iterator[Built]:
+    """``build`` in ``folder`` on ``backend`` (a fresh PostgreSQL database), removed after."""
     import psycopg
 
     database = None

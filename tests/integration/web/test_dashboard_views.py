@@ -15,9 +15,7 @@ from keel.web.dashboard.drift_view import window_page
 from keel.web.dashboard.model_view import model_page
 from keel.web.dashboard.overview import models_overview
 from keel.web.dashboard.version_view import version_page
-from tests.integration.web.dashboard_store import OTHER_ACTOR, Built, built
-
-__all__ = ["built"]  # the module-scoped store fixture, on both back ends
+from tests.integration.web.dashboard_store import OTHER_ACTOR, Built
 
 
 def by_name(found: Built) -> dict[str, dict[str, Any]]:
@@ -25,11 +23,11 @@ def by_name(found: Built) -> dict[str, dict[str, Any]]:
 
 
 def test_the_overview_lists_every_model_with_its_champion_challenger_and_split(
-    built: Built,
+    small_store: Built,
 ) -> None:
-    overview = models_overview(built.client.db)
+    overview = models_overview(small_store.client.db)
     assert [m["name"] for m in overview] == ["bare", "fraud", "risk"]
-    risk, fraud, bare = (by_name(built)[n] for n in ("risk", "fraud", "bare"))
+    risk, fraud, bare = (by_name(small_store)[n] for n in ("risk", "fraud", "bare"))
 
     assert (risk["champion"], risk["challenger"], risk["versions"]) == (1, 3, 3)
     assert risk["deployment"]["strategy"] == "canary"
@@ -48,12 +46,14 @@ def test_the_overview_lists_every_model_with_its_champion_challenger_and_split(
     assert bare["deployment"] == {"strategy": "none", "split": [], "deployment_id": None}
 
 
-def test_the_overview_health_is_realized_from_the_newest_labelled_window(built: Built) -> None:
-    windows = {w["id"]: w for w in built.client.monitor_windows("risk")}
-    labelled, newest = windows[built.window_ids[3]], windows[built.window_ids[4]]
+def test_the_overview_health_is_realized_from_the_newest_labelled_window(
+    small_store: Built,
+) -> None:
+    windows = {w["id"]: w for w in small_store.client.monitor_windows("risk")}
+    labelled, newest = windows[small_store.window_ids[3]], windows[small_store.window_ids[4]]
     assert labelled["labelled_rows"] == 200 and newest["labelled_rows"] == 0
 
-    models = by_name(built)
+    models = by_name(small_store)
     health = models["risk"]["health"]
     assert health["window_id"] == newest["id"]
     assert health["accuracy"] == pytest.approx(labelled["performance"]["accuracy"])
@@ -68,8 +68,8 @@ def test_the_overview_health_is_realized_from_the_newest_labelled_window(built: 
     assert models["fraud"]["health"] is None and models["fraud"]["alerts"] == {}
 
 
-def test_the_model_page_lists_versions_with_their_verdicts_and_reasons(built: Built) -> None:
-    page = model_page(built.client.db, "risk")
+def test_the_model_page_lists_versions_with_their_verdicts_and_reasons(small_store: Built) -> None:
+    page = model_page(small_store.client.db, "risk")
     versions = {v["version"]: v for v in page["versions"]}
     assert [v["version"] for v in page["versions"]] == [3, 2, 1]  # newest first
     assert {n: v["verdict"] for n, v in versions.items()} == {
@@ -84,26 +84,26 @@ def test_the_model_page_lists_versions_with_their_verdicts_and_reasons(built: Bu
     assert page["deployment"]["strategy"] == "canary"
 
 
-def test_the_model_page_draws_every_window_oldest_first(built: Built) -> None:
-    page = model_page(built.client.db, "risk")
-    assert [w["window_id"] for w in page["windows"]] == built.window_ids
+def test_the_model_page_draws_every_window_oldest_first(small_store: Built) -> None:
+    page = model_page(small_store.client.db, "risk")
+    assert [w["window_id"] for w in page["windows"]] == small_store.window_ids
     ends = [w["end_at"] for w in page["windows"]]
     assert ends == sorted(ends)
-    assert page["latest_labelled"]["window_id"] == built.window_ids[3]
+    assert page["latest_labelled"]["window_id"] == small_store.window_ids[3]
     assert [w["labelled_rows"] for w in page["windows"]] == [200, 200, 200, 200, 0]
     assert {a["severity"] for a in page["open_alerts"]} == {"critical", "warning"}
-    assert model_page(built.client.db, "bare")["windows"] == []
+    assert model_page(small_store.client.db, "bare")["windows"] == []
 
 
 def test_the_model_page_puts_retrains_promotions_rollbacks_and_champion_moves_on_the_axis(
-    built: Built,
+    small_store: Built,
 ) -> None:
-    risk = model_page(built.client.db, "risk")
+    risk = model_page(small_store.client.db, "risk")
     assert [e["kind"] for e in risk["events"]] == ["champion", "retrain"]
     assert "accuracy fell after the flip" in risk["events"][1]["text"]
     assert [r["state"] for r in risk["retrains"]] == ["queued"]
 
-    fraud = model_page(built.client.db, "fraud")
+    fraud = model_page(small_store.client.db, "fraud")
     kinds = [e["kind"] for e in fraud["events"]]
     assert sorted(kinds) == ["champion", "champion", "promotion", "rollback"]
     at = [e["at"] for e in fraud["events"]]
@@ -115,22 +115,22 @@ def test_the_model_page_puts_retrains_promotions_rollbacks_and_champion_moves_on
     assert [d["status"] for d in fraud["deployments"]] == ["rolled_back", "promoted"]
 
 
-def test_the_model_page_shows_which_version_held_each_alias_when(built: Built) -> None:
-    periods = model_page(built.client.db, "fraud")["alias_periods"]
+def test_the_model_page_shows_which_version_held_each_alias_when(small_store: Built) -> None:
+    periods = model_page(small_store.client.db, "fraud")["alias_periods"]
     assert [(p["alias"], p["version"]) for p in periods] == [("champion", 1), ("champion", 2)]
     assert periods[0]["end"] is not None and periods[1]["end"] is None
     assert periods[0]["reason"] == "first release"
-    risk = model_page(built.client.db, "risk")["alias_periods"]
+    risk = model_page(small_store.client.db, "risk")["alias_periods"]
     assert [(p["alias"], p["version"], p["end"]) for p in risk] == [("champion", 1, None)]
 
 
-def test_an_unknown_model_is_not_found(built: Built) -> None:
+def test_an_unknown_model_is_not_found(small_store: Built) -> None:
     with pytest.raises(NotFound):
-        model_page(built.client.db, "nobody")
+        model_page(small_store.client.db, "nobody")
 
 
-def test_the_version_graph_links_data_run_parent_and_deployments(built: Built) -> None:
-    page = version_page(built.client.db, "risk", 3)
+def test_the_version_graph_links_data_run_parent_and_deployments(small_store: Built) -> None:
+    page = version_page(small_store.client.db, "risk", 3)
     graph = page["graph"]
     kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
     run = page["run"]
@@ -157,8 +157,10 @@ def test_the_version_graph_links_data_run_parent_and_deployments(built: Built) -
     assert 'load_model("models:/risk/3")' in page["load"]["python"]
 
 
-def test_the_version_graph_of_a_parent_shows_its_child_and_its_stable_role(built: Built) -> None:
-    page = version_page(built.client.db, "risk", 1)
+def test_the_version_graph_of_a_parent_shows_its_child_and_its_stable_role(
+    small_store: Built,
+) -> None:
+    page = version_page(small_store.client.db, "risk", 1)
     assert page["children"] == [3] and page["run"] is None
     kinds = {n["id"]: n["kind"] for n in page["graph"]["nodes"]}
     assert kinds["v3"] == "child"
@@ -167,33 +169,36 @@ def test_the_version_graph_of_a_parent_shows_its_child_and_its_stable_role(built
     stable = [e for e in page["graph"]["edges"] if e["to"].startswith("deployment:")]
     assert [e["label"] for e in stable] == ["stable"]
     with pytest.raises(NotFound):
-        version_page(built.client.db, "risk", 9)
+        version_page(small_store.client.db, "risk", 9)
 
 
-def test_the_window_page_sorts_drifted_features_first_then_by_effect(built: Built) -> None:
-    newest = built.window_ids[-1]
-    page = window_page(built.client.db, "risk", newest)
+def test_the_window_page_sorts_features_by_effect_largest_first(small_store: Built) -> None:
+    newest = small_store.window_ids[-1]
+    page = window_page(small_store.client.db, "risk", newest)
     features = page["features"]
-    assert [f["feature"] for f in features] == ["x1", "x0"]
+    assert [f["feature"] for f in features] == ["x1", "x0"]  # x1 was shifted
     assert [f["drifted"] for f in features] == [True, False]
-    keys = [(not f["drifted"], -(f["effect"] or 0.0)) for f in features]
-    assert keys == sorted(keys)
+    effects = [f["effect"] for f in features]
+    assert None not in effects and effects == sorted(effects, reverse=True)
     assert page["drifted"] == ["x1"]
-    assert (page["previous"], page["next"]) == (built.window_ids[-2], None)
-    middle = window_page(built.client.db, "risk", built.window_ids[2])
-    assert (middle["previous"], middle["next"]) == (built.window_ids[1], built.window_ids[3])
+    assert (page["previous"], page["next"]) == (small_store.window_ids[-2], None)
+    middle = window_page(small_store.client.db, "risk", small_store.window_ids[2])
+    assert (middle["previous"], middle["next"]) == (
+        small_store.window_ids[1],
+        small_store.window_ids[3],
+    )
     assert middle["performance"]["accuracy"] > 0.9
 
 
-def test_a_window_of_another_model_is_not_found(built: Built) -> None:
+def test_a_window_of_another_model_is_not_found(small_store: Built) -> None:
     with pytest.raises(NotFound):
-        window_page(built.client.db, "fraud", built.window_ids[0])
+        window_page(small_store.client.db, "fraud", small_store.window_ids[0])
     with pytest.raises(NotFound):
-        window_page(built.client.db, "risk", built.window_ids[-1] + 100)
+        window_page(small_store.client.db, "risk", small_store.window_ids[-1] + 100)
 
 
-def test_the_audit_page_filters_by_model_action_and_actor(built: Built) -> None:
-    db = built.client.db
+def test_the_audit_page_filters_by_model_action_and_actor(small_store: Built) -> None:
+    db = small_store.client.db
     everything = audit_page(db)["entries"]
     assert [e["seq"] for e in everything] == sorted((e["seq"] for e in everything), reverse=True)
 
@@ -210,8 +215,8 @@ def test_the_audit_page_filters_by_model_action_and_actor(built: Built) -> None:
     assert "gate.rejected" in audit_page(db)["actions"]
 
 
-def test_the_audit_page_filters_by_time_in_any_time_zone(built: Built) -> None:
-    db = built.client.db
+def test_the_audit_page_filters_by_time_in_any_time_zone(small_store: Built) -> None:
+    db = small_store.client.db
     everything = audit_page(db)["entries"]
     middle = everything[len(everything) // 2]
     moment = datetime.fromisoformat(middle["at"])
@@ -227,17 +232,17 @@ def test_the_audit_page_filters_by_time_in_any_time_zone(built: Built) -> None:
     assert audit_page(db, since=moment + timedelta(days=1))["entries"] == []
 
 
-def test_the_audit_page_refuses_a_since_after_until(built: Built) -> None:
+def test_the_audit_page_refuses_a_since_after_until(small_store: Built) -> None:
     now = datetime.now(UTC)
     with pytest.raises(InvalidInput) as raised:
-        audit_page(built.client.db, since=now, until=now - timedelta(hours=1))
+        audit_page(small_store.client.db, since=now, until=now - timedelta(hours=1))
     assert raised.value.field == "since"
 
 
 def test_the_audit_page_pages_back_with_older(
-    built: Built, monkeypatch: pytest.MonkeyPatch
+    small_store: Built, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = built.client.db
+    db = small_store.client.db
     everything = [e["seq"] for e in audit_page(db)["entries"]]
     assert audit_page(db)["older"] is None
     monkeypatch.setattr(audit_view, "PAGE_SIZE", 7)
