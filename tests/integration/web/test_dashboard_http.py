@@ -242,6 +242,19 @@ def test_a_rejected_version_is_promoted_only_by_force_with_an_admin_token(
     assert entry.actor == "admin-bot"
 
 
+def test_an_admin_may_force_the_running_candidate_through(
+    http: TestClient, held: dict[str, str], store_for_actions: Built
+) -> None:
+    client = store_for_actions.client
+    client.deploy("fraud", 3, strategy="canary", steps=[10, 100], reason="second try")
+    body = {"version": 3, "reason": "ship it now", "force": True}
+    forced = post(http, "/models/fraud/promote", body, held["admin"])
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["action"] == "deployment_promoted"
+    assert champion(store_for_actions, "fraud") == 3
+    assert client.deployments("fraud", limit=1)[0].status == "promoted"
+
+
 def test_a_retrain_is_queued_and_an_alert_acknowledged(
     http: TestClient, held: dict[str, str], store_for_actions: Built
 ) -> None:
