@@ -3,6 +3,8 @@ mounts it under ``/ui``)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,9 +23,17 @@ def dashboard_app(settings: Settings) -> FastAPI:
     from fastapi.responses import RedirectResponse
 
     from keel.web.dashboard import create_dashboard
+    from keel.web.dashboard.app import dashboard_of
 
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.mount("/ui", create_dashboard(settings))
+    dashboard = create_dashboard(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        dashboard_of(dashboard).close()
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.mount("/ui", dashboard)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -309,3 +309,13 @@ def test_the_pages_render_on_postgresql_too(small_store: Built) -> None:
     with TestClient(dashboard(small_store)) as answering:
         for path in pages(small_store):
             html_ok(answering.get(path))
+
+
+@pytest.mark.parametrize("path", ["/models/risk/versions/abc", "/audit?before=soon"])
+def test_a_malformed_page_url_answers_an_html_page_naming_the_field(
+    http: TestClient, path: str
+) -> None:
+    answer = http.get(path)
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "valid integer" in answer.text and "Traceback" not in answer.text

@@ -77,6 +77,7 @@ def create_dashboard(
     app.state.dashboard = Dashboard(shared, Renderer(), ChainWatcher(shared.db), owns)
     app.state.keel_gate = TokenGate(shared.db, ttl_s=token_ttl_s)
     install_error_handlers(app)
+    _pages_answer_bad_urls_in_html(app)
     app.add_middleware(ServerTiming)
     static = resources.files("keel.web.dashboard").joinpath("static")
     charts = resources.files("keel").joinpath("_assets", "uplot")
@@ -85,6 +86,33 @@ def create_dashboard(
     app.include_router(pages.router)
     app.include_router(actions.router)
     return app
+
+
+def _pages_answer_bad_urls_in_html(app: FastAPI) -> None:
+    """A malformed page URL (``/models/m/versions/abc``) gets an HTML page; the JSON actions
+    under ``/api`` keep their JSON 422 naming each problem."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, Response
+
+    from keel.errors import InvalidInput
+
+    json_handler = app.exception_handlers[RequestValidationError]
+
+    async def on_bad_request(request: Request, exc: Exception) -> Response:
+        if request.scope.get("path", "").startswith(f"{request.scope.get('root_path', '')}/api"):
+            answer = json_handler(request, exc)
+            return answer if isinstance(answer, Response) else await answer
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("path", "query"))
+        error = InvalidInput(field or "url", str(first.get("msg", "invalid")))
+        board = dashboard_of(request.app)
+        base = request.scope.get("root_path", "").rstrip("/")
+        text = board.renderer.page("error.html", base=base, error=error, status_code=422)
+        return HTMLResponse(text, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, on_bad_request)
 
 
 def dashboard_of(app: Any) -> Dashboard:

@@ -4,6 +4,7 @@ monitoring windows for every series, never the raw prediction log."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -31,6 +32,19 @@ def _error_page(request: Request, error: KeelError) -> HTMLResponse:
     return _html(request, "error.html", status=status, error=error, status_code=status)
 
 
+def _page(
+    request: Request, template: str, read: Callable[..., Any], *args: Any, **context: Any
+) -> HTMLResponse:
+    """``template`` showing ``read(db, *args)`` as ``page``, or the error page of what
+    ``read`` refused (an unknown model is a 404 page, not a traceback)."""
+    board = dashboard_of(request.app)
+    try:
+        page = read(board.client.db, *args)
+    except KeelError as exc:
+        return _error_page(request, exc)
+    return _html(request, template, page=page, **context)
+
+
 @router.get("/", response_class=HTMLResponse)
 def models_page(request: Request) -> HTMLResponse:
     from keel.web.dashboard.overview import models_overview
@@ -43,40 +57,21 @@ def models_page(request: Request) -> HTMLResponse:
 def model_page(request: Request, name: ModelName) -> HTMLResponse:
     from keel.web.dashboard.model_view import model_page as read
 
-    board = dashboard_of(request.app)
-    try:
-        model = read(board.client.db, name)
-    except KeelError as exc:
-        return _error_page(request, exc)
-    return _html(request, "model.html", model=model)
+    return _page(request, "model.html", read, name)
 
 
 @router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
-def version_page(
-    request: Request, name: ModelName, version: Annotated[int, Path(ge=1)]
-) -> HTMLResponse:
+def version_page(request: Request, name: ModelName, version: int) -> HTMLResponse:
     from keel.web.dashboard.version_view import version_page as read
 
-    board = dashboard_of(request.app)
-    try:
-        page = read(board.client.db, name, version)
-    except KeelError as exc:
-        return _error_page(request, exc)
-    return _html(request, "version.html", page=page)
+    return _page(request, "version.html", read, name, version)
 
 
 @router.get("/models/{name}/windows/{window_id}", response_class=HTMLResponse)
-def window_page(
-    request: Request, name: ModelName, window_id: Annotated[int, Path(ge=1)]
-) -> HTMLResponse:
+def window_page(request: Request, name: ModelName, window_id: int) -> HTMLResponse:
     from keel.web.dashboard.drift_view import window_page as read
 
-    board = dashboard_of(request.app)
-    try:
-        page = read(board.client.db, name, window_id)
-    except KeelError as exc:
-        return _error_page(request, exc)
-    return _html(request, "window.html", page=page)
+    return _page(request, "window.html", read, name, window_id)
 
 
 @router.get("/evaluations/{evaluation_id}", response_class=HTMLResponse)
