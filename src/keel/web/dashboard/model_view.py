@@ -149,50 +149,59 @@ def _versions(conn: Any, model_id: int) -> list[dict[str, Any]]:
     return out
 
 
+_DEPLOYMENT_FIELDS = (
+    "id",
+    "strategy",
+    "stable_version",
+    "candidate_version",
+    "status",
+    "reason",
+    "created_by",
+    "created_at",
+    "candidate_weight",
+)
+_RETRAIN_FIELDS = (
+    "id",
+    "trigger",
+    "reason",
+    "state",
+    "candidate_version",
+    "outcome",
+    "requested_by",
+    "created_at",
+    "ended_at",
+)
+_ALERT_FIELDS = (
+    "id",
+    "rule",
+    "state",
+    "severity",
+    "value",
+    "threshold",
+    "message",
+    "window_id",
+    "fired_at",
+    "resolved_at",
+    "acknowledged_by",
+    "occurrences",
+)
+
+
+def _pick(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    mapping = row._mapping
+    return {field: mapping[field] for field in fields}
+
+
 def _deployment(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "strategy": row.strategy,
-        "stable_version": row.stable_version,
-        "candidate_version": row.candidate_version,
-        "status": row.status,
-        "reason": row.reason,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "ended_at": row.finished_at,
-        "candidate_weight": row.candidate_weight,
-    }
+    return {**_pick(row, _DEPLOYMENT_FIELDS), "ended_at": row.finished_at}
 
 
 def _retrain(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "trigger": row.trigger,
-        "reason": row.reason,
-        "state": row.state,
-        "candidate_version": row.candidate_version,
-        "outcome": row.outcome,
-        "requested_by": row.requested_by,
-        "created_at": row.created_at,
-        "ended_at": row.ended_at,
-    }
+    return _pick(row, _RETRAIN_FIELDS)
 
 
 def _alert(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "rule": row.rule,
-        "state": row.state,
-        "severity": row.severity,
-        "value": row.value,
-        "threshold": row.threshold,
-        "message": row.message,
-        "window_id": row.window_id,
-        "fired_at": row.fired_at,
-        "resolved_at": row.resolved_at,
-        "acknowledged_by": row.acknowledged_by,
-        "occurrences": row.occurrences,
-    }
+    return _pick(row, _ALERT_FIELDS)
 
 
 def _events(
