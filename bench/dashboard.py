@@ -41,16 +41,17 @@ How
   ``speedup_models_page_vs_raw_scan_all`` divides it by the models page's p50.
 - ``load_avg_1m`` is the machine's load as each part started: other work skews every figure.
 
-Measured (full store, 2 cores at a load of about 7.5 from other work): every warm page under
-300 ms; p50 / p95 / max server ms: models 72 / 193 / 222, model 44 / 67 / 85, version 30 / 47
-/ 60, drift 6 / 13 / 25, audit 29 / 44 / 48, audit filtered by model 29 / 50 / 62, evaluation
-6 / 12 / 12. Cold first requests: models 394 ms and version 364 ms are over 300 ms (about half
-of it Jinja compiling the page's template on first use, plus the view's lazy imports; the
-same pages warm take 72 and 30 ms). One model's raw scan takes 197 ms with DuckDB (336 ms with
-pandas): 4.5x the model page, as one model holds only 1% of the log; every model's series from
-the whole log take 16 s, 225x the models page. Building: ``register_model`` 33 ms p50 / 75 ms
-p95 per version with two writers (39 ms mean), and ``monitor`` 274 ms per daily window, which
-is most of the build (1,643 of about 2,900 worker-seconds).
+Measured (full store, 2 cores at a load of about 7.5 from other work; two runs): every warm
+page under 300 ms; p50 / p95 / max server ms: models 72-87 / 155-193 / 172-222, model 37-44 /
+55-67 / 62-85, version 26-30 / 38-47 / 48-60, drift 6 / 10-13 / 11-25, audit 29-31 / 43-44 /
+43-48, audit filtered by model 29 / 43-50 / 47-62, evaluation 6-7 / 11-12 / 12-14. The first
+request of a kind is the risk: models 191-394 ms and version 277-364 ms cold, at or over the
+300 ms line (about half of it Jinja compiling the page's template on first use, plus the
+view's lazy imports and a cold SQLite cache). One model's raw scan takes 177-197 ms with DuckDB
+(336-396 ms with pandas): 4.5-4.8x the model page, as one model holds only 1% of the log;
+every model's series from the whole log take 13-16 s, 150-225x the models page. Building:
+``register_model`` 33 ms p50 / 75 ms p95 per version with two writers (39 ms mean), and
+``monitor`` 274 ms per daily window, most of the build (1,643 of about 2,900 worker-seconds).
 """
 
 from __future__ import annotations
