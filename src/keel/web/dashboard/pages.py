@@ -12,7 +12,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from keel.errors import InvalidInput, KeelError
+from keel.evaluation.report import to_html
 from keel.serving.http import status_of
+from keel.web.dashboard import audit_view, drift_view, model_view, overview, version_view
 from keel.web.dashboard.app import dashboard_of
 
 router = APIRouter()
@@ -47,39 +49,29 @@ def _page(
 
 @router.get("/", response_class=HTMLResponse)
 def models_page(request: Request) -> HTMLResponse:
-    from keel.web.dashboard.overview import models_overview
-
     board = dashboard_of(request.app)
-    return _html(request, "models.html", models=models_overview(board.client.db))
+    return _html(request, "models.html", models=overview.models_overview(board.client.db))
 
 
 @router.get("/models/{name}", response_class=HTMLResponse)
 def model_page(request: Request, name: ModelName) -> HTMLResponse:
-    from keel.web.dashboard.model_view import model_page as read
-
-    return _page(request, "model.html", read, name)
+    return _page(request, "model.html", model_view.model_page, name)
 
 
 @router.get("/models/{name}/versions/{version}", response_class=HTMLResponse)
 def version_page(request: Request, name: ModelName, version: int) -> HTMLResponse:
-    from keel.web.dashboard.version_view import version_page as read
-
-    return _page(request, "version.html", read, name, version)
+    return _page(request, "version.html", version_view.version_page, name, version)
 
 
 @router.get("/models/{name}/windows/{window_id}", response_class=HTMLResponse)
 def window_page(request: Request, name: ModelName, window_id: int) -> HTMLResponse:
-    from keel.web.dashboard.drift_view import window_page as read
-
-    return _page(request, "window.html", read, name, window_id)
+    return _page(request, "window.html", drift_view.window_page, name, window_id)
 
 
 @router.get("/evaluations/{evaluation_id}", response_class=HTMLResponse)
 def evaluation_report(request: Request, evaluation_id: Annotated[int, Path(ge=1)]) -> HTMLResponse:
     """The stored evaluation's full report, rebuilt from the store (as `keel evaluations
     report` does)."""
-    from keel.evaluation.report import to_html
-
     board = dashboard_of(request.app)
     try:
         evaluation, outcome = board.client.get_evaluation(evaluation_id)
@@ -98,11 +90,9 @@ def audit_page(
     until: Annotated[str | None, Query(max_length=40)] = None,
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> HTMLResponse:
-    from keel.web.dashboard.audit_view import audit_page as read
-
     board = dashboard_of(request.app)
     try:
-        page = read(
+        page = audit_view.audit_page(
             board.client.db,
             model=model or None,
             action=action or None,

@@ -69,6 +69,8 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.filters.update(number=number, when=when, percent=percent, as_json=as_json)
+        for name in self.env.list_templates(extensions=["html"]):
+            self.env.get_template(name)  # compiled now, so no visitor waits for it
 
     def page(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
