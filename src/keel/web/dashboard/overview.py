@@ -176,15 +176,16 @@ def traffic_split(deployment: Any, champion: int | None) -> dict[str, Any]:
 
 
 def _newest_windows(conn: Any, *, labelled: bool) -> list[Any]:
-    """Each model's newest window (by end time), or its newest window with labels."""
+    """Each model's newest window (by end time), or its newest window with labels.
+
+    One index walk per model (newest first on ``(model, end_at)``, stopping at the first
+    match) instead of a GROUP BY, which would read every window row, drift detail and all."""
     w = monitor_windows.c
-    newest = sa.select(w.model, sa.func.max(w.end_at).label("end")).group_by(w.model)
+    inner = monitor_windows.alias("newest")
+    pick = sa.select(inner.c.id).where(inner.c.model == models.c.name)
     if labelled:
-        newest = newest.where(w.labelled_rows > 0)
-    ends = newest.subquery()
-    query = sa.select(*window_health_columns()).join(
-        ends, sa.and_(ends.c.model == w.model, ends.c.end == w.end_at)
-    )
-    if labelled:
-        query = query.where(w.labelled_rows > 0)
+        pick = pick.where(inner.c.labelled_rows > 0)
+    pick = pick.order_by(inner.c.end_at.desc(), inner.c.id.desc()).limit(1)
+    ids = sa.select(pick.scalar_subquery()).select_from(models)
+    query = sa.select(*window_health_columns()).where(w.id.in_(ids))
     return list(conn.execute(query.order_by(w.id)).all())
