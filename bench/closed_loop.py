@@ -329,6 +329,7 @@ AUTOPILOT_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # window w is day w of the s
 AUTOPILOT_HOLDOUT = 0.1  # the retrain's holdout share (0.2 measured too: see the docstring)
 AUTOPILOT_TRIGGERS = ("launch+drop", "launch", "drop", "detector")  # the first is the default
 AUTOPILOT_REFIT = True  # training.refit: ship the blessed candidate refit on its holdout too
+AUTOPILOT_HALF_LIFE = 0.0  # training.recency_half_life in windows (0: rows weigh the same)
 LAUNCH_HOLDOUT = 0.2  # the newest share of the initial rows, held out at launch
 GATE_WINDOWS = 10  # the final champion is gated on the last 10 windows
 TARGET_POINTS = 0.005  # the issue's target: within 0.5 points of every, at most half its retrains
@@ -345,12 +346,14 @@ class AutopilotOptions:
     the last WINDOW_ROWS labelled predictions`` (the champion's newest window against its own
     first one, the issue's 2-point rule said in Keel's policy); ``launch+drop``: both, either
     fires. ``refit``: ``training.refit`` (the blessed candidate is refit on its holdout too and
-    that model ships).
+    that model ships). ``half_life_windows``: ``training.recency_half_life`` in windows (rows
+    weighted by age, halving every that many windows back; 0 leaves it out).
     """
 
     holdout: float = AUTOPILOT_HOLDOUT
     trigger: str = AUTOPILOT_TRIGGERS[0]
     refit: bool = AUTOPILOT_REFIT
+    half_life_windows: float = AUTOPILOT_HALF_LIFE
 
 
 def launch_accuracy(dataset: Dataset) -> float:
@@ -403,6 +406,11 @@ def autopilot_policy(
                 "recent_rows": HISTORY_WINDOWS * rows,
                 "holdout": options.holdout,
                 "refit": options.refit,
+                **(
+                    {"recency_half_life": round(options.half_life_windows * rows)}
+                    if options.half_life_windows > 0
+                    else {}
+                ),
             },
         },
     }
@@ -617,6 +625,7 @@ def run_autopilot(
         holdout=getattr(args, "autopilot_holdout", AUTOPILOT_HOLDOUT),
         trigger=getattr(args, "autopilot_trigger", AUTOPILOT_TRIGGERS[0]),
         refit=getattr(args, "autopilot_refit", AUTOPILOT_REFIT),
+        half_life_windows=getattr(args, "autopilot_half_life", AUTOPILOT_HALF_LIFE),
     )
     root = Path(getattr(args, "store_root", BENCH_DIR))
     root.mkdir(parents=True, exist_ok=True)
@@ -635,6 +644,7 @@ def run_autopilot(
         "trigger": " | ".join(loop.policy["retraining"]["triggers"]),
         "holdout": options.holdout,
         "refit": options.refit,
+        "half_life_windows": options.half_life_windows,
         "seconds": time.perf_counter() - began,
         "gates": gates,
     }
@@ -893,6 +903,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--autopilot-refit", action=argparse.BooleanOptionalAction, default=AUTOPILOT_REFIT,
         help="training.refit in the autopilot's policy (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--autopilot-half-life", type=float, default=AUTOPILOT_HALF_LIFE, metavar="WINDOWS",
+        help="training.recency_half_life in windows (default: %(default)s, no weighting)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads (default 1)")
     parser.add_argument(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 from datetime import datetime
 from typing import Any
 
@@ -176,16 +177,55 @@ def _fit(
 ) -> Any:
     """The policy's trainer on ``train``, else the champion's estimator cloned and refit."""
     target, features = window["target"], window["features"]
+    weights = recency_weights(len(train), policy.retraining.training.recency_half_life)
     if policy.retraining.trainer:
         module, _, name = policy.retraining.trainer.partition(":")
         trainer = getattr(importlib.import_module(module), name)
-        return trainer(train, target)
+        if weights is None:
+            return trainer(train, target)
+        if "sample_weight" not in inspect.signature(trainer).parameters:
+            raise InvalidInput(
+                "retraining.training.recency_half_life",
+                f"the trainer {policy.retraining.trainer} takes no sample_weight argument",
+            )
+        return trainer(train, target, sample_weight=weights)
     from sklearn.base import clone
 
     base = client.load_model(ModelRef(model, version=champion)).model
     fitted = clone(base)
-    fitted.fit(train[features], train[target].to_numpy())
+    fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
     return fitted
+
+
+def recency_weights(rows: int, half_life: int | None) -> np.ndarray | None:
+    """Weights for rows ordered oldest to newest: 1 for the newest, halving every
+    ``half_life`` rows back (None: no weighting).
+
+    >>> recency_weights(5, 2).round(3).tolist()
+    [0.25, 0.354, 0.5, 0.707, 1.0]
+    """
+    if half_life is None:
+        return None
+    age = np.arange(rows - 1, -1, -1, dtype=float)
+    return np.power(0.5, age / half_life)
+
+
+def _weight_argument(estimator: Any, weights: np.ndarray | None) -> dict[str, Any]:
+    """``sample_weight`` as ``estimator.fit`` takes it (a Pipeline routes it to its last step)."""
+    if weights is None:
+        return {}
+    from sklearn.pipeline import Pipeline
+
+    target, prefix = estimator, ""
+    if isinstance(estimator, Pipeline):
+        name, target = estimator.steps[-1]
+        prefix = f"{name}__"
+    if "sample_weight" not in inspect.signature(target.fit).parameters:
+        raise InvalidInput(
+            "retraining.training.recency_half_life",
+            f"{type(target).__name__}.fit takes no sample_weight, so rows cannot be weighted",
+        )
+    return {f"{prefix}sample_weight": weights}
 
 
 @step(cache=False)

@@ -142,6 +142,10 @@ class Training(BaseModel):
     rows and the holdout together and ship that model instead. It learns from the newest rows
     (the ones most like what it will serve), but its blessing is by proxy: the gates judged its
     twin, trained without the holdout, on data the shipped model has seen.
+
+    ``recency_half_life`` (rows): weight each training row by its age, halving every that many
+    rows back from the newest (passed to the estimator as ``sample_weight``), so a stream that
+    keeps changing is learnt mostly from its recent past without throwing the rest away.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -151,6 +155,7 @@ class Training(BaseModel):
     holdout: float = Field(default=0.2, gt=0, lt=0.9)
     min_rows: int = Field(default=200, ge=10)
     refit: bool = False
+    recency_half_life: int | None = Field(default=None, ge=1)
 
 
 class Retraining(BaseModel):

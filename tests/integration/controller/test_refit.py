@@ -143,3 +143,26 @@ def test_the_default_pipeline_has_no_refit_step_unless_the_policy_asks(store: Cl
         "gate",
     ]
     assert list(standard_pipeline(refit=True).steps)[-1] == "refitted"
+
+
+def test_a_recency_weighted_retrain_goes_through_the_loop(store: Client) -> None:
+    policy = _policy(refit=True)
+    policy["retraining"]["training"]["recency_half_life"] = 150
+    launch(store, MODEL, policy)
+    _until_promoted(store)
+    promoted = next(r for r in store.retrains(MODEL) if r.state == "promoted")
+    assert store.get_version(f"models:/{MODEL}@champion").version == promoted.candidate_version
+    # the shipped model is the champion's estimator fit on its rows weighted by their age
+    from sklearn.linear_model import LogisticRegression
+
+    from keel.controller.retraining import recency_weights
+
+    shipped = store.get_version(f"{MODEL}/{promoted.candidate_version}")
+    rows = store.load_snapshot(str(shipped.training_snapshot))
+    weighted = LogisticRegression().fit(
+        rows[["x0", "x1"]], rows["y"], sample_weight=recency_weights(len(rows), 150)
+    )
+    plain = LogisticRegression().fit(rows[["x0", "x1"]], rows["y"])
+    model = store.load_model(f"{MODEL}/{promoted.candidate_version}").model
+    assert model.coef_ == pytest.approx(weighted.coef_)
+    assert model.coef_ != pytest.approx(plain.coef_)
