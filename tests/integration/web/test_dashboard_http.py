@@ -274,14 +274,17 @@ def test_a_retrain_is_queued_and_an_alert_acknowledged(
     assert acked.status_code == 200, acked.text
     state = {a.id: a for a in client.list_alerts("risk")}[alert]
     assert (state.state, state.acknowledged_by) == ("acknowledged", "deploy-bot")
-    page = http.get("/models/risk").text
+    reader = {"Authorization": f"Bearer {held['predict']}"}
+    page = http.get("/models/risk", headers=reader).text
     assert "acknowledged by deploy-bot" in page
 
 
 # -- mounted under /ui ----------------------------------------------------------------------------
 
 
-def test_keel_ui_mounts_the_dashboard_under_ui(store_for_actions: Built) -> None:
+def test_keel_ui_mounts_the_dashboard_under_ui(
+    store_for_actions: Built, held: dict[str, str]
+) -> None:
     from starlette.routing import Mount
 
     from keel.cli.ui import dashboard_app
@@ -289,7 +292,8 @@ def test_keel_ui_mounts_the_dashboard_under_ui(store_for_actions: Built) -> None
     app = dashboard_app(store_for_actions.settings)
     mounted = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "/ui")
     try:
-        with TestClient(app) as browser:
+        reader = {"Authorization": f"Bearer {held['predict']}"}  # tokens exist by now
+        with TestClient(app, headers=reader) as browser:
             home = browser.get("/", follow_redirects=False)
             assert home.status_code in (302, 307) and home.headers["location"] == "/ui/"
             text = html_ok(browser.get("/ui/"))
@@ -313,9 +317,52 @@ def test_the_pages_render_on_postgresql_too(small_store: Built) -> None:
 
 @pytest.mark.parametrize("path", ["/models/risk/versions/abc", "/audit?before=soon"])
 def test_a_malformed_page_url_answers_an_html_page_naming_the_field(
-    http: TestClient, path: str
+    http: TestClient, held: dict[str, str], path: str
 ) -> None:
-    answer = http.get(path)
+    answer = http.get(path, headers={"Authorization": f"Bearer {held['predict']}"})
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("text/html")
     assert "valid integer" in answer.text and "Traceback" not in answer.text
+
+
+# -- signing in ---------------------------------------------------------------------------------
+
+
+def test_once_tokens_exist_a_page_needs_one_to_be_read(
+    http: TestClient, held: dict[str, str]
+) -> None:
+    http.cookies.clear()
+    for path in ["/", "/models/risk", "/audit"]:
+        answer = http.get(path)
+        assert answer.status_code == 401, path
+        assert (
+            "Sign in with an API token" in answer.text
+            and "risk" not in answer.text.split("<main>")[1].split("</main>")[0]
+        )
+    wrong = http.get("/", headers={"Authorization": "Bearer keel_nothing_here"})
+    assert wrong.status_code == 401
+    assert http.get("/static/dashboard.js").status_code == 200  # assets stay public
+
+
+def test_signing_in_keeps_the_token_in_an_httponly_cookie(
+    http: TestClient, held: dict[str, str], store_for_actions: Built
+) -> None:
+    http.cookies.clear()
+    refused = http.post("/api/session", json={"token": "keel_not_a_token"})
+    assert refused.status_code == 401 and "keel_token" not in refused.headers.get("set-cookie", "")
+    signed = http.post("/api/session", json={"token": held["predict"]})
+    assert signed.status_code == 200 and signed.json() == {"name": "predict-bot", "role": "predict"}
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and "Path=/" in cookie
+    page = http.get("/models/risk")
+    assert page.status_code == 200 and "signed in as" in page.text and "predict-bot" in page.text
+    assert held["predict"] not in page.text  # the page never shows the token itself
+    acting = http.post("/api/models/risk/rollback", json={"reason": "a reader tries"})
+    assert acting.status_code == 403  # the cookie is a reader's
+    http.post("/api/session", json={"token": held["deploy"]})
+    alert = store_for_actions.alerts["warning"]
+    acked = http.post(f"/api/alerts/{alert}/acknowledge", json={"reason": "signed in, by cookie"})
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["alert"]["acknowledged_by"] == "deploy-bot"
+    http.post("/api/session/end")
+    assert http.get("/models/risk").status_code == 401

@@ -86,6 +86,12 @@ def test_every_page_renders_offline_with_its_charts(
     drifted = next(w for w in windows if w["drift"].get("drifted"))
     context, page, problems, requested = _open(browser, dashboard)
     name = dashboard.model
+    answer = page.goto(f"{dashboard.base}/")  # tokens exist: reading needs one
+    assert answer is not None and answer.status == 401
+    assert "Sign in with an API token" in page.inner_text("h1")
+    page.screenshot(path=str(artifacts_dir / "sign-in.png"))
+    _sign_in(page, dashboard.predict_token)  # a reader may look, not act
+    problems.clear()  # the browser reports the 401 of the first visit
     _visit(page, f"{dashboard.base}/", artifacts_dir / "models.png")
     row = page.locator(f'tr[data-model="{name}"]')
     assert row.count() == 1
@@ -141,9 +147,12 @@ def _act(page: Any, button: Any, reason: str) -> None:
     page.click("#action-confirm")
 
 
-def _use_token(page: Any, token: str) -> None:
-    page.fill("#token", token)
-    page.click("#token-form button")
+def _sign_in(page: Any, token: str) -> None:
+    """Sign in through the header's form; the page reloads signed in."""
+    with page.expect_navigation():
+        page.fill("#token", token)
+        page.click("#token-form button[type=submit]")
+    assert "signed in as" in page.inner_text("#token-state")
 
 
 def test_actions_need_the_right_token(browser: Any, dashboard: Dashboard) -> None:
@@ -152,14 +161,16 @@ def test_actions_need_the_right_token(browser: Any, dashboard: Dashboard) -> Non
         champion = client.get_version(f"{name}@champion").version
         before = client.audit_log(limit=1)[0].seq
     context, page, problems, _ = _open(browser, dashboard)
-    page.goto(f"{dashboard.base}/models/{name}")
-    promote = page.locator("button[data-action=promote]").first
-    _act(page, promote, "no token at all")
-    page.wait_for_function("document.getElementById('action-error').textContent.length > 0")
-    assert "needs an API token" in page.inner_text("#action-error")
-    page.click("#action-form button[value=cancel]")
+    answer = page.goto(f"{dashboard.base}/models/{name}")
+    assert answer is not None and answer.status == 401  # no token: not even a look
+    refused = page.evaluate(
+        """async (url) => (await fetch(url, {method: "POST", body: "{}",
+            headers: {"Content-Type": "application/json"}})).status""",
+        f"{dashboard.base}/api/models/{name}/rollback",
+    )
+    assert refused == 401
 
-    _use_token(page, dashboard.predict_token)
+    _sign_in(page, dashboard.predict_token)
     _act(page, page.locator("button[data-action=promote]").first, "a reader tries")
     page.wait_for_function("document.getElementById('action-error').textContent.length > 0")
     assert "needs role deploy" in page.inner_text("#action-error")
@@ -185,7 +196,8 @@ def test_promote_and_roll_back_from_the_page(
     target = blessed[0]
     context, page, problems, _ = _open(browser, dashboard)
     page.goto(f"{dashboard.base}/models/{name}")
-    _use_token(page, dashboard.deploy_token)
+    _sign_in(page, dashboard.deploy_token)
+    problems.clear()  # the browser reports the 401 of the visit before signing in
     with page.expect_navigation():
         _act(
             page,

@@ -1,8 +1,9 @@
 """The dashboard's actions (JSON): promote, roll back, start a retrain, acknowledge an alert.
 
 Each needs a token of role ``deploy`` or higher once tokens exist (as every management endpoint
-does), and a reason that goes to the audit trail with the token's name as the actor. Forcing a
-promotion past the model's gates needs ``admin``.
+does), sent as a bearer header or as the cookie ``POST /api/session`` sets, and a reason that
+goes to the audit trail with the token's name as the actor. Forcing a promotion past the model's
+gates needs ``admin``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from pydantic import BaseModel, Field
 
 from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
-from keel.serving.auth import Forbidden, requires
+from keel.serving.auth import Forbidden, Unauthorized
 from keel.serving.http import json_response
 from keel.web.dashboard.app import dashboard_of
+from keel.web.dashboard.viewer import COOKIE, needs, token_of
 
 router = APIRouter(prefix="/api")
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; audited.")]
 ModelName = Annotated[str, Path(min_length=1, max_length=200)]
-DEPLOY = requires("deploy")
+DEPLOY = needs("deploy")
 
 
 class PromoteRequest(BaseModel):
@@ -128,3 +130,37 @@ async def acknowledge(
     db = dashboard_of(request.app).client.db
     record = await asyncio.to_thread(ack, db, _actor(request, token), alert_id, body.reason)
     return json_response({"action": "alert_acknowledged", "alert": record.to_dict()})
+
+
+class SessionRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/session")
+async def sign_in(body: SessionRequest, request: Request) -> Response:
+    """Check a token and keep it in an HttpOnly cookie for this dashboard's pages."""
+    gate = request.app.state.keel_gate
+    record = await gate.record(body.token.strip())
+    if record is None:
+        raise Unauthorized("the API token is unknown or revoked")
+    answer = json_response({"name": record.name, "role": record.role})
+    answer.set_cookie(
+        COOKIE,
+        body.token.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=_cookie_path(request),
+    )
+    return answer
+
+
+@router.post("/session/end")
+async def sign_out(request: Request) -> Response:
+    answer = json_response({"signed_in": token_of(request) is not None})
+    answer.delete_cookie(COOKIE, path=_cookie_path(request))
+    return answer
+
+
+def _cookie_path(request: Request) -> str:
+    return request.scope.get("root_path", "").rstrip("/") + "/"

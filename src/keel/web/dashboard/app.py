@@ -78,6 +78,7 @@ def create_dashboard(
     app.state.keel_gate = TokenGate(shared.db, ttl_s=token_ttl_s)
     install_error_handlers(app)
     _pages_answer_bad_urls_in_html(app)
+    _pages_ask_to_sign_in(app)
     app.add_middleware(ServerTiming)
     static = resources.files("keel.web.dashboard").joinpath("static")
     charts = resources.files("keel").joinpath("_assets", "uplot")
@@ -113,6 +114,25 @@ def _pages_answer_bad_urls_in_html(app: FastAPI) -> None:
         return HTMLResponse(text, status_code=422)
 
     app.add_exception_handler(RequestValidationError, on_bad_request)
+
+
+def _pages_ask_to_sign_in(app: FastAPI) -> None:
+    """A page asked for without a good enough token answers the sign-in page (401 or 403)."""
+    from fastapi import Request
+    from fastapi.responses import HTMLResponse
+
+    from keel.web.dashboard.viewer import SignInNeeded
+
+    async def on_sign_in(request: Request, exc: Exception) -> HTMLResponse:
+        assert isinstance(exc, SignInNeeded)
+        board = dashboard_of(request.app)
+        base = request.scope.get("root_path", "").rstrip("/")
+        text = board.renderer.page(
+            "sign_in.html", base=base, error=exc, status_code=exc.status, viewer=None
+        )
+        return HTMLResponse(text, status_code=exc.status)
+
+    app.add_exception_handler(SignInNeeded, on_sign_in)
 
 
 def dashboard_of(app: Any) -> Dashboard:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from keel.errors import InvalidInput, KeelError
@@ -16,8 +16,9 @@ from keel.evaluation.report import to_html
 from keel.serving.http import status_of
 from keel.web.dashboard import audit_view, drift_view, model_view, overview, version_view
 from keel.web.dashboard.app import dashboard_of
+from keel.web.dashboard.viewer import page_viewer
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(page_viewer)])
 
 ModelName = Annotated[str, Path(min_length=1, max_length=200)]
 
@@ -25,7 +26,8 @@ ModelName = Annotated[str, Path(min_length=1, max_length=200)]
 def _html(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     board = dashboard_of(request.app)
     base = request.scope.get("root_path", "").rstrip("/")
-    text = board.renderer.page(template, base=base, **context)
+    viewer = getattr(request.state, "viewer", None)
+    text = board.renderer.page(template, base=base, viewer=viewer, **context)
     return HTMLResponse(text, status_code=status)
 
 

@@ -6,22 +6,37 @@
   const dataNode = document.getElementById("keel-data");
   const data = dataNode ? JSON.parse(dataNode.textContent) : {};
 
-  // -- token and actions ------------------------------------------------------------------
-  const TOKEN_KEY = "keel-token";
+  // -- signing in and actions --------------------------------------------------------------
+  // The token goes to the server once; it answers with an HttpOnly cookie, sent with every
+  // later request of this dashboard (scripts never hold the token).
+  const tokenForm = document.getElementById("token-form");
   const tokenInput = document.getElementById("token");
   const tokenState = document.getElementById("token-state");
-  function showTokenState() {
-    const held = sessionStorage.getItem(TOKEN_KEY);
-    tokenState.textContent = held ? "token set for this tab" : "no token";
+  async function post(path, body) {
+    const answer = await fetch(base + path, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {}),
+    });
+    const payload = await answer.json().catch(function () { return {}; });
+    return {answer: answer, payload: payload};
   }
-  document.getElementById("token-form").addEventListener("submit", function (event) {
+  tokenForm.addEventListener("submit", async function (event) {
     event.preventDefault();
+    if (!tokenInput) return;
     const value = tokenInput.value.trim();
-    if (value) sessionStorage.setItem(TOKEN_KEY, value); else sessionStorage.removeItem(TOKEN_KEY);
+    if (!value) { tokenState.textContent = "enter a token"; return; }
+    const {answer, payload} = await post("/api/session", {token: value});
     tokenInput.value = "";
-    showTokenState();
+    if (!answer.ok) { tokenState.textContent = payload.message || ("HTTP " + answer.status); return; }
+    location.reload();
   });
-  showTokenState();
+  const signOut = document.getElementById("sign-out");
+  if (signOut) {
+    signOut.addEventListener("click", async function () {
+      await post("/api/session/end");
+      location.reload();
+    });
+  }
 
   function flash(text, isError) {
     const box = document.createElement("div");
@@ -64,12 +79,12 @@
     const button = pending;
     const body = {reason: reason};
     if (button.dataset.version) body.version = Number(button.dataset.version);
-    const headers = {"Content-Type": "application/json"};
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    if (token) headers["Authorization"] = "Bearer " + token;
     let answer, payload;
     try {
-      answer = await fetch(endpoint(button), {method: "POST", headers: headers, body: JSON.stringify(body)});
+      answer = await fetch(endpoint(button), {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+      });
       payload = await answer.json().catch(function () { return {}; });
     } catch (err) {
       dialogError.textContent = "The server did not answer: " + err;
@@ -77,7 +92,7 @@
     }
     if (!answer.ok) {
       dialogError.textContent = (payload.message || ("HTTP " + answer.status)) +
-        (answer.status === 401 || answer.status === 403 ? " (set a deploy or admin token above)" : "");
+        (answer.status === 401 || answer.status === 403 ? " (sign in above with a deploy or admin token)" : "");
       return;
     }
     dialog.close();
