@@ -13,11 +13,11 @@ import pytest
 
 from keel.client import Client
 from keel.settings import Settings
+from tests.pg_databases import PG_URL, Databases
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +53,24 @@ def postgres() -> str:
     return PG_ADMIN
 
 
+@pytest.fixture(scope="session")
+def postgres_databases(postgres: str) -> Iterator[Databases]:
+    made = Databases(postgres)
+    yield made
+    made.close()
+
+
 @pytest.fixture
-def postgres_url(postgres: str) -> Iterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
+def postgres_url(postgres_databases: Databases) -> Iterator[str]:
+    """A database of this test's own, already at Keel's schema head, dropped afterwards."""
+    url = postgres_databases.take()
+    yield url
+    postgres_databases.give_back(url)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres: str) -> Iterator[str]:
+    """A fresh database with no table at all (for migration tests), dropped afterwards."""
     import psycopg
 
     name = f"keel_t_{uuid.uuid4().hex[:12]}"

@@ -19,9 +19,10 @@ def test_the_newest_migration_is_the_head_keel_expects() -> None:
     assert SCHEMA_HEAD in known_revisions()
 
 
-def test_opening_creates_every_table_at_the_head_revision(client: Client) -> None:
-    assert client.db.schema_revision() == SCHEMA_HEAD
-    tables = set(sa.inspect(client.db.engine).get_table_names())
+def test_opening_creates_every_table_at_the_head_revision(empty_settings: Settings) -> None:
+    with Client(settings=empty_settings) as client:
+        assert client.db.schema_revision() == SCHEMA_HEAD
+        tables = set(sa.inspect(client.db.engine).get_table_names())
     assert set(metadata.tables) <= tables
 
 

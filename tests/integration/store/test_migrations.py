@@ -20,8 +20,9 @@ def test_migrated_schema_matches_the_declared_tables(client: Client) -> None:
 
 
 def test_a_store_at_the_first_revision_is_upgraded_with_its_data(
-    settings: Settings, cancer_frame, fitted_model
+    empty_settings: Settings, cancer_frame, fitted_model
 ) -> None:
+    settings = empty_settings
     raw = Database(settings.store_url, migrate=False)
     with raw.engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0001")
