@@ -61,10 +61,12 @@ def needs(role: str) -> Callable[[Request], Awaitable[TokenRecord | None]]:
 async def page_viewer(request: Request) -> TokenRecord | None:
     """A FastAPI dependency for pages: the viewer's token record (None while the dashboard is
     open); without a readable token, the sign-in page."""
+    token = token_of(request)
     try:
-        viewer = await _gate(request).check(token_of(request), READ_ROLE)
+        viewer = await _gate(request).check(token, READ_ROLE)
     except Unauthorized as exc:
-        raise SignInNeeded(str(exc), status=401) from None
+        message = str(exc) if token else "this dashboard needs an API token to be read"
+        raise SignInNeeded(message, status=401) from None
     except Forbidden as exc:
         raise SignInNeeded(str(exc), status=403) from None
     request.state.viewer = viewer
