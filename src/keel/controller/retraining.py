@@ -251,7 +251,9 @@ def registered(
             training_window["train"], f"{model}-retrain", tags={RETRAIN_TAG: str(retrain)}
         )
         holdout = client.register_snapshot(
-            training_window["holdout"], f"{model}-holdout", tags={RETRAIN_TAG: str(retrain)}
+            training_window["holdout"],
+            f"{model}-retrain-holdout",  # not MODEL-holdout: a user's suite may name that
+            tags={RETRAIN_TAG: str(retrain)},
         )
         version = client.register_model(
             model,

@@ -166,3 +166,16 @@ def test_a_recency_weighted_retrain_goes_through_the_loop(store: Client) -> None
     model = store.load_model(f"{MODEL}/{promoted.candidate_version}").model
     assert model.coef_ == pytest.approx(weighted.coef_)
     assert model.coef_ != pytest.approx(plain.coef_)
+
+
+def test_a_retrain_leaves_the_users_own_holdout_snapshot_alone(store: Client) -> None:
+    from .scenario import batch
+
+    launch(store, MODEL, _policy(refit=True))
+    mine = store.register_snapshot(batch(300, 99, flipped=False), f"{MODEL}-holdout")
+    _until_promoted(store)
+    promoted = next(r for r in store.retrains(MODEL) if r.state == "promoted")
+    gated = store.get_version(f"{MODEL}/{promoted.details['gated_version']}")
+    assert gated.tags["holdout"].startswith(f"{MODEL}-retrain-holdout/")
+    # a suite naming MODEL-holdout still evaluates on the user's rows, not a retrain's
+    assert [s.version for s in store.list_snapshots(f"{MODEL}-holdout")] == [mine.version]
