@@ -201,20 +201,28 @@ def release_lease(db: Database, retrain_id: int, owner: str) -> None:
 def keep_details(db: Database, retrain: Retrain, owner: str, details: dict[str, Any]) -> None:
     """Record what this controller learnt (a failed attempt) without moving the retrain."""
     with db.write() as conn:
-        kept = conn.execute(
+        kept = _update_if_held(conn, retrain, owner, details=details, updated_at=utcnow())
+    if not kept:
+        raise Conflict(
+            f"retrain #{retrain.id} of {retrain.model} was moved by another controller",
+            retrain=retrain.id,
+        )
+
+
+def _update_if_held(conn: Any, retrain: Retrain, owner: str, **values: Any) -> int:
+    """Update the retrain's row if it is still in the state we read and ``owner`` holds its
+    lease; the number of rows changed (0: another controller moved it)."""
+    return int(
+        conn.execute(
             retrains.update()
             .where(
                 retrains.c.id == retrain.id,
                 retrains.c.state == retrain.state,
                 retrains.c.lease_owner == owner,
             )
-            .values(details=details, updated_at=utcnow())
+            .values(**values)
         ).rowcount
-    if not kept:
-        raise Conflict(
-            f"retrain #{retrain.id} of {retrain.model} was moved by another controller",
-            retrain=retrain.id,
-        )
+    )
 
 
 def move(
@@ -235,15 +243,7 @@ def move(
     if state in ENDED:
         changes.update(active_model=None, ended_at=now, lease_owner=None, lease_until=None)
     with db.write() as conn:
-        moved = conn.execute(
-            retrains.update()
-            .where(
-                retrains.c.id == retrain.id,
-                retrains.c.state == retrain.state,
-                retrains.c.lease_owner == owner,
-            )
-            .values(**changes)
-        ).rowcount
+        moved = _update_if_held(conn, retrain, owner, **changes)
         if not moved:
             raise Conflict(
                 f"retrain #{retrain.id} of {retrain.model} was moved by another controller",

@@ -52,21 +52,9 @@ def model_page(db: Database, name: str) -> dict[str, Any]:
             )
         ]
         windows.reverse()
-        deployment_rows = conn.execute(
-            sa.select(deployments)
-            .where(deployments.c.model == name)
-            .order_by(deployments.c.id.desc())
-            .limit(100)
-        ).all()
-        retrain_rows = conn.execute(
-            sa.select(retrains)
-            .where(retrains.c.model == name)
-            .order_by(retrains.c.id.desc())
-            .limit(100)
-        ).all()
-        alert_rows = conn.execute(
-            sa.select(alerts).where(alerts.c.model == name).order_by(alerts.c.id.desc()).limit(100)
-        ).all()
+        deployment_rows = _newest_rows(conn, deployments, name)
+        retrain_rows = _newest_rows(conn, retrains, name)
+        alert_rows = _newest_rows(conn, alerts, name)
     policy = model.policy or None
     moves = alias_registry.history(db, name)
     named = {}
@@ -93,6 +81,12 @@ def model_page(db: Database, name: str) -> dict[str, Any]:
         "open_alerts": [_alert(row) for row in alert_rows if row.state in OPEN_ALERT_STATES],
         "events": _events(moves, deployment_rows, retrain_rows),
     }
+
+
+def _newest_rows(conn: Any, table: sa.Table, name: str, limit: int = 100) -> Sequence[Any]:
+    """The newest ``limit`` rows of ``table`` about model ``name``."""
+    query = sa.select(table).where(table.c.model == name).order_by(table.c.id.desc()).limit(limit)
+    return conn.execute(query).all()
 
 
 def _versions(conn: Any, model_id: int) -> list[dict[str, Any]]:
