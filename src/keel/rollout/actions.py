@@ -218,10 +218,12 @@ def promote(
     reason: str,
     analysis: dict[str, Any] | None = None,
     now: datetime | None = None,
+    force: bool = False,
 ) -> Deployment:
     """Make the candidate champion and mark the deployment ``promoted`` (see the module notes
-    on ordering). GateFailed leaves the deployment running and the champion unchanged;
-    Conflict means another process finished the deployment first."""
+    on ordering); ``force`` moves it past the policy's gates (audited as an override).
+    GateFailed leaves the deployment running and the champion unchanged; Conflict means
+    another process finished the deployment first."""
     return finish(
         db,
         actor,
@@ -229,6 +231,7 @@ def promote(
         reason=reason,
         analysis=analysis,
         now=now,
+        force=force,
         status="promoted",
         action="deployment.promote",
     )

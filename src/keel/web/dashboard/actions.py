@@ -64,15 +64,7 @@ async def promote(
     def run() -> dict[str, Any]:
         running = deployments.running(db, name)
         if running is not None and running.candidate_version == body.version:
-            done = actions.finish(  # as actions.promote does, forced past the gates when asked
-                db,
-                actor,
-                running,
-                reason=body.reason,
-                force=body.force,
-                status="promoted",
-                action="deployment.promote",
-            )
+            done = actions.promote(db, actor, running, reason=body.reason, force=body.force)
             return {"action": "deployment_promoted", "deployment": done.to_dict()}
         started = actions.deploy(
             db, actor, name, body.version, strategy="replace", reason=body.reason, force=body.force
