@@ -327,9 +327,19 @@ def accuracy_drop_fixed(points: float = DROP_POINTS) -> Policy:
 # -- Keel's autopilot ---------------------------------------------------------------------------
 AUTOPILOT_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # window w is day w of the simulated clock
 AUTOPILOT_HOLDOUT = 0.1  # the retrain's holdout share (0.2 measured too: see the docstring)
-AUTOPILOT_TRIGGERS = ("launch+drop", "launch", "drop", "detector")  # the first is the default
+AUTOPILOT_TRIGGERS = (
+    "launch+drop",
+    "launch",
+    "drop",
+    "detector",
+    "champions",
+    "launch+champions",
+)  # the first is the default
+CHAMPIONS = 5  # the ``champions`` trigger's level: the newest 5 champions' first windows
+CHAMPIONS_POINTS = 0.01
 AUTOPILOT_REFIT = True  # training.refit: ship the blessed candidate refit on its holdout too
 AUTOPILOT_HALF_LIFE = 0.0  # training.recency_half_life in windows (0: rows weigh the same)
+AUTOPILOT_GATE = "accuracy not worse than champion by more than 0.01 at 95% confidence"
 LAUNCH_HOLDOUT = 0.2  # the newest share of the initial rows, held out at launch
 GATE_WINDOWS = 10  # the final champion is gated on the last 10 windows
 TARGET_POINTS = 0.005  # the issue's target: within 0.5 points of every, at most half its retrains
@@ -354,6 +364,7 @@ class AutopilotOptions:
     trigger: str = AUTOPILOT_TRIGGERS[0]
     refit: bool = AUTOPILOT_REFIT
     half_life_windows: float = AUTOPILOT_HALF_LIFE
+    gate: str = AUTOPILOT_GATE
 
 
 def launch_accuracy(dataset: Dataset) -> float:
@@ -375,6 +386,10 @@ def autopilot_policy(
     rows = dataset.window_rows
     launch = f"accuracy < {threshold:g} over the last {rows} labelled predictions"
     drop = f"accuracy drops by {DROP_POINTS:g} over the last {rows} labelled predictions"
+    champions = (
+        f"accuracy drops by {CHAMPIONS_POINTS:g} against the last {CHAMPIONS} champions "
+        f"over the last {rows} labelled predictions"
+    )
     if options.trigger == "launch":
         triggers = [launch]
     elif options.trigger == "detector":
@@ -384,14 +399,16 @@ def autopilot_policy(
         triggers = [drop]
     elif options.trigger == "launch+drop":
         triggers = [launch, drop]
+    elif options.trigger == "champions":
+        triggers = [champions]
+    elif options.trigger == "launch+champions":
+        triggers = [launch, champions]
     else:
         raise ValueError(f"unknown autopilot trigger {options.trigger!r}")
     return {
         "risk_profile": "low",
         "suites": {"release": {"snapshots": [f"{dataset.name}-holdout"], "target": target}},
-        "gates": {
-            "checks": ["accuracy not worse than champion by more than 0.01 at 95% confidence"]
-        },
+        "gates": {"checks": [options.gate]},
         "rollout": {"strategy": "replace"},
         "monitoring": {
             "target": target,
@@ -626,6 +643,7 @@ def run_autopilot(
         trigger=getattr(args, "autopilot_trigger", AUTOPILOT_TRIGGERS[0]),
         refit=getattr(args, "autopilot_refit", AUTOPILOT_REFIT),
         half_life_windows=getattr(args, "autopilot_half_life", AUTOPILOT_HALF_LIFE),
+        gate=getattr(args, "autopilot_gate", AUTOPILOT_GATE),
     )
     root = Path(getattr(args, "store_root", BENCH_DIR))
     root.mkdir(parents=True, exist_ok=True)
@@ -645,6 +663,7 @@ def run_autopilot(
         "holdout": options.holdout,
         "refit": options.refit,
         "half_life_windows": options.half_life_windows,
+        "gate": options.gate,
         "seconds": time.perf_counter() - began,
         "gates": gates,
     }
@@ -903,6 +922,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--autopilot-refit", action=argparse.BooleanOptionalAction, default=AUTOPILOT_REFIT,
         help="training.refit in the autopilot's policy (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--autopilot-gate", default=AUTOPILOT_GATE, metavar="SENTENCE",
+        help="the comparative gate a candidate must pass (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
         "--autopilot-half-life", type=float, default=AUTOPILOT_HALF_LIFE, metavar="WINDOWS",

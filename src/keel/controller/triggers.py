@@ -8,6 +8,10 @@ A drop trigger (``accuracy drops by 0.02 over the last 1,000 labelled prediction
 champion with itself: its metric over its newest N labelled predictions against its metric over
 its first N labelled predictions as champion (its own windows, oldest first), and fires when the
 newest is at least the margin worse. It waits until the champion has N labelled predictions.
+With ``against the last K champions`` the baseline is the mean of the first-N metric of the
+newest K versions that held the ``champion`` alias (this one included; those without N labelled
+predictions are left out): the level fresh models have been starting at, so a champion whose own
+first window was lucky does not retrain at once, nor one whose first window was poor hold on.
 """
 
 from __future__ import annotations
@@ -114,7 +118,19 @@ def _fired(
         )
         for trigger in rules:
             if trigger.kind == "drop":
-                dropped = _dropped(observe, trigger, champion)
+                earlier = _champions_before(client, model, champion, trigger.champions)
+                observers = [
+                    Observer(
+                        client.db,
+                        client.artifacts,
+                        model,
+                        labels.plain(),
+                        references,
+                        version=version,
+                    )
+                    for version in earlier
+                ]
+                dropped = _dropped(observe, trigger, champion, observers)
                 if dropped is not None:
                     return dropped
                 continue
@@ -142,9 +158,27 @@ def _fired(
     return None
 
 
-def _dropped(observe: Any, trigger: Any, champion: int) -> tuple[str, str, dict[str, Any]] | None:
+def _champions_before(client: Any, model: str, champion: int, champions: int) -> list[int]:
+    """The versions that held the ``champion`` alias before ``champion``, newest first, at most
+    ``champions - 1``: a drop trigger ``against the last K champions`` averages their first N
+    labelled predictions with the champion's own."""
+    earlier: list[int] = []
+    if champions <= 1:
+        return earlier
+    for period in reversed(client.alias_periods(model, "champion")):
+        if period.version != champion and period.version not in earlier:
+            earlier.append(period.version)
+        if len(earlier) == champions - 1:
+            break
+    return earlier
+
+
+def _dropped(
+    observe: Any, trigger: Any, champion: int, earlier: list[Any] | None = None
+) -> tuple[str, str, dict[str, Any]] | None:
     """Whether the champion's metric over its newest N labelled predictions is at least the
-    margin worse than over its first N (None while it has fewer than N, or it is not)."""
+    margin worse than over its first N, or than the mean of the first N of it and the
+    ``earlier`` champions (None while it has fewer than N, or it is not)."""
     metric, rows, margin = trigger.metric, int(trigger.rows), float(trigger.margin)
     newest = observe.realized(metric, rows)
     if newest is None:
@@ -152,20 +186,33 @@ def _dropped(observe: Any, trigger: Any, champion: int) -> tuple[str, str, dict[
     first = observe.realized(metric, rows, oldest=True)
     if first is None:
         return None
-    worse = trigger.worse_by(first.value, newest.value)
+    starts = [first.value]
+    for other in earlier or []:
+        seen = other.realized(metric, rows, oldest=True)
+        if seen is not None:
+            starts.append(seen.value)
+    baseline = sum(starts) / len(starts)
+    worse = trigger.worse_by(baseline, newest.value)
     # a hair of rounding must not decide: 0.70 - 0.68 is 0.0199999... in floating point
     if worse < margin - 1e-9:
         return None
     way = "rose" if trigger.lower_is_better else "dropped"
+    against = (
+        f"over champion v{champion}'s first {rows}"
+        if len(starts) == 1
+        else f"the mean of the first {rows} of the last {len(starts)} champions "
+        f"(v{champion}'s own {first.value:.4f})"
+    )
     return (
         trigger.text,
         f"{metric} {way} by {worse:.4f}: {newest.value:.4f} over the last {rows} labelled "
-        f"predictions against {first.value:.4f} over champion v{champion}'s first {rows}",
+        f"predictions against {baseline:.4f} {against}",
         {
             "value": newest.value,
-            "baseline": first.value,
+            "baseline": baseline,
             "worse_by": worse,
             "labelled_rows": rows,
+            "champions": len(starts),
         },
     )
 

@@ -10,7 +10,11 @@ Triggers are sentences, parsed when the policy is read:
   for a metric where lower is better, ``log_loss rises by 0.05 ...``): the champion's metric over
   its newest N labelled predictions is at least the margin worse than over its first N labelled
   predictions, its own level when it started serving (so no fixed threshold has to be guessed
-  before launch, and each new champion is held to what it scored itself);
+  before launch, and each new champion is held to what it scored itself). With ``against the
+  last K champions`` (``accuracy drops by 0.01 against the last 5 champions over the last 1,000
+  labelled predictions``) the level is the mean over the newest K champions, this one included,
+  of each one's first N: what a fresh model has been delivering, which one lucky or unlucky
+  first window cannot set;
 
 and, when the section sets a ``schedule`` (cron), each scheduled time that passes fires one.
 
@@ -21,8 +25,10 @@ A manual retrain (``keel retrain MODEL``) needs no trigger. Guards hold a fired 
 >>> [t.kind for t in section.triggers]
 ['rule', 'drift_alert']
 >>> drop = parse_trigger("accuracy drops by 0.02 over the last 1,000 labelled predictions")
->>> drop.kind, drop.metric, drop.margin, drop.rows
-('drop', 'accuracy', 0.02, 1000)
+>>> drop.kind, drop.metric, drop.margin, drop.rows, drop.champions
+('drop', 'accuracy', 0.02, 1000, 1)
+>>> parse_trigger("accuracy drops by 0.01 against the last 5 champions").champions
+5
 """
 
 from __future__ import annotations
@@ -44,13 +50,15 @@ __all__ = ["Retraining", "Training", "Trigger", "next_run_after", "parse_trigger
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _DROP = re.compile(
     rf"^(?P<metric>\w+)\s+(?P<way>drops|rises)\s+by\s+(?P<margin>{_NUMBER})"
+    rf"(?:\s+against\s+the\s+last\s+(?P<champions>{_NUMBER})\s+champions?)?"
     rf"(?:\s+over\s+the\s+last\s+(?P<rows>{_NUMBER})\s+labell?ed\s+predictions)?$"
 )
 
 
 class Trigger(BaseModel):
     """One parsed trigger: an alert ``rule``, a ``drift_alert``, or a ``drop`` of ``metric`` by
-    ``margin`` over the newest ``rows`` labelled predictions against the champion's first ones."""
+    ``margin`` over the newest ``rows`` labelled predictions against the first ones of the
+    newest ``champions`` champions (1: the champion's own)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -60,6 +68,7 @@ class Trigger(BaseModel):
     metric: str | None = None
     margin: float | None = None
     rows: int | None = None
+    champions: int = 1
 
     @property
     def lower_is_better(self) -> bool:
@@ -114,7 +123,21 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
         rows = int(float(match["rows"].replace(",", "")))
         if rows < 1:
             raise InvalidInput(field, f"{clean!r}: the span must be at least 1")
-    return Trigger(text=clean, kind="drop", metric=metric, margin=margin, rows=rows)
+    champions: int | None = 1
+    if match["champions"] is not None:
+        champions = _whole(match["champions"])
+        if champions is None or champions < 1:
+            raise InvalidInput(field, f"{clean!r}: the champions to compare with must be 1 or more")
+    assert champions is not None
+    return Trigger(
+        text=clean, kind="drop", metric=metric, margin=margin, rows=rows, champions=champions
+    )
+
+
+def _whole(number: str) -> int | None:
+    """``number`` as a whole number (None when it has a fraction)."""
+    value = float(number.replace(",", ""))
+    return int(value) if value.is_integer() else None
 
 
 def validate_cron(expression: str, field: str) -> str:

@@ -33,6 +33,23 @@ def test_drop_sentences_are_parsed(text: str, metric: str, margin: float, rows: 
     assert trigger.text == text
 
 
+@pytest.mark.parametrize(
+    ("text", "champions", "rows"),
+    [
+        ("accuracy drops by 0.01 against the last 5 champions", 5, 1000),
+        ("accuracy drops by 0.01 against the last 1 champion over the last 500 labelled "
+         "predictions", 1, 500),
+        ("log_loss rises by 0.1 against the last 12 champions over the last 2,000 labelled "
+         "predictions", 12, 2000),
+        ("accuracy drops by 0.02", 1, 1000),
+    ],
+)  # fmt: skip
+def test_drops_against_the_last_champions_are_parsed(text: str, champions: int, rows: int) -> None:
+    trigger = parse_trigger(text)
+    assert trigger.kind == "drop"
+    assert (trigger.champions, trigger.rows) == (champions, rows)
+
+
 def test_spacing_is_normalised() -> None:
     trigger = parse_trigger(" accuracy  drops by 0.02 over  the last 1,000 labelled predictions ")
     assert trigger.text == "accuracy drops by 0.02 over the last 1,000 labelled predictions"
@@ -62,6 +79,13 @@ def test_worse_counts_the_metric_s_own_direction() -> None:
         ("latency_p99_ms rises by 5", "not a metric of labelled predictions"),
         ("accuracy drops by 0.02 over the last 3 windows", "is not a trigger"),
         ("accuracy drops 0.02", "is not a trigger"),
+        ("accuracy drops by 0.02 against the last 0 champions", "must be 1 or more"),
+        ("accuracy drops by 0.02 against the last 2.5 champions", "must be 1 or more"),
+        (
+            "accuracy drops by 0.02 over the last 500 labelled predictions against the last 5 "
+            "champions",
+            "is not a trigger",
+        ),
     ],
 )
 def test_wrong_drop_sentences_are_refused(text: str, problem: str) -> None:
@@ -76,6 +100,8 @@ SECTION: dict[str, Any] = {
         "accuracy < 0.7 over the last 1,000 labelled predictions",
         "accuracy drops by 0.02 over the last 1,000 labelled predictions",
         "log_loss rises by 0.05",
+        "accuracy drops by 0.01 against the last 5 champions over the last 1,000 labelled "
+        "predictions",
     ],
     "training": {"recent_rows": 10_000, "holdout": 0.1, "refit": True},
 }
@@ -83,7 +109,8 @@ SECTION: dict[str, Any] = {
 
 def test_a_section_with_drops_and_refit_round_trips_through_to_dict() -> None:
     policy = Policy.parse({"retraining": SECTION})
-    assert [t.kind for t in policy.retraining.triggers] == ["rule", "drop", "drop"]
+    assert [t.kind for t in policy.retraining.triggers] == ["rule", "drop", "drop", "drop"]
+    assert [t.champions for t in policy.retraining.triggers] == [1, 1, 1, 5]
     assert policy.retraining.training.refit is True
     dumped = policy.to_dict()
     assert dumped["retraining"]["triggers"] == SECTION["triggers"]
