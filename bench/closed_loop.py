@@ -1,8 +1,8 @@
 """Benchmark: when to retrain, replayed on three real time-ordered data sets.
 
 Run ``.venv/bin/python bench/closed_loop.py`` (Elec2, NOAA weather and bank marketing in full,
-about 135 s on 2 cores, 115 s of it Keel's autopilot) or with ``--quick`` (the first 12
-windows of each, about 40 s). Progress, a table per data set and the per-window accuracies go
+about 70 s on 2 cores, 50 s of it Keel's autopilot) or with ``--quick`` (the first 12
+windows of each, about 25 s). Progress, a table per data set and the per-window accuracies go
 to stderr; the answer is one line of JSON on stdout. scikit-learn and Keel itself: no peer venv.
 A data set whose file is absent (``../shared/data`` relative to the repository, or
 ``--data-root``) is skipped with a message.
@@ -55,13 +55,11 @@ Strategies, all in the same run (``--strategies`` picks some):
   whichever version is champion then. No pass runs after the last window.
   The policy, written before launch: risk profile low, rollout replace; monitoring of the
   target in windows of ``window_rows``, labels awaited ``100000d``, no multivariate drift;
-  triggers ``accuracy < T over the last WINDOW_ROWS labelled predictions`` with T the launch
-  accuracy minus 0.02 (the launch accuracy is measured out of sample: the same model fitted on
-  the older 80% of the initial rows, scored on the newest 20%; the registered model's own score
-  there would be in-sample) and ``accuracy drops by 0.02 over the last WINDOW_ROWS labelled
-  predictions`` (the champion's newest window against its own first one; either fires);
+  trigger ``accuracy drops by 0.01 against the last 5 champions over the last WINDOW_ROWS
+  labelled predictions`` (the champion's newest window against the mean first window of the
+  newest 5 champions, itself included: the level fresh models have been starting at);
   ``min_new_labels`` one window; training ``recent_rows`` 10 windows, ``holdout`` 0.1,
-  ``refit`` true; gate ``accuracy not worse than champion by more than 0.01 at 95%
+  ``refit`` true; gate ``accuracy not worse than champion by more than 0.02 at 95%
   confidence``.
   Chosen on the figures reported (said so): holdout 0.1 and 0.2 were both run on the full data
   sets and 0.1 was as good or better on all three (mean accuracy 0.664 against 0.650 on Elec2,
@@ -78,7 +76,7 @@ Strategies, all in the same run (``--strategies`` picks some):
   ``launch``, refit on: 0.671 (6) / 0.788 (1) / 0.881 (9);
   ``drop``, refit off: 0.670 (14) / 0.791 (4) / 0.870 (3);
   ``drop``, refit on: 0.696 (18) / 0.790 (5) / 0.873 (3);
-  ``launch+drop``, refit on (the default): 0.696 (18) / 0.790 (5) / 0.881 (10).
+  ``launch+drop``, refit on (the default then): 0.696 (18) / 0.790 (5) / 0.881 (10).
   The refit is worth 0.7 to 2.6 points on Elec2, 0.3 to 1 on bank and nothing on weather
   (0.788 either way with ``launch``, 0.791 against 0.790 with ``drop``); the drop trigger
   retrains Elec2 and weather when the champion slips from its own level, which the fixed launch
@@ -102,6 +100,29 @@ Strategies, all in the same run (``--strategies`` picks some):
   default policy the full run met it on none of the three: Elec2 2.43 points below ``every``
   (18 retrains of 40), weather 1.03 below (5 of 15, 2 of them rejected), bank 0.02 below but
   with 10 retrains of 18, one more than half (``launch`` with the refit met it there: 9).
+  The ``champions`` trigger (``--autopilot-trigger champions``) and the 2-point gate then
+  replaced ``launch+drop`` and the 1-point gate, again on these figures (one full run each;
+  mean accuracy, retrains and rejected candidates on Elec2 / weather / bank):
+  ``launch+drop``, 1-point gate (before): 0.696 (18, 7 rejected) / 0.790 (5, 2) / 0.881 (10, 0);
+  ``launch+drop``, 2-point gate: 0.696 (16, 2) / 0.790 (3, 0) / 0.881 (10, 0);
+  ``champions``, 1-point gate: 0.684 (13, 3) / 0.790 (6, 3) / 0.881 (9, 0);
+  ``launch+champions``, 2-point gate: 0.690 (15, 1) / 0.795 (4, 1) / 0.881 (11, 0);
+  ``champions``, 2-point gate (the default): 0.685 (13, 1) / 0.795 (4, 1) / 0.881 (9, 0).
+  Why the gate moved: on a 1,000-row holdout the one-sided 95% bound of an accuracy difference
+  sits about 1.5 to 3 points under the difference itself, so "not worse by more than 0.01"
+  rejected a weather candidate that scored 2 points *better* than the champion (lower bound
+  -0.0125); at 0.02 a candidate is rejected when it is likely worse, not for want of proof.
+  The default meets the target on bank (0.881, 9 retrains of 18), misses it on weather by 0.06
+  points (4 retrains) and on Elec2 by 3.5 points, where ``launch+drop`` is 1.1 points better.
+  Why no trigger gets Elec2 there: ``bench/closed_loop_sweep.py`` replays 88 online rules
+  (schedules, drops, levels, the champions level and their combinations, each over a grid of
+  settings) through this harness; on Elec2 none within 20 retrains reaches the bar (the best,
+  0.7055, is a schedule of about every 2nd window), while on weather 32 of them and on bank 51
+  do, 20 on both. On Elec2 a model one window older scores 3.3 points less on the same window,
+  on average, while a fresh model's accuracy varies by 6.9 points (standard deviation) from one
+  window to the next (both printed by the sweep), so the window a trigger sees is mostly noise and a
+  budget of half the retrains is best spent evenly, which is ``every_2``; the 1.3 points
+  between that and the ceiling are what knowing the future windows is worth.
 Naive baselines over the same windows, printed beside them: ``persistence`` (each row predicted
 as the previous row's label; the first scored row gets the last training label) and
 ``majority`` (the majority class of the initial training rows).
@@ -228,9 +249,19 @@ class Replay:
     """Test-then-train over one data set's windows, with fits and predictions cached by
     training rows, so strategies that retrain at the same points share models."""
 
-    def __init__(self, dataset: Dataset, history_windows: int = HISTORY_WINDOWS) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        history_windows: int = HISTORY_WINDOWS,
+        half_life_windows: float | None = None,
+    ) -> None:
+        """``half_life_windows``: weight training rows by age as ``training.recency_half_life``
+        does (None: every row weighs the same, the issue's protocol)."""
         self.dataset = dataset
         self.history_rows = history_windows * dataset.window_rows
+        self.half_life_rows = (
+            None if not half_life_windows else round(half_life_windows * dataset.window_rows)
+        )
         self._models: dict[tuple[int, int], Any] = {}
         self._predictions: dict[tuple[tuple[int, int], int], np.ndarray] = {}
         self.fits = 0
@@ -253,8 +284,14 @@ class Replay:
 
             start, end = rows
             began = time.perf_counter()
+            from keel.controller.retraining import recency_weights
+
             model = HistGradientBoostingClassifier(random_state=0)
-            model.fit(self.dataset.features.iloc[start:end], self.dataset.target[start:end])
+            model.fit(
+                self.dataset.features.iloc[start:end],
+                self.dataset.target[start:end],
+                sample_weight=recency_weights(end - start, self.half_life_rows),
+            )
             self.fit_seconds += time.perf_counter() - began
             self.fits += 1
             self._models[rows] = model
@@ -328,18 +365,18 @@ def accuracy_drop_fixed(points: float = DROP_POINTS) -> Policy:
 AUTOPILOT_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # window w is day w of the simulated clock
 AUTOPILOT_HOLDOUT = 0.1  # the retrain's holdout share (0.2 measured too: see the docstring)
 AUTOPILOT_TRIGGERS = (
+    "champions",
     "launch+drop",
     "launch",
     "drop",
     "detector",
-    "champions",
     "launch+champions",
 )  # the first is the default
 CHAMPIONS = 5  # the ``champions`` trigger's level: the newest 5 champions' first windows
 CHAMPIONS_POINTS = 0.01
 AUTOPILOT_REFIT = True  # training.refit: ship the blessed candidate refit on its holdout too
 AUTOPILOT_HALF_LIFE = 0.0  # training.recency_half_life in windows (0: rows weigh the same)
-AUTOPILOT_GATE = "accuracy not worse than champion by more than 0.01 at 95% confidence"
+AUTOPILOT_GATE = "accuracy not worse than champion by more than 0.02 at 95% confidence"
 LAUNCH_HOLDOUT = 0.2  # the newest share of the initial rows, held out at launch
 GATE_WINDOWS = 10  # the final champion is gated on the last 10 windows
 TARGET_POINTS = 0.005  # the issue's target: within 0.5 points of every, at most half its retrains

@@ -152,7 +152,8 @@ def test_autopilot_drives_keels_controller_through_the_flip(tmp_path: Path) -> N
     served = result.retrained_after[0] + 1  # windows the initial model served
     assert result.window_accuracy[:served] == stale.window_accuracy[:served]
     assert details["promoted"] >= 1 and result.window_accuracy[-1] > stale.window_accuracy[-1]
-    assert details["trigger"].startswith("accuracy < ")
+    assert details["trigger"].startswith("accuracy drops by 0.01 against the last 5 champions")
+    assert details["gate"] == "accuracy not worse than champion by more than 0.02 at 95% confidence"
     gates = details["gates"]
     assert gates["verdict"] in ("blessed", "rejected") and gates["rows"] == 1_080
     assert set(gates["checks"]) == {
