@@ -146,7 +146,9 @@ def runs(
 @pipelines_app.command("show")
 def show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run id.")],
+    run_id: Annotated[
+        str, typer.Argument(help="The run id, or its first characters (at least 4).")
+    ],
     json: JsonOption = False,
 ) -> None:
     """One run's steps: inputs (fingerprints), output, cache hits, timing, errors."""

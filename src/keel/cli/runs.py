@@ -45,7 +45,9 @@ def list_runs(
 @app.command("show")
 def show_run(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    run_id: Annotated[
+        str, typer.Argument(help="Run id, or its first characters (at least 4; the list shows 8).")
+    ],
     json: JsonOption = False,
 ) -> None:
     """One run: parameters, metrics, inputs, code version and outcome."""

@@ -202,7 +202,10 @@ def cached_output(db: Database, name: str, cache_key: str) -> tuple[str, str] | 
 def get_run(db: Database, run_id: str) -> PipelineRun:
     if not isinstance(run_id, str) or not run_id.strip():
         raise InvalidInput("run_id", "a pipeline run id is a non-empty string")
+    from keel.store.id_prefixes import resolve_id
+
     with db.read() as conn:
+        run_id = resolve_id(conn, pipeline_runs.c.id, run_id, "pipeline run", "run_id")
         row = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.id == run_id)).first()
         if row is None:
             raise NotFound("pipeline run", run_id)

@@ -200,8 +200,11 @@ def start(
 
 
 def get(db: Database, run_id: str) -> RunRecord:
+    """The run ``run_id`` names: its whole id, or a prefix that only it begins with."""
+    from keel.store.id_prefixes import resolve_id
+
     with db.read() as conn:
-        return get_in(conn, run_id)
+        return get_in(conn, resolve_id(conn, runs.c.id, run_id, "run", "run_id"))
 
 
 def get_in(conn: Any, run_id: str) -> RunRecord:

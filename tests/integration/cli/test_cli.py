@@ -133,7 +133,12 @@ def test_runs_and_audit(filled: list[str], capsys) -> None:
     assert runs[0]["name"] == "train" and runs[0]["status"] == "finished"
     assert runs[0]["metrics"] == {"loss": 0.5}
     assert main([*filled, "runs", "show", runs[0]["id"]]) == 0
-    capsys.readouterr()
+    assert runs[0]["id"] in capsys.readouterr().out
+    # the 8 characters the listing prints are enough
+    assert main([*filled, "runs", "list"]) == 0
+    assert runs[0]["id"][:8] in capsys.readouterr().out
+    shown = run_json(capsys, [*filled, "runs", "show", runs[0]["id"][:8], "--json"])
+    assert shown["id"] == runs[0]["id"]
     entries = run_json(capsys, [*filled, "audit", "list", "--subject", "model:cancer", "--json"])
     assert {e["action"] for e in entries} >= {"alias.set", "version.register"}
     assert main([*filled, "audit", "verify"]) == 0

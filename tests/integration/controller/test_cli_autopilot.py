@@ -86,6 +86,8 @@ def test_one_autopilot_pass_prints_its_decisions_and_records_the_retrain(
     assert "training_window" in text and "registered" in text
     assert main([*drifted, "pipelines", "runs"]) == 0
     assert run_id in capsys.readouterr().out
+    # the 8 characters ``keel retrains`` prints name the run
+    assert _json(capsys, [*drifted, "pipelines", "show", run_id[:8], "--json"])["id"] == run_id
 
 
 def test_a_manual_retrain_from_the_command_line(
@@ -123,6 +125,7 @@ def test_a_manual_retrain_from_the_command_line(
         (["autopilot", "--every", "0s"], 2, "'0s' must be longer than zero"),
         (["autopilot", "--once", "--lease", "-1m"], 2, "lease"),
         (["pipelines", "show", "no-such-run"], 3, "no-such-run"),
+        (["pipelines", "show", "abc"], 3, "at least 4 characters"),
     ],
 )
 def test_bad_input_is_one_line_and_an_exit_code(
