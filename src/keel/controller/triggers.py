@@ -155,6 +155,15 @@ def _fired(
         due = next_run_after(section.schedule, since)
         if due <= now:
             return "schedule", f"scheduled time {due.isoformat()} ({section.schedule}) passed", {}
+    if section.max_age is not None:
+        limit = parse_duration(section.max_age, "retraining.max_age")
+        if now - since >= limit:
+            return (
+                "max_age",
+                f"champion v{champion} has served {now - since} since {since.isoformat()}, "
+                f"max_age {section.max_age}",
+                {"since": since.isoformat(), "age_s": (now - since).total_seconds()},
+            )
     return None
 
 

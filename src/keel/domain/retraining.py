@@ -16,7 +16,9 @@ Triggers are sentences, parsed when the policy is read:
   of each one's first N: what a fresh model has been delivering, which one lucky or unlucky
   first window cannot set;
 
-and, when the section sets a ``schedule`` (cron), each scheduled time that passes fires one.
+and, when the section sets a ``schedule`` (cron), each scheduled time that passes fires one;
+when it sets a ``max_age`` (a duration), a champion that has served that long since the last
+retrain (or since it took over) fires one: a cap on staleness that a calendar cannot say.
 
 A manual retrain (``keel retrain MODEL``) needs no trigger. Guards hold a fired trigger back:
 ``min_interval`` between retrains, ``max_per_day``, and ``min_new_labels`` labelled since the last.
@@ -186,6 +188,7 @@ class Retraining(BaseModel):
 
     schedule: str | None = None
     triggers: list[Trigger] = Field(default_factory=list)
+    max_age: str | None = None
     min_interval: str | None = None
     max_per_day: int = Field(default=24, ge=1)
     min_new_labels: int = Field(default=0, ge=0)
@@ -215,7 +218,7 @@ class Retraining(BaseModel):
     def _cron(cls, value: str | None) -> str | None:
         return None if value is None else validate_cron(value, "retraining.schedule")
 
-    @field_validator("min_interval")
+    @field_validator("min_interval", "max_age")
     @classmethod
     def _duration(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:

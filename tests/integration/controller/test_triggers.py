@@ -1,5 +1,6 @@
 """Each kind of trigger fires a retrain with what it saw in the reason: a label-free estimate,
-a firing drift alert, and a cron schedule counted from the last retrain."""
+a firing drift alert, a cron schedule counted from the last retrain, and a champion that has
+served ``max_age`` since the last retrain."""
 
 from __future__ import annotations
 
@@ -82,3 +83,29 @@ def test_a_schedule_fires_once_per_scheduled_time_after_the_last_retrain(store: 
     assert fired.reason == f"schedule: scheduled time {due} (0 * * * *) passed"
     assert [r.trigger for r in store.retrains(MODEL)] == ["schedule", "schedule"]
     assert [r.created_at for r in store.retrains(MODEL)] == [start + timedelta(hours=1), start]
+
+
+def test_max_age_fires_when_the_champion_has_served_that_long_since_the_last_retrain(
+    store: Client,
+) -> None:
+    launch(store, MODEL, _policy(triggers=[], max_age="2h"))
+    start = ahead_of_the_wall_clock(hours=3)  # the first age counts from the real launch
+    log_served(store, MODEL, batch(200, 10, flipped=False), start - timedelta(minutes=30))
+    fired = next(d for d in store.autopilot(now=start) if d.action == "retrain")
+    assert fired.reason.startswith("max_age: champion v1 has served ")
+    assert fired.reason.endswith(", max_age 2h")
+    # from the retrain on, the age restarts: not yet at 1h59m, again at 2h
+    for minutes in (1, 60, 119):
+        actions = [d.action for d in store.autopilot(now=start + timedelta(minutes=minutes))]
+        assert actions == ["monitor", "idle"], minutes
+    champion = store.get_version(f"models:/{MODEL}@champion").version
+    again = next(
+        d for d in store.autopilot(now=start + timedelta(hours=2)) if d.action == "retrain"
+    )
+    assert again.reason == (
+        f"max_age: champion v{champion} has served 2:00:00 since {start.isoformat()}, max_age 2h"
+    )
+    retrains = store.retrains(MODEL)
+    assert [r.trigger for r in retrains] == ["max_age", "max_age"]
+    assert retrains[0].details["age_s"] == 2 * 3600
+    assert [r.created_at for r in retrains] == [start + timedelta(hours=2), start]

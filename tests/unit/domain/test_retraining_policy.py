@@ -119,7 +119,7 @@ def test_defaults_need_nothing() -> None:
     section = Retraining()
     assert section.schedule is None
     assert section.triggers == []
-    assert section.min_interval is None
+    assert section.min_interval is None and section.max_age is None
     assert (section.max_per_day, section.min_new_labels, section.max_attempts) == (24, 0, 3)
     assert section.training == Training()
     assert section.training.include_snapshot == "fill"
@@ -131,6 +131,7 @@ FULL: dict[str, Any] = {
     "schedule": "30 2 * * 1-5",
     "triggers": ["accuracy < 0.92 over the last 2,000 labelled predictions", "drift alert"],
     "min_interval": "6h",
+    "max_age": "30d",
     "max_per_day": 2,
     "min_new_labels": 500,
     "training": {
@@ -149,7 +150,7 @@ def test_a_full_section_is_read_field_by_field() -> None:
     section = Policy.parse({"retraining": FULL}).retraining
     assert section.schedule == "30 2 * * 1-5"
     assert [t.kind for t in section.triggers] == ["rule", "drift_alert"]
-    assert section.min_interval == "6h"
+    assert section.min_interval == "6h" and section.max_age == "30d"
     assert (section.max_per_day, section.min_new_labels, section.max_attempts) == (2, 500, 5)
     assert section.training == Training(
         recent_rows=5000, include_snapshot="always", holdout=0.25, min_rows=50
@@ -172,6 +173,8 @@ def test_a_full_section_is_read_field_by_field() -> None:
         ({"min_interval": "soon"}, "policy.retraining.min_interval", "not a duration"),
         ({"min_interval": "0s"}, "policy.retraining.min_interval", "longer than zero"),
         ({"min_interval": "10 minutes"}, "policy.retraining.min_interval", "not a duration"),
+        ({"max_age": "a month"}, "policy.retraining.max_age", "not a duration"),
+        ({"max_age": "0d"}, "policy.retraining.max_age", "longer than zero"),
         ({"trainer": "train_model"}, "policy.retraining.trainer", "'module:function'"),
         ({"trainer": ":fit"}, "policy.retraining.trainer", "'module:function'"),
         ({"trainer": "credit.training:"}, "policy.retraining.trainer", "'module:function'"),
