@@ -16,11 +16,14 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
 from closed_loop import (
+    AUTOPILOT_TRIGGERS,
+    AutopilotOptions,
     Replay,
     StrategyResult,
     WindowOutcome,
     accuracy_drop,
     accuracy_drop_fixed,
+    autopilot_policy,
     every,
     every_kth,
     majority,
@@ -161,3 +164,17 @@ def test_autopilot_drives_keels_controller_through_the_flip(tmp_path: Path) -> N
         "accuracy beats baseline majority",
     }
     assert list(tmp_path.iterdir()) == []  # the store was temporary
+
+
+@pytest.mark.parametrize("trigger", AUTOPILOT_TRIGGERS)
+def test_every_autopilot_option_writes_a_policy_keel_accepts(trigger: str) -> None:
+    from keel.domain.policy import Policy
+
+    options = AutopilotOptions(trigger=trigger, max_age_windows=4, half_life_windows=2)
+    policy = Policy.parse(autopilot_policy(synthetic(), "y", 0.8, options))
+    section = policy.retraining
+    assert section.max_age == "4d"  # window w is day w on the simulated clock
+    assert section.training.recency_half_life == 200
+    assert section.triggers and [c.text for c in policy.gates.checks] == [options.gate]
+    plain = Policy.parse(autopilot_policy(synthetic(), "y", 0.8, AutopilotOptions(trigger=trigger)))
+    assert plain.retraining.max_age is None and plain.retraining.training.recency_half_life is None
