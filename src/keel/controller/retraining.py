@@ -36,16 +36,12 @@ import pandas as pd
 
 from keel.domain.names import ModelRef
 from keel.domain.policy import Policy, Suite
+from keel.domain.retraining import HOLDOUT_TAG, REFIT_TAG, RETRAIN_TAG
 from keel.errors import InvalidInput
 from keel.pipelines.pipeline import Pipeline
 from keel.pipelines.step import StepContext, step
 
 __all__ = ["standard_pipeline", "target_of"]
-
-#: the tag that ties a version to the retrain that made it
-RETRAIN_TAG = "retrain"
-#: the tag of a refit (``training.refit``): the version that passed the gates in its stead
-REFIT_TAG = "refit_of"
 
 
 def target_of(policy: Policy) -> str:
@@ -246,7 +242,7 @@ def registered(
             if REFIT_TAG not in (v.tags or {})  # the refit of this retrain's version is not it
         ]
         if mine:  # registered before a crash: the same retrain never makes two versions
-            return {"version": int(mine[0].version), "holdout": mine[0].tags["holdout"]}
+            return {"version": int(mine[0].version), "holdout": mine[0].tags[HOLDOUT_TAG]}
         train_snapshot = client.register_snapshot(
             training_window["train"], f"{model}-retrain", tags={RETRAIN_TAG: str(retrain)}
         )
@@ -265,7 +261,7 @@ def registered(
             tags={
                 RETRAIN_TAG: str(retrain),
                 "pipeline_run": context.run_id,
-                "holdout": holdout.ref,
+                HOLDOUT_TAG: holdout.ref,
             },
             description=f"retrained: {trigger}",
             parent=champion,
@@ -415,7 +411,7 @@ def refitted(
                     RETRAIN_TAG: str(retrain),
                     REFIT_TAG: str(gated),
                     "pipeline_run": context.run_id,
-                    "holdout": registered["holdout"],
+                    HOLDOUT_TAG: registered["holdout"],
                 },
                 description=f"refit of v{gated} on its training rows and holdout",
                 parent=champion,

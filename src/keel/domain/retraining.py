@@ -46,7 +46,23 @@ from keel.domain.durations import parse_duration
 from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from keel.errors import InvalidInput
 
-__all__ = ["Retraining", "Training", "Trigger", "next_run_after", "parse_trigger"]
+__all__ = [
+    "HOLDOUT_TAG",
+    "REFIT_TAG",
+    "RETRAIN_TAG",
+    "Retraining",
+    "Training",
+    "Trigger",
+    "next_run_after",
+    "parse_trigger",
+]
+
+#: the tag that ties a version to the retrain that made it
+RETRAIN_TAG = "retrain"
+#: the tag of a refit (``training.refit``): the version that passed the gates in its stead
+REFIT_TAG = "refit_of"
+#: the tag naming the snapshot a retrain held out and gated its candidate on
+HOLDOUT_TAG = "holdout"
 
 
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

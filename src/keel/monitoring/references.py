@@ -3,9 +3,10 @@
 A reference holds bounded summaries (``ReferenceProfile``) of the input features, of the model's
 outputs on the reference data (for prediction drift) and of the labels (for label drift), plus a
 CBPE calibrator fitted on the reference labels. It comes from the version's training snapshot,
-or from the snapshot the policy names (better: held-out data, where outputs are not over-fitted),
-and is stored as a content-addressed artifact keyed by version, snapshot and format, so every
-later window reuses it without touching the reference data again.
+or from the snapshot the policy names (better: held-out data, where outputs are not over-fitted;
+a version a retrain registered then uses its retrain's holdout). It is stored as a
+content-addressed artifact keyed by version, snapshot and format, so every later window reuses
+it without touching the reference data again.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 
 from keel.domain.entities import ModelVersion, Snapshot
 from keel.domain.policy import Monitoring, Policy
+from keel.domain.retraining import HOLDOUT_TAG, RETRAIN_TAG
 from keel.errors import InvalidInput
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, version_id_of
@@ -97,7 +99,17 @@ class Reference:
 
 
 def reference_snapshot(version: ModelVersion, monitoring: Monitoring) -> str:
+    """The snapshot ``version``'s windows are compared with.
+
+    A named reference is the held-out data of the versions a person registered. A version a
+    retrain registered is compared with its own retrain's holdout instead: the same role for
+    the new model (the freshest rows it was judged on), so drift and the label-free estimate
+    are measured against what the serving model knows, not against its predecessor's data.
+    """
     if monitoring.reference != "training":
+        tags = version.tags or {}
+        if tags.get(RETRAIN_TAG) and tags.get(HOLDOUT_TAG):
+            return str(tags[HOLDOUT_TAG])
         return monitoring.reference
     if version.training_snapshot is None:
         raise InvalidInput(
