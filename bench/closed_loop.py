@@ -108,11 +108,11 @@ Strategies, all in the same run (``--strategies`` picks some):
   ``champions``, 1-point gate: 0.684 (13, 3) / 0.790 (6, 3) / 0.881 (9, 0);
   ``launch+champions``, 2-point gate: 0.690 (15, 1) / 0.795 (4, 1) / 0.881 (11, 0);
   ``champions``, 2-point gate (the default): 0.685 (13, 1) / 0.795 (4, 1) / 0.881 (9, 0).
-  With ``retraining.max_age`` of 4 windows added (``--autopilot-max-age 4``; the sweep's best
-  rules on all three combine a drop with an age cap): ``drop`` 0.696 (16, 2) / 0.793 (4, 2) /
-  0.879 (5, 0); ``champions`` 0.700 (17, 1) / 0.795 (4, 1) / 0.881 (10, 0). Better on Elec2,
-  but neither meets more than bank's target, and ``champions`` then takes one retrain too many
-  there, so the default has no age cap.
+  With ``retraining.max_age`` of 4 windows added (``--autopilot-max-age 4``: retrain at least
+  every 4 windows, sooner on a fall): ``drop`` 0.696 (16, 2) / 0.793 (4, 2) / 0.879 (5, 0);
+  ``champions`` 0.700 (17, 1) / 0.795 (4, 1) / 0.881 (10, 0). Better on Elec2, but neither
+  meets more than bank's target, and ``champions`` then takes one retrain too many there, so the
+  default has no age cap.
   Why the gate moved: on a 1,000-row holdout the one-sided 95% bound of an accuracy difference
   sits about 1.5 to 3 points under the difference itself, so "not worse by more than 0.01"
   rejected a weather candidate that scored 2 points *better* than the champion (lower bound
@@ -122,8 +122,8 @@ Strategies, all in the same run (``--strategies`` picks some):
   Why no trigger gets Elec2 there: ``bench/closed_loop_sweep.py`` replays 88 online rules
   (schedules, drops, levels, the champions level and their combinations, each over a grid of
   settings) through this harness; on Elec2 none within 20 retrains reaches the bar (the best,
-  0.7055, is a schedule of about every 2nd window), while on weather 32 of them and on bank 51
-  do, 20 on both. On Elec2 a model one window older scores 3.3 points less on the same window,
+  0.7050, is no better than every 2nd window's 0.7047), while on weather 37 of them and on bank
+  46 do, 22 on both. On Elec2 a model one window older scores 3.3 points less on the same window,
   on average, while a fresh model's accuracy varies by 6.9 points (standard deviation) from one
   window to the next (both printed by the sweep), so the window a trigger sees is mostly noise and a
   budget of half the retrains is best spent evenly, which is ``every_2``; the 1.3 points

@@ -62,6 +62,8 @@ class AutopilotMethods:
         return list_runs(self.db, model=model, pipeline=pipeline, limit=limit)
 
     def pipeline_run(self, run_id: str) -> PipelineRun:
-        from keel.pipelines.records import get_run
+        """A pipeline run by its id, or by a prefix of it (at least 4 characters) that no other
+        run id begins with."""
+        from keel.pipelines.records import find_run
 
-        return get_run(self.db, run_id)
+        return find_run(self.db, run_id)

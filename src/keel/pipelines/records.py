@@ -199,13 +199,20 @@ def cached_output(db: Database, name: str, cache_key: str) -> tuple[str, str] | 
     return (row.run_id, row.output_sha256) if row is not None else None
 
 
-def get_run(db: Database, run_id: str) -> PipelineRun:
-    if not isinstance(run_id, str) or not run_id.strip():
-        raise InvalidInput("run_id", "a pipeline run id is a non-empty string")
+def find_run(db: Database, given: str) -> PipelineRun:
+    """The run a person names: its whole id or a prefix only it begins with (``get_run`` takes
+    whole ids only, so a run resumed or reopened is always the one meant)."""
     from keel.store.id_prefixes import resolve_id
 
     with db.read() as conn:
-        run_id = resolve_id(conn, pipeline_runs.c.id, run_id, "pipeline run", "run_id")
+        run_id = resolve_id(conn, pipeline_runs.c.id, given, "pipeline run", "run_id")
+    return get_run(db, run_id)
+
+
+def get_run(db: Database, run_id: str) -> PipelineRun:
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise InvalidInput("run_id", "a pipeline run id is a non-empty string")
+    with db.read() as conn:
         row = conn.execute(sa.select(pipeline_runs).where(pipeline_runs.c.id == run_id)).first()
         if row is None:
             raise NotFound("pipeline run", run_id)

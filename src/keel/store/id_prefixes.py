@@ -19,18 +19,19 @@ MIN_PREFIX = 4
 
 
 def resolve_id(conn: Any, column: sa.Column[Any], given: str, kind: str, field: str) -> str:
-    """The full id in ``column`` that ``given`` names: itself, or the one id it begins."""
+    """The full id in ``column`` that ``given`` names: itself, or the one id it begins (case
+    counts, on every database)."""
+    if not isinstance(given, str) or not given.strip():
+        raise InvalidInput(field, f"a {kind} id is a non-empty string")
     if conn.execute(sa.select(column).where(column == given)).first() is not None:
         return given
     if len(given) < MIN_PREFIX:
-        raise NotFound(kind, given, f"give the whole id or at least {MIN_PREFIX} characters of it")
-    escaped = given.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    found = [
-        row[0]
-        for row in conn.execute(
-            sa.select(column).where(column.like(f"{escaped}%", escape="\\")).limit(3)
+        raise InvalidInput(
+            field, f"{given!r} is too short: give the whole id or at least {MIN_PREFIX} characters"
         )
-    ]
+    # substr, not LIKE: no wildcards to escape, and SQLite's LIKE would ignore case
+    begins = sa.func.substr(column, 1, len(given)) == given
+    found = [row[0] for row in conn.execute(sa.select(column).where(begins).limit(3))]
     if not found:
         raise NotFound(kind, given)
     if len(found) > 1:

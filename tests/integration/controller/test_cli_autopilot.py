@@ -125,7 +125,7 @@ def test_a_manual_retrain_from_the_command_line(
         (["autopilot", "--every", "0s"], 2, "'0s' must be longer than zero"),
         (["autopilot", "--once", "--lease", "-1m"], 2, "lease"),
         (["pipelines", "show", "no-such-run"], 3, "no-such-run"),
-        (["pipelines", "show", "abc"], 3, "at least 4 characters"),
+        (["pipelines", "show", "abc"], 2, "at least 4 characters"),
     ],
 )
 def test_bad_input_is_one_line_and_an_exit_code(

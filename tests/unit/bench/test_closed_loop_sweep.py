@@ -25,10 +25,23 @@ def served(window: int, accuracy: float, model: int, first: float) -> WindowOutc
     return WindowOutcome(window, (0, 0), accuracy, empty, empty, rows, first, False)
 
 
-def test_age_fires_every_k_windows_served() -> None:
+def test_age_fires_once_a_model_has_served_k_windows() -> None:
     rule = age(3)
-    fired = [rule(served(w, 0.9, -1, 0.9)) for w in range(9)]
+    model, fired = -1, []
+    for window in range(9):
+        fired.append(rule(served(window, 0.9, model, 0.9)))
+        if fired[-1]:
+            model = window  # the harness retrains: the next window is the new model's first
     assert fired == [False, False, True] * 3
+
+
+def test_age_counts_from_a_retrain_another_rule_fired() -> None:
+    rule = either(drop(0.05), age(3))
+    assert not rule(served(0, 0.90, -1, 0.90))
+    assert rule(served(1, 0.80, -1, 0.90))  # the drop fires: retrained after window 1
+    assert not rule(served(2, 0.90, 1, 0.90))  # the new model has served 1 window, not 3
+    assert not rule(served(3, 0.90, 1, 0.90))
+    assert rule(served(4, 0.90, 1, 0.90))
 
 
 def test_drop_compares_with_the_serving_models_first_window() -> None:
@@ -57,8 +70,13 @@ def test_level_is_fixed_at_the_first_window() -> None:
 
 
 def test_either_keeps_every_rules_state() -> None:
-    rule = either(drop(1.0), age(2))
-    assert [rule(served(w, 0.9, -1, 0.9)) for w in range(4)] == [False, True, False, True]
+    rule = either(drop(1.0), level(1.0), age(2))
+    assert [rule(served(w, 0.9, w // 2 * 2 - 1, 0.9)) for w in range(4)] == [
+        False,
+        True,
+        False,
+        True,
+    ]
 
 
 def test_the_sweep_reports_the_best_rule_within_the_budget_and_the_ceiling() -> None:

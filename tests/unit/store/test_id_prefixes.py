@@ -48,14 +48,22 @@ def test_a_shared_prefix_is_refused_naming_the_candidates(conn: Any) -> None:
     assert "give more characters" in caught.value.problem
 
 
-def test_too_short_or_unknown_is_not_found(conn: Any) -> None:
-    with pytest.raises(NotFound, match="at least 4 characters"):
+def test_too_short_is_bad_input_and_unknown_is_not_found(conn: Any) -> None:
+    with pytest.raises(InvalidInput, match="at least 4 characters"):
         resolve(conn, "6dd")
     with pytest.raises(NotFound):
         resolve(conn, "ffff")
+    for wrong in ("", "  ", None, 123):
+        with pytest.raises(InvalidInput, match="non-empty string"):
+            resolve(conn, wrong)  # type: ignore[arg-type]
 
 
-def test_like_wildcards_in_a_prefix_are_taken_literally(conn: Any) -> None:
+def test_case_counts(conn: Any) -> None:
+    with pytest.raises(NotFound):
+        resolve(conn, "6DDB")  # SQLite's LIKE would have matched it
+
+
+def test_wildcards_in_a_prefix_are_taken_literally(conn: Any) -> None:
     # "_" and "%" would match any character in LIKE; here they match only themselves
     assert resolve(conn, "a_b%") == "a_b%cdef0000"
     with pytest.raises(NotFound):
