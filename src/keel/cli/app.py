@@ -112,6 +112,23 @@ def demo(
     run_demo(data, target, time, folder, drop)
 
 
+def _command_line_errors() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...]]:
+    """The usage errors (unknown option, missing argument, bad value: exit 2 with click's
+    message) and the aborts, from click and from the copy of click newer Typer releases ship."""
+    import click
+    import typer
+
+    usage: list[type[Exception]] = [click.ClickException]
+    aborts: list[type[BaseException]] = [click.exceptions.Abort, typer.Abort]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:  # a Typer that uses click itself
+        pass
+    else:
+        usage.append(vendored.ClickException)
+    return tuple(usage), tuple(aborts)
+
+
 def _exit_code(exc: BaseException) -> int:
     from keel.errors import (
         Conflict,
@@ -137,21 +154,20 @@ def _exit_code(exc: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; Keel errors become one line on stderr and an exit code, never a traceback."""
-    import click
-
     from keel.errors import KeelError
 
+    usage_errors, aborts = _command_line_errors()
     try:
         result = app(args=argv, prog_name="keel", standalone_mode=False)
     except KeelError as exc:
         fail(exc.message)
         return _exit_code(exc)
-    except click.exceptions.Abort:
+    except aborts:
         fail("aborted")
         return 130
-    except click.ClickException as exc:
+    except usage_errors as exc:
         exc.show()
-        return exc.exit_code
+        return int(getattr(exc, "exit_code", 2))
     except BrokenPipeError:
         return 0
     except Exception as exc:  # the last line of defence: say what failed, keep the trace opt-in

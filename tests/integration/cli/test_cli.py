@@ -167,6 +167,12 @@ def test_audit_verify_names_the_tampered_entry(filled: list[str], capsys) -> Non
         (["versions", "list", "cancer", "--filter", "metrics.acc >"], 2, "filter"),
         (["versions", "archive", "cancer/2"], 4, "still holds the alias"),
         (["datasets", "register", "missing.csv", "--name", "x"], 3, "not found"),
+        # usage errors: click's message, exit 2 (whichever click Typer uses)
+        (["--bogus"], 2, "No such option: --bogus"),
+        (["bogus"], 2, "No such command 'bogus'"),
+        (["runs", "show"], 2, "Missing argument"),
+        (["runs", "list", "--limit", "abc"], 2, "Invalid value for '--limit'"),
+        (["runs", "show", "ab"], 2, "at least 4 characters"),
     ],
 )
 def test_errors_are_one_line_and_an_exit_code(filled, capsys, args, code, message) -> None:
