@@ -71,11 +71,19 @@ class MonitoringMethods:
         ``version`` is a number or an alias; the champion by default. Request ids are made
         when not given and returned in the receipt, for logging labels later.
         """
-        from keel.registry.predictions import log_predictions, prediction_table, resolve_version
+        from keel.domain.names import ModelRef
+        from keel.registry import models
+        from keel.registry.predictions import (
+            log_predictions,
+            logged_features,
+            prediction_table,
+            resolve_version,
+        )
 
         number = resolve_version(self.db, model, version)
+        signature = models.resolve(self.db, ModelRef(model, version=number)).signature
         table = prediction_table(
-            data,
+            logged_features(signature, data),
             version=number,
             predictions=predictions,
             scores=scores,

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         fail("aborted")
         return 130
     except usage_errors as exc:
-        exc.show()
+        exc.show()  # type: ignore[attr-defined]  # both clicks' ClickException have it
         return int(getattr(exc, "exit_code", 2))
     except BrokenPipeError:
         return 0

@@ -252,6 +252,43 @@ def resolve_version(db: Database, model: str, version: int | str | None) -> int:
         raise
 
 
+def logged_features(signature: dict[str, Any] | None, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the log can keep it next to earlier batches: every input of the version's
+    signature present, and numeric inputs numeric (numbers written as text are converted).
+
+    Production data may drift, so values outside the training range, unseen categories and
+    missing values are logged as they are; what is refused is what would break the log itself
+    (one batch of text in a numeric column makes every later read of the log fail)."""
+    import pandas as pd
+
+    from keel.domain.signature import Signature
+
+    if not signature or not isinstance(frame, pd.DataFrame):
+        return frame
+    inputs = Signature.from_dict(signature).inputs
+    missing = [spec.name for spec in inputs if spec.name not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"data.{missing[0]}",
+            f"missing: the version's signature has {', '.join(missing)}, the batch does not",
+        )
+    converted: dict[str, Any] = {}
+    for spec in inputs:
+        column = frame[spec.name]
+        if spec.kind not in ("number", "integer") or pd.api.types.is_numeric_dtype(column.dtype):
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        wrong = numbers.isna() & column.notna()
+        if wrong.any() or pd.api.types.is_bool_dtype(column.dtype):
+            examples = column[wrong].astype(str).head(3).tolist() or [str(column.dtype)]
+            raise InvalidInput(
+                f"data.{spec.name}",
+                f"expected {spec.kind} values, got {', '.join(repr(e) for e in examples)}",
+            )
+        converted[spec.name] = numbers
+    return frame.assign(**converted) if converted else frame
+
+
 def log_predictions(logs: LogStore, model: str, version: int, table: pa.Table) -> LogReceipt:
     part = logs.append("predictions", model, table)
     return LogReceipt(

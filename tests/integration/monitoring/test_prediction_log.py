@@ -90,6 +90,12 @@ def test_bad_input_is_refused_with_the_field_named(
         (dict(data=data, predictions=predicted, timestamps=["not a time"] * 5), "timestamps"),
         (dict(data=data, predictions=predicted, request_ids=[None] * 5), "request_ids"),
         (dict(data=data, predictions=predicted, version=7), None),
+        # what would break the log for every later read: a missing input, text in a number
+        (dict(data=data.drop(columns=["mean area"]), predictions=predicted), "data.mean area"),
+        (
+            dict(data=data.assign(**{"mean radius": ["abc", 1, 2, 3, 4]}), predictions=predicted),
+            "data.mean radius",
+        ),
     ]
     for kwargs, field in cases:
         frame = kwargs.pop("data")
@@ -107,6 +113,21 @@ def test_bad_input_is_refused_with_the_field_named(
         client.log_labels("cancer", ["a", "b"], [1, None])
     assert caught.value.field == "labels"
     assert client.read_predictions("cancer").empty  # nothing refused was written
+
+
+def test_numbers_written_as_text_are_logged_as_numbers(
+    client: Client, cancer_version: ModelVersion, cancer_frame, fitted_model
+) -> None:
+    data = features(cancer_frame, 5)
+    predicted = fitted_model.predict(data)
+    client.log_predictions("cancer", data, predictions=predicted)
+    as_text = data.assign(**{"mean radius": data["mean radius"].astype(str)})
+    client.log_predictions("cancer", as_text, predictions=predicted)
+    # drifted values are logged as they are: out of range is production's news, not an error
+    client.log_predictions("cancer", data.assign(**{"mean radius": 1e6}), predictions=predicted)
+    frame = client.read_predictions("cancer")  # every batch reads back as one table
+    assert len(frame) == 15 and frame["mean radius"].dtype == "float64"
+    assert frame["mean radius"].iloc[5:10].tolist() == data["mean radius"].tolist()
 
 
 def test_without_a_champion_the_version_must_be_named(
