@@ -140,8 +140,9 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
 
     def list_runs(self, name: str | None = None, limit: int = 50) -> list[RunRecord]:
         from keel.registry import runs
+        from keel.registry.models import positive_limit
 
-        return runs.list_recent(self.db, name, limit)
+        return runs.list_recent(self.db, name, positive_limit(limit))
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         from keel.registry import runs

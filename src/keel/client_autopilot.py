@@ -32,10 +32,12 @@ class AutopilotMethods:
     ) -> list[Decision]:
         """One reconcile pass: monitor, fire triggers, train, gate, deploy, advance rollouts;
         returns every decision with its reason (each is also in the audit trail)."""
-        from keel.controller.autopilot import Autopilot
+        from keel.controller.autopilot import Autopilot, controller_moment
+        from keel.registry.models import known_models
 
+        named = None if models is None else known_models(self.db, models)
         pilot = Autopilot(self, monitor=monitor, sinks=sinks)
-        return pilot.reconcile_all(now=now, models=models)
+        return pilot.reconcile_all(now=controller_moment(now), models=named)
 
     def retrain(
         self, model: str, *, reason: str, now: datetime | None = None, run: bool = True
@@ -49,17 +51,23 @@ class AutopilotMethods:
         return [first, *pilot.reconcile(model, now)] if run else [first]
 
     def retrains(self, model: str | None = None, limit: int = 50) -> list[Retrain]:
-        """Retrains, newest first."""
+        """Retrains, newest first (of ``model``, which must exist, or of every model)."""
         from keel.controller import retrains
+        from keel.registry.models import known_models, positive_limit
 
-        return retrains.history(self.db, model, limit)
+        if model is not None:
+            known_models(self.db, [model], "model")
+        return retrains.history(self.db, model, positive_limit(limit))
 
     def pipeline_runs(
         self, model: str | None = None, *, pipeline: str | None = None, limit: int = 50
     ) -> list[PipelineRun]:
         from keel.pipelines.records import list_runs
+        from keel.registry.models import known_models, positive_limit
 
-        return list_runs(self.db, model=model, pipeline=pipeline, limit=limit)
+        if model is not None:
+            known_models(self.db, [model], "model")
+        return list_runs(self.db, model=model, pipeline=pipeline, limit=positive_limit(limit))
 
     def pipeline_run(self, run_id: str) -> PipelineRun:
         """A pipeline run by its id, or by a prefix of it (at least 4 characters) that no other

@@ -100,9 +100,12 @@ class MonitoringMethods:
     def log_labels(
         self, model: str, request_ids: Any, labels: Any, *, timestamps: Any = None
     ) -> LabelReport:
-        """Log ground truth for earlier predictions; ids matching no prediction are reported."""
+        """Log ground truth for earlier predictions; ids matching no prediction are reported.
+        An unknown model is refused (NotFound) before anything is written."""
+        from keel.registry.models import known_models
         from keel.registry.predictions import log_labels
 
+        known_models(self.db, [model], "model")
         return log_labels(self.logs, model, request_ids, labels, timestamps=timestamps)
 
     def read_predictions(self, model: str, *, labels: bool = False) -> pd.DataFrame:

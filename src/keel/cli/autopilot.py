@@ -56,18 +56,19 @@ def autopilot(
     out, promote or roll back; every decision is printed and audited with its reason."""
     from keel.controller.autopilot import Autopilot
     from keel.domain.durations import parse_duration
+    from keel.registry.models import known_models
 
     client = client_of(ctx)
     pilot = Autopilot(client, lease_s=parse_duration(lease, "lease").total_seconds())
+    every_s = parse_duration(every, "every").total_seconds()  # checked with --once too
+    duration_s = parse_duration(duration, "for").total_seconds() if duration else None
+    named = None if model is None else known_models(client.db, model, "model")
     if once:
-        for decision in pilot.reconcile_all(models=model):
+        for decision in pilot.reconcile_all(models=named):
             _show(decision, json)
         return
     pilot.run(
-        every_s=parse_duration(every, "every").total_seconds(),
-        duration_s=parse_duration(duration, "for").total_seconds() if duration else None,
-        models=model,
-        on_decision=lambda d: _show(d, json),
+        every_s=every_s, duration_s=duration_s, models=named, on_decision=lambda d: _show(d, json)
     )
 
 

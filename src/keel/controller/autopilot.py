@@ -16,17 +16,27 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keel.controller import retrains
 from keel.controller.retrains import Retrain
 from keel.controller.triggers import consider
 from keel.domain.policy import Policy
-from keel.errors import Conflict, GateFailed, KeelError, NotFound, PipelineFailed
+from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound, PipelineFailed
 from keel.registry.clock import utcnow
 
-__all__ = ["Autopilot", "Decision"]
+__all__ = ["Autopilot", "Decision", "controller_moment"]
+
+
+def controller_moment(now: Any) -> datetime | None:
+    """The pass's clock as given by a caller: None (the wall clock), or a datetime; one without
+    a zone is taken as UTC, as the prediction log takes timestamps."""
+    if now is None:
+        return None
+    if not isinstance(now, datetime):
+        raise InvalidInput("now", f"a datetime, not {type(now).__name__}")
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,26 @@ def row_to_version(row: Any) -> ModelVersion:
     )
 
 
+def known_models(db: Database, names: Any, field: str = "models") -> list[str]:
+    """``names`` checked: a list of model names, each registered (NotFound names the first
+    that is not), so a command about named models never quietly does nothing."""
+    if isinstance(names, str) or not isinstance(names, list | tuple):
+        raise InvalidInput(field, "a list of model names, e.g. ['fraud']")
+    for name in names:
+        validate_name(name, "model")
+    with db.read() as conn:
+        for name in names:
+            model_id_of(conn, name)
+    return list(names)
+
+
+def positive_limit(limit: Any, field: str = "limit") -> int:
+    """A listing's ``limit``: a whole number of at least 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput(field, f"must be a whole number of at least 1, not {limit!r}")
+    return limit
+
+
 def model_id_of(conn: Connection, name: str) -> int:
     found = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
     if found is None:

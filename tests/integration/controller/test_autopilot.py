@@ -13,7 +13,7 @@ import pytest
 from keel.client import Client
 from keel.controller.autopilot import Autopilot, Decision
 from keel.domain.policy import Policy
-from keel.errors import Conflict
+from keel.errors import Conflict, InvalidInput, NotFound
 
 from .scenario import POLICY, START, launch, serve
 
@@ -150,9 +150,15 @@ def test_every_governed_model_gets_its_pass_and_one_failing_model_stops_none(
     assert other.reason == "no champion to retrain"
     only = store.autopilot(now=START + timedelta(hours=2), models=[MODEL], monitor=False)
     assert [(d.model, d.action) for d in only] == [(MODEL, "idle")]
-    broken = store.autopilot(now=START + timedelta(hours=2), models=["ghost"])
-    assert [(d.model, d.action) for d in broken] == [("ghost", "error")]
-    assert "ghost" in broken[0].reason
+    # a model named by the caller must exist: a typo is an error, not a quiet empty pass
+    with pytest.raises(NotFound, match="ghost"):
+        store.autopilot(now=START + timedelta(hours=2), models=[MODEL, "ghost"])
+    with pytest.raises(InvalidInput, match="a list of model names"):
+        store.autopilot(models=MODEL)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="a datetime"):
+        store.autopilot(now="tomorrow")
+    naive = store.autopilot(now=(START + timedelta(hours=3)).replace(tzinfo=None), models=[MODEL])
+    assert [(d.model, d.action) for d in naive][-1] == (MODEL, "idle")  # taken as UTC
 
 
 def test_a_second_autopilot_cannot_drive_a_retrain_another_one_holds(store: Client) -> None:

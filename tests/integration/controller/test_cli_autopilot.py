@@ -126,6 +126,12 @@ def test_a_manual_retrain_from_the_command_line(
         (["autopilot", "--once", "--lease", "-1m"], 2, "lease"),
         (["pipelines", "show", "no-such-run"], 3, "no-such-run"),
         (["pipelines", "show", "abc"], 2, "at least 4 characters"),
+        (["autopilot", "--once", "--model", "ghost"], 3, "model 'ghost' not found"),
+        (["autopilot", "--once", "--every", "soon"], 2, "'soon' is not a duration"),
+        (["retrains", "ghost"], 3, "model 'ghost' not found"),
+        (["retrains", "-n", "0"], 2, "at least 1"),
+        (["pipelines", "runs", "--model", "ghost"], 3, "model 'ghost' not found"),
+        (["runs", "list", "--limit", "-1"], 2, "at least 1"),
     ],
 )
 def test_bad_input_is_one_line_and_an_exit_code(

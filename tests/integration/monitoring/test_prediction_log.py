@@ -106,6 +106,9 @@ def test_bad_input_is_refused_with_the_field_named(
             assert caught.value.field == field, kwargs
     with pytest.raises(NotFound):
         client.log_predictions("nobody", data, predictions=predicted)
+    with pytest.raises(NotFound):  # labels for a model that does not exist are not written
+        client.log_labels("nobody", ["a"], [1])
+    assert not (Path(client.settings.artifacts) / "log" / "labels" / "model=nobody").exists()
     with pytest.raises(InvalidInput) as caught:
         client.log_labels("cancer", [], [])
     assert caught.value.field == "request_ids"
