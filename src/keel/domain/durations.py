@@ -15,6 +15,10 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+#: the longest duration accepted: a century, far beyond any policy's need and within datetime's
+MAX_SECONDS = 100 * 366 * 86_400
+
+
 def parse_duration(text: str | int | float, field: str = "duration") -> timedelta:
     """A positive duration from ``"10m"``, ``"1h30m"``, ``"2d"`` or a number of seconds."""
     if isinstance(text, bool):
@@ -35,6 +39,8 @@ def parse_duration(text: str | int | float, field: str = "duration") -> timedelt
             )
     else:
         raise InvalidInput(field, f"{text!r} is not a duration")
-    if seconds <= 0:
+    if not seconds > 0:  # also NaN
         raise InvalidInput(field, f"{text!r} must be longer than zero")
+    if seconds > MAX_SECONDS:
+        raise InvalidInput(field, f"{text!r} is longer than Keel can count (about 100 years)")
     return timedelta(seconds=seconds)

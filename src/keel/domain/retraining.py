@@ -44,6 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from keel.domain.alert_rules import DEFAULT_LABELLED_ROWS, AlertRule, parse_alert_rule
 from keel.domain.durations import parse_duration
 from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
+
+#: metrics that lie between 0 and 1, so no drop of 1 or more can happen
+BOUNDED_METRICS = frozenset(CLASSIFICATION_METRICS) - {"log_loss"}
 from keel.errors import InvalidInput
 
 __all__ = [
@@ -113,7 +116,8 @@ def parse_trigger(text: Any, field: str = "retraining.triggers") -> Trigger:
             field,
             f"{clean!r} is not a trigger: write an alert rule (e.g. 'accuracy < 0.92 over the "
             "last 2,000 labelled predictions'), a drop (e.g. 'accuracy drops by 0.02 over the "
-            "last 1,000 labelled predictions') or 'drift alert'",
+            "last 1,000 labelled predictions'; 'against the last 5 champions' goes before "
+            "'over') or 'drift alert'",
         ) from exc
     return Trigger(text=clean, kind="rule", rule=rule)
 
@@ -136,6 +140,10 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
     margin = float(match["margin"].replace(",", ""))
     if margin <= 0:
         raise InvalidInput(field, f"{clean!r}: the margin must be above 0")
+    if metric in BOUNDED_METRICS and margin >= 1:
+        raise InvalidInput(
+            field, f"{clean!r}: {metric} lies between 0 and 1, so it cannot fall by {margin:g}"
+        )
     rows = DEFAULT_LABELLED_ROWS
     if match["rows"] is not None:
         rows = int(float(match["rows"].replace(",", "")))
@@ -145,7 +153,9 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
     if match["champions"] is not None:
         champions = _whole(match["champions"])
         if champions is None or champions < 1:
-            raise InvalidInput(field, f"{clean!r}: the champions to compare with must be 1 or more")
+            raise InvalidInput(
+                field, f"{clean!r}: the champions to compare with must be a whole number, 1 or more"
+            )
     assert champions is not None
     return Trigger(
         text=clean, kind="drop", metric=metric, margin=margin, rows=rows, champions=champions

@@ -175,6 +175,7 @@ def test_a_full_section_is_read_field_by_field() -> None:
         ({"min_interval": "10 minutes"}, "policy.retraining.min_interval", "not a duration"),
         ({"max_age": "a month"}, "policy.retraining.max_age", "not a duration"),
         ({"max_age": "0d"}, "policy.retraining.max_age", "longer than zero"),
+        ({"max_age": "99999999999d"}, "policy.retraining.max_age", "longer than Keel can count"),
         ({"trainer": "train_model"}, "policy.retraining.trainer", "'module:function'"),
         ({"trainer": ":fit"}, "policy.retraining.trainer", "'module:function'"),
         ({"trainer": "credit.training:"}, "policy.retraining.trainer", "'module:function'"),
