@@ -46,9 +46,12 @@ class Verdict:
 def consider(client: Any, model: str, policy: Policy, champion: int, now: datetime) -> Verdict:
     section = policy.retraining
     previous = retrains.last(client.db, model)
-    since = _since(client, model, champion, previous)
+    took_over = _took_over(client, model, champion)
+    since = _since(client, model, champion, previous, took_over)
     labels = _Labels(client, model)
     fired = _fired(client, model, policy, champion, since, now, labels)
+    if fired is None and section.max_age is not None:
+        fired = _aged(section.max_age, champion, previous, took_over, since, now)
     if fired is None:
         return Verdict(None, "no trigger fired")
     trigger, reason, details = fired
@@ -64,19 +67,61 @@ def consider(client: Any, model: str, policy: Policy, champion: int, now: dateti
     return Verdict(trigger, reason, hold, details)
 
 
-def _since(client: Any, model: str, champion: int, previous: retrains.Retrain | None) -> datetime:
-    """Since when the champion is judged: its newest retrain, else the deployment that made it
-    champion (both on the controller's clock), else the version's registration."""
-    if previous is not None:
-        return previous.created_at
+def _took_over(client: Any, model: str, champion: int) -> datetime | None:
+    """When the deployment that made ``champion`` champion ended (the controller's clock)."""
     for deployment in client.deployments(model, limit=50):
         if deployment.candidate_version == champion and deployment.status in (
             "completed",
             "promoted",
         ):
-            return deployment.finished_at or deployment.created_at
+            moment: datetime = deployment.finished_at or deployment.created_at
+            return moment
+    return None
+
+
+def _since(
+    client: Any,
+    model: str,
+    champion: int,
+    previous: retrains.Retrain | None,
+    took_over: datetime | None,
+) -> datetime:
+    """Since when the champion is judged: its newest retrain, else the deployment that made it
+    champion (both on the controller's clock), else the version's registration."""
+    if previous is not None:
+        return previous.created_at
+    if took_over is not None:
+        return took_over
     created: datetime = client.get_version(f"{model}/{champion}").created_at
     return created
+
+
+def _aged(
+    max_age: str,
+    champion: int,
+    previous: retrains.Retrain | None,
+    took_over: datetime | None,
+    since: datetime,
+    now: datetime,
+) -> tuple[str, str, dict[str, Any]] | None:
+    """``max_age``: counted from the last retrain's start (a rejected one too, so a candidate
+    that keeps failing is not retried every pass) or from when the champion took over, if that
+    came later (a champion promoted after the last retrain gets its full time)."""
+    limit = parse_duration(max_age, "retraining.max_age")
+    start, what = since, "the last retrain started"
+    if previous is None:
+        what = f"v{champion} took over"
+    elif took_over is not None and took_over > previous.created_at:
+        start, what = took_over, f"v{champion} took over"
+    age = now - start
+    if age < limit:
+        return None
+    shown = timedelta(seconds=round(age.total_seconds()))
+    return (
+        "max_age",
+        f"{shown} since {what} ({start.isoformat()}), max_age {max_age}",
+        {"since": start.isoformat(), "age_s": age.total_seconds()},
+    )
 
 
 class _Labels:
@@ -113,21 +158,13 @@ def _fired(
         from keel.monitoring.runner import References
 
         references = References(client.db, client.artifacts, model, policy)
-        observe = Observer(
-            client.db, client.artifacts, model, labels.plain(), references, version=champion
-        )
+        plain = labels.plain()
+        observe = Observer(client.db, client.artifacts, model, plain, references, version=champion)
         for trigger in rules:
             if trigger.kind == "drop":
                 earlier = _champions_before(client, model, champion, trigger.champions)
                 observers = [
-                    Observer(
-                        client.db,
-                        client.artifacts,
-                        model,
-                        labels.plain(),
-                        references,
-                        version=version,
-                    )
+                    Observer(client.db, client.artifacts, model, plain, references, version=version)
                     for version in earlier
                 ]
                 dropped = _dropped(observe, trigger, champion, observers)
@@ -155,28 +192,26 @@ def _fired(
         due = next_run_after(section.schedule, since)
         if due <= now:
             return "schedule", f"scheduled time {due.isoformat()} ({section.schedule}) passed", {}
-    if section.max_age is not None:
-        limit = parse_duration(section.max_age, "retraining.max_age")
-        if now - since >= limit:
-            return (
-                "max_age",
-                f"champion v{champion} has served {now - since} since {since.isoformat()}, "
-                f"max_age {section.max_age}",
-                {"since": since.isoformat(), "age_s": (now - since).total_seconds()},
-            )
     return None
 
 
 def _champions_before(client: Any, model: str, champion: int, champions: int) -> list[int]:
     """The versions that held the ``champion`` alias before ``champion``, newest first, at most
     ``champions - 1``: a drop trigger ``against the last K champions`` averages their first N
-    labelled predictions with the champion's own."""
+    labelled predictions with the champion's own. A version a rollback took the alias from is
+    left out: its start is not a level fresh models should be held to."""
+    from keel.rollout.actions import ROLLBACK_REASON
+
     earlier: list[int] = []
     if champions <= 1:
         return earlier
-    for period in reversed(client.alias_periods(model, "champion")):
-        if period.version != champion and period.version not in earlier:
-            earlier.append(period.version)
+    moves = client.alias_history(model, "champion")
+    demoted = {m.previous_version for m in moves if m.reason.startswith(ROLLBACK_REASON)}
+    for move in reversed(moves):
+        version = move.version
+        if version is None or version == champion or version in earlier or version in demoted:
+            continue
+        earlier.append(version)
         if len(earlier) == champions - 1:
             break
     return earlier

@@ -44,9 +44,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from keel.domain.alert_rules import DEFAULT_LABELLED_ROWS, AlertRule, parse_alert_rule
 from keel.domain.durations import parse_duration
 from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
-
-#: metrics that lie between 0 and 1, so no drop of 1 or more can happen
-BOUNDED_METRICS = frozenset(CLASSIFICATION_METRICS) - {"log_loss"}
 from keel.errors import InvalidInput
 
 __all__ = [
@@ -60,6 +57,8 @@ __all__ = [
     "parse_trigger",
 ]
 
+#: metrics that lie between 0 and 1, so no drop of 1 or more can happen
+BOUNDED_METRICS = frozenset(CLASSIFICATION_METRICS) - {"log_loss"}
 #: the tag that ties a version to the retrain that made it
 RETRAIN_TAG = "retrain"
 #: the tag of a refit (``training.refit``): the version that passed the gates in its stead
@@ -142,7 +141,7 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
         raise InvalidInput(field, f"{clean!r}: the margin must be above 0")
     if metric in BOUNDED_METRICS and margin >= 1:
         raise InvalidInput(
-            field, f"{clean!r}: {metric} lies between 0 and 1, so it cannot fall by {margin:g}"
+            field, f"{clean!r}: {metric} lies between 0 and 1, so it cannot move by {margin:g}"
         )
     rows = DEFAULT_LABELLED_ROWS
     if match["rows"] is not None:

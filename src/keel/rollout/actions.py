@@ -55,6 +55,11 @@ CHAMPION = "champion"
 _STAGED = ("canary", "ab", "replace")
 
 
+#: how a champion move made by a rollback begins its reason (the trigger that averages recent
+#: champions leaves out a version rolled back this way)
+ROLLBACK_REASON = "rollback: "
+
+
 def start_entry(log_position: str, now: datetime | None) -> dict[str, Any]:
     """The analysis entry that opens a deployment: where the prediction log stood, so its steps
     read the parts written after it (part names carry the writer's clock, not the caller's)."""
@@ -340,7 +345,7 @@ def rollback(
         restored = running.stable_version
         if champion == running.candidate_version and restored is not None:
             aliases.set_alias(
-                db, actor, model, CHAMPION, restored, f"rollback: {reason}", force=True
+                db, actor, model, CHAMPION, restored, f"{ROLLBACK_REASON}{reason}", force=True
             )
         return {
             "model": model,
@@ -366,7 +371,9 @@ def _restore_previous_champion(
             model=model,
             champion=champion,
         )
-    aliases.set_alias(db, actor, model, CHAMPION, previous, f"rollback: {reason}", force=True)
+    aliases.set_alias(
+        db, actor, model, CHAMPION, previous, f"{ROLLBACK_REASON}{reason}", force=True
+    )
     return {
         "model": model,
         "action": "champion_restored",

@@ -180,3 +180,22 @@ def test_against_the_last_champions_a_poor_first_window_does_not_set_the_level(
         f"against {(first_new + first_v1) / 2:.4f} the mean of the first 200 of the last 2 "
         f"champions (v{new}'s own {first_new:.4f})"
     ) in fired.reason
+
+
+def test_a_version_rolled_back_is_not_one_of_the_last_champions(store: Client) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from keel.controller.triggers import _champions_before
+
+    launch(store, MODEL, _policy(DROP))
+    train = batch(300, 3, flipped=False)
+    for number in (2, 3):
+        fitted = LogisticRegression().fit(train[["x0", "x1"]], train["y"])
+        store.register_model(MODEL, fitted, training_data=train, target="y")
+        store.set_alias(MODEL, "champion", number, reason=f"v{number} by hand", force=True)
+    assert _champions_before(store, MODEL, 3, 5) == [2, 1]
+    store.rollback(MODEL, reason="v3 answers badly")  # champion back to v2
+    assert store.get_version(f"models:/{MODEL}@champion").version == 2
+    # v3's start is not a level to hold v2 to; v1 is still there
+    assert _champions_before(store, MODEL, 2, 5) == [1]
+    assert _champions_before(store, MODEL, 2, 1) == []

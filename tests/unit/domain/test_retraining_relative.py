@@ -81,8 +81,8 @@ def test_worse_counts_the_metric_s_own_direction() -> None:
         ("accuracy drops 0.02", "is not a trigger"),
         ("accuracy drops by 0.02 against the last 0 champions", "a whole number, 1 or more"),
         ("accuracy drops by 0.02 against the last 2.5 champions", "a whole number, 1 or more"),
-        ("accuracy drops by 5 against the last 3 champions", "cannot fall by 5"),
-        ("roc_auc drops by 1", "cannot fall by 1"),
+        ("accuracy drops by 5 against the last 3 champions", "cannot move by 5"),
+        ("roc_auc drops by 1", "cannot move by 1"),
         (
             "accuracy drops by 0.02 over the last 500 labelled predictions against the last 5 "
             "champions",
