@@ -43,12 +43,13 @@ class AutopilotMethods:
         self, model: str, *, reason: str, now: datetime | None = None, run: bool = True
     ) -> list[Decision]:
         """A manual retrain of ``model``: queued, then (``run``) driven by one pass at once."""
-        from keel.controller.autopilot import Autopilot, Decision
+        from keel.controller.autopilot import Autopilot, Decision, controller_moment
 
+        moment = controller_moment(now)
         pilot = Autopilot(self, monitor=False)
-        queued = pilot.request(model, reason=reason, now=now)
-        first = Decision(model, "retrain", f"manual: {reason}", queued.id)
-        return [first, *pilot.reconcile(model, now)] if run else [first]
+        queued = pilot.request(model, reason=reason, now=moment)
+        first = Decision(model, "retrain", f"manual: {queued.reason}", queued.id)
+        return [first, *pilot.reconcile(model, moment)] if run else [first]
 
     def retrains(self, model: str | None = None, limit: int = 50) -> list[Retrain]:
         """Retrains, newest first (of ``model``, which must exist, or of every model)."""

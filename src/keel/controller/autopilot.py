@@ -119,18 +119,16 @@ class Autopilot:
         client's by default) is who asked, for the audit trail."""
         from keel.domain.names import ModelRef
 
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("reason", "a manual retrain needs a reason (text)")
         self.client.get_version(ModelRef(model, alias="champion"))  # NotFound without one
-        if not reason or not reason.strip():
-            from keel.errors import InvalidInput
-
-            raise InvalidInput("reason", "a manual retrain needs a reason")
         return retrains.request(
             self.client.db,
             actor or self.client.actor,
             model,
             trigger="manual",
             reason=reason.strip(),
-            now=now or utcnow(),
+            now=controller_moment(now) or utcnow(),
         )
 
     def reconcile(self, model: str, now: datetime | None = None) -> list[Decision]:

@@ -64,6 +64,17 @@ def consider(client: Any, model: str, policy: Policy, champion: int, now: dateti
                 f"min_new_labels: {fresh} labelled since the last retrain, "
                 f"{section.min_new_labels} needed"
             )
+    # after a rejection, the same rows again would make the same candidate: wait for news
+    rejected = previous if previous is not None and previous.state == "rejected" else None
+    if (
+        hold is None
+        and rejected
+        and not _labels_since(labels.with_arrival(), rejected.created_at, now)
+    ):
+        hold = (
+            f"retrain #{rejected.id} was rejected and no label has arrived since: "
+            "a retrain now would learn from the same rows"
+        )
     return Verdict(trigger, reason, hold, details)
 
 

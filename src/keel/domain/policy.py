@@ -498,6 +498,13 @@ class Policy(BaseModel):
     @classmethod
     def parse(cls, data: dict[str, Any] | None, source: str = "policy") -> Policy:
         """Validate a policy mapping on top of its risk profile's preset."""
+        if data is not None and not isinstance(data, dict):
+            raise InvalidInput(
+                source,
+                f"a policy is a mapping of sections (e.g. {{'risk_profile': 'low'}}), not "
+                f"{type(data).__name__}; for a YAML file use `keel policy apply` or "
+                "keel.policy_files.read_policy_file",
+            )
         data = dict(data or {})
         profile = data.get("risk_profile", "low")
         if not isinstance(profile, str) or profile not in PRESETS:

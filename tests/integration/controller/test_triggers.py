@@ -108,3 +108,21 @@ def test_max_age_fires_when_the_champion_has_served_that_long_since_the_last_ret
     assert [r.trigger for r in retrains] == ["max_age", "max_age"]
     assert retrains[0].details["age_s"] == 2 * 3600
     assert [r.created_at for r in retrains] == [start + timedelta(hours=2), start]
+
+
+def test_after_a_rejection_the_trigger_waits_for_new_labels(store: Client) -> None:
+    policy = _policy(triggers=["accuracy < 0.8 over the last 200 labelled predictions"])
+    policy["gates"] = {"checks": ["accuracy >= 0.999"]}  # no candidate can pass
+    launch(store, MODEL, policy)
+    log_served(store, MODEL, batch(200, 10, flipped=True), START)
+    first = store.autopilot(now=START + timedelta(hours=1))
+    assert [d.action for d in first][-1] == "rejected"
+    # nothing new: the same rows would make the same rejected candidate
+    again = store.autopilot(now=START + timedelta(hours=2))
+    [hold] = [d for d in again if d.action == "hold"]
+    assert "retrain #1 was rejected and no label has arrived since" in hold.reason
+    assert len(store.retrains(MODEL)) == 1
+    log_served(store, MODEL, batch(200, 11, flipped=True), START + timedelta(hours=2))
+    news = store.autopilot(now=START + timedelta(hours=3))
+    assert "retrain" in [d.action for d in news]
+    assert len(store.retrains(MODEL)) == 2

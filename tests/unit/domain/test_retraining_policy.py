@@ -292,3 +292,10 @@ def test_any_valid_section_survives_to_dict_and_parse(
     again = Policy.parse(policy.to_dict())
     assert again.retraining == policy.retraining
     assert [t.text for t in again.retraining.triggers] == section.get("triggers", [])
+
+
+def test_a_policy_that_is_not_a_mapping_is_refused_with_a_hint() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Policy.parse("risk_profile: low")  # type: ignore[arg-type]
+    assert caught.value.field == "policy"
+    assert "a mapping of sections" in caught.value.problem and "not str" in caught.value.problem
