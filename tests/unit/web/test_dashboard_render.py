@@ -21,7 +21,15 @@ from keel.registry import audit
 from keel.store.database import Database
 from keel.web.dashboard.audit_view import ChainWatcher
 from keel.web.dashboard.overview import policy_threshold, traffic_split
-from keel.web.dashboard.render import MISSING, Renderer, as_json, number, percent, when
+from keel.web.dashboard.render import (
+    MISSING,
+    Renderer,
+    as_json,
+    number,
+    percent,
+    readable,
+    when,
+)
 
 # -- filters ------------------------------------------------------------------------------------
 
@@ -126,6 +134,21 @@ def test_the_renderer_escapes_text_but_not_the_json_block() -> None:
     assert env.from_string("{{ v | number(1) }} {{ s | percent }}").render(v=2.25, s=0.5) == (
         "2.2 50%"
     )
+
+
+@given(JSON_VALUES)
+def test_readable_json_round_trips_and_is_escaped_as_page_text(value: Any) -> None:
+    assert json.loads(readable(value)) == value
+    shown = Renderer().env.from_string("<td>{{ v | readable }}</td>").render(v=value)
+    assert "<" not in shown[4:-5]  # the page's own tags aside, text only
+
+
+def test_readable_json_shows_what_an_audit_entry_says() -> None:
+    entry = {"rule": "accuracy < 0.92", "reason": "it's 0.9 > 0.8", "n": 3}
+    shown = Renderer().env.from_string("{{ v | readable }}").render(v=entry)
+    assert "\\u003c" not in shown and "u0027" not in shown
+    assert "accuracy &lt; 0.92" in shown and "it&#39;s 0.9 &gt; 0.8" in shown
+    assert readable({"a": [1, 2]}, 2) == '{\n  "a": [\n    1,\n    2\n  ]\n}'
 
 
 # -- the accuracy threshold of a policy ---------------------------------------------------------

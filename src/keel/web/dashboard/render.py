@@ -52,6 +52,16 @@ def as_json(value: Any) -> Markup:
     return Markup(text.replace("</", "<\\/"))
 
 
+def readable(value: Any, indent: int | None = None) -> str:
+    """JSON for people, as page text: characters as they are (Jinja's ``tojson`` writes ``<`` as
+    ``\\u003c``, which is right in a script and unreadable in a table; autoescaping keeps the
+    text safe here)."""
+    separators = (",", ": ") if indent else (", ", ": ")
+    return json.dumps(
+        value, default=_default, ensure_ascii=False, indent=indent, separators=separators
+    )
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -68,7 +78,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(number=number, when=when, percent=percent, as_json=as_json)
+        self.env.filters.update(
+            number=number, when=when, percent=percent, as_json=as_json, readable=readable
+        )
         for name in self.env.list_templates(extensions=["html"]):
             self.env.get_template(name)  # compiled now, so no visitor waits for it
 
