@@ -60,7 +60,9 @@ def summarise(client: Client, world: World) -> list[dict[str, Any]]:
         row = out[period(r.created_at)]
         row["retrains"] += 1
         row["rejected"] += r.state == "rejected"
-        row["rollbacks"] += r.state == "rolled_back"
+    for d in client.deployments(world.model, limit=1000):
+        if d.status == "rolled_back":  # in the month it was rolled back, not the retrain's
+            out[period(d.finished_at or d.created_at)]["rollbacks"] += 1
     for a in alerts:
         out[period(a.fired_at)]["alerts"] += 1
     return [

@@ -50,3 +50,16 @@ def test_the_summary_and_the_report(demo_run) -> None:  # type: ignore[no-untype
     text = Path(page).read_text(encoding="utf-8")
     assert "<script src=" not in text and "http://" not in text.split("<script>")[0]
     assert "rejected" in text and "uPlot" in text
+
+
+def test_a_rollback_is_counted_in_the_month_it_happened(demo_run) -> None:  # type: ignore[no-untyped-def]
+    from keel.client import Client
+
+    world, folder, summary, _ = demo_run
+    store = folder / "store"
+    with Client(f"sqlite:///{store / 'keel.db'}", str(store / "artifacts")) as client:
+        rolled = [d for d in client.deployments(world.model) if d.status == "rolled_back"]
+    by_month = {row["month"]: row["rollbacks"] for row in summary}
+    assert sum(by_month.values()) == len(rolled)
+    for deployment in rolled:  # the retrain may have started the month before
+        assert by_month[f"{deployment.finished_at:%Y-%m}"] >= 1
