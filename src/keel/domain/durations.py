@@ -15,8 +15,9 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
-#: the longest duration accepted: a century, far beyond any policy's need and within datetime's
-MAX_SECONDS = 100 * 366 * 86_400
+#: the longest duration accepted: a thousand years, beyond any policy's need ("forever" is often
+#: written as a few hundred years) and safely within what dates can be moved by
+MAX_SECONDS = 1000 * 366 * 86_400
 
 
 def parse_duration(text: str | int | float, field: str = "duration") -> timedelta:
@@ -42,5 +43,5 @@ def parse_duration(text: str | int | float, field: str = "duration") -> timedelt
     if not seconds > 0:  # also NaN
         raise InvalidInput(field, f"{text!r} must be longer than zero")
     if seconds > MAX_SECONDS:
-        raise InvalidInput(field, f"{text!r} is longer than Keel can count (about 100 years)")
+        raise InvalidInput(field, f"{text!r} is longer than Keel can count (1,000 years)")
     return timedelta(seconds=seconds)
