@@ -63,11 +63,11 @@ class AutopilotMethods:
     def pipeline_runs(
         self, model: str | None = None, *, pipeline: str | None = None, limit: int = 50
     ) -> list[PipelineRun]:
+        """Pipeline runs, newest first; ``model`` filters by the name a run was started for
+        (a pipeline may run before its model is registered, so any name is a valid filter)."""
         from keel.pipelines.records import list_runs
-        from keel.registry.models import known_models, positive_limit
+        from keel.registry.models import positive_limit
 
-        if model is not None:
-            known_models(self.db, [model], "model")
         return list_runs(self.db, model=model, pipeline=pipeline, limit=positive_limit(limit))
 
     def pipeline_run(self, run_id: str) -> PipelineRun:
