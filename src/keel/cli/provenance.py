@@ -51,6 +51,12 @@ def lineage(
             node.add(escape(f"params: {pairs(run.params, 8)}"))
         if run.metrics:
             node.add(escape(f"metrics: {pairs(run.metrics, 8)}"))
+    elif pipeline_run := (v.tags or {}).get("pipeline_run"):
+        retrain = (v.tags or {}).get("retrain")
+        root.add(
+            f"[bold]run[/bold] retrain #{escape(str(retrain))}, pipeline run "
+            f"{escape(str(pipeline_run))}  (keel pipelines show {escape(str(pipeline_run)[:8])})"
+        )
     else:
         root.add("[bold]run[/bold] [dim]none recorded[/dim]")
     family = root.add("[bold]family[/bold]")

@@ -86,6 +86,9 @@ def test_one_autopilot_pass_prints_its_decisions_and_records_the_retrain(
     assert "training_window" in text and "registered" in text
     assert main([*drifted, "pipelines", "runs"]) == 0
     assert run_id in capsys.readouterr().out
+    # the retrained version's lineage names its retrain and pipeline run
+    assert main([*drifted, "lineage", f"{MODEL}/2"]) == 0
+    assert f"retrain #1, pipeline run {run_id}" in " ".join(capsys.readouterr().out.split())
     # the 8 characters ``keel retrains`` prints name the run
     assert _json(capsys, [*drifted, "pipelines", "show", run_id[:8], "--json"])["id"] == run_id
 
