@@ -111,6 +111,8 @@ def parse_trigger(text: Any, field: str = "retraining.triggers") -> Trigger:
     try:
         rule = parse_alert_rule(clean, field)
     except InvalidInput as exc:
+        if "is not an alert rule" not in exc.problem:  # a rule, wrong in a way it can name
+            raise InvalidInput(field, exc.problem) from exc
         raise InvalidInput(
             field,
             f"{clean!r} is not a trigger: write an alert rule (e.g. 'accuracy < 0.92 over the "

@@ -79,6 +79,7 @@ def test_worse_counts_the_metric_s_own_direction() -> None:
         ("latency_p99_ms rises by 5", "not a metric of labelled predictions"),
         ("accuracy drops by 0.02 over the last 3 windows", "is not a trigger"),
         ("accuracy drops 0.02", "is not a trigger"),
+        ("accuracy < 0.8 over the last 200 windows", "measured over the last N labelled"),
         ("accuracy drops by 0.02 against the last 0 champions", "a whole number, 1 or more"),
         ("accuracy drops by 0.02 against the last 2.5 champions", "a whole number, 1 or more"),
         ("accuracy drops by 5 against the last 3 champions", "cannot move by 5"),
