@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from keel.demo.policies import launch_accuracy, lending_policy, table_policy
 from keel.demo.summary import summarise
 from keel.demo.traffic import ClockedRecorder, deliver, serve, served_over_http, wait_until_served
 from keel.demo.world import World
+from keel.registry.clock import replayed
 from keel.settings import Settings
 
 __all__ = ["run_closed_loop", "run_demo"]
@@ -59,7 +60,8 @@ def run_closed_loop(
     )
     INJECT.update(trained=0, chaos=False)
     story = Story()
-    with Client(settings=settings) as client:
+    clock = ReplayClock(world.ticks[0].start)
+    with replayed(clock), Client(settings=settings) as client:
         _launch(client, world, policy or lending_policy(world.model), console)
         recorder = ClockedRecorder(settings)
         app = create_app(settings, recorder=recorder, poll_s=0.05, check_ranges=False)
@@ -75,6 +77,7 @@ def run_closed_loop(
                     story.add(tick.end, "errors", text)
                     console.print(f"  {tick.end:%Y-%m-%d}  [red]{text}[/red]")
                 outstanding = deliver(client, world, outstanding, tick.end)
+                clock.set(tick.end)
                 decisions = client.autopilot(models=[world.model], now=tick.end, sinks=[sink])
                 _narrate(console, story, tick, decisions)
                 switch_chaos(client, world.model, decisions, console, story, tick)
@@ -87,11 +90,29 @@ def run_closed_loop(
                         f"[dim]{tick.period} done ({time.perf_counter() - started:.0f} s)[/dim]"
                     )
         end = world.ticks[-1].end + pd.Timedelta(days=45)
+        clock.set(end)
         deliver(client, world, outstanding, end)
         client.monitor(world.model, now=end, sinks=[sink])
         summary = summarise(client, world)
         page = _report(client, world, summary, story, folder)
     return summary, page
+
+
+class ReplayClock:
+    """The registry's clock during the replay: the moment being replayed, plus the wall time
+    spent since it was set, so records written within one pass keep their order and versions,
+    alias moves and the audit trail share the monitoring windows' dates."""
+
+    def __init__(self, start: datetime) -> None:
+        self.set(start)
+
+    def set(self, moment: datetime) -> None:
+        stamp = pd.Timestamp(moment)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        self.base, self.reference = stamp.to_pydatetime(), time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.base + timedelta(seconds=time.monotonic() - self.reference)
 
 
 def _clear(folder: Path) -> None:

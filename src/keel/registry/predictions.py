@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,7 +93,9 @@ def _timestamps(values: Any, rows: int) -> pa.Array:
     import pyarrow as pa
 
     if values is None:
-        now = pd.Timestamp(datetime.now(UTC))
+        from keel.registry.clock import utcnow
+
+        now = pd.Timestamp(utcnow())
         return pa.array(np.full(rows, now.value // 1000, dtype="int64"), pa.timestamp("us", "UTC"))
     try:
         series = pd.Series(values)

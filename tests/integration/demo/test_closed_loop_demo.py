@@ -63,3 +63,21 @@ def test_a_rollback_is_counted_in_the_month_it_happened(demo_run) -> None:  # ty
     assert sum(by_month.values()) == len(rolled)
     for deployment in rolled:  # the retrain may have started the month before
         assert by_month[f"{deployment.finished_at:%Y-%m}"] >= 1
+
+
+def test_the_registry_carries_the_replayed_dates(demo_run) -> None:  # type: ignore[no-untyped-def]
+    from keel.client import Client
+
+    world, folder, _, _ = demo_run
+    store = folder / "store"
+    first, last = world.ticks[0].start, world.ticks[-1].end
+    with Client(f"sqlite:///{store / 'keel.db'}", str(store / "artifacts")) as client:
+        periods = client.alias_periods(world.model, "champion")
+        versions = client.list_versions(world.model)
+        promoted = [d for d in client.deployments(world.model) if d.status == "completed"]
+    # versions and champion moves are dated in the replayed months, as the windows are, so
+    # the dashboard draws them on the same time axis
+    assert all(first <= v.created_at <= last for v in versions)
+    assert all(first <= p.start <= last for p in periods)
+    for deployment in promoted:  # the champion moved when its deployment finished
+        assert any(abs(p.start - deployment.finished_at).days < 1 for p in periods)
