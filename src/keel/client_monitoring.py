@@ -71,8 +71,6 @@ class MonitoringMethods:
         ``version`` is a number or an alias; the champion by default. Request ids are made
         when not given and returned in the receipt, for logging labels later.
         """
-        from keel.domain.names import ModelRef
-        from keel.registry import models
         from keel.registry.predictions import (
             log_predictions,
             logged_features,
@@ -80,10 +78,10 @@ class MonitoringMethods:
             resolve_version,
         )
 
-        number = resolve_version(self.db, model, version)
-        signature = models.resolve(self.db, ModelRef(model, version=number)).signature
+        resolved = resolve_version(self.db, model, version)
+        number = resolved.version
         table = prediction_table(
-            logged_features(signature, data),
+            logged_features(resolved.signature, data),
             version=number,
             predictions=predictions,
             scores=scores,

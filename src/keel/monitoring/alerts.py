@@ -38,6 +38,7 @@ from keel.monitoring.outbox import (
 )
 from keel.registry import audit
 from keel.registry.clock import utcnow
+from keel.registry.models import positive_limit
 from keel.store.database import Database
 from keel.store.schema import alerts, notifications
 
@@ -315,8 +316,7 @@ def list_alerts(
     db: Database, model: str | None = None, state: str | None = None, limit: int = 100
 ) -> list[AlertRecord]:
     """Alerts newest first (by when first raised); ``state`` may also be ``open`` (not resolved)."""
-    if limit < 1:
-        raise InvalidInput("limit", "must be at least 1")
+    positive_limit(limit)
     query = sa.select(alerts).order_by(alerts.c.id.desc()).limit(limit)
     if model is not None:
         query = query.where(alerts.c.model == validate_name(model, "model"))

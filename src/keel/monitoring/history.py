@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from keel.domain.names import validate_name
-from keel.errors import InvalidInput
+from keel.registry.models import positive_limit
 from keel.store.database import Database
 from keel.store.schema import monitor_windows
 
@@ -44,8 +44,8 @@ def list_windows(
 ) -> list[dict[str, Any]]:
     """Windows of ``model`` newest first, optionally of one version and within a time range."""
     validate_name(model, "model")
-    if limit is not None and limit < 1:
-        raise InvalidInput("limit", "must be at least 1")
+    if limit is not None:
+        positive_limit(limit)
     query = (
         sa.select(monitor_windows)
         .where(monitor_windows.c.model == model)

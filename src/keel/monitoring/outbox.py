@@ -32,6 +32,7 @@ from keel.domain.names import validate_name
 from keel.errors import InvalidInput
 from keel.monitoring.sinks import AlertSink, DeliveryFailed
 from keel.registry.clock import utcnow
+from keel.registry.models import positive_limit
 from keel.store.database import Database, insert_ignore
 from keel.store.schema import audit_log, cursors, notifications
 
@@ -259,8 +260,7 @@ def list_notifications(
     db: Database, alert_id: int | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Event and delivery rows, newest first, as plain dicts (times in ISO 8601)."""
-    if limit < 1:
-        raise InvalidInput("limit", "must be at least 1")
+    positive_limit(limit)
     query = sa.select(notifications).order_by(notifications.c.id.desc()).limit(limit)
     if alert_id is not None:
         query = query.where(notifications.c.alert_id == alert_id)

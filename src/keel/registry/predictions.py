@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from keel.domain.entities import ModelVersion
+
 #: Keel's own columns in the prediction log; a feature may not use these names
 RESERVED = (
     "request_id",
@@ -231,7 +233,7 @@ def prediction_table(
     return table
 
 
-def resolve_version(db: Database, model: str, version: int | str | None) -> int:
+def resolve_version(db: Database, model: str, version: int | str | None) -> ModelVersion:
     """The version rows are logged for: a number, an alias, or the champion by default."""
     from keel.registry import models
 
@@ -244,7 +246,7 @@ def resolve_version(db: Database, model: str, version: int | str | None) -> int:
         else ModelRef(model, alias=str(version))
     )
     try:
-        return models.resolve(db, ref).version
+        return models.resolve(db, ref)
     except NotFound as exc:
         if ref.alias == "champion" and exc.kind != "model":
             raise InvalidInput(
@@ -280,8 +282,8 @@ def logged_features(signature: dict[str, Any] | None, frame: pd.DataFrame) -> pd
             continue
         numbers = pd.to_numeric(column, errors="coerce")
         wrong = numbers.isna() & column.notna()
-        if wrong.any() or pd.api.types.is_bool_dtype(column.dtype):
-            examples = column[wrong].astype(str).head(3).tolist() or [str(column.dtype)]
+        if wrong.any():
+            examples = column[wrong].astype(str).head(3).tolist()
             raise InvalidInput(
                 f"data.{spec.name}",
                 f"expected {spec.kind} values, got {', '.join(repr(e) for e in examples)}",
