@@ -49,6 +49,9 @@ from closed_loop import (
     log,
     rounded,
 )
+from closed_loop import (
+    accuracy_drop as drop,  # a window ``points`` below the serving model's first window
+)
 from closed_loop_data import DEFAULT_DATA_ROOT, SPECS, load_dataset, missing_reason
 
 
@@ -65,10 +68,6 @@ def age(windows: int) -> Policy:
         return served[0] >= windows
 
     return policy
-
-
-def drop(points: float) -> Policy:
-    return lambda outcome: outcome.accuracy <= outcome.model_first_accuracy - points + 1e-9
 
 
 def champions(points: float, count: int) -> Policy:
