@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from keel.client import Client
 from keel.settings import Settings
@@ -18,6 +19,16 @@ from tests.pg_databases import PG_URL, Databases
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+# A loaded 2-core CI machine must never fail a test on time: no deadlines, no "too slow" checks,
+# and under CI the same examples on every run, so a failure there is reproducible here.
+settings.register_profile(
+    "keel",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=os.environ.get("CI", "").lower() in {"1", "true"},
+)
+settings.load_profile("keel")
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from sqlalchemy.pool import StaticPool
 from keel.errors import InvalidInput, SchemaTooNew, StoreConflict, StoreUnavailable
 
 #: the newest migration this Keel knows; a store at another known revision is upgraded on open
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 _MIGRATION_LOCK_KEY = 0x6B65656C  # "keel": PostgreSQL advisory lock held while migrating
 _MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -147,8 +147,14 @@ model_versions = Table(
     Column("parent_id", Integer, ForeignKey("model_versions.id")),
     Column("code_version", JSON, nullable=False, default=dict),
     Column("environment", JSON, nullable=False, default=dict),
+    # who trusted what to load this artifact (types beyond the default list, or code): the record
+    # every later load honours; NULL when the artifact needs nothing beyond the defaults
+    Column("trust", JSON),
+    # the retrain that registered this version: unique, so a retrain registers at most one
+    Column("retrain_id", Integer),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
+Index("uq_model_versions_retrain_id", model_versions.c.retrain_id, unique=True)
 
 aliases = Table(
     "aliases",
@@ -435,6 +441,8 @@ retrains = Table(
     Column("requested_by", String(256), nullable=False),
     Column("lease_owner", String(128)),
     Column("lease_until", UTCDateTime),
+    # renewed every few seconds by the process holding the lease; a stale one can be taken over
+    Column("heartbeat_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime),
