@@ -11,6 +11,7 @@ message names the thing that went wrong and, where there is one, the fix.
     │   └── StoreConflict       the store refused a duplicate record (a lost race; retried)
     ├── GateFailed              a promotion was refused because the version is not blessed
     ├── PipelineFailed          a pipeline step raised; the run can be resumed from that step
+    ├── ModelFailed             a model's own code raised while Keel ran it (load, predict)
     ├── IntegrityError          stored bytes or records are not what the registry says they are
     │   ├── ArtifactCorrupted   an artifact's SHA-256 differs from the registered one
     │   └── UntrustedArtifact   an artifact holds types that are not trusted for loading
@@ -30,6 +31,7 @@ __all__ = [
     "IntegrityError",
     "InvalidInput",
     "KeelError",
+    "ModelFailed",
     "NotFound",
     "PipelineFailed",
     "SchemaTooNew",
@@ -125,6 +127,36 @@ class PipelineFailed(KeelError):
         self.run_id = run_id
         self.step = step
         self.error = error
+
+
+class ModelFailed(KeelError):
+    """A registered model's own code raised while Keel ran it (loading it, predicting with it).
+
+    Whatever the model raised is caught at that boundary and carried here by name and message:
+    ``model`` and ``version`` name the version, ``raised`` the exception's type, ``detail`` its
+    message (cut to 500 characters), ``during`` what Keel was doing. A canary whose candidate
+    fails like this is rolled back (``keel.rollout``)."""
+
+    code = "model_failed"
+
+    def __init__(self, model: str, version: int, exc: BaseException, *, during: str) -> None:
+        raised = type(exc).__name__
+        detail = str(exc)
+        if len(detail) > 500:
+            detail = detail[:497] + "..."
+        super().__init__(
+            f"{model}/{version} raised {raised}: {detail} ({during})",
+            model=model,
+            version=version,
+            raised=raised,
+            detail=detail,
+            during=during,
+        )
+        self.model = model
+        self.version = version
+        self.raised = raised
+        self.detail = detail
+        self.during = during
 
 
 class IntegrityError(KeelError):

@@ -120,3 +120,17 @@ def test_codes_and_tree(error: KeelError, code: str, parent: type[KeelError]) ->
     data = error.to_dict()
     assert data["error"] == code
     assert json.loads(json.dumps(data)) == data
+
+
+def test_model_failed_names_the_version_and_what_it_raised() -> None:
+    from keel.errors import ModelFailed
+
+    error = ModelFailed("fraud", 4, RuntimeError("x" * 900), during="scoring its reference data")
+    assert isinstance(error, KeelError)
+    data = error.to_dict()
+    assert data["error"] == "model_failed"
+    assert (data["model"], data["version"], data["raised"]) == ("fraud", 4, "RuntimeError")
+    assert error.raised == "RuntimeError" and len(error.detail) == 500
+    assert error.message.startswith("fraud/4 raised RuntimeError: xxx")
+    assert error.message.endswith("... (scoring its reference data)")
+    assert json.loads(json.dumps(data)) == data

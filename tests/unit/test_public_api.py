@@ -34,6 +34,7 @@ INTENDED = {
     "InvalidInput",
     "KeelError",
     "LoadedModel",
+    "ModelFailed",
     "ModelVersion",
     "NotFound",
     "Policy",
