@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from keel.domain.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from keel.domain.numbers import finite, whole
 from keel.errors import InvalidInput
 
 Family = Literal["realized", "estimated", "drift", "operations"]
@@ -53,7 +54,7 @@ _RULE = re.compile(
 class AlertRule(BaseModel):
     """One parsed alert sentence."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     text: str
     metric: str
@@ -91,10 +92,6 @@ def _family(metric: str) -> Family | None:
     return None
 
 
-def _int(text: str) -> int:
-    return int(float(text.replace(",", "")))
-
-
 def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
     """Parse one rule; raise InvalidInput naming the sentence and what is wrong with it."""
     if not isinstance(text, str):
@@ -121,7 +118,7 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
     labelled_rows: int | None = None
     windows = 1
     if match["span"] is not None:
-        span = _int(match["span"])
+        span = whole(match["span"], field, clean)
         if span < 1:
             raise InvalidInput(field, f"{clean!r}: the span must be at least 1")
         if match["unit"].startswith("label"):
@@ -146,7 +143,7 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
         text=clean,
         metric=metric,
         op=match["op"],  # type: ignore[arg-type]
-        threshold=float(match["value"].replace(",", "")),
+        threshold=finite(match["value"], field, clean),
         family=family,
         labelled_rows=labelled_rows,
         windows=windows,

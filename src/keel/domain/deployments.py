@@ -42,28 +42,37 @@ def bucket(key: str, salt: int) -> float:
 
 
 def validate_steps(strategy: str, steps: list[float] | None) -> list[float]:
-    """Check a strategy's traffic steps (percentages for the candidate)."""
+    """Check a strategy's traffic steps (percentages for the candidate). ``keel deploy``, the
+    management API and a policy's ``rollout`` section all go through here."""
     if strategy not in STRATEGIES:
         raise InvalidInput("strategy", f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
     if strategy in ("replace", "shadow"):
         return [100.0]
     if not steps:
         raise InvalidInput("steps", f"a {strategy} deployment needs at least one traffic share")
-    clean = []
-    for value in steps:
-        try:
-            number = float(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput("steps", f"{value!r} is not a percentage") from exc
-        if not 0.0 < number <= 100.0:
-            raise InvalidInput("steps", f"{value!r} must lie in (0, 100]")
-        clean.append(number)
+    clean = validate_shares(steps)
     if strategy == "canary" and any(b <= a for a, b in itertools.pairwise(clean)):
         raise InvalidInput("steps", "canary steps must increase, e.g. 5,25,50,100")
     if strategy == "ab" and len(clean) != 1:
         raise InvalidInput("steps", "an A/B test has one split: the candidate's share, e.g. 50")
     if strategy == "ab" and clean[0] >= 100.0:
         raise InvalidInput("steps", "an A/B test keeps some traffic on the stable version")
+    return clean
+
+
+def validate_shares(steps: list[Any]) -> list[float]:
+    """Each step a percentage in (0, 100] (which also refuses NaN and infinity)."""
+    clean = []
+    for value in steps:
+        if isinstance(value, bool):
+            raise InvalidInput("steps", f"{value!r} is not a percentage")
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidInput("steps", f"{value!r} is not a percentage") from exc
+        if not 0.0 < number <= 100.0:
+            raise InvalidInput("steps", f"{value!r} must lie in (0, 100]")
+        clean.append(number)
     return clean
 
 

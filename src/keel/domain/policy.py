@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from keel.domain.alert_rules import AlertRule, parse_alert_rule
+from keel.domain.deployments import validate_shares, validate_steps
 from keel.domain.durations import parse_duration
 from keel.domain.metric_names import (
     CLASSIFICATION_METRICS,
@@ -41,6 +42,7 @@ from keel.domain.metric_names import (
     METRICS,
     REGRESSION_METRICS,
 )
+from keel.domain.numbers import finite
 from keel.domain.retraining import Retraining
 from keel.errors import InvalidInput
 
@@ -82,7 +84,7 @@ _BASELINE = re.compile(
 class Gate(BaseModel):
     """One parsed gate sentence."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     text: str
     kind: Literal["absolute", "slice", "cost", "comparative", "baseline"]
@@ -114,13 +116,13 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
             raise InvalidInput(
                 field, f"{clean!r}: comparisons with the champion have no interval for {metric}"
             )
-        confidence = float(match["confidence"] or 95)
+        confidence = finite(match["confidence"] or "95", field, clean)
         if confidence not in CONFIDENCES:
             raise InvalidInput(
                 field,
                 f"{clean!r}: confidence must be one of {', '.join(f'{c:g}%' for c in CONFIDENCES)}",
             )
-        margin = float(match["margin"])
+        margin = finite(match["margin"], field, clean)
         if margin < 0:
             raise InvalidInput(field, f"{clean!r}: the margin must not be negative")
         return Gate(
@@ -138,7 +140,7 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
                 field,
                 f"{clean!r}: unknown baseline {match['baseline']!r}; use {', '.join(BASELINES)}",
             )
-        margin = float(match["margin"] or 0.0)
+        margin = finite(match["margin"] or "0", field, clean)
         if margin < 0:
             raise InvalidInput(field, f"{clean!r}: the margin must not be negative")
         return Gate(
@@ -163,7 +165,7 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
             kind=kind,
             metric=metric,
             op=match["op"],
-            threshold=float(match["value"]),
+            threshold=finite(match["value"], field, clean),
             slice=match["slice"],
             snapshot=match["snapshot"],
         )
@@ -191,7 +193,9 @@ def _metric(name: str, text: str, field: str, *, cost: bool = True) -> str:
 class SliceCondition(BaseModel):
     """Conditions on one feature: equality, membership or a range (``ge``/``gt``/``le``/``lt``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     eq: float | str | bool | None = None
     in_: list[float | str | bool] | None = Field(None, alias="in")
@@ -210,7 +214,7 @@ class SliceCondition(BaseModel):
 class Suite(BaseModel):
     """Held-out snapshots, the label column, metrics and slices of one evaluation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     snapshots: list[str] = Field(min_length=1)
     target: str = Field(min_length=1)
@@ -252,7 +256,7 @@ class Suite(BaseModel):
 
 
 class Gates(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     suite: str | None = None
     checks: list[Gate] = Field(default_factory=list)
@@ -271,7 +275,7 @@ class Gates(BaseModel):
 
 
 class Promotion(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     require_blessing: bool = False
     require_comparative: bool = False
@@ -289,7 +293,7 @@ class Rollout(BaseModel):
     ``max_rows`` and are promoted only with ``promote_shadow``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     strategy: Literal["replace", "canary", "ab", "shadow"] = "replace"
     steps: list[float] = Field(default_factory=lambda: [100.0])
@@ -308,11 +312,33 @@ class Rollout(BaseModel):
     srm_alpha: float = Field(default=0.001, gt=0, lt=0.5)
     promote_shadow: bool = False
 
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: list[float], info: ValidationInfo) -> list[float]:
+        """The rules ``keel deploy`` applies, so a policy that checks is one that deploys."""
+        strategy = info.data.get("strategy", "replace")
+        try:
+            validate_shares(value)
+            if strategy in ("canary", "ab"):
+                validate_steps(strategy, value)
+        except InvalidInput as exc:
+            raise ValueError(exc.problem) from exc
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        try:
+            parse_duration(value, "rollout.interval")
+        except InvalidInput as exc:
+            raise ValueError(exc.problem) from exc
+        return value
+
 
 class DriftRules(BaseModel):
     """When a feature counts as drifted: significance after Benjamini-Hochberg AND an effect."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     alpha: float = Field(default=0.01, gt=0, lt=1)
     numeric_effect: float = Field(default=0.05, ge=0)  # Wasserstein distance in reference std units
@@ -325,7 +351,7 @@ class DriftRules(BaseModel):
 class Window(BaseModel):
     """How the prediction log is cut into windows: by row count or by time (``every``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     rows: int | None = Field(None, ge=10, le=10_000_000)
     every: str | None = None
@@ -342,7 +368,7 @@ class Window(BaseModel):
 class Sink(BaseModel):
     """Where alerts and routed registry events go."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     type: Literal["log", "file", "webhook", "slack"]
     name: str | None = None
@@ -369,14 +395,14 @@ class Sink(BaseModel):
 class Cost(BaseModel):
     """Prices behind cost per 1,000 predictions: CPU time and a price per request."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     cpu_hour_price: float = Field(default=0.0, ge=0)
     request_price: float = Field(default=0.0, ge=0)
 
 
 class Monitoring(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     drift_alerts: bool = False
     accuracy_threshold: float | None = None
@@ -445,7 +471,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     risk_profile: RiskProfile = "low"
     suites: dict[str, Suite] = Field(default_factory=dict)

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from keel.domain.alert_rules import DEFAULT_LABELLED_ROWS, AlertRule, parse_alert_rule
 from keel.domain.durations import parse_duration
 from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
+from keel.domain.numbers import finite, whole
 from keel.errors import InvalidInput
 
 __all__ = [
@@ -80,7 +81,7 @@ class Trigger(BaseModel):
     ``margin`` over the newest ``rows`` labelled predictions against the first ones of the
     newest ``champions`` champions (1: the champion's own)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     text: str
     kind: Literal["rule", "drift_alert", "drop"]
@@ -138,7 +139,7 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
             f"{clean!r}: {better} {metric} is better, so it gets worse when it {worse}; "
             f"write '{metric} {worse} by ...'",
         )
-    margin = float(match["margin"].replace(",", ""))
+    margin = finite(match["margin"], field, clean)
     if margin <= 0:
         raise InvalidInput(field, f"{clean!r}: the margin must be above 0")
     if metric in BOUNDED_METRICS and margin >= 1:
@@ -147,12 +148,12 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
         )
     rows = DEFAULT_LABELLED_ROWS
     if match["rows"] is not None:
-        rows = int(float(match["rows"].replace(",", "")))
+        rows = whole(match["rows"], field, clean)
         if rows < 1:
             raise InvalidInput(field, f"{clean!r}: the span must be at least 1")
     champions: int | None = 1
     if match["champions"] is not None:
-        champions = _whole(match["champions"])
+        champions = _whole(finite(match["champions"], field, clean))
         if champions is None or champions < 1:
             raise InvalidInput(
                 field, f"{clean!r}: the champions to compare with must be a whole number, 1 or more"
@@ -163,9 +164,8 @@ def _drop(clean: str, match: re.Match[str], field: str) -> Trigger:
     )
 
 
-def _whole(number: str) -> int | None:
-    """``number`` as a whole number (None when it has a fraction)."""
-    value = float(number.replace(",", ""))
+def _whole(value: float) -> int | None:
+    """``value`` as a whole number (None when it has a fraction)."""
     return int(value) if value.is_integer() else None
 
 
@@ -200,7 +200,7 @@ class Training(BaseModel):
     keeps changing is learnt mostly from its recent past without throwing the rest away.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     recent_rows: int = Field(default=20_000, ge=10)
     include_snapshot: Literal["always", "never", "fill"] = "fill"
@@ -211,7 +211,7 @@ class Training(BaseModel):
 
 
 class Retraining(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     schedule: str | None = None
     triggers: list[Trigger] = Field(default_factory=list)

@@ -21,8 +21,9 @@ from keel.domain.deployments import (
     Status,
     validate_steps,
 )
+from keel.domain.durations import parse_duration
 from keel.domain.names import ModelRef, validate_name, validate_version
-from keel.errors import Conflict, InvalidInput, NotFound
+from keel.errors import Conflict, NotFound
 from keel.registry import audit
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, resolve_in
@@ -100,8 +101,7 @@ def start(
     validate_name(model, "model")
     number = validate_version(version)
     shares = validate_steps(strategy, steps)
-    if interval_s <= 0:
-        raise InvalidInput("interval", "must be longer than zero")
+    interval_s = parse_duration(interval_s, "interval").total_seconds()  # the policy's rule
     with db.write() as conn:
         model_id = model_id_of(conn, model)
         conn.execute(sa.select(models.c.id).where(models.c.id == model_id).with_for_update())
@@ -152,6 +152,7 @@ def start(
                 "strategy": strategy,
                 "steps": shares,
                 "stable": stable,
+                "candidate_weight": weight,
                 "reason": reason,
             },
         )
