@@ -12,6 +12,7 @@ pipeline finds the version it registered before).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound,
 from keel.registry.clock import utcnow
 
 __all__ = ["Autopilot", "Decision", "controller_moment"]
+
+log = logging.getLogger("keel.autopilot")
 
 
 def controller_moment(now: Any) -> datetime | None:
@@ -91,6 +94,9 @@ class Autopilot:
                 out.extend(self.reconcile(name, now))
             except KeelError as exc:  # one model's trouble must not stop the others
                 out.append(Decision(name, "error", exc.message))
+            except Exception as exc:  # nor a model's (or trainer's) own exception
+                log.exception("the autopilot's pass over %s failed", name)
+                out.append(Decision(name, "error", f"unexpected {type(exc).__name__}: {exc}"))
         return out
 
     def run(
@@ -136,7 +142,11 @@ class Autopilot:
         policy = self.client.get_policy(model) or Policy()
         out: list[Decision] = []
         if self.monitor:
-            out.append(self._monitor(model, policy, moment))
+            try:
+                out.append(self._monitor(model, policy, moment))
+            except KeelError as exc:  # e.g. a candidate that raises (ModelFailed): its rollout
+                # must still be driven, so that it can be rolled back
+                out.append(Decision(model, "error", f"monitoring failed: {exc.message}"))
         current = retrains.active(self.client.db, model)
         if current is None:
             started = self._consider(model, policy, moment)

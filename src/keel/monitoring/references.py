@@ -7,6 +7,11 @@ or from the snapshot the policy names (better: held-out data, where outputs are 
 a version a retrain registered then uses its retrain's holdout). It is stored as a
 content-addressed artifact keyed by version, snapshot and format, so every later window reuses
 it without touching the reference data again.
+
+Building it runs the model on the reference data: whatever the model's own code raises there
+(loading it, ``predict``, ``predict_proba``) comes out as ``ModelFailed`` naming the version and
+the exception, so a caller can blame that version instead of crashing (a canary's candidate that
+fails here is rolled back).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import sqlalchemy as sa
 from keel.domain.entities import ModelVersion, Snapshot
 from keel.domain.policy import Monitoring, Policy
 from keel.domain.retraining import HOLDOUT_TAG, RETRAIN_TAG
-from keel.errors import InvalidInput
+from keel.errors import InvalidInput, KeelError, ModelFailed
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, version_id_of
 from keel.store.artifacts import ArtifactStore
@@ -200,8 +205,15 @@ def build_reference(
         raise InvalidInput("monitoring.target", f"{target!r} is not a column of {snapshot.ref}")
     inputs = ReferenceProfile.build(frame[features])
     sample = frame.sample(n=min(len(frame), OUTPUT_SAMPLE), random_state=0)
-    model = load(db, artifacts, ModelRef(version.name, version=version.version), None)
-    prediction, score, classes = model_outputs(model, sample[features])
+    try:
+        model = load(db, artifacts, ModelRef(version.name, version=version.version))
+        prediction, score, classes = model_outputs(model, sample[features])
+    except KeelError:
+        raise
+    except Exception as exc:  # the model's own code raised: say so as a Keel error, never crash
+        raise ModelFailed(
+            version.name, version.version, exc, during=f"scoring its reference data {snapshot.ref}"
+        ) from exc
     task = "classification" if classes else "regression"
     # class labels are categories, whatever their dtype; regression outputs are numbers
     shown = [str(p) for p in prediction] if classes else prediction

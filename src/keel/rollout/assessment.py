@@ -14,6 +14,11 @@ controller (``keel.rollout.controller``) applies the decision.
 - replace (and any deployment whose candidate is already champion, a promotion interrupted
   between its two writes): finish it.
 
+Whatever strategy: when the candidate's own code raises while it is analysed (building its
+reference runs it on its training data), that is a failure of the candidate, not of the
+analysis: it is rolled back (stopped with ``auto_rollback`` off) with an alert, the reason
+naming the exception's type and message (``ModelFailed``).
+
 Example: ``assess(db, artifacts, logs, "fraud", policy).reasons`` says why a canary waits.
 """
 
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from keel.domain.deployments import Deployment
 from keel.domain.names import ModelRef
 from keel.domain.policy import Policy
-from keel.errors import InvalidInput, KeelError
+from keel.errors import InvalidInput, KeelError, ModelFailed
 from keel.registry import deployments
 from keel.registry.clock import utcnow
 from keel.registry.models import resolve_in
@@ -121,6 +126,10 @@ class _Look:
             number = versions[side]
             try:
                 return None if number is None else loader(number)
+            except ModelFailed:
+                if side == "candidate":  # the candidate's own code failed: a failure of it
+                    raise
+                return None  # the stable version's: no accuracy comparison, not its rival's fault
             except KeelError:  # no training snapshot, a regression: no accuracy, not a failure
                 return None
 
@@ -165,7 +174,25 @@ def assess(
         why = "a replace deployment moves the champion at once"
         return Assessment(model, deployment, "complete", [why], look.base())
     decide = {"canary": _canary, "ab": _ab, "shadow": _shadow}[deployment.strategy]
-    return decide(look)
+    try:
+        return decide(look)
+    except ModelFailed as exc:
+        if exc.version != deployment.candidate_version:
+            raise
+        return _candidate_failed(look, exc)
+
+
+def _candidate_failed(look: _Look, exc: ModelFailed) -> Assessment:
+    """The candidate's own code raised during the analysis: that is a failure of the candidate,
+    rolled back (or stopped, with ``auto_rollback`` off) with an alert, like a breach."""
+    d = look.deployment
+    failure = {"raised": exc.raised, "detail": exc.detail, "during": exc.during}
+    why = (
+        f"the candidate {d.model}/{d.candidate_version} raised {exc.raised}: {exc.detail} "
+        f"({exc.during})"
+    )
+    action: Action = "rollback" if look.limits.auto_rollback else "stop"
+    return Assessment(d.model, d, action, [why], look.base(failure=failure), alert=True)
 
 
 def start_position(deployment: Deployment) -> str | None:

@@ -12,6 +12,11 @@ transaction. With the policy's ``auto_rollback`` off the same breach stops the r
 (``stopped``, traffic back to stable, ``deployment.stopped``). Promotion moves ``champion``
 through the policy-guarded alias (``keel.rollout.actions.promote``).
 
+A candidate whose own code raises while it is analysed is rolled back the same way, the reason
+naming the exception (``keel.rollout.assessment``). ``advance_all`` and ``watch`` go on with the
+other models whatever one model's analysis raises (reported as ``error``), and ``status`` reports
+a failed analysis instead of raising.
+
 Example, driven by the monitor loop or ``keel rollout watch``::
 
     advance(db, artifacts, logs, "keel-controller", "fraud", policy)
@@ -19,6 +24,7 @@ Example, driven by the monitor loop or ``keel rollout watch``::
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -37,6 +43,8 @@ from keel.store.database import Database
 from keel.store.prediction_log import LogStore
 
 __all__ = ["advance", "advance_all", "assess", "status", "watch"]
+
+log = logging.getLogger("keel.rollout")
 
 _ENDS: dict[str, tuple[Status, str]] = {
     "rollback": ("rolled_back", "deployment.rollback"),
@@ -177,10 +185,24 @@ def status(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The running deployment (if any), the champion, and what ``advance`` would do now and
-    why; reads only, nothing moves."""
-    seen = assess(db, artifacts, logs, model, policy, now=now)
+    why; reads only, nothing moves. An analysis that fails unexpectedly is reported as the next
+    action ``error`` with its reason, never raised: status is where a person looks when things
+    go wrong."""
     with db.read() as conn:
         champion = deployments.champion_in(conn, model)
+    try:
+        seen = assess(db, artifacts, logs, model, policy, now=now)
+    except KeelError:
+        raise
+    except Exception as exc:
+        log.exception("analysing the rollout of %s failed", model)
+        running = deployments.running(db, model)
+        return {
+            "model": model,
+            "champion": champion,
+            "deployment": None if running is None else running.to_dict(),
+            "next": {"action": "error", "reasons": [_unexpected(exc)], "analysis": {}},
+        }
     return {
         "model": model,
         "champion": champion,
@@ -220,6 +242,13 @@ def _advance_safely(
         return {"model": model, "action": "conflict", "reasons": [exc.message]}
     except KeelError as exc:
         return {"model": model, "action": "error", "reasons": [exc.message]}
+    except Exception as exc:  # one model's trouble must not leave the others' rollouts undone
+        log.exception("advancing the rollout of %s failed", model)
+        return {"model": model, "action": "error", "reasons": [_unexpected(exc)]}
+
+
+def _unexpected(exc: Exception) -> str:
+    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def watch(
