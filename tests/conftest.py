@@ -31,6 +31,20 @@ settings.register_profile(
 settings.load_profile("keel")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Audit keys and checkpoints (``Settings.audit_dir``, by default under XDG_CONFIG_HOME) go
+    to a folder of the session, never the user's ~/.config; subprocesses inherit it."""
+    folder = tmp_path_factory.mktemp("config")
+    before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(folder)
+    yield folder / "keel"
+    if before is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real data sets beside the repository; skipped when absent unless CI requires them."""

@@ -10,6 +10,7 @@ model = client.load_model("models:/credit@champion")
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from keel.client_autopilot import AutopilotMethods
 from keel.client_monitoring import MonitoringMethods
 from keel.client_rollout import RolloutMethods
-from keel.domain.audit import ChainVerification
+from keel.domain.audit import AuditVerification
 from keel.domain.entities import (
     AliasMove,
     AliasPeriod,
@@ -56,6 +57,7 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         actor: str | None = None,
         settings: Settings | None = None,
     ) -> None:
+        from keel.registry.audit_checkpoint import install_for
         from keel.store.artifacts import FsspecArtifactStore
         from keel.store.database import Database
 
@@ -66,6 +68,7 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         self.db = Database(settings.store_url)
         try:
             self.artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+            self._audit_checkpoints = install_for(self.db, settings)
         except BaseException:
             self.db.close()
             raise
@@ -471,7 +474,23 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
 
         return audit.entries(self.db, subject=subject, action=action, actor=actor, limit=limit)
 
-    def verify_audit(self) -> ChainVerification:
-        from keel.registry import audit
+    def verify_audit(
+        self,
+        *,
+        artifacts: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> AuditVerification:
+        """Prove the store from its audit trail: the hash chain, the head against the newest
+        keyed checkpoint, every alias, version, deployment and token against the replayed trail,
+        and (``artifacts``; by default when they total under 10 GB) every artifact file against
+        its hash. ``progress`` gets (bytes hashed, bytes to hash). ``intact`` only when all hold;
+        ``findings`` name each table and row that disagrees and what the trail says instead."""
+        from keel.registry import audit_proof
 
-        return audit.verify(self.db)
+        return audit_proof.verify(
+            self.db,
+            self.artifacts,
+            self._audit_checkpoints,
+            check_artifacts=artifacts,
+            progress=progress,
+        )

@@ -3,6 +3,9 @@
 Precedence: explicit arguments, then ``KEEL_*`` environment variables, then ``keel.yaml`` in the
 working folder, then the defaults, which need nothing: ``sqlite:///.keel/keel.db`` and
 ``.keel/artifacts``.
+
+The audit checkpoint key (``KEEL_AUDIT_KEY``) is read here and only here; it is never taken
+from ``keel.yaml``, which usually sits beside the store it is meant to protect.
 """
 
 from __future__ import annotations
@@ -13,13 +16,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from keel.errors import InvalidInput
 
 DEFAULT_STORE = "sqlite:///.keel/keel.db"
 DEFAULT_ARTIFACTS = ".keel/artifacts"
-_ENV = {"store_url": "KEEL_STORE_URL", "artifacts": "KEEL_ARTIFACTS", "actor": "KEEL_USER"}
+_ENV = {
+    "store_url": "KEEL_STORE_URL",
+    "artifacts": "KEEL_ARTIFACTS",
+    "actor": "KEEL_USER",
+    "audit_key": "KEEL_AUDIT_KEY",
+    "audit_dir": "KEEL_AUDIT_DIR",
+}
 
 
 def _default_actor() -> str:
@@ -29,13 +38,37 @@ def _default_actor() -> str:
         return "unknown"
 
 
+def default_audit_dir() -> str:
+    """Where the audit key and checkpoints live unless told otherwise: the user's configuration
+    folder (``$XDG_CONFIG_HOME/keel``, else ``~/.config/keel``), outside any store."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return str(Path(base) / "keel")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: a process driving a retrain renews its lease this often; the lease lapses after
+    #: ``retrain_heartbeat_misses`` beats without one, and another process may take it over
+    retrain_heartbeat_s: float = Field(5.0, gt=0, allow_inf_nan=False)
+    retrain_heartbeat_misses: int = Field(3, ge=2)
     store_url: str = Field(DEFAULT_STORE, min_length=1)
     artifacts: str = Field(DEFAULT_ARTIFACTS, min_length=1)
     actor: str = Field(default_factory=_default_actor, min_length=1, max_length=256)
     artifact_options: dict[str, Any] = Field(default_factory=dict)
+    #: the key of the audit checkpoints (HMAC-SHA256); without it a key file in ``audit_dir``
+    #: is used, created on first use
+    audit_key: SecretStr | None = None
+    #: the folder of the key file and the checkpoints: outside the store, so that whoever can
+    #: only write the database cannot roll a checkpoint back
+    audit_dir: str = Field(default_factory=default_audit_dir, min_length=1)
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @classmethod
     def load(
@@ -91,4 +124,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         out["artifact_options"] = section["artifact_options"]
     if "user" in data:
         out["actor"] = data["user"]
+    audit = data.get("audit", {})
+    if not isinstance(audit, dict):
+        raise InvalidInput(f"{path}: audit", "must be a mapping (dir)")
+    if "key" in audit:
+        raise InvalidInput(
+            f"{path}: audit.key", "the audit key is read from KEEL_AUDIT_KEY, never from a file"
+        )
+    if "dir" in audit:
+        out["audit_dir"] = audit["dir"]
     return out

@@ -9,7 +9,8 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from keel.cli.context import JsonOption, client_of
-from keel.cli.output import console, pairs, print_json, print_table, short, when
+from keel.cli.output import console, errors, pairs, print_json, print_table, short, when
+from keel.domain.audit import AuditVerification
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
@@ -109,24 +110,72 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify(ctx: typer.Context, json: JsonOption = False) -> None:
-    """Check the hash chain; exits 5 and names the first tampered entry if it is broken."""
-    result = client_of(ctx).verify_audit()
+def audit_verify(
+    ctx: typer.Context,
+    artifacts: Annotated[
+        bool | None,
+        typer.Option(
+            "--artifacts/--no-artifacts",
+            help="Hash every artifact file a version names (default: when they total < 10 GB).",
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Prove the store from its audit trail: the hash chain, the head against the keyed
+    checkpoint, every alias, version, deployment and token against the replayed trail, and the
+    artifact files. Exits 5 and names each table and row that disagrees."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+    client = client_of(ctx)
+    with Progress(
+        TextColumn("hashing artifacts"),
+        BarColumn(),
+        DownloadColumn(),
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
+    ) as bar:
+        task = bar.add_task("artifacts", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = client.verify_audit(artifacts=artifacts, progress=progress)
     if json:
-        print_json(
-            {
-                "intact": result.intact,
-                "checked": result.checked,
-                "first_bad_seq": result.first_bad_seq,
-                "reason": result.reason,
-            }
-        )
-    elif result.intact:
-        console.print(f"audit chain intact: {result.checked} entries verified")
+        print_json(result)
     else:
-        console.print(
-            f"[bold red]audit chain broken[/bold red] at entry {result.first_bad_seq}: "
-            f"{result.reason} ({result.checked} entries before it verified)"
-        )
+        _print_verification(result)
     if not result.intact:
         raise typer.Exit(5)
+
+
+def _print_verification(result: AuditVerification) -> None:
+    chain = result.chain
+    if chain.intact:
+        console.print(f"audit chain intact: {chain.checked} entries verified")
+    else:
+        console.print(
+            f"[bold red]audit chain broken[/bold red] at entry {chain.first_bad_seq}: "
+            f"{escape(chain.reason or '')} ({chain.checked} entries before it verified)"
+        )
+    if result.checkpoint_seq is not None:
+        console.print(
+            f"checkpoint: the head is held against the keyed checkpoint at entry "
+            f"{result.checkpoint_seq}"
+        )
+    if result.artifacts_checked is not None:
+        console.print(f"artifacts: {result.artifacts_checked} files hashed")
+    for note in result.notes:
+        console.print(f"[dim]{escape(note)}[/dim]")
+    if result.findings:
+        console.print(
+            f"[bold red]{len(result.findings)} finding(s): the store does not match its "
+            "audit trail[/bold red]"
+        )
+        print_table(
+            ["table", "row", "the store holds", "the trail says"],
+            ([f.table, f.row, f.found, f.expected] for f in result.findings),
+            title="findings",
+        )
+    elif chain.intact:
+        console.print("state: every alias, version, deployment and token matches the trail")

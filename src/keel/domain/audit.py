@@ -53,6 +53,83 @@ class ChainVerification:
 AuditRow = tuple[int, str, str, str, str, dict[str, Any], str, str]
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One place where the store disagrees with its audit trail.
+
+    ``table`` and ``row`` say where (``aliases``, ``fraud@champion``), ``found`` what the store
+    holds there and ``expected`` what replaying the trail says it should hold.
+
+    >>> str(Finding("aliases", "fraud@champion", "version 3", "version 2"))
+    'aliases fraud@champion: the store holds version 3; the trail says version 2'
+    """
+
+    table: str
+    row: str
+    found: str
+    expected: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.table} {self.row}: the store holds {self.found}; the trail says {self.expected}"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "table": self.table,
+            "row": self.row,
+            "found": self.found,
+            "expected": self.expected,
+        }
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """What ``keel audit verify`` proved: the chain, the head against the newest keyed
+    checkpoint, the state tables against the replayed trail and (optionally) the artifacts.
+
+    ``intact`` only when all of them hold; ``checked``, ``first_bad_seq`` and ``reason`` describe
+    the hash chain as before. ``checkpoint_seq`` is the checkpoint the head was held against
+    (None when there was none), ``artifacts_checked`` how many artifact files were hashed (None
+    when that check was skipped), and ``notes`` say what was not checked and why.
+    """
+
+    chain: ChainVerification
+    findings: tuple[Finding, ...] = ()
+    checkpoint_seq: int | None = None
+    artifacts_checked: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def intact(self) -> bool:
+        return self.chain.intact and not self.findings
+
+    @property
+    def checked(self) -> int:
+        return self.chain.checked
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return self.chain.first_bad_seq
+
+    @property
+    def reason(self) -> str | None:
+        return self.chain.reason
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "chain_intact": self.chain.intact,
+            "checked": self.checked,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+            "checkpoint_seq": self.checkpoint_seq,
+            "artifacts_checked": self.artifacts_checked,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
+        }
+
+
 def verify_chain(rows: Iterable[AuditRow]) -> ChainVerification:
     """Check rows ``(seq, at, actor, action, subject, details, prev_hash, hash)`` in seq order."""
     expected_prev = GENESIS

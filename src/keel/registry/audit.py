@@ -7,16 +7,26 @@ is locked while appending, which serializes writers on PostgreSQL (SQLite serial
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.domain.audit import ChainVerification, canonical_json, entry_hash, verify_chain
+from keel.domain.audit import (
+    AuditRow,
+    ChainVerification,
+    canonical_json,
+    entry_hash,
+    verify_chain,
+)
 from keel.domain.entities import AuditEntry
 from keel.registry.clock import utcnow
-from keel.store.database import Database
+from keel.store.database import Database, note
 from keel.store.schema import audit_head, audit_log
+
+#: the note ``append`` leaves for after the commit: ``(seq, prev_hash, hash)`` of the new head
+HEAD_NOTE = "audit_head"
 
 
 def append(
@@ -45,6 +55,8 @@ def append(
         )
     )
     conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    # for the keyed checkpoint written once this transaction has committed (audit_checkpoint)
+    note(conn, HEAD_NOTE, (seq, head.hash, digest))
     return AuditEntry(seq, at, actor, action, subject, clean, head.hash, digest)
 
 
@@ -84,52 +96,62 @@ def entries(
 def verify(db: Database, batch: int = 5000) -> ChainVerification:
     """Walk the whole chain in order and compare its end with the recorded head."""
     with db.read() as conn:
-        head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
+        return verify_in(conn, batch)
 
-        def rows() -> Any:
-            last = 0
-            while True:
-                chunk = conn.execute(
-                    sa.select(audit_log)
-                    .where(audit_log.c.seq > last)
-                    .order_by(audit_log.c.seq)
-                    .limit(batch)
-                ).all()
-                if not chunk:
-                    return
-                for r in chunk:
-                    yield (
-                        r.seq,
-                        r.at,
-                        r.actor,
-                        r.action,
-                        r.subject,
-                        r.details,
-                        r.prev_hash,
-                        r.hash,
-                    )
-                last = chunk[-1].seq
 
-        result = verify_chain(rows())
-        if result.intact and result.checked > head.seq:
-            extra = head.seq + 1
-            return ChainVerification(
-                False,
-                head.seq,
-                extra,
-                f"entries from {extra} on were added behind the chain head (which ends at "
-                f"{head.seq})",
-            )
-        if result.intact and result.checked < head.seq:
-            missing = result.checked + 1
-            return ChainVerification(
-                False, result.checked, missing, f"entries from {missing} to {head.seq} are missing"
-            )
-        if result.intact and head.seq and _last_hash(conn) != head.hash:
-            return ChainVerification(
-                False, result.checked, head.seq, "the last entry does not match the chain head"
-            )
-        return result
+def verify_in(
+    conn: Connection, batch: int = 5000, observe: Callable[[AuditRow], None] | None = None
+) -> ChainVerification:
+    """``verify`` inside the caller's read transaction; ``observe`` sees every entry in order,
+    also those after a break (replaying the trail needs all of them)."""
+    head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
+    source = rows_in(conn, batch)
+    if observe is not None:
+        source = _observed(source, observe)
+    result = verify_chain(source)
+    for _ in source:  # the rest after a break, for ``observe``
+        pass
+    if result.intact and result.checked > head.seq:
+        extra = head.seq + 1
+        return ChainVerification(
+            False,
+            head.seq,
+            extra,
+            f"entries from {extra} on were added behind the chain head (which ends at {head.seq})",
+        )
+    if result.intact and result.checked < head.seq:
+        missing = result.checked + 1
+        return ChainVerification(
+            False, result.checked, missing, f"entries from {missing} to {head.seq} are missing"
+        )
+    if result.intact and head.seq and _last_hash(conn) != head.hash:
+        return ChainVerification(
+            False, result.checked, head.seq, "the last entry does not match the chain head"
+        )
+    return result
+
+
+def rows_in(conn: Connection, batch: int = 5000) -> Iterator[AuditRow]:
+    """Every entry in seq order, read ``batch`` at a time (the trail grows without bound)."""
+    last = 0
+    while True:
+        chunk = conn.execute(
+            sa.select(audit_log)
+            .where(audit_log.c.seq > last)
+            .order_by(audit_log.c.seq)
+            .limit(batch)
+        ).all()
+        if not chunk:
+            return
+        for r in chunk:
+            yield (r.seq, r.at, r.actor, r.action, r.subject, r.details, r.prev_hash, r.hash)
+        last = chunk[-1].seq
+
+
+def _observed(rows: Iterator[AuditRow], observe: Callable[[AuditRow], None]) -> Iterator[AuditRow]:
+    for row in rows:
+        observe(row)
+        yield row
 
 
 def _last_hash(conn: Connection) -> str | None:

@@ -36,6 +36,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_fingerprint(stored_hash: str) -> str:
+    """What ``token.create`` records of a token's stored hash: enough for ``keel audit verify``
+    to tell a hash swapped for another token's, without publishing the lookup key itself."""
+    return hashlib.sha256(f"keel-token:{stored_hash}".encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class TokenRecord:
     id: int
@@ -84,7 +90,14 @@ def create(db: Database, actor: str, role: str, name: str = "") -> tuple[str, To
             )
         ).inserted_primary_key
         assert new_id is not None
-        audit.append(conn, actor, "token.create", f"token:{prefix}", {"role": role, "name": name})
+        audit.append(
+            conn,
+            actor,
+            "token.create",
+            f"token:{prefix}",
+            # the fingerprint lets `keel audit verify` tell a stored hash swapped for another
+            {"role": role, "name": name, "fingerprint": token_fingerprint(token_hash(token))},
+        )
         row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == new_id[0])).one()
     return token, _record(row)
 

@@ -110,11 +110,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from keel.registry.audit_checkpoint import install_for
         from keel.store.artifacts import FsspecArtifactStore
         from keel.store.prediction_log import ParquetLogStore
 
         quiet_feature_name_warning()
         db = Database(settings.store_url)
+        install_for(db, settings)  # audited changes over HTTP keep the audit checkpoint too
         artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
         writer: PredictionRecorder
         if recorder is not None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from keel.errors import ArtifactCorrupted, InvalidInput, NotFound, StoreUnavailable
+
+_CHUNK = 1 << 20  # hashing a large artifact reads a megabyte at a time
 
 
 class ArtifactStore(Protocol):
@@ -28,6 +31,11 @@ class ArtifactStore(Protocol):
         ...
 
     def exists(self, sha256: str) -> bool: ...
+
+    def digest(self, sha256: str, on_read: Callable[[int], None] | None = None) -> str:
+        """The SHA-256 of the bytes stored under ``sha256``, read in chunks (``on_read`` gets
+        each chunk's size); NotFound when there are none."""
+        ...
 
     def location(self, sha256: str) -> str: ...
 
@@ -109,6 +117,23 @@ class FsspecArtifactStore:
 
     def exists(self, sha256: str) -> bool:
         return bool(self.fs.exists(self._path(sha256)))
+
+    def digest(self, sha256: str, on_read: Callable[[int], None] | None = None) -> str:
+        path = self._path(sha256)
+        hasher = hashlib.sha256()
+        try:
+            with self.fs.open(path, "rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    hasher.update(chunk)
+                    if on_read is not None:
+                        on_read(len(chunk))
+        except FileNotFoundError as exc:
+            raise NotFound("artifact", sha256, hint=f"expected at {self.location(sha256)}") from exc
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"could not read artifact {sha256[:12]} from {self.url}: {exc}", url=self.url
+            ) from exc
+        return hasher.hexdigest()
 
     def close(self) -> None:
         """fsspec file systems hold no resources that need closing here."""

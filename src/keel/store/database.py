@@ -8,8 +8,9 @@ registry. Foreign database errors are turned into Keel errors here and nowhere e
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from keel.errors import InvalidInput, SchemaTooNew, StoreConflict, StoreUnavaila
 SCHEMA_HEAD = "0006"
 _MIGRATION_LOCK_KEY = 0x6B65656C  # "keel": PostgreSQL advisory lock held while migrating
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_NOTES = "keel.after_commit_notes"
 
 
 def _json_dumps(value: Any) -> str:
@@ -73,6 +75,8 @@ class Database:
         self.engine = self._create_engine(parsed)
         self._lock = threading.Lock()
         self._append_sql: dict[tuple[str, tuple[str, ...]], tuple[str, list[Any]]] = {}
+        #: called with a committed write's notes (see ``note``), e.g. to checkpoint the audit head
+        self.after_commit: list[Callable[[dict[str, Any]], None]] = []
         if migrate:
             try:
                 self.migrate()
@@ -123,11 +127,33 @@ class Database:
     # -- transactions -------------------------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction: committed when the block ends, rolled back on any error."""
+        """A write transaction: committed when the block ends, rolled back on any error.
+
+        Notes left with :func:`note` during the transaction go to the ``after_commit`` hooks
+        once it has committed (never when it rolled back).
+        """
+        notes: dict[str, Any] | None = None
         with self._translate(), self.engine.connect() as conn:
             conn = conn.execution_options(keel_write=True)
-            with conn.begin():
-                yield conn
+            conn.info.pop(_NOTES, None)  # a pooled connection forgets an earlier rollback's notes
+            try:
+                with conn.begin():
+                    yield conn
+                notes = conn.info.get(_NOTES)
+            finally:
+                conn.info.pop(_NOTES, None)
+        if notes:
+            self._after_commit(notes)
+
+    def _after_commit(self, notes: dict[str, Any]) -> None:
+        """Run the hooks; one that fails is logged, never raised: the write has committed."""
+        for hook in list(self.after_commit):
+            try:
+                hook(notes)
+            except Exception:
+                logging.getLogger("keel.store").warning(
+                    "an after-commit hook failed for %s", self.safe_url, exc_info=True
+                )
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -254,6 +280,12 @@ def _run_alembic_upgrade(conn: Connection) -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(conn), SCHEMA_HEAD)
+
+
+def note(conn: Connection, key: str, value: Any) -> None:
+    """Leave ``value`` under ``key`` for the ``after_commit`` hooks of this write transaction
+    (a later note under the same key replaces it)."""
+    conn.info.setdefault(_NOTES, {})[key] = value
 
 
 def insert_ignore(
