@@ -132,3 +132,35 @@ def test_settings_are_frozen() -> None:
     settings = Settings(store_url="sqlite:///x.db", artifacts="/a", actor="ann")
     with pytest.raises(ValueError, match="frozen"):
         settings.actor = "bob"  # type: ignore[misc]
+
+
+def test_the_audit_key_and_folder_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    defaults = Settings.load(environ={}, config_file=None)
+    assert defaults.audit_key is None
+    assert defaults.audit_dir == str(tmp_path / "xdg" / "keel")  # outside any store
+    environ = {"KEEL_AUDIT_KEY": "a secret of some length", "KEEL_AUDIT_DIR": "/etc/keel"}
+    settings = Settings.load(environ=environ, config_file=None)
+    assert settings.audit_key is not None
+    assert settings.audit_key.get_secret_value() == "a secret of some length"
+    assert "a secret" not in repr(settings)  # never printed
+    assert settings.audit_dir == "/etc/keel"
+
+
+def test_the_audit_key_is_never_read_from_keel_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "keel.yaml"
+    path.write_text("audit:\n  dir: /srv/audit\n")
+    assert Settings.load(environ={}, config_file=path).audit_dir == "/srv/audit"
+    path.write_text("audit:\n  key: a secret of some length\n")
+    with pytest.raises(InvalidInput) as caught:
+        Settings.load(environ={}, config_file=path)
+    assert caught.value.field.endswith("audit.key")
+
+
+def test_a_short_audit_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Settings.load(environ={"KEEL_AUDIT_KEY": "short"}, config_file=None)
+    assert caught.value.field == "audit_key"
+    assert "short" not in str(caught.value)

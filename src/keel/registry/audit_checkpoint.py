@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from keel.store.database import Database
 from keel.store.schema import audit_log
@@ -111,7 +111,14 @@ def store_identity(url: str) -> str | None:
         if not database or database == ":memory:":
             return None
         return f"sqlite:///{Path(database).expanduser().resolve()}"
-    return parsed.set(password=None, query={}).render_as_string(hide_password=False)
+    bare = URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+    )  # no password (it must not land in a file) and no options (the same database)
+    return bare.render_as_string(hide_password=False)
 
 
 class Checkpoints:
