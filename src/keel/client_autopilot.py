@@ -40,14 +40,40 @@ class AutopilotMethods:
         return pilot.reconcile_all(now=controller_moment(now), models=named)
 
     def retrain(
-        self, model: str, *, reason: str, now: datetime | None = None, run: bool = True
+        self,
+        model: str,
+        *,
+        reason: str = "",
+        now: datetime | None = None,
+        run: bool = True,
+        takeover: bool = False,
     ) -> list[Decision]:
-        """A manual retrain of ``model``: queued, then (``run``) driven by one pass at once."""
+        """A manual retrain of ``model``: queued, then (``run``) driven by one pass at once.
+
+        With one already in flight, Conflict; unless ``takeover``: then this process drives
+        that one on from where it stands, if the process that held it stopped its heartbeat
+        (killed, its machine gone): Conflict while that heartbeat is live. With ``takeover``
+        and none in flight, a new retrain starts as usual (it needs a ``reason``).
+        """
+        from keel.controller import retrains
         from keel.controller.autopilot import Autopilot, Decision, controller_moment
+        from keel.errors import Conflict, InvalidInput
 
         moment = controller_moment(now)
         pilot = Autopilot(self, monitor=False)
-        queued = pilot.request(model, reason=reason, now=moment)
+        if takeover:
+            if not run:
+                raise InvalidInput("takeover", "taking a retrain over drives it: not with queue")
+            if retrains.active(self.db, model) is not None:
+                return pilot.take_over(model, moment)
+        try:
+            queued = pilot.request(model, reason=reason, now=moment)
+        except Conflict as exc:
+            raise Conflict(
+                f"{exc.message}; if the process driving it was killed, `keel retrain {model} "
+                "--takeover` drives it on from here once its heartbeat stopped",
+                **exc.fields,
+            ) from exc
         first = Decision(model, "retrain", f"manual: {queued.reason}", queued.id)
         return [first, *pilot.reconcile(model, moment)] if run else [first]
 

@@ -3,6 +3,7 @@
 keel autopilot --once                    # one reconcile pass, for cron
 keel autopilot --every 1m                # long-running
 keel retrain credit --reason "new bureau data"
+keel retrain credit --takeover           # drive on the retrain a killed process left in flight
 keel retrains credit                     # what fired, what the gates said, how it ended
 keel pipelines show RUN_ID               # every step's inputs, output, cache and timing
 """
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
 from keel.cli.output import console, print_json, print_table, short, when
 
 if TYPE_CHECKING:
@@ -48,8 +49,13 @@ def autopilot(
     ] = None,
     model: ModelsOption = None,
     lease: Annotated[
-        str, typer.Option("--lease", help="How long a killed autopilot keeps its retrain.")
-    ] = "15m",
+        str | None,
+        typer.Option(
+            "--lease",
+            help="How long a retrain's lease lasts past its newest heartbeat, so how soon "
+            "another autopilot takes over from a killed one (default: 3 heartbeats of 5 s).",
+        ),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Keep every governed model healthy: monitor, retrain on the policy's triggers, gate, roll
@@ -59,7 +65,9 @@ def autopilot(
     from keel.registry.models import known_models
 
     client = client_of(ctx)
-    pilot = Autopilot(client, lease_s=parse_duration(lease, "lease").total_seconds())
+    pilot = Autopilot(
+        client, lease_s=parse_duration(lease, "lease").total_seconds() if lease else None
+    )
     every_s = parse_duration(every, "every").total_seconds()  # checked with --once too
     duration_s = parse_duration(duration, "for").total_seconds() if duration else None
     named = None if model is None else known_models(client.db, model, "model")
@@ -79,17 +87,26 @@ def retrain(
     queue: Annotated[
         bool, typer.Option("--queue", help="Only queue it; the next autopilot pass runs it.")
     ] = False,
+    takeover: Annotated[
+        bool,
+        typer.Option(
+            "--takeover",
+            help="Drive the retrain in flight from here if the process holding it stopped its "
+            "heartbeat (killed); refused while that heartbeat is live.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Retrain now (no trigger needed): train, gate and roll out under the model's policy."""
-    for decision in client_of(ctx).retrain(model, reason=reason, run=not queue):
+    found = client_of(ctx).retrain(model, reason=reason, run=not queue, takeover=takeover)
+    for decision in found:
         _show(decision, json)
 
 
 def retrains(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="The model (default: all).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    limit: Annotated[int, limit_option("--limit", "-n", help="How many, newest first.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """Retrains, newest first: trigger, state, candidate, outcome."""
@@ -119,7 +136,7 @@ def retrains(
 def runs(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    limit: Annotated[int, limit_option("--limit", "-n", help="How many, newest first.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """Pipeline runs, newest first."""

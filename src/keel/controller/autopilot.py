@@ -8,11 +8,19 @@ autopilot at any point and starting it again continues (or cleanly ends) the wor
 never two champions (the alias is one row), never a half rollout left alone (the next pass
 advances or rolls it back), never a duplicated retrain (one in flight per model, and a resumed
 pipeline finds the version it registered before).
+
+While it drives a retrain, the autopilot renews the retrain's lease with a heartbeat
+(``keel.controller.heartbeat``; every ``heartbeat_s``, 5 s by default, the lease lasting
+``heartbeat_misses`` beats, 3, past the newest). A pass that finds a retrain whose holder stopped
+beating takes it over; ``take_over`` does that on request (``keel retrain MODEL --takeover``) and
+refuses while the holder's heartbeat is live.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from keel.controller import retrains
+from keel.controller.heartbeat import Heartbeat
 from keel.controller.retrains import Retrain
 from keel.controller.triggers import consider
 from keel.domain.policy import Policy
@@ -67,16 +76,42 @@ class Autopilot:
         self,
         client: Any,
         *,
-        lease_s: float = 900.0,
+        lease_s: float | None = None,
+        heartbeat_s: float | None = None,
+        heartbeat_misses: int | None = None,
+        clock: Callable[[], datetime] | None = None,
         monitor: bool = True,
         sinks: list[Any] | None = None,
         pipeline: Any = None,
     ) -> None:
+        """``heartbeat_s`` and ``heartbeat_misses`` default to the client's settings (5 s, 3);
+        the lease lasts ``lease_s`` past each beat, by default ``heartbeat_misses`` beats.
+        ``heartbeat_s=0`` beats only when a lease is taken (the lease then lasts ``lease_s``
+        from each pass). ``clock`` stamps leases and beats (the registry's clock by default);
+        the pass's own ``now`` is the simulated time of triggers and rollouts instead."""
         from keel.controller.retraining import standard_pipeline
 
+        settings = getattr(client, "settings", None)
+        if heartbeat_s is None:
+            heartbeat_s = float(getattr(settings, "retrain_heartbeat_s", 5.0))
+        if heartbeat_misses is None:
+            heartbeat_misses = int(getattr(settings, "retrain_heartbeat_misses", 3))
+        if not (heartbeat_s >= 0 and math.isfinite(heartbeat_s)):
+            raise InvalidInput("heartbeat", "must be a number of seconds, 0 or more")
+        if heartbeat_misses < 2:
+            raise InvalidInput("heartbeat_misses", "must be at least 2 beats")
+        lease = heartbeat_s * heartbeat_misses if lease_s is None else lease_s
+        if not (lease > heartbeat_s and math.isfinite(lease)):
+            raise InvalidInput(
+                "lease",
+                f"must be longer than the heartbeat ({heartbeat_s:g} s), or a live retrain "
+                "would lose its lease between two beats",
+            )
         self.client = client
         self.owner = retrains.controller_id()
-        self.lease = timedelta(seconds=lease_s)
+        self.lease = timedelta(seconds=lease)
+        self.heartbeat_s = heartbeat_s
+        self.clock = clock or utcnow
         self.monitor = monitor
         self.sinks = sinks
         self.pipeline = pipeline or standard_pipeline()
@@ -209,20 +244,80 @@ class Autopilot:
         with self.client.db.read() as conn:
             return champion_in(conn, model)
 
+    def take_over(self, model: str, now: datetime | None = None) -> list[Decision]:
+        """Drive ``model``'s retrain in flight from this process, taking its lease from a holder
+        whose heartbeat stopped (audited as ``retrain.takeover``). NotFound with none in flight;
+        Conflict while its holder's heartbeat is live."""
+        from keel.errors import NotFound
+
+        current = retrains.active(self.client.db, model)
+        if current is None:
+            raise NotFound(
+                "retrain in flight of",
+                model,
+                hint=f"start one with `keel retrain {model} --reason ...`",
+            )
+        if not self._take(current):
+            raise Conflict(self._held(current.id), retrain=current.id, model=model)
+        first = Decision(
+            model,
+            "takeover",
+            f"took over retrain #{current.id} ({current.state})"
+            + (f" from {current.lease_owner}" if current.lease_owner else ""),
+            current.id,
+        )
+        return [first, *self.reconcile(model, now)]
+
+    def _take(self, retrain: Retrain) -> bool:
+        return retrains.take_lease(
+            self.client.db,
+            retrain.id,
+            self.owner,
+            self.lease,
+            now=self.clock(),
+            actor=self.client.actor,
+        )
+
+    def _held(self, retrain_id: int) -> str:
+        """Who holds the retrain and how fresh its heartbeat is, for a refusal."""
+        held = retrains.get(self.client.db, retrain_id)
+        seen = held.heartbeat_at or held.lease_until
+        age = (
+            ""
+            if seen is None
+            else f", last heartbeat {(self.clock() - seen).total_seconds():.0f} s ago"
+        )
+        return (
+            f"retrain #{held.id} of {held.model} is held by {held.lease_owner}{age}; it can be "
+            f"taken over once its heartbeat is older than {self.lease.total_seconds():g} s "
+            "(the process driving it is still alive otherwise)"
+        )
+
     def _drive(self, retrain: Retrain, policy: Policy, now: datetime) -> list[Decision]:
         db = self.client.db
-        if not retrains.take_lease(db, retrain.id, self.owner, self.lease):
-            return [
-                Decision(retrain.model, "busy", "another autopilot holds this retrain", retrain.id)
-            ]
+        if not self._take(retrain):
+            return [Decision(retrain.model, "busy", self._held(retrain.id), retrain.id)]
         out: list[Decision] = []
+        beating = (
+            Heartbeat(
+                db,
+                retrain.id,
+                self.owner,
+                every_s=self.heartbeat_s,
+                lease=self.lease,
+                clock=self.clock,
+            )
+            if self.heartbeat_s > 0
+            else contextlib.nullcontext()
+        )
         try:
-            while retrain.active:
-                moved, decision = self._step(retrain, policy, now)
-                out.append(decision)
-                if moved is None:
-                    break
-                retrain = moved
+            with beating:
+                while retrain.active:
+                    moved, decision = self._step(retrain, policy, now)
+                    out.append(decision)
+                    if moved is None:
+                        break
+                    retrain = moved
         finally:
             if retrain.active:
                 retrains.release_lease(db, retrain.id, self.owner)

@@ -5,15 +5,20 @@
 
 A retrain "in flight" holds its model's name in ``active_model`` (unique), so the store itself
 refuses a second concurrent retrain of a model. A controller works on a retrain only while it
-holds its lease; a controller that was killed loses the lease when it expires, and the next one
-takes the retrain over from the state it was left in.
+holds its lease. The process holding it renews it with a heartbeat every few seconds
+(``keel.controller.heartbeat``): each beat stamps ``heartbeat_at`` and moves ``lease_until`` to
+one lease length (by default three heartbeats, 15 s) past it. A controller that was killed stops
+beating, so its lease lapses within that length, and the next one takes the retrain over from the
+state it was left in (audited as ``retrain.takeover``, naming the previous holder and its last
+heartbeat). A lease whose heartbeat is older than the lease length is stale even if its
+``lease_until`` says otherwise (written by an older Keel, or with a longer lease).
 """
 
 from __future__ import annotations
 
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +30,7 @@ from keel.registry.clock import utcnow
 from keel.store.database import Database
 from keel.store.schema import retrains
 
-__all__ = ["ENDED", "Retrain", "controller_id"]
+__all__ = ["ENDED", "Retrain", "beat", "controller_id", "stale", "take_lease"]
 
 ENDED = ("rejected", "promoted", "completed", "rolled_back", "stopped", "failed", "abandoned")
 STATES = ("queued", "training", "deploying", "rolling_out", *ENDED)
@@ -54,6 +59,10 @@ class Retrain:
     created_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    #: who holds the lease (``host:pid:nonce``), until when, and its newest heartbeat
+    lease_owner: str | None = field(default=None, compare=False)
+    lease_until: datetime | None = field(default=None, compare=False)
+    heartbeat_at: datetime | None = field(default=None, compare=False)
 
     @property
     def active(self) -> bool:
@@ -61,7 +70,7 @@ class Retrain:
 
     def to_dict(self) -> dict[str, Any]:
         out = self.__dict__.copy()
-        for key in ("created_at", "updated_at", "ended_at"):
+        for key in ("created_at", "updated_at", "ended_at", "lease_until", "heartbeat_at"):
             out[key] = out[key].isoformat() if out[key] else None
         return out
 
@@ -82,6 +91,9 @@ def _row(row: Any) -> Retrain:
         created_at=row.created_at,
         updated_at=row.updated_at,
         ended_at=row.ended_at,
+        lease_owner=row.lease_owner,
+        lease_until=row.lease_until,
+        heartbeat_at=row.heartbeat_at,
     )
 
 
@@ -169,24 +181,82 @@ def started_since(db: Database, model: str, since: datetime) -> int:
         )
 
 
-def take_lease(db: Database, retrain_id: int, owner: str, lease: timedelta) -> bool:
-    """Hold the retrain for ``lease`` (wall-clock); False when another live controller has it."""
-    wall = utcnow()
+def stale(retrain: Retrain, lease: timedelta, now: datetime) -> bool:
+    """Whether ``retrain``'s lease may be taken by another process at ``now``: nobody holds it,
+    it ran out, or its holder's newest heartbeat is older than ``lease``."""
+    if retrain.lease_owner is None or retrain.lease_until is None:
+        return True
+    if retrain.lease_until < now:
+        return True
+    return retrain.heartbeat_at is not None and retrain.heartbeat_at < now - lease
+
+
+def take_lease(
+    db: Database,
+    retrain_id: int,
+    owner: str,
+    lease: timedelta,
+    *,
+    now: datetime | None = None,
+    actor: str = "keel-controller",
+) -> bool:
+    """Hold the retrain until ``lease`` after ``now`` (the registry's clock by default), with a
+    first heartbeat; False when another process holds it with a live heartbeat. Taking it from
+    another (stale) holder is audited as ``retrain.takeover``."""
+    wall = now or utcnow()
+    with db.write() as conn:  # the row is locked (SQLite: the whole store) until the commit
+        row = conn.execute(
+            sa.select(retrains).where(retrains.c.id == retrain_id).with_for_update()
+        ).first()
+        if row is None or row.active_model is None:
+            return False
+        current = _row(row)
+        if current.lease_owner != owner and not stale(current, lease, wall):
+            return False
+        conn.execute(
+            retrains.update()
+            .where(retrains.c.id == retrain_id)
+            .values(lease_owner=owner, lease_until=wall + lease, heartbeat_at=wall)
+        )
+        if current.lease_owner not in (None, owner):
+            audit.append(
+                conn,
+                actor,
+                "retrain.takeover",
+                current.model,
+                {
+                    "retrain": current.id,
+                    "state": current.state,
+                    "from": current.lease_owner,
+                    "to": owner,
+                    "heartbeat_at": _iso(current.heartbeat_at),
+                    "lease_until": _iso(current.lease_until),
+                },
+            )
+    return True
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def beat(
+    db: Database, retrain_id: int, owner: str, lease: timedelta, *, now: datetime | None = None
+) -> bool:
+    """One heartbeat: stamp ``heartbeat_at`` and extend the lease to ``lease`` past it, if
+    ``owner`` still holds the retrain; False when it does not (taken over, or ended)."""
+    wall = now or utcnow()
     with db.write() as conn:
-        taken = conn.execute(
+        renewed = conn.execute(
             retrains.update()
             .where(
                 retrains.c.id == retrain_id,
+                retrains.c.lease_owner == owner,
                 retrains.c.active_model.is_not(None),
-                sa.or_(
-                    retrains.c.lease_owner.is_(None),
-                    retrains.c.lease_owner == owner,
-                    retrains.c.lease_until < wall,
-                ),
             )
-            .values(lease_owner=owner, lease_until=wall + lease)
+            .values(heartbeat_at=wall, lease_until=wall + lease)
         ).rowcount
-    return bool(taken)
+    return bool(renewed)
 
 
 def release_lease(db: Database, retrain_id: int, owner: str) -> None:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 from keel.client import Client
 from keel.controller import retrains
 from keel.controller.autopilot import Autopilot, Decision
+from keel.registry.clock import utcnow
 
 from .scenario import POLICY, START, batch, launch, log_served, serve
 
@@ -77,7 +77,7 @@ CRASHER = textwrap.dedent(
     else:
         wrap(actions, "deploy_with_policy", lambda a, k: True)
     client = Client(store, artifacts, actor="autopilot")
-    for decision in Autopilot(client, lease_s=0.5).reconcile_all(now=datetime.fromisoformat(now)):
+    for decision in Autopilot(client).reconcile_all(now=datetime.fromisoformat(now)):
         print(decision.action, decision.reason, flush=True)
     print("survived", flush=True)
     """
@@ -140,21 +140,25 @@ def _crash(world: tuple[Path, datetime], tmp_path: Path, point: str) -> tuple[Cl
     return Client(store, artifacts, actor="autopilot-2"), now
 
 
+def _later() -> datetime:
+    """A lease clock a minute ahead: the dead autopilot's heartbeat is that old, so its lease
+    has lapsed (three 5 s heartbeats), without waiting for it."""
+    return utcnow() + timedelta(minutes=1)
+
+
 def _take_over(client: Client, now: datetime, until: str = "ended") -> list[Decision]:
-    """Fresh autopilot passes (waiting out the dead one's lease) until the retrain ended (or
-    reached ``until``)."""
-    pilot = Autopilot(client, lease_s=60)
+    """Fresh autopilot passes, a minute after the dead one's last heartbeat, until the retrain
+    ended (or reached ``until``)."""
+    pilot = Autopilot(client, clock=_later)
     decisions: list[Decision] = []
-    deadline = time.monotonic() + 60
-    while True:
+    for _ in range(20):
         out = pilot.reconcile(MODEL, now)
         decisions += out
+        assert not any(d.action == "busy" for d in out), decisions
         current = retrains.active(client.db, MODEL)
         if current is None or current.state == until:
             return decisions
-        assert time.monotonic() < deadline, decisions
-        if any(d.action == "busy" for d in out):
-            time.sleep(0.1)
+    raise AssertionError(decisions)
 
 
 def _assert_sound(client: Client) -> retrains.Retrain:
@@ -254,3 +258,99 @@ def test_a_canary_started_before_the_crash_is_adopted_not_started_twice(
         assert retrain.state == "promoted", retrain.outcome
         assert [d.id for d in client.deployments(MODEL)] == [running.id]
         assert client.get_version(f"models:/{MODEL}@champion").version == candidate
+
+
+#: ``keel retrain``'s work (Client.retrain) on the lease clock ``argv[4]``, SIGKILLed in the middle
+#: of a step: while the candidate step trains
+KILLED_RETRAIN = textwrap.dedent(
+    """
+    import os
+    import signal
+    import sys
+    from datetime import datetime
+
+    import keel.controller.retraining as retraining
+    from keel.client import Client
+    from keel.registry.clock import replayed
+
+    store, artifacts, now, clock = sys.argv[1:5]
+    moment, beat = datetime.fromisoformat(now), datetime.fromisoformat(clock)
+
+
+    def die(*args, **kwargs):
+        print("training", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+    retraining._fit = die
+    with replayed(lambda: beat), Client(store, artifacts, actor="first") as client:
+        client.retrain("risk", reason="new bureau data", now=moment)
+    print("survived", flush=True)
+    """
+)
+
+
+def test_a_sigkilled_retrain_is_taken_over_once_its_heartbeat_is_stale(
+    replace_world: tuple[Path, datetime], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The killed process stops beating: ``keel retrain --takeover`` is refused while its last
+    heartbeat is younger than the lease (3 x 5 s), and drives the retrain to its end after."""
+    import json
+
+    from keel.cli.app import main
+    from keel.registry.clock import replayed
+
+    template, now = replace_world
+    folder = tmp_path / "world"
+    shutil.copytree(template, folder)
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_RETRAIN)
+    store, artifacts = f"sqlite:///{folder / 'keel.db'}", str(folder / "artifacts")
+    beat = utcnow().replace(microsecond=0)  # the killed process's lease clock stands still here
+    done = subprocess.run(
+        [sys.executable, str(script), store, artifacts, now.isoformat(), beat.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, (done.stdout, done.stderr)
+    assert done.stdout.split() == ["training"]
+    with Client(store, artifacts, actor="ann") as client:
+        [dead] = client.retrains(MODEL)
+        assert (dead.state, dead.heartbeat_at, dead.lease_until) == (
+            "training",
+            beat,
+            beat + timedelta(seconds=15),
+        )
+        steps = {s.name: s.status for s in client.pipeline_run(str(dead.pipeline_run_id)).steps}
+        assert steps["candidate"] == "running"
+    options = ["--store", store, "--artifacts", artifacts]
+
+    with replayed(lambda: beat + timedelta(seconds=5)):  # its heartbeat is 5 s old: alive
+        assert main([*options, "retrain", MODEL, "--takeover"]) == 4
+        refused = capsys.readouterr().err
+        assert f"held by {dead.lease_owner}, last heartbeat 5 s ago" in refused
+        with Client(store, artifacts, actor="autopilot") as client:
+            busy = Autopilot(client, monitor=False).reconcile(MODEL, now)
+            assert [d.action for d in busy] == ["busy"]
+        assert main([*options, "retrain", MODEL, "--reason", "again"]) == 4
+        assert "--takeover" in capsys.readouterr().err
+
+    with replayed(lambda: beat + timedelta(minutes=1)):  # 60 s without a beat: taken over
+        assert main([*options, "retrain", MODEL, "--takeover", "--json"]) == 0
+        decisions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    actions = [d["action"] for d in decisions]
+    assert actions[0] == "takeover" and dead.lease_owner in decisions[0]["reason"]
+    assert actions[-1] == "promoted", decisions
+    with Client(store, artifacts, actor="ann") as client:
+        [retrain] = client.retrains(MODEL)
+        assert (retrain.id, retrain.state, retrain.candidate_version) == (dead.id, "promoted", 2)
+        assert retrain.lease_owner is None and not retrain.active
+        [run] = client.pipeline_runs(MODEL)
+        assert run.id == dead.pipeline_run_id and run.status == "succeeded"
+        assert sorted(v.version for v in client.list_versions(MODEL)) == [1, 2]
+        assert client.get_version(f"models:/{MODEL}@champion").version == 2
+        [entry] = [e for e in client.audit_log(limit=None) if e.action == "retrain.takeover"]
+        assert entry.details["from"] == dead.lease_owner
+        assert entry.details["heartbeat_at"] == beat.isoformat()
+        assert client.verify_audit().intact
