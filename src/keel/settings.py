@@ -28,6 +28,8 @@ _ENV = {
     "actor": "KEEL_USER",
     "audit_key": "KEEL_AUDIT_KEY",
     "audit_dir": "KEEL_AUDIT_DIR",
+    "retrain_heartbeat_s": "KEEL_RETRAIN_HEARTBEAT_S",
+    "retrain_heartbeat_misses": "KEEL_RETRAIN_HEARTBEAT_MISSES",
 }
 
 

@@ -164,3 +164,21 @@ def test_a_short_audit_key_is_refused(tmp_path: Path) -> None:
         Settings.load(environ={"KEEL_AUDIT_KEY": "short"}, config_file=None)
     assert caught.value.field == "audit_key"
     assert "short" not in str(caught.value)
+
+
+def test_the_retrain_heartbeat_comes_from_arguments_or_the_environment(tmp_path: Path) -> None:
+    absent = tmp_path / "absent.yaml"
+    default = Settings.load(environ={}, config_file=absent)
+    assert (default.retrain_heartbeat_s, default.retrain_heartbeat_misses) == (5.0, 3)
+    environ = {"KEEL_RETRAIN_HEARTBEAT_S": "2.5", "KEEL_RETRAIN_HEARTBEAT_MISSES": "4"}
+    found = Settings.load(environ=environ, config_file=absent)
+    assert (found.retrain_heartbeat_s, found.retrain_heartbeat_misses) == (2.5, 4)
+    assert (
+        Settings.load(
+            environ=environ, config_file=absent, retrain_heartbeat_s=1
+        ).retrain_heartbeat_s
+        == 1
+    )
+    for bad in ({"KEEL_RETRAIN_HEARTBEAT_S": "0"}, {"KEEL_RETRAIN_HEARTBEAT_MISSES": "1"}):
+        with pytest.raises(InvalidInput):
+            Settings.load(environ=bad, config_file=absent)
