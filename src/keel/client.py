@@ -33,6 +33,7 @@ from keel.domain.entities import (
 from keel.domain.names import ModelRef, parse_model_ref, validate_version
 from keel.domain.policy import Policy, Suite
 from keel.domain.signature import Signature
+from keel.domain.trust import TrustRecord, parse_trust
 from keel.errors import InvalidInput
 from keel.settings import Settings
 
@@ -56,7 +57,10 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         *,
         actor: str | None = None,
         settings: Settings | None = None,
+        create: bool = True,
     ) -> None:
+        """``create=False`` opens only a store that exists: a SQLite file or local artifact
+        folder that is not there raises StoreNotFound instead of starting an empty store."""
         from keel.registry.audit_checkpoint import install_for
         from keel.store.artifacts import FsspecArtifactStore
         from keel.store.database import Database
@@ -65,9 +69,11 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
             settings = Settings.load(store_url=store_url, artifacts=artifacts, actor=actor)
         self.settings = settings
         self.actor = settings.actor
-        self.db = Database(settings.store_url)
+        self.db = Database(settings.store_url, create=create)
         try:
-            self.artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+            self.artifacts = FsspecArtifactStore(
+                settings.artifacts, create=create, **settings.artifact_options
+            )
             self._audit_checkpoints = install_for(self.db, settings)
         except BaseException:
             self.db.close()
@@ -169,14 +175,24 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         description: str = "",
         parent: int | str | None = None,
         run: Run | None = None,
+        retrain_id: int | None = None,
         format: str | None = None,
+        trust: str | list[str] | TrustRecord | None = None,
     ) -> ModelVersion:
         """Register a new immutable version of ``name``.
+
+        A model whose file needs more than the default trusted types is refused unless
+        ``trust`` names them (``trust=["mylib.Scaler"]``); one saved with cloudpickle (anything
+        that is not scikit-learn) runs code while loading, so it needs ``trust="code"``. The
+        decision is recorded with the version (who, when, what) and audited.
 
         ``training_data`` is a Snapshot, a snapshot reference (``"credit-train/2"``), or data
         (DataFrame, Parquet or CSV path) that is registered as snapshot ``<name>-train`` first.
         The signature is inferred from the training data (``features`` or the model's
         ``feature_names_in_``, else every column but ``target``) unless given.
+
+        ``retrain_id`` is set by the retraining pipeline: a retrain registers one version,
+        and a second registration for the same retrain is refused (Conflict).
         """
         from keel.registry import models
         from keel.registry.runs import active_run
@@ -200,7 +216,9 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
             description=description,
             parent=self._parent_number(name, parent),
             run_id=current.id if current is not None else None,
+            retrain_id=retrain_id,
             format=format,
+            trust=trust if isinstance(trust, TrustRecord) else parse_trust(trust),
         )
 
     def _training_snapshot(
@@ -304,11 +322,30 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
 
         return models.archive(self.db, self.actor, self._ref(ref), reason)
 
-    def load_model(self, ref: str | ModelRef, *, trusted: list[str] | None = None) -> LoadedModel:
-        """Load ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``, verifying the artifact hash."""
+    def load_model(self, ref: str | ModelRef) -> LoadedModel:
+        """Load ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``, verifying the artifact hash.
+
+        Loads only what the version's recorded trust covers (see ``trust_version``)."""
         from keel.registry.loading import load
 
-        return load(self.db, self.artifacts, self._ref(ref), trusted)
+        return load(self.db, self.artifacts, self._ref(ref))
+
+    def trust_version(
+        self,
+        ref: str | ModelRef,
+        *,
+        types: list[str] | None = None,
+        code: bool = False,
+        reason: str,
+    ) -> TrustRecord | None:
+        """Record that you trust a stored version's extra ``types`` (or, for a pickled model,
+        its ``code``); every later load of it honours this, and the decision is audited."""
+        from keel.registry.trust import trust_version
+
+        target = self._ref(ref)
+        return trust_version(
+            self.db, self.artifacts, self.actor, target, types=types, code=code, reason=reason
+        )
 
     # -- aliases ------------------------------------------------------------------------------
     def set_alias(

@@ -7,6 +7,7 @@ message names the thing that went wrong and, where there is one, the fix.
     ├── InvalidInput            a value given to Keel is malformed (field, problem)
     │   └── SignatureMismatch   a DataFrame does not match a model's input signature (problems)
     ├── NotFound                a model, version, alias, snapshot, run or artifact does not exist
+    │   └── StoreNotFound       no store at a path, and the command may not create one
     ├── Conflict                the request clashes with the current state (e.g. archived version)
     │   └── StoreConflict       the store refused a duplicate record (a lost race; retried)
     ├── GateFailed              a promotion was refused because the version is not blessed
@@ -38,6 +39,7 @@ __all__ = [
     "SignatureMismatch",
     "StoreConflict",
     "StoreError",
+    "StoreNotFound",
     "StoreUnavailable",
     "UntrustedArtifact",
 ]
@@ -97,6 +99,23 @@ class NotFound(KeelError):
         super().__init__(message, kind=kind, name=name)
         self.kind = kind
         self.name = name
+
+
+class StoreNotFound(NotFound):
+    """A SQLite file or artifact folder that is not there, opened by something that only reads
+    or changes a store (a typo in ``--store`` must not quietly start an empty one)."""
+
+    code = "store_not_found"
+
+    def __init__(self, path: str, *, what: str = "store", hint: str | None = None) -> None:
+        KeelError.__init__(
+            self,
+            f"no {what} at {path}" + (f"; {hint}" if hint else ""),
+            kind=what,
+            name=path,
+        )
+        self.kind = what
+        self.name = path
 
 
 class Conflict(KeelError):
@@ -177,14 +196,25 @@ class ArtifactCorrupted(IntegrityError):
 
 
 class UntrustedArtifact(IntegrityError):
+    """Loading would rebuild types (or run code) that nobody trusted for this version.
+
+    ``types`` names them exactly; ``runs_code`` is true for a format that runs code while loading
+    (cloudpickle); ``hint`` says how to record the trust."""
+
     code = "untrusted_artifact"
 
-    def __init__(self, sha256: str, types: list[str]) -> None:
+    def __init__(
+        self, sha256: str, types: list[str], *, hint: str = "", code: bool = False
+    ) -> None:
+        what = "runs code while loading" if code else "holds types that are not trusted"
+        listed = f": {', '.join(types)}" if types else ""
         super().__init__(
-            f"artifact {sha256[:12]} holds types that are not trusted for loading: "
-            f"{', '.join(types)}; pass trusted=[...] naming them if you trust their source",
+            f"artifact {sha256[:12]} {what}{listed}"
+            + (f"; {hint}" if hint else "; nothing was loaded"),
             sha256=sha256,
             types=types,
+            runs_code=code,
+            hint=hint,
         )
 
 

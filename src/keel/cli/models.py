@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
 from keel.cli.output import console, pairs, print_json, print_table, short, when
 
 models_app = typer.Typer(help="Registered models.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def list_versions(
         typer.Option("--filter", "-f", help="e.g. \"metrics.auc > 0.8 and tags.team = 'risk'\""),
     ] = "",
     status: Annotated[str | None, typer.Option(help="ready or archived.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, limit_option()] = 50,
     json: JsonOption = False,
 ) -> None:
     """Versions of MODEL, newest first."""
@@ -91,6 +91,7 @@ def show_version(
         ("params", pairs(version.params, 8) or "-"),
         ("metrics", pairs(version.metrics, 8) or "-"),
         ("tags", pairs(version.tags, 8) or "-"),
+        ("trust", _trust_summary(version.trust)),
     ]
     print_table(["field", "value"], rows, title=version.uri)
     if version.signature:
@@ -120,3 +121,84 @@ def archive_version(
     """Archive a version: it stays loadable for audits but can no longer take an alias."""
     version = client_of(ctx).archive_version(ref, reason)
     console.print(f"archived {version.ref}")
+
+
+def _trust_summary(trust: dict[str, Any] | None) -> str:
+    if not trust:
+        return "default types only"
+    what = "code" if trust.get("code") else ", ".join(trust.get("types", []))
+    source = f", carried from {trust['inherited_from']}" if trust.get("inherited_from") else ""
+    return f"{what} (by {trust.get('by')} at {trust.get('at')}{source})"
+
+
+TrustTypesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust",
+        help="An exact type name the file needs beyond the defaults, that you trust (repeatable).",
+    ),
+]
+TrustCodeOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-code",
+        help="Trust a pickled model's code: loading it runs that code (recorded and audited).",
+    ),
+]
+
+
+@models_app.command("register")
+def register_model(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    path: Annotated[str, typer.Argument(help="A .skops file, or a pickle with --trust-code.")],
+    training_data: Annotated[
+        str | None, typer.Option(help="Snapshot reference (NAME or NAME/VERSION).")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Label column of the snapshot.")] = None,
+    description: Annotated[str, typer.Option(help="What this version is.")] = "",
+    trust: TrustTypesOption = None,
+    trust_code: TrustCodeOption = False,
+    json: JsonOption = False,
+) -> None:
+    """Register the model in PATH as the next version of NAME."""
+    from keel.domain.trust import parse_trust
+    from keel.registry.model_files import read_model_file
+
+    request = parse_trust("code" if trust_code else list(trust or []), "--trust")
+    model, format = read_model_file(path, request)
+    version = client_of(ctx).register_model(
+        name,
+        model,
+        training_data=training_data,
+        target=target,
+        description=description,
+        format=format,
+        trust="code" if trust_code else (list(request.types) or None),
+    )
+    if json:
+        print_json(version)
+        return
+    console.print(f"registered {version.ref} ({version.format}, {version.model_class})")
+
+
+@models_app.command("trust")
+def trust_version(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL/VERSION")],
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="An exact type name to trust (repeatable)."),
+    ] = None,
+    code: Annotated[
+        bool, typer.Option("--code", help="Trust the code of a pickled version.")
+    ] = False,
+    reason: ReasonOption = "",
+) -> None:
+    """Record that you trust what a stored version needs to load; audited, honoured by every
+    later load (gates, serving, monitoring, retraining)."""
+    record = client_of(ctx).trust_version(ref, types=types, code=code, reason=reason)
+    if record is None:
+        console.print(f"{ref} needs only the default trusted types; nothing recorded")
+        return
+    console.print(f"{ref}: trusted {_trust_summary(record.to_dict())}")

@@ -7,8 +7,10 @@ refitted.
   comparative gates) on the most recent data;
 - ``candidate``: the policy's trainer (``module:function`` taking the training frame and the
   target), or else the champion's own estimator cloned and refit (any scikit-learn model);
-- ``registered``: a new version with its training and holdout snapshots as lineage; idempotent
-  (a resumed run finds the version it registered before instead of registering another);
+- ``registered``: a new version with its training and holdout snapshots as lineage, carrying
+  the retrain's id, which the store keeps unique: a resumed run, or one that was paused past its
+  lease while another controller took the retrain over and registered, uses the version already
+  registered for the retrain, never a second;
 - ``gate``: the policy's gates on the holdout; a rejection is an outcome, not a failure;
 - ``refitted`` (``standard_pipeline(refit=True)``, which the autopilot runs when the policy's
   ``training.refit`` is on): the version to deploy. With ``training.refit`` false it hands the
@@ -37,7 +39,8 @@ import pandas as pd
 from keel.domain.names import ModelRef
 from keel.domain.policy import Policy, Suite
 from keel.domain.retraining import HOLDOUT_TAG, REFIT_TAG, RETRAIN_TAG
-from keel.errors import InvalidInput
+from keel.domain.trust import TrustRecord
+from keel.errors import Conflict, InvalidInput
 from keel.pipelines.pipeline import Pipeline
 from keel.pipelines.step import StepContext, step
 
@@ -234,15 +237,13 @@ def registered(
     retrain: int,
     trigger: str,
 ) -> dict[str, Any]:
+    from keel.registry.models import registered_by_retrain
+
     client = context.client()
     try:
-        mine = [
-            v
-            for v in client.list_versions(model, filter=f"tags.{RETRAIN_TAG} = '{retrain}'")
-            if REFIT_TAG not in (v.tags or {})  # the refit of this retrain's version is not it
-        ]
-        if mine:  # registered before a crash: the same retrain never makes two versions
-            return {"version": int(mine[0].version), "holdout": mine[0].tags[HOLDOUT_TAG]}
+        mine = registered_by_retrain(client.db, retrain)
+        if mine is not None:  # registered before a crash, or by a controller that took over
+            return _registered(mine)
         train_snapshot = client.register_snapshot(
             training_window["train"], f"{model}-retrain", tags={RETRAIN_TAG: str(retrain)}
         )
@@ -257,7 +258,8 @@ def registered(
             training_data=train_snapshot,
             target=training_window["target"],
             signature=_widened(client, model, champion, training_window),
-            format=client.get_version(ModelRef(model, version=champion)).format,
+            retrain_id=retrain,
+            **_same_format_and_trust(client.get_version(ModelRef(model, version=champion))),
             tags={
                 RETRAIN_TAG: str(retrain),
                 "pipeline_run": context.run_id,
@@ -267,8 +269,30 @@ def registered(
             parent=champion,
         )
         return {"version": int(version.version), "holdout": holdout.ref}
+    except Conflict:
+        # registered meanwhile by another controller (this one was paused past its lease): the
+        # store's unique key refused a second version; use the one registered for the retrain
+        mine = registered_by_retrain(client.db, retrain)
+        if mine is None:
+            raise
+        return _registered(mine)
     finally:
         client.close()
+
+
+def _registered(version: Any) -> dict[str, Any]:
+    return {"version": int(version.version), "holdout": str(version.tags[HOLDOUT_TAG])}
+
+
+def _same_format_and_trust(source: Any) -> dict[str, Any]:
+    """A retrain saves its candidate as its source was saved, under the source's recorded trust:
+    the person who trusted the champion's types (or code) trusted the pipeline that remakes it,
+    and the record says which version the trust came from."""
+    trust = TrustRecord.from_dict(source.trust)
+    return {
+        "format": source.format,
+        "trust": trust.inherited(source.ref) if trust is not None else None,
+    }
 
 
 def _widened(client: Any, model: str, champion: int, window: dict[str, Any]) -> Any:
@@ -406,7 +430,7 @@ def refitted(
                 training_data=snapshot,
                 target=window["target"],
                 signature=gated_version.signature,
-                format=gated_version.format,
+                **_same_format_and_trust(gated_version),
                 tags={
                     RETRAIN_TAG: str(retrain),
                     REFIT_TAG: str(gated),

@@ -67,6 +67,8 @@ class ModelVersion(_Record):
     parent_version: int | None = None
     code_version: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    #: the recorded trust decision (``keel.domain.trust.TrustRecord`` as a dict), if it needs one
+    trust: dict[str, Any] | None = None
 
     @classmethod
     def from_store(cls, **fields: Any) -> ModelVersion:

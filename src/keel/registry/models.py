@@ -5,6 +5,11 @@ inserts the version, so concurrent registrations from many processes get distinc
 numbers and a process killed mid-way leaves nothing visible (its artifact is an unreferenced
 content-addressed file: harmless, though skops writes a timestamp into every archive, so the
 same scikit-learn model saved twice gives two files rather than one).
+
+A version a retrain registers carries the retrain's id (``retrain_id``), unique in the store: a
+second registration for the same retrain is refused with Conflict (naming the version it has,
+or, in a race two transactions both enter, from the unique index itself), so a retrain never
+makes two versions, whichever of its controllers resumes after a pause.
 """
 
 from __future__ import annotations
@@ -20,20 +25,24 @@ from keel.domain.entities import Model, ModelVersion, Snapshot
 from keel.domain.filters import Clause, parse_filter
 from keel.domain.names import MAX_VERSION, ModelRef, validate_name, validate_version
 from keel.domain.signature import Signature
+from keel.domain.trust import TrustRecord, TrustRequest
 from keel.errors import Conflict, InvalidInput, NotFound
 from keel.registry import audit, serialization
 from keel.registry import snapshots as snapshot_store
+from keel.registry import trust as trust_store
 from keel.registry.clock import utcnow
 from keel.registry.environment import code_version, environment
 from keel.registry.values import clean_metrics, clean_params, clean_tags, model_params
-from keel.store.artifacts import ArtifactStore
+from keel.store.artifacts import ArtifactStore, sha256_hex
 from keel.store.database import Database, insert_ignore
 from keel.store.schema import aliases, model_versions, models, snapshots
 
 _parent = model_versions.alias("parent")
 
 #: columns left out of listings (large, read with get_version)
-_DETAIL_COLUMNS = frozenset({"signature", "environment", "code_version", "params", "description"})
+_DETAIL_COLUMNS = frozenset(
+    {"signature", "environment", "code_version", "params", "description", "trust"}
+)
 
 
 def version_query(detail: bool = True) -> sa.Select[Any]:
@@ -76,6 +85,7 @@ def row_to_version(row: Any) -> ModelVersion:
         parent_version=m["parent_number"],
         code_version=(m["code_version"] or {}) if detail else {},
         environment=(m["environment"] or {}) if detail else {},
+        trust=m["trust"] if detail else None,
     )
 
 
@@ -120,9 +130,16 @@ def register(
     tags: dict[str, Any] | None = None,
     description: str = "",
     parent: int | None = None,
+    retrain_id: int | None = None,
     run_id: str | None = None,
     format: str | None = None,
+    trust: TrustRequest | TrustRecord | None = None,
 ) -> ModelVersion:
+    """Store ``model`` as the next version of ``name``.
+
+    An artifact that needs more than the default trusted types (or runs code, as cloudpickle
+    does) is refused unless ``trust`` covers it; the decision is stored with the version and in
+    the audit trail (see ``keel.registry.trust``)."""
     validate_name(name)
     serialization.check_model(model)
     clean = {
@@ -132,7 +149,9 @@ def register(
     }
     parent_number = validate_version(parent, "parent") if parent is not None else None
     data, chosen_format = serialization.dump(model, format)
-    sha = artifacts.put(data)
+    sha = sha256_hex(data)
+    record = trust_store.decide(data, chosen_format, sha256=sha, trust=trust, actor=actor)
+    artifacts.put(data)
     row: dict[str, Any] = dict(
         status="ready",
         artifact_sha256=sha,
@@ -143,8 +162,10 @@ def register(
         signature=signature.to_dict() if signature is not None else None,
         author=actor,
         run_id=run_id,
+        retrain_id=_retrain_key(retrain_id),
         code_version=code_version(),
         environment=environment(),
+        trust=record.to_dict() if record is not None else None,
         **clean,
     )
     with db.write() as conn:
@@ -169,6 +190,8 @@ def register(
             row["training_snapshot_id"] = snapshot_store.id_of(conn, training_snapshot)
         if parent_number is not None:
             row["parent_id"] = version_id_of(conn, model_id, name, parent_number)
+        if retrain_id is not None:
+            _refuse_second_version(conn, retrain_id)
         conn.execute(model_versions.insert().values(**row))
         audit.append(
             conn,
@@ -183,6 +206,7 @@ def register(
                 "run_id": run_id,
                 "parent": parent_number,
                 "commit": row["code_version"].get("commit"),
+                "trust": row["trust"],
             },
         )
         result = conn.execute(
@@ -243,6 +267,38 @@ def _explain_missing(conn: Connection, ref: ModelRef) -> None:
             "version", str(ref), hint=f"list versions with `keel versions list {ref.name}`"
         )
     raise NotFound("version", f"{ref.name} (latest)", hint="every version is archived")
+
+
+def _retrain_key(retrain_id: Any) -> int | None:
+    if retrain_id is None:
+        return None
+    if isinstance(retrain_id, bool) or not isinstance(retrain_id, int) or retrain_id < 1:
+        raise InvalidInput(
+            "retrain_id", f"a retrain's id, a whole number of at least 1, not {retrain_id!r}"
+        )
+    return retrain_id
+
+
+def _refuse_second_version(conn: Connection, retrain_id: int) -> None:
+    found = conn.execute(
+        version_query(detail=False).where(model_versions.c.retrain_id == retrain_id)
+    ).first()
+    if found is not None:
+        name, number = found._mapping["model_name"], found._mapping["version"]
+        raise Conflict(
+            f"retrain #{retrain_id} already registered {name}/{number}; a retrain registers "
+            "one version",
+            retrain=retrain_id,
+            model=name,
+            version=number,
+        )
+
+
+def registered_by_retrain(db: Database, retrain_id: int) -> ModelVersion | None:
+    """The version retrain ``retrain_id`` registered, if it has (at most one can exist)."""
+    with db.read() as conn:
+        row = conn.execute(version_query().where(model_versions.c.retrain_id == retrain_id)).first()
+    return None if row is None else row_to_version(row)
 
 
 def resolve(db: Database, ref: ModelRef) -> ModelVersion:
@@ -378,6 +434,7 @@ def list_versions(
             parent_version=numbers.get(r[-1]),
             code_version={},
             environment={},
+            trust=None,
         )
         for r in rows
     ]

@@ -1,31 +1,32 @@
-"""Turning models into bytes and back.
+"""Turning models into bytes and back, loading nothing that nobody trusted.
 
-scikit-learn objects are saved with skops, whose loader refuses types it has not been told to trust;
-anything else with ``predict`` is saved with cloudpickle, which can run code on load, so the
-registry only unpickles bytes whose SHA-256 matches the one it recorded (checked by the artifact
-store before these bytes reach ``load``).
+scikit-learn objects are saved with skops. Its files name every type they rebuild, and skops can
+list them without building anything; Keel loads a file only when each of those names is on an
+exact list: skops' own safe types, the tree structures Keel has reviewed (``reviewed_types``,
+checked node by node after loading), and the types a named person trusted for that version
+(``keel.domain.trust``). A name is compared whole: ``sklearn.utils._testing.check_output`` is
+not trusted because it starts with ``sklearn.``.
 
-Keel trusts scikit-learn's own classes on top of skops' defaults. skops leaves a few of them
-untrusted (its Cython tree structures, which a hand-crafted file could use to crash ``predict``),
-but an artifact reaches this loader only when its hash matches the registry's record, and whoever
-can write that record can already register a cloudpickled object: trusting them adds no way in.
-Types from any other package must still be named by the caller (``trusted=[...]``).
+Anything else with ``predict`` is saved with cloudpickle, which runs code while it loads, so such
+a version loads only when its code was trusted (``trust="code"``), a decision recorded with the
+version and in the audit trail.
 """
 
 from __future__ import annotations
 
-import io
+import pickletools
 from typing import Any
 
+from keel.domain.trust import TrustRecord, TrustRequest
 from keel.errors import InvalidInput, UntrustedArtifact
-
-#: scikit-learn's own classes (e.g. its Cython tree structures, which skops does not trust by
-#: default) are trusted; any other type an artifact names must be listed by the caller
-TRUSTED_PREFIXES = ("sklearn.",)
+from keel.registry.reviewed_types import REVIEWED_TYPES, malformed_trees
 
 SKOPS = "skops"
 CLOUDPICKLE = "cloudpickle"
 FORMATS = (SKOPS, CLOUDPICKLE)
+
+#: formats whose loading runs arbitrary code, so only a trust in code lets them load
+CODE_FORMATS = frozenset({CLOUDPICKLE})
 
 
 def model_class(model: Any) -> str:
@@ -65,20 +66,111 @@ def dump(model: Any, format: str | None = None) -> tuple[bytes, str]:
     return cloudpickle.dumps(model), CLOUDPICKLE
 
 
-def load(data: bytes, format: str, *, sha256: str, trusted: list[str] | None = None) -> Any:
-    """Rebuild a model from verified bytes."""
+def skops_types(data: bytes) -> list[str]:
+    """The types a skops file would rebuild beyond skops' safe list, read without building any."""
+    import skops.io
+
+    try:
+        return sorted(set(skops.io.get_untrusted_types(data=data)))
+    except Exception as exc:  # a zip or schema that is not skops' own, in any of many ways
+        raise InvalidInput("model", f"not a readable skops file: {exc}") from exc
+
+
+def pickle_globals(data: bytes) -> list[str]:
+    """The module attributes a pickle would import and may call, read without unpickling."""
+    found: set[str] = set()
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in {"GLOBAL", "INST"} and isinstance(arg, str):
+                found.add(arg.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.add(f"{strings[-2]}.{strings[-1]}")
+            if isinstance(arg, str):
+                strings.append(arg)
+    except Exception:  # a truncated or foreign stream: what was read so far is still true
+        found.add("<unreadable pickle>")
+    return sorted(found)
+
+
+def types_needing_trust(data: bytes, format: str) -> tuple[list[str], bool]:
+    """What loading these bytes needs beyond the defaults: ``(types, code)``."""
+    if format == SKOPS:
+        return [t for t in skops_types(data) if t not in REVIEWED_TYPES], False
+    if format in CODE_FORMATS:
+        return pickle_globals(data), True
+    raise InvalidInput("format", f"unknown model format {format!r} in the registry")
+
+
+def refusal(sha256: str, format: str, types: list[str], code: bool, ref: str | None) -> Exception:
+    """The UntrustedArtifact that says what is missing and the exact way to trust it."""
+    target = ref or "MODEL/VERSION"
+    if code:
+        how = (
+            f"it was saved with {format}, which runs code while loading; if you trust its code, "
+            f"record that with `keel models trust {target} --code --reason ...` "
+            f"(SDK: client.trust_version({target!r}, code=True, reason=...)), or register it "
+            "with trust='code'"
+        )
+    else:
+        flags = " ".join(f"--type {t}" for t in types)
+        how = (
+            f"if you trust these types, record that with `keel models trust {target} {flags} "
+            f"--reason ...` (SDK: client.trust_version({target!r}, types=[...], reason=...)), "
+            "or register it with trust=[...] naming them"
+        )
+    return UntrustedArtifact(sha256, types, hint=how, code=code)
+
+
+def check_trust(
+    data: bytes,
+    format: str,
+    *,
+    sha256: str,
+    trust: TrustRecord | TrustRequest | None,
+    ref: str | None = None,
+) -> list[str]:
+    """Raise UntrustedArtifact unless ``trust`` covers what the bytes need; return the types."""
+    types, code = types_needing_trust(data, format)
+    if code:
+        if trust is None or not trust.code:
+            raise refusal(sha256, format, types, True, ref)
+        return types
+    granted = set(trust.types) if trust is not None else set()
+    missing = sorted(set(types) - granted)
+    if missing:
+        raise refusal(sha256, format, missing, False, ref)
+    return types
+
+
+def load(
+    data: bytes,
+    format: str,
+    *,
+    sha256: str,
+    trust: TrustRecord | TrustRequest | None = None,
+    ref: str | None = None,
+) -> Any:
+    """Rebuild a model from verified bytes, refusing anything ``trust`` does not cover."""
+    check_trust(data, format, sha256=sha256, trust=trust, ref=ref)
     if format == SKOPS:
         import skops.io
 
-        untrusted = skops.io.get_untrusted_types(data=data)
-        refused = sorted(
-            t for t in set(untrusted) - set(trusted or ()) if not t.startswith(TRUSTED_PREFIXES)
-        )
-        if refused:
-            raise UntrustedArtifact(sha256, refused)
-        return skops.io.loads(data, trusted=untrusted or None)
-    if format == CLOUDPICKLE:
+        try:
+            model = skops.io.loads(data, trusted=skops_types(data) or None)
+        except Exception as exc:  # skops raises many kinds of error on a malformed file
+            raise InvalidInput("model", f"the skops file cannot be loaded: {exc}") from exc
+        problems = malformed_trees(model)
+        if problems:
+            raise UntrustedArtifact(
+                sha256,
+                sorted({p.split(":")[0] for p in problems}),
+                hint="the file's tree structures are malformed: " + "; ".join(problems[:3]),
+                code=False,
+            )
+    else:
         import pickle
 
-        return pickle.load(io.BytesIO(data))
-    raise InvalidInput("format", f"unknown model format {format!r} in the registry")
+        model = pickle.loads(data)
+    check_model(model)
+    return model

@@ -25,14 +25,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Path, Request, Response
 
+from keel.domain.names import NAME_PATTERN
 from keel.errors import KeelError, NotFound
 from keel.registry.tokens import TokenRecord
 from keel.serving import schemas
-from keel.serving.auth import TokenGate, requires
+from keel.serving.auth import AuthFirstRoute, TokenGate, requires
 from keel.serving.http import install_error_handlers, json_response
 from keel.serving.logging import LogStoreRecorder, NullRecorder, PredictionRecorder
 from keel.serving.metrics import CONTENT_TYPE, ServingMetrics
@@ -45,6 +46,9 @@ from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 
 log = logging.getLogger("keel.serving")
+
+#: a model name in a path, documented with the registry's rule
+ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="A registered model's name.")]
 
 
 @dataclass
@@ -94,8 +98,8 @@ def create_app(
     linger_s: float = 30.0,
     token_ttl_s: float = 5.0,
     batching: BatchSettings | None = None,
-    trusted: list[str] | None = None,
     wal: str | None = None,
+    private_metrics: bool = False,
 ) -> FastAPI:
     """The serving app for the store and artifacts in ``settings``.
 
@@ -105,6 +109,10 @@ def create_app(
     ``wal`` (a local folder) logs through the write-ahead log (``keel.serving.wal``): one shared
     fsync per batch instead of a Parquet part per batch, rows moved to the prediction log every
     second. The app closes whichever recorder it uses when it stops.
+
+    ``/healthz``, ``/readyz`` and ``/metrics`` answer without a token (load balancers and
+    Prometheus need them), although they name the models and versions served;
+    ``private_metrics=True`` puts them behind the predict role once tokens exist.
     """
     metrics = ServingMetrics()
 
@@ -142,7 +150,6 @@ def create_app(
             poll_s=poll_s,
             linger_s=linger_s,
             check_ranges=check_ranges,
-            trusted=trusted,
             batching=batching,
             arriving=lambda: holder["context"].in_flight,
             observer=metrics,
@@ -169,8 +176,10 @@ def create_app(
         version=_version(),
         lifespan=lifespan,
     )
+    app.router.route_class = AuthFirstRoute
     install_error_handlers(app)
     _routes(app, metrics)
+    _operations(app, metrics, private=private_metrics)
     return app
 
 
@@ -192,7 +201,7 @@ def _routes(app: FastAPI, metrics: ServingMetrics) -> None:
         tags=["predict"],
     )
     async def predict(
-        name: str, request: Request, token: TokenRecord | None = predict_role
+        name: ModelName, request: Request, token: TokenRecord | None = predict_role
     ) -> Response:
         """One record, ``records`` or ``columns``; every row is checked against the serving
         version's signature and logged before the answer is sent. (``ServingApp`` answers this
@@ -209,25 +218,55 @@ def _routes(app: FastAPI, metrics: ServingMetrics) -> None:
             response.headers[key.decode()] = value.decode()
         return response
 
-    @app.get("/v1/models", tags=["models"], summary="What serves each model")
+    @app.get(
+        "/v1/models",
+        tags=["models"],
+        summary="What serves each model",
+        responses=schemas.error_responses(401, 403),
+    )
     async def list_models(request: Request, token: TokenRecord | None = predict_role) -> Response:
         state = context(request).cache.state
         return json_response({"models": [_describe(state, name) for name in sorted(state.plans)]})
 
-    @app.get("/v1/models/{name}", tags=["models"], summary="What serves one model")
+    @app.get(
+        "/v1/models/{name}",
+        tags=["models"],
+        summary="What serves one model",
+        responses=schemas.error_responses(
+            401, 403, 404, 422, described={404: "No such model is served."}
+        ),
+    )
     async def get_model(
-        name: str, request: Request, token: TokenRecord | None = predict_role
+        name: ModelName, request: Request, token: TokenRecord | None = predict_role
     ) -> Response:
         state = context(request).cache.state
         if name not in state.plans:
             raise NotFound("model", name, hint="it has no champion and no running deployment")
         return json_response(_describe(state, name))
 
-    @app.get("/healthz", tags=["operations"], summary="The process answers")
+
+def _operations(app: FastAPI, metrics: ServingMetrics, *, private: bool) -> None:
+    """Health, readiness and metrics: open, or behind the predict role when ``private``."""
+    guard = [Depends(requires("predict"))] if private else []
+    refusals = schemas.error_responses(401, 403) if private else {}
+
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="The process answers",
+        dependencies=guard,
+        responses=refusals,
+    )
     async def healthz() -> Response:
         return json_response({"status": "ok", "worker": os.getpid()})
 
-    @app.get("/readyz", tags=["operations"], summary="Every planned version is loaded")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Every planned version is loaded",
+        dependencies=guard,
+        responses={**refusals, **schemas.error_responses(503, described={503: "Not ready."})},
+    )
     async def readyz(request: Request) -> Response:
         found = getattr(request.app.state, "keel", None)
         if not isinstance(found, ServingContext):
@@ -235,7 +274,13 @@ def _routes(app: FastAPI, metrics: ServingMetrics) -> None:
         readiness = {**found.cache.readiness(), "worker": os.getpid()}
         return json_response(readiness, 200 if readiness["ready"] else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        dependencies=guard,
+        responses=refusals,
+    )
     async def prometheus() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 

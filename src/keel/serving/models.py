@@ -86,7 +86,6 @@ class ModelCache:
         poll_s: float = 1.0,
         linger_s: float = 30.0,
         check_ranges: bool = True,
-        trusted: list[str] | None = None,
         batching: BatchSettings | None = None,
         arriving: Callable[[], int] = lambda: 0,
         observer: BatchObserver | None = None,
@@ -98,7 +97,6 @@ class ModelCache:
         self.poll_s = poll_s
         self.linger_s = linger_s
         self.check_ranges = check_ranges
-        self.trusted = trusted
         self.batching = batching or BatchSettings()
         self.arriving = arriving
         self.observer = observer
@@ -178,9 +176,7 @@ class ModelCache:
 
     async def _load(self, model: str, version: int) -> Live:
         def build() -> ServedModel:
-            loaded = loading.load(
-                self.db, self.artifacts, ModelRef(model, version=version), self.trusted
-            )
+            loaded = loading.load(self.db, self.artifacts, ModelRef(model, version=version))
             return ServedModel(loaded, check_ranges=self.check_ranges)
 
         try:

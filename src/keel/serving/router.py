@@ -69,6 +69,9 @@ class Router:
         state = self.cache.state
         plan = state.plans.get(model)
         if plan is None:
+            failure = state.failures.get(model)
+            if failure is not None:  # planned, but its version could not be loaded
+                raise Unavailable(f"{model} cannot be served: {failure}", model=model)
             raise NotFound("model", model, hint="it has no champion and no running deployment")
         try:
             version, variant = plan.choose(key, self.draw() * 100.0)

@@ -13,10 +13,13 @@ Every change needs a ``reason`` and is recorded with the token's name as the act
 user while no token exists). Forcing past the model's policy (``force``) needs role ``admin``: it
 overrides a gate, which is a governance decision, not a deployment one.
 
-Registering over HTTP accepts skops files only, loaded with the registry's trust rules
-(scikit-learn's own types and skops' defaults; anything else is refused with 422): a cloudpickle
-upload would run code on load, which would turn a token into a way to run code on every serving
-host. Other models are registered with the SDK or ``keel`` from a trusted pipeline.
+Registering over HTTP needs an admin token (403 while the server has none) and accepts skops files
+only. The file's types are read from its schema and checked before anything is built from it:
+skops' safe types and the tree structures Keel reviewed load; any other type must be named in
+``trust`` by the admin, a decision recorded with the version and audited. A cloudpickle upload
+would run code on load, turning a token into a way to run code on every serving host, so it is
+never accepted here; such models are registered with the SDK or ``keel models register
+--trust-code`` by someone who can run code anyway.
 """
 
 from __future__ import annotations
@@ -24,23 +27,35 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from keel.domain.deployments import Strategy
+from keel.domain.names import ALIAS_PATTERN, MAX_VERSION, NAME_PATTERN
 from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
 from keel.serving.app import ServingContext, context
-from keel.serving.auth import Forbidden, requires
+from keel.serving.auth import AuthFirstRoute, Forbidden, requires
 from keel.serving.http import json_response
+from keel.serving.schemas import error_responses
 
-router = APIRouter(prefix="/v1/manage", tags=["manage"])
+#: every route checks the token before it reads the body (see ``AuthFirstRoute``)
+router = APIRouter(prefix="/v1/manage", tags=["manage"], route_class=AuthFirstRoute)
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; audited.")]
-ModelName = Annotated[str, Path(min_length=1, max_length=200)]
+ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="A registered model's name.")]
+AliasName = Annotated[
+    str, Path(pattern=ALIAS_PATTERN, description="An alias ('latest' is reserved).")
+]
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+#: what every change can answer besides 200 (400: a body that cannot be parsed at all)
+CHANGE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
 
 
 class DeployRequest(BaseModel):
-    version: int = Field(ge=1)
-    strategy: str = Field(description="replace, canary, ab or shadow")
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    version: Version
+    strategy: Strategy = Field(description="How the candidate reaches traffic.")
     steps: list[float] | None = Field(None, description="Candidate traffic shares in percent.")
     interval_s: float = Field(600.0, gt=0)
     sticky: bool = False
@@ -54,7 +69,7 @@ class RollbackRequest(BaseModel):
 
 
 class AliasRequest(BaseModel):
-    version: int = Field(ge=1)
+    version: Version
     reason: Reason
     force: bool = Field(False, description="Promote past the policy's gates (role admin).")
 
@@ -76,7 +91,7 @@ async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(function, *args, **kwargs)
 
 
-@router.post("/models/{name}/deploy", summary="Start a deployment")
+@router.post("/models/{name}/deploy", summary="Start a deployment", responses=CHANGE_ERRORS)
 async def deploy(
     name: ModelName,
     body: DeployRequest,
@@ -104,7 +119,11 @@ async def deploy(
     return json_response(deployment.to_dict())
 
 
-@router.post("/models/{name}/rollback", summary="Send all traffic back to the stable version")
+@router.post(
+    "/models/{name}/rollback",
+    summary="Send all traffic back to the stable version",
+    responses=CHANGE_ERRORS,
+)
 async def rollback(
     name: ModelName,
     body: RollbackRequest,
@@ -118,10 +137,14 @@ async def rollback(
     return json_response(outcome)
 
 
-@router.put("/models/{name}/aliases/{alias}", summary="Point an alias at a version")
+@router.put(
+    "/models/{name}/aliases/{alias}",
+    summary="Point an alias at a version",
+    responses=CHANGE_ERRORS,
+)
 async def set_alias(
     name: ModelName,
-    alias: Annotated[str, Path(min_length=1, max_length=200)],
+    alias: AliasName,
     body: AliasRequest,
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
@@ -143,7 +166,11 @@ async def set_alias(
     return json_response({"model": name, "alias": alias, "version": target.to_dict()})
 
 
-@router.get("/models/{name}/deployments", summary="Deployments of a model, newest first")
+@router.get(
+    "/models/{name}/deployments",
+    summary="Deployments of a model, newest first",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
 async def list_deployments(
     name: ModelName,
     request: Request,
@@ -164,6 +191,7 @@ MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 @router.post(
     "/models/{name}/versions",
     summary="Register a version from a skops file (role admin)",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -180,24 +208,45 @@ async def register_version(
     training_data: Annotated[str | None, Query(description="A snapshot reference.")] = None,
     target: Annotated[str | None, Query(description="The label column of the snapshot.")] = None,
     description: Annotated[str, Query(max_length=2000)] = "",
+    trust: Annotated[
+        list[str] | None,
+        Query(
+            description="Exact type names the file needs beyond the default trusted types, "
+            "trusted by this token's holder (recorded and audited)."
+        ),
+    ] = None,
     token: TokenRecord | None = Depends(requires("admin")),  # noqa: B008
 ) -> Response:
     from keel.client import Client
+    from keel.domain.trust import parse_trust
     from keel.errors import InvalidInput, UntrustedArtifact
     from keel.registry.serialization import SKOPS, load
     from keel.store.artifacts import sha256_hex
 
+    if token is None:  # no token exists yet: an open server must not take models from anyone
+        raise Forbidden(
+            "registering a model over HTTP needs an admin token, and this server has none yet; "
+            "create one with `keel token create NAME --role admin`",
+            role="admin",
+            held=None,
+        )
+    request_trust = parse_trust(trust or [], "trust")
     data = await request.body()
     if not data:
         raise InvalidInput("body", "send the model as a skops file (application/octet-stream)")
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput("body", f"the model file is larger than {MAX_UPLOAD_BYTES:,} bytes")
-    try:
-        model = load(data, SKOPS, sha256=sha256_hex(data))
+    try:  # the file's types are checked against the trust before anything is built from it
+        model = await _run(load, data, SKOPS, sha256=sha256_hex(data), trust=request_trust)
     except UntrustedArtifact as exc:
-        raise InvalidInput("body", exc.message, types=exc.fields.get("types")) from exc
-    except Exception as exc:  # skops raises many kinds of error on a file that is not its own
-        raise InvalidInput("body", f"not a readable skops file: {exc}") from exc
+        raise InvalidInput(
+            "body",
+            f"{exc.fields['types']} are not trusted; if you trust them, repeat the request with "
+            "trust=TYPE for each (an admin's recorded decision)",
+            types=exc.fields.get("types"),
+        ) from exc
+    except InvalidInput as exc:
+        raise InvalidInput("body", exc.fields.get("problem", exc.message)) from exc
     ctx = context(request)
     settings = ctx.settings.model_copy(update={"actor": _actor(ctx, token)})
 
@@ -210,6 +259,7 @@ async def register_version(
                 target=target,
                 description=description,
                 tags={"registered_over": "http", "reason": reason},
+                trust=list(request_trust.types) or None,
             )
 
     version = await _run(register)

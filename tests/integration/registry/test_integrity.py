@@ -48,7 +48,7 @@ def test_corrupted_or_missing_artifacts_are_refused_on_load(
         ("skops", fitted_model, "skops"),
         ("pickled", Constant(1), "cloudpickle"),
     ]:
-        version = client.register_model(name, model)
+        version = client.register_model(name, model, trust="code" if kind != "skops" else None)
         assert version.format == kind
         path = Path(client.artifacts.location(version.artifact_sha256))
         data = bytearray(path.read_bytes())
@@ -78,17 +78,67 @@ def test_untrusted_types_need_to_be_named(
 ) -> None:
     model = make_pipeline(FunctionTransformer(log_scale), LogisticRegression(max_iter=2000))
     model.fit(features, cancer_frame["target"])
-    version = client.register_model("piped", model)
-    assert version.format == "skops"
     custom = f"{__name__}.log_scale"
     with pytest.raises(UntrustedArtifact) as caught:
-        client.load_model("piped/1")
+        client.register_model("piped", model)
     assert caught.value.fields["types"] == [custom]
     assert custom in str(caught.value)
     with pytest.raises(UntrustedArtifact):
-        client.load_model("piped/1", trusted=["something.else"])
-    loaded = client.load_model("piped/1", trusted=[custom])
+        client.register_model("piped", model, trust=["something.else"])
+    assert client.list_models() == []
+    version = client.register_model("piped", model, trust=[custom, "something.else"])
+    assert version.format == "skops"
+    assert version.trust is not None
+    assert version.trust["types"] == [custom]  # only what the file needs is recorded
+    assert version.trust["by"] == client.actor
+    loaded = client.load_model("piped/1")
     assert (loaded.predict(features) == model.predict(features)).all()
+    registered = client.audit_log(subject="model:piped/1", action="version.register")[0]
+    assert registered.details["trust"] == version.trust
+
+
+def test_a_pickled_model_needs_a_recorded_trust_in_its_code(
+    client: Client, features: pd.DataFrame
+) -> None:
+    with pytest.raises(UntrustedArtifact) as caught:
+        client.register_model("pickled", Constant(1))
+    assert caught.value.fields["runs_code"] is True
+    assert "trust='code'" in caught.value.message
+    assert client.list_models() == []
+    version = client.register_model("pickled", Constant(1), trust="code")
+    assert version.trust is not None and version.trust["code"] is True
+    assert (client.load_model("pickled/1").predict(features) == 1).all()
+
+
+def test_trust_recorded_later_is_what_every_load_honours(
+    client: Client, fitted_model: Any, features: pd.DataFrame
+) -> None:
+    """A version stored without trust (as every pickled version was before trust was recorded)
+    loads only after someone records the decision, which the audit trail then shows."""
+    import sqlalchemy as sa
+
+    from keel.store.schema import model_versions
+
+    client.register_model("pickled", Constant(2), trust="code")
+    with client.db.write() as conn:  # as a store from before trust records holds it
+        conn.execute(model_versions.update().values(trust=None))
+    with pytest.raises(UntrustedArtifact) as caught:
+        client.load_model("pickled/1")
+    assert "keel models trust pickled/1 --code" in caught.value.message
+    with pytest.raises(InvalidInput) as no_reason:
+        client.trust_version("pickled/1", code=True, reason="")
+    assert no_reason.value.field == "reason"
+    record = client.trust_version("pickled/1", code=True, reason="our own class, reviewed")
+    assert record is not None and record.code and record.by == client.actor
+    assert (client.load_model("pickled/1").predict(features) == 2).all()
+    entry = client.audit_log(subject="model:pickled/1", action="version.trust")[0]
+    assert entry.details["trust"]["reason"] == "our own class, reviewed"
+    with client.db.read() as conn:
+        stored = conn.execute(sa.select(model_versions.c.trust)).scalar_one()
+    assert stored == entry.details["trust"]
+    assert client.verify_audit().intact
+    client.register_model("sk", fitted_model)
+    assert client.trust_version("sk/1", types=["x.Y"], reason="not needed") is None
 
 
 def test_invalid_names_aliases_and_versions_name_the_field(
@@ -155,7 +205,7 @@ def test_predict_lists_every_signature_problem(
 
 
 def test_models_without_a_signature_are_not_checked(client: Client, features: pd.DataFrame) -> None:
-    client.register_model("constant", Constant(7))
+    client.register_model("constant", Constant(7), trust="code")
     loaded = client.load_model("constant")
     assert loaded.signature is None
     assert list(loaded.predict(features.head(3))) == [7, 7, 7]

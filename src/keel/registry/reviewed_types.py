@@ -1,0 +1,120 @@
+"""Types Keel loads from skops files beyond skops' safe list, and the checks that make them safe.
+
+skops leaves scikit-learn's tree structures untrusted: their node arrays hold raw child and feature
+indices that scikit-learn follows without bounds checks, so a crafted file could crash (or hang)
+the process the first time it predicts. Random forests and gradient boosting are too common to
+make every user trust them by hand, so Keel trusts these two exact types and, before a loaded
+model is returned, checks every node of every such tree: children point forward inside the tree
+(which also rules out cycles), features exist, categorical splits name an existing bitset. A tree
+that fails is refused as untrusted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TREE = "sklearn.tree._tree.Tree"
+HIST_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+
+#: exact type names trusted on top of skops' defaults, each checked by ``malformed_trees``
+REVIEWED_TYPES = frozenset({TREE, HIST_PREDICTOR})
+
+#: how deep the object graph is searched for trees (pipelines of ensembles are a few levels)
+_MAX_DEPTH = 32
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _tree_problem(tree: Any) -> str | None:
+    count = int(tree.node_count)
+    left = np.asarray(tree.children_left)
+    right = np.asarray(tree.children_right)
+    feature = np.asarray(tree.feature)
+    if not (len(left) == len(right) == len(feature) == count):
+        return "node arrays differ in length from node_count"
+    index = np.arange(count)
+    leaf = left == -1
+    if np.any(right[leaf] != -1):
+        return "a leaf has a right child"
+    inner = ~leaf
+    for name, child in (("left", left), ("right", right)):
+        if np.any((child[inner] <= index[inner]) | (child[inner] >= count)):
+            return f"a {name} child points outside the tree or backwards"
+    if np.any((feature[inner] < 0) | (feature[inner] >= int(tree.n_features))):
+        return "a split names a feature the tree does not have"
+    return None
+
+
+def _predictor_problem(predictor: Any, n_features: int | None) -> str | None:
+    nodes = predictor.nodes
+    count = len(nodes)
+    index = np.arange(count)
+    inner = ~nodes["is_leaf"].astype(bool)
+    for name in ("left", "right"):
+        child = nodes[name].astype(np.int64)
+        if np.any((child[inner] <= index[inner]) | (child[inner] >= count)):
+            return f"a {name} child points outside the tree or backwards"
+    if n_features is None:
+        return "the tree is not inside an estimator that says how many features it takes"
+    feature = nodes["feature_idx"].astype(np.int64)
+    if np.any((feature[inner] < 0) | (feature[inner] >= n_features)):
+        return "a split names a feature the model does not have"
+    categorical = inner & nodes["is_categorical"].astype(bool)
+    bitsets = min(len(predictor.raw_left_cat_bitsets), len(predictor.binned_left_cat_bitsets))
+    bitset = nodes["bitset_idx"].astype(np.int64)
+    if np.any((bitset[categorical] < 0) | (bitset[categorical] >= bitsets)):
+        return "a categorical split names a bitset that does not exist"
+    return None
+
+
+def _estimator_problem(value: Any, n_features: int | None) -> str | None:
+    flags = getattr(value, "is_categorical_", None)
+    if flags is not None and n_features is not None and len(flags) != n_features:
+        return "is_categorical_ does not match n_features_in_"
+    return None
+
+
+def malformed_trees(model: Any) -> list[str]:
+    """Problems found in the reviewed tree structures inside ``model`` (empty when sound)."""
+    problems: list[str] = []
+    seen: set[int] = set()
+
+    def visit(value: Any, n_features: int | None, depth: int) -> None:
+        if id(value) in seen or depth > _MAX_DEPTH:
+            return
+        seen.add(id(value))
+        name = _type_name(value)
+        if name == TREE:
+            found = _tree_problem(value)
+        elif name == HIST_PREDICTOR:
+            found = _predictor_problem(value, n_features)
+        else:
+            found = None
+        if found:
+            problems.append(f"{name}: {found}")
+            return
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        elif isinstance(value, np.ndarray) and value.dtype == object:
+            children = value.ravel().tolist()
+        elif hasattr(value, "__dict__") and not callable(value):
+            own = getattr(value, "n_features_in_", None)
+            n_features = int(own) if isinstance(own, int | np.integer) else n_features
+            estimator = _estimator_problem(value, n_features)
+            if estimator:
+                problems.append(f"{name}: {estimator}")
+            children = vars(value).values()
+        else:
+            return
+        for child in children:
+            visit(child, n_features, depth + 1)
+
+    visit(model, None, 0)
+    return problems

@@ -1,0 +1,217 @@
+"""Artifacts built to attack the loader: each runs a command that creates a marker file if it is
+ever deserialized, so a test proves "nothing ran" by the file's absence.
+
+- skops files whose reduce nodes name a function under a trusted-looking prefix
+  (``sklearn.utils._testing.check_output`` is ``subprocess.check_output`` re-exported) or plainly
+  (``os.system``): skops calls the named "type" with the file's arguments while loading;
+- a skops file whose function node names such a function inside a genuine pipeline;
+- plain pickles whose unpickling calls ``os.system`` or ``subprocess.check_output``;
+- a random forest whose tree nodes point outside the tree (it would crash ``predict``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import shlex
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SKOPS_PROTOCOL = 2
+
+
+def _json_node(value: Any) -> dict[str, Any]:
+    return {
+        "__class__": type(value).__name__ if value is not None else "str",
+        "__module__": "builtins",
+        "__loader__": "JsonNode",
+        "content": json.dumps(value),
+        "is_json": True,
+    }
+
+
+def _empty_dict_node() -> dict[str, Any]:
+    return {
+        "__class__": "dict",
+        "__module__": "builtins",
+        "__loader__": "DictNode",
+        "content": {},
+        "key_types": {
+            "__class__": "list",
+            "__module__": "builtins",
+            "__loader__": "ListNode",
+            "content": [],
+        },
+    }
+
+
+def _zip_schema(schema: dict[str, Any], extra: dict[str, bytes] | None = None) -> bytes:
+    schema = {**schema, "protocol": SKOPS_PROTOCOL, "_skops_version": "0.16.0"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def skops_reduce_call(
+    module: str, function: str, args: list[Any], loader: str = "LossNode"
+) -> bytes:
+    """A skops file whose top node tells the loader to call ``module.function(*args)``
+    (``args`` are JSON values)."""
+    return _zip_schema(
+        {
+            "__class__": function,
+            "__module__": module,
+            "__loader__": loader,
+            "__reduce__": {
+                "args": {
+                    "__class__": "tuple",
+                    "__module__": "builtins",
+                    "__loader__": "TupleNode",
+                    "content": [_json_node(a) for a in args],
+                }
+            },
+            "content": _empty_dict_node(),
+        }
+    )
+
+
+class _Call:
+    """Unpickling this calls ``function(*args)``: what every pickle-based exploit does."""
+
+    def __init__(self, function: Any, *args: Any) -> None:
+        self.function = function
+        self.args = args
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.function, self.args
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    data: bytes
+    format: str  # the format a store would record: "skops" or "cloudpickle"
+    #: the type names the refusal must name (a subset check)
+    names: tuple[str, ...]
+
+
+def corpus(marker: Path) -> list[Hostile]:
+    """Every hostile artifact, each creating ``marker`` if it is ever deserialized."""
+    import os
+    import subprocess
+
+    touch = ["touch", str(marker)]
+    shell = f"touch {shlex.quote(str(marker))}"
+    return [
+        Hostile(
+            "skops-reduce-sklearn-prefixed-check_output",
+            skops_reduce_call("sklearn.utils._testing", "check_output", [touch]),
+            "skops",
+            ("sklearn.utils._testing.check_output",),
+        ),
+        Hostile(
+            "skops-reduce-os-system",
+            skops_reduce_call("os", "system", [shell]),
+            "skops",
+            ("os.system",),
+        ),
+        Hostile(
+            "skops-tree-node-naming-a-function",
+            skops_reduce_call("sklearn.utils._testing", "check_output", [touch], "TreeNode"),
+            "skops",
+            ("sklearn.utils._testing.check_output",),
+        ),
+        Hostile(
+            "skops-function-in-pipeline",
+            _pipeline_with_function("sklearn.utils._testing", "check_output"),
+            "skops",
+            ("sklearn.utils._testing.check_output",),
+        ),
+        Hostile(
+            "pickle-os-system",
+            pickle.dumps(_Call(os.system, shell)),
+            "cloudpickle",
+            (f"{os.system.__module__}.system",),
+        ),
+        Hostile(
+            "pickle-subprocess-check-output",
+            pickle.dumps(_Call(subprocess.check_output, touch), protocol=0, fix_imports=False),
+            "cloudpickle",
+            ("subprocess.check_output",),
+        ),
+        Hostile(
+            "skops-forest-with-wild-tree",
+            wild_forest(),
+            "skops",
+            ("sklearn.tree._tree.Tree",),
+        ),
+    ]
+
+
+def _pipeline_with_function(module: str, function: str) -> bytes:
+    """A genuine fitted pipeline whose FunctionTransformer's function is swapped in the file."""
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    features = np.random.default_rng(0).normal(size=(30, 2))
+    labels = (features[:, 0] > 0).astype(int)
+    model = make_pipeline(FunctionTransformer(np.tanh), LogisticRegression()).fit(features, labels)
+    data = skops.io.dumps(model)
+    return _rewrite_schema(
+        data,
+        lambda text: text.replace(
+            '"__class__": "tanh", "__module__": "numpy"',
+            f'"__class__": "{function}", "__module__": "{module}"',
+        ),
+    )
+
+
+def wild_forest() -> bytes:
+    """A fitted random forest whose first tree's root points past the end of its nodes."""
+    import skops.io
+    from sklearn.ensemble import RandomForestClassifier
+
+    features = np.random.default_rng(0).normal(size=(60, 3))
+    labels = (features[:, 0] > 0).astype(int)
+    forest = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0)
+    forest.fit(features, labels)
+    data = skops.io.dumps(forest)
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(archive.read("schema.json"))
+    tree = schema["content"]["content"]["estimators_"]["content"][0]["content"]["content"]["tree_"]
+    nodes_file = tree["content"]["content"]["nodes"]["file"]
+    nodes = np.load(io.BytesIO(archive.read(nodes_file)), allow_pickle=False)
+    nodes["left_child"][0] = 10_000_000
+    out = io.BytesIO()
+    np.save(out, nodes, allow_pickle=False)
+    files = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    files[nodes_file] = out.getvalue()
+    return _zip_schema_raw(archive.read("schema.json"), files)
+
+
+def _rewrite_schema(data: bytes, change: Any) -> bytes:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    text = json.dumps(json.loads(archive.read("schema.json")))
+    changed = change(text)
+    assert changed != text, "the rewrite found nothing to change"
+    files = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    return _zip_schema_raw(changed.encode(), files)
+
+
+def _zip_schema_raw(schema: bytes, files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", schema)
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
