@@ -25,6 +25,7 @@ from keel.errors import (
     SignatureMismatch,
     StoreConflict,
     StoreError,
+    StoreNotFound,
     StoreUnavailable,
     UntrustedArtifact,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "StepContext",
     "StoreConflict",
     "StoreError",
+    "StoreNotFound",
     "StoreUnavailable",
     "Suite",
     "UntrustedArtifact",

@@ -98,11 +98,24 @@ class Settings(BaseModel):
 
 
 def load_yaml(path: Path) -> Any:
-    """Parse a YAML file; a syntax error becomes one InvalidInput line naming where it is."""
+    """Parse a YAML file; a syntax error becomes one InvalidInput line naming where it is, and
+    so does a file that is not UTF-8 text or cannot be read (a folder, a name too long)."""
     import yaml
 
+    from keel.errors import NotFound
+
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise NotFound("file", str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            str(path), f"is not a UTF-8 text file (byte {exc.start} cannot be read)"
+        ) from exc
+    except OSError as exc:
+        raise InvalidInput(str(path), f"cannot be read: {exc.strerror or exc}") from exc
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

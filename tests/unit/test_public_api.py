@@ -45,6 +45,7 @@ INTENDED = {
     "Snapshot",
     "StoreConflict",
     "StoreError",
+    "StoreNotFound",
     "StoreUnavailable",
     "Suite",
     "UntrustedArtifact",

@@ -6,12 +6,19 @@ from typing import Annotated
 
 import typer
 
-from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.context import (
+    MAX_STORED_INT,
+    JsonOption,
+    ReasonOption,
+    client_of,
+    id_argument,
+    limit_option,
+)
 from keel.cli.output import console, print_json, print_table, when
 
 app = typer.Typer(help="Alerts raised by monitoring and their notifications.", no_args_is_help=True)
 
-LimitOption = Annotated[int, typer.Option("--limit", "-n", help="Show at most this many.")]
+LimitOption = Annotated[int, limit_option("--limit", "-n", help="Show at most this many.")]
 
 
 @app.command("list")
@@ -55,7 +62,7 @@ def list_alerts(
 @app.command("ack")
 def ack(
     ctx: typer.Context,
-    alert_id: Annotated[int, typer.Argument(help="Id from `keel alerts list`.")],
+    alert_id: Annotated[int, id_argument("Id from `keel alerts list`.")],
     reason: ReasonOption,
     json: JsonOption = False,
 ) -> None:
@@ -76,7 +83,10 @@ def ack(
 @app.command("notifications")
 def notifications(
     ctx: typer.Context,
-    alert_id: Annotated[int | None, typer.Option("--alert", help="Only this alert's.")] = None,
+    alert_id: Annotated[
+        int | None,
+        typer.Option("--alert", help="Only this alert's.", min=1, max=MAX_STORED_INT),
+    ] = None,
     limit: LimitOption = 100,
     json: JsonOption = False,
 ) -> None:

@@ -152,11 +152,39 @@ def _exit_code(exc: BaseException) -> int:
     return 1
 
 
+def _undecodable(argv: list[str]) -> str | None:
+    """The first argument holding bytes that are not UTF-8 (Python keeps them as surrogates,
+    which no store, file name check or JSON encoder accepts), or None."""
+    for argument in argv:
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            return argument.encode("utf-8", "replace").decode()
+    return None
+
+
+def _os_exit_code(exc: OSError) -> int:
+    """3 for a file that is not there, 2 for a path that cannot be one (a folder where a file
+    was meant, a name too long, a file in the way of a folder), 1 for the rest (permissions,
+    a full disk)."""
+    import errno
+
+    if isinstance(exc, FileNotFoundError):
+        return 3
+    if isinstance(exc, IsADirectoryError | NotADirectoryError | FileExistsError):
+        return 2
+    return 2 if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; Keel errors become one line on stderr and an exit code, never a traceback."""
     from keel.errors import KeelError
 
     usage_errors, aborts = _command_line_errors()
+    undecodable = _undecodable(sys.argv[1:] if argv is None else argv)
+    if undecodable is not None:
+        fail(f"argument {undecodable!r} is not valid UTF-8 text")
+        return 2
     try:
         result = app(args=argv, prog_name="keel", standalone_mode=False)
     except KeelError as exc:
@@ -170,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2))
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path given on the command line that cannot be read or written
+        fail(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
+        return _os_exit_code(exc)
     except Exception as exc:  # the last line of defence: say what failed, keep the trace opt-in
         if os.environ.get("KEEL_DEBUG"):
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,6 +12,25 @@ if TYPE_CHECKING:
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; goes to the audit trail.")]
+#: the largest whole number the store keeps (SQLite INTEGER, PostgreSQL BIGINT): one above it
+#: is a usage error (exit 2) here, not an OverflowError in the database driver
+MAX_STORED_INT = 2**63 - 1
+
+
+def limit_option(*names: str, help: str = "At most this many, newest first.") -> Any:
+    """A listing's ``--limit``: a whole number from 1 up to what the store can count."""
+    return typer.Option(*names, help=help, min=1, max=MAX_STORED_INT)
+
+
+def id_argument(help: str) -> Any:
+    """A stored row's id (an alert, an evaluation): a whole number the store can hold."""
+    return typer.Argument(help=help, min=1, max=MAX_STORED_INT)
+
+
+#: a TCP port: anything outside 1-65535 is a usage error (exit 2), not a server on another port
+PortOption = Annotated[
+    int, typer.Option("--port", "-p", help="Port to listen on.", min=1, max=65535)
+]
 
 
 @dataclass
@@ -21,17 +40,48 @@ class Faces:
     actor: str | None = None
     _client: Client | None = field(default=None, repr=False)
 
-    def client(self) -> Client:
+    def client(self, *, create: bool = False) -> Client:
+        """The command's client. Only commands that make something new (registering a model or
+        a dataset, the dashboard) pass ``create``: any other command on a store that is not
+        there fails with "no store at PATH" (exit 3) instead of reading a new, empty one."""
         if self._client is None:
             from keel.client import Client
 
-            self._client = Client(self.store_url, self.artifacts, actor=self.actor)
+            self._client = Client(self.store_url, self.artifacts, actor=self.actor, create=create)
+            announce_creation(self._client.db, self._client.artifacts)
         return self._client
 
 
-def client_of(ctx: typer.Context) -> Client:
+def client_of(ctx: typer.Context, *, create: bool = False) -> Client:
     faces = ctx.find_root().obj
     if not isinstance(faces, Faces):
         faces = Faces()
         ctx.find_root().obj = faces
-    return faces.client()
+    return faces.client(create=create)
+
+
+def announce_creation(db: Any, artifacts: Any) -> None:
+    """Say on stderr (stdout may be JSON for a script) what this command created."""
+    from keel.cli.output import errors
+
+    made = [f"a new store at {db.safe_url}"] if getattr(db, "created", False) else []
+    if getattr(artifacts, "created", False):
+        made.append(f"the artifact folder {artifacts.url}")
+    if made:
+        errors.print(f"created {' and '.join(made)}", markup=False)
+
+
+def open_store(settings: Any, *, create: bool) -> None:
+    """Check (or, with ``create``, make and announce) the store in ``settings`` before a server
+    starts on it; StoreNotFound when it is not there and may not be created."""
+    from keel.store.artifacts import FsspecArtifactStore
+    from keel.store.database import Database
+
+    db = Database(settings.store_url, create=create)
+    try:
+        artifacts = FsspecArtifactStore(
+            settings.artifacts, create=create, **settings.artifact_options
+        )
+        announce_creation(db, artifacts)
+    finally:
+        db.close()

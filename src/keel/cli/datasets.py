@@ -51,7 +51,9 @@ def register(
     json: JsonOption = False,
 ) -> None:
     """Register a file as a snapshot (the same content under the same name is not stored twice)."""
-    snapshot = client_of(ctx).register_snapshot(str(path), name, description=description)
+    snapshot = client_of(ctx, create=True).register_snapshot(
+        str(path), name, description=description
+    )
     if json:
         print_json(snapshot)
         return

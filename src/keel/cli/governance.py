@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from keel.cli.context import JsonOption, client_of
+from keel.cli.context import JsonOption, client_of, id_argument
 from keel.cli.output import console, print_json, print_table
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def list_evaluations(
 @evaluations_app.command("report")
 def report(
     ctx: typer.Context,
-    evaluation_id: Annotated[int, typer.Argument(help="Id from `keel evaluations list`.")],
+    evaluation_id: Annotated[int, id_argument("Id from `keel evaluations list`.")],
     out: OutOption = Path(".keel/reports"),
 ) -> None:
     """Write the JSON and HTML reports of a stored evaluation again, from the store alone."""

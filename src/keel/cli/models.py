@@ -167,7 +167,7 @@ def register_model(
 
     request = parse_trust("code" if trust_code else list(trust or []), "--trust")
     model, format = read_model_file(path, request)
-    version = client_of(ctx).register_model(
+    version = client_of(ctx, create=True).register_model(
         name,
         model,
         training_data=training_data,

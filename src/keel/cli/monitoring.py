@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from keel.cli.context import JsonOption, client_of
+from keel.cli.context import JsonOption, client_of, limit_option
 from keel.cli.output import console, print_json, print_table, when
+from keel.domain.names import MAX_VERSION
 
 monitor_app = typer.Typer(help="Production monitoring: windows, drift, estimates, alerts.")
 labels_app = typer.Typer(help="Delayed labels (ground truth) for logged predictions.")
@@ -76,8 +77,10 @@ def run(
 def windows(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="The model.")],
-    version: Annotated[int | None, typer.Option(help="Only this version.")] = None,
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    version: Annotated[
+        int | None, typer.Option(help="Only this version.", min=1, max=MAX_VERSION)
+    ] = None,
+    limit: Annotated[int, limit_option(help="How many, newest first.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """Stored windows: drift, estimated and realized accuracy, latency, cost."""

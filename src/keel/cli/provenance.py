@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from keel.cli.context import JsonOption, client_of
+from keel.cli.context import JsonOption, client_of, limit_option
 from keel.cli.output import console, errors, pairs, print_json, print_table, short, when
 from keel.domain.audit import AuditVerification
 
@@ -94,7 +94,7 @@ def audit_list(
     ctx: typer.Context,
     subject: Annotated[str | None, typer.Option(help="e.g. model:fraud or model:fraud/3")] = None,
     action: Annotated[str | None, typer.Option(help="e.g. alias or version.register")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, limit_option()] = 50,
     json: JsonOption = False,
 ) -> None:
     """Audit entries, newest first."""

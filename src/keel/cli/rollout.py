@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
 from keel.cli.output import console, print_json, print_table, when
 from keel.errors import InvalidInput
 
@@ -266,7 +266,7 @@ def watch(
 def history(
     ctx: typer.Context,
     model: ModelArgument,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    limit: Annotated[int, limit_option("--limit", "-n", help="How many, newest first.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """The model's deployments, newest first."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from keel.cli.context import JsonOption, client_of
+from keel.cli.context import JsonOption, client_of, limit_option
 from keel.cli.output import pairs, print_json, print_table, short, when
 
 app = typer.Typer(help="Training runs.", no_args_is_help=True)
@@ -16,7 +16,7 @@ app = typer.Typer(help="Training runs.", no_args_is_help=True)
 def list_runs(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Option("--name", help="Only runs of this name.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+    limit: Annotated[int, limit_option()] = 20,
     json: JsonOption = False,
 ) -> None:
     """Recent runs with their status, duration and latest metrics."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel.cli.context import Faces
+from keel.cli.context import Faces, PortOption, open_store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -36,6 +36,7 @@ ENV_POLL = "KEEL_SERVE_POLL"
 ENV_RANGES = "KEEL_SERVE_CHECK_RANGES"
 ENV_OPTIONS = "KEEL_SERVE_ARTIFACT_OPTIONS"
 ENV_WAL = "KEEL_SERVE_WAL"
+ENV_PRIVATE = "KEEL_SERVE_PRIVATE_METRICS"
 ENV_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -51,7 +52,7 @@ def _settings(ctx: typer.Context | None) -> Settings:
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8000,
+    port: PortOption = 8000,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes.", min=1)] = 1,
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not write the prediction log (benchmarks).")
@@ -77,16 +78,22 @@ def serve(
             "--no-wal", help="Write one Parquet part per batch instead (slower; no local state)."
         ),
     ] = False,
+    private_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--private-metrics",
+            help="Put /healthz, /readyz and /metrics behind the predict role once tokens exist "
+            "(they name the models and versions served).",
+        ),
+    ] = False,
 ) -> None:
     """Serve every deployed model over HTTP (predict, models, health, metrics, docs)."""
     import uvicorn
 
-    from keel.store.database import Database
-
     if poll <= 0:
         raise typer.BadParameter("must be longer than zero", param_hint="--poll")
     settings = _settings(ctx)
-    Database(settings.store_url).close()  # migrate once here, not in every worker at once
+    open_store(settings, create=False)  # migrate once here, not in every worker at once
     os.environ.update(
         {
             "KEEL_STORE_URL": settings.store_url,
@@ -96,6 +103,7 @@ def serve(
             ENV_LOG: "0" if no_log else "1",
             ENV_POLL: str(poll),
             ENV_RANGES: "0" if no_range_check else "1",
+            ENV_PRIVATE: "1" if private_metrics else "0",
         }
     )
     if not no_wal and not no_log:
@@ -153,6 +161,7 @@ def app_factory() -> FastAPI:
         poll_s=float(os.environ.get(ENV_POLL) or 1.0),
         check_ranges=os.environ.get(ENV_RANGES, "1") != "0",
         wal=os.environ.get(ENV_WAL) or None,
+        private_metrics=os.environ.get(ENV_PRIVATE, "0") == "1",
     )
     app.include_router(router)
     app.mount("/ui", create_dashboard(settings))

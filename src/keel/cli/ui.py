@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from keel.cli.context import PortOption, open_store
 from keel.cli.serve import _settings
 
 if TYPE_CHECKING:
@@ -45,12 +46,13 @@ def dashboard_app(settings: Settings) -> FastAPI:
 def ui(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8100,
+    port: PortOption = 8100,
 ) -> None:
     """Open the web dashboard: models, versions, drift, the audit trail, and actions."""
     import uvicorn
 
     settings = _settings(ctx)
+    open_store(settings, create=True)  # a fresh folder gets an empty store and its dashboard
     app = dashboard_app(settings)
     typer.echo(f"keel dashboard on http://{host}:{port}/ui/ (store {settings.store_url})")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

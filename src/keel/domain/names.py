@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 from keel.errors import InvalidInput
 
-# \Z, not $: "$" also matches before a trailing newline, which would let "name\n" through
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
+#: the name and alias rules as JSON Schema patterns (OpenAPI, pydantic), where "$" ends the text
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+# \Z, not $: Python's "$" also matches before a trailing newline, letting "name\n" through
+_NAME = re.compile(NAME_PATTERN.removesuffix("$") + r"\Z")
+_ALIAS = re.compile(ALIAS_PATTERN.removesuffix("$") + r"\Z")
 _REF = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
 
 

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from keel.errors import KeelError
-from keel.serving.http import error_body, status_of
+from keel.serving.auth import bearer_token
+from keel.serving.http import encode, error_body, status_of
 from keel.serving.inputs import parse_body
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ async def predict_bytes(
         status = status_of(exc)
         if status == 401:
             extra.append((b"www-authenticate", b"Bearer"))
-        return status, orjson.dumps(error_body(exc), default=str), extra
+        return status, encode(error_body(exc)), extra
     except Exception as exc:
         log.error("unexpected error predicting with %s", name, exc_info=exc)
         failure = {"error": "internal", "message": f"unexpected {type(exc).__name__}"}
@@ -113,7 +114,7 @@ async def _answer(
     started: float,
     arrival_ns: int,
 ) -> dict[str, Any]:
-    await ctx.gate.check(_bearer(headers.get("authorization")), "predict")
+    await ctx.gate.check(bearer_token(headers.get("authorization")), "predict")
     routed = None
     try:
         parsed = parse_body(body)
@@ -149,11 +150,6 @@ async def _answer(
         payload["row_ids"] = routed.row_ids
     ctx.metrics.answered(name, routed.version, routed.variant, 200, time.perf_counter() - started)
     return payload
-
-
-def _bearer(authorization: str | None) -> str | None:
-    scheme, _, token = (authorization or "").partition(" ")
-    return token if scheme.lower() == "bearer" else None
 
 
 async def asgi_predict(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Prediction(BaseModel):
@@ -49,6 +49,11 @@ class Problem(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: a code, a sentence, and for 422 one entry per problem (other fields
+    of the error, such as ``field`` or ``role``, may follow)."""
+
+    model_config = ConfigDict(extra="allow")
+
     error: str = Field(description="Machine-readable code, e.g. signature_mismatch.")
     message: str
     problems: list[Problem] | None = Field(None, description="422: one entry per problem.")
@@ -109,6 +114,32 @@ PREDICT_REQUEST: dict[str, Any] = {
     ],
 }
 
+#: what each error status means on any route; ``error_responses`` picks a route's own
+ERRORS: dict[int, str] = {
+    400: "The body could not be parsed at all (e.g. nested too deeply).",
+    401: "Tokens are configured and none, or an unknown or revoked one, was sent.",
+    403: "The token's role is too low for this route.",
+    404: "No such model, version, alias or deployment.",
+    409: "The request clashes with the current state (a running deployment, a gate, ...).",
+    413: "The body is larger than the server accepts.",
+    422: "The request or its body is invalid; `problems` names each field.",
+    500: "The model raised on valid input.",
+    503: "Not loaded yet, the store cannot be reached or the log cannot be written.",
+}
+
+
+def error_responses(
+    *statuses: int, described: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route can answer, each with the JSON error
+    body; ``described`` replaces the general wording of a status for this route."""
+    own = described or {}
+    return {
+        status: {"model": ErrorBody, "description": own.get(status, ERRORS[status])}
+        for status in statuses
+    }
+
+
 PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Prediction(s) from the serving version, logged before this answer.",
@@ -120,10 +151,17 @@ PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    401: {"model": ErrorBody, "description": "Tokens are configured; none or a bad one sent."},
-    403: {"model": ErrorBody, "description": "The token's role is too low."},
-    404: {"model": ErrorBody, "description": "No such model is served."},
-    422: {"model": ErrorBody, "description": "The input does not match the signature."},
-    500: {"model": ErrorBody, "description": "The model raised on valid input."},
-    503: {"model": ErrorBody, "description": "Not loaded yet, or the log cannot be written."},
+    **error_responses(
+        401,
+        403,
+        404,
+        413,
+        422,
+        500,
+        503,
+        described={
+            404: "No such model is served.",
+            422: "The body is not JSON, or the input does not match the signature.",
+        },
+    ),
 }

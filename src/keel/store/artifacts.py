@@ -12,7 +12,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from keel.errors import ArtifactCorrupted, InvalidInput, NotFound, StoreUnavailable
+from keel.errors import (
+    ArtifactCorrupted,
+    InvalidInput,
+    NotFound,
+    StoreNotFound,
+    StoreUnavailable,
+)
 
 _CHUNK = 1 << 20  # hashing a large artifact reads a megabyte at a time
 
@@ -53,7 +59,9 @@ class FsspecArtifactStore:
     servers).
     """
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(self, url: str, *, create: bool = True, **storage_options: Any) -> None:
+        """``create=False`` refuses a local folder that does not exist (StoreNotFound) instead
+        of making it; ``created`` says whether this call made it."""
         import fsspec
 
         if not isinstance(url, str) or not url.strip():
@@ -65,8 +73,14 @@ class FsspecArtifactStore:
         self.url = url
         self.root = root.rstrip("/")
         self._local = "file" in _protocols(self.fs)
-        if self._local:
+        self.created = False
+        if self._local and not self.fs.isdir(self.root):
+            if not create:
+                from keel.store.database import NO_STORE_HINT
+
+                raise StoreNotFound(self.root, what="artifact store", hint=NO_STORE_HINT)
             self.fs.makedirs(self.root, exist_ok=True)
+            self.created = True
 
     def _path(self, sha256: str) -> str:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

@@ -20,7 +20,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from keel.errors import InvalidInput, SchemaTooNew, StoreConflict, StoreUnavailable
+from keel.errors import (
+    InvalidInput,
+    SchemaTooNew,
+    StoreConflict,
+    StoreNotFound,
+    StoreUnavailable,
+)
 
 #: the newest migration this Keel knows; a store at another known revision is upgraded on open
 SCHEMA_HEAD = "0006"
@@ -51,6 +57,23 @@ def _json_loads(text: str | bytes) -> Any:
 _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
 
 
+def _prepare_sqlite_file(path: Path, create: bool) -> bool:
+    """Make the folder of a new SQLite file when ``create``; True when the file is new."""
+    if path.exists():
+        return False
+    if not create:
+        raise StoreNotFound(str(path.absolute()), hint=NO_STORE_HINT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return True
+
+
+#: what to do about a store that is not there
+NO_STORE_HINT = (
+    "check --store / KEEL_STORE_URL, or create the store by registering a model or a dataset "
+    "(`keel models register`, `keel datasets register`, keel.Client())"
+)
+
+
 def _normalize_url(url: str) -> str:
     """Accept ``postgresql://`` as well as ``postgresql+psycopg://`` (psycopg 3 is our driver)."""
     if url.startswith(("postgresql://", "postgres://")):
@@ -59,10 +82,17 @@ def _normalize_url(url: str) -> str:
 
 
 class Database:
-    """One metadata store: an engine plus the rules for reading and writing it."""
+    """One metadata store: an engine plus the rules for reading and writing it.
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    A SQLite file that does not exist yet is created (with its folder) only when ``create`` is
+    true, and ``created`` then says so; otherwise opening it raises StoreNotFound, so a mistyped
+    path is reported instead of answered from a new, empty store. A PostgreSQL database exists or
+    not; Keel never creates one.
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, create: bool = True) -> None:
         self.url = _normalize_url(url)
+        self.created = False
         try:
             parsed = make_url(self.url)
         except sa_exc.ArgumentError as exc:
@@ -72,7 +102,7 @@ class Database:
             raise InvalidInput(
                 "store_url", f"{url!r}: Keel stores metadata in SQLite or PostgreSQL"
             )
-        self.engine = self._create_engine(parsed)
+        self.engine = self._create_engine(parsed, create)
         self._lock = threading.Lock()
         self._append_sql: dict[tuple[str, tuple[str, ...]], tuple[str, list[Any]]] = {}
         #: called with a committed write's notes (see ``note``), e.g. to checkpoint the audit head
@@ -85,7 +115,7 @@ class Database:
                 raise
 
     # -- engine -------------------------------------------------------------------------------
-    def _create_engine(self, parsed: sa.URL) -> Engine:
+    def _create_engine(self, parsed: sa.URL, create: bool) -> Engine:
         if self.dialect == "postgresql":
             return sa.create_engine(
                 parsed, pool_pre_ping=True, pool_size=5, max_overflow=10, **_JSON_CODEC
@@ -95,7 +125,7 @@ class Database:
         if not database or database == ":memory:":
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.created = _prepare_sqlite_file(Path(database).expanduser(), create)
             kwargs = {"connect_args": {"timeout": 60, "check_same_thread": False}}
         engine = sa.create_engine(parsed, **kwargs, **_JSON_CODEC)
 

@@ -191,6 +191,7 @@ def test_console_script_runs_and_fails_cleanly(tmp_path: Path) -> None:
     keel = Path(sys.executable).with_name("keel")
     shown = subprocess.run([keel, "--help"], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0 and "lineage" in shown.stdout
+    Client(f"sqlite:///{tmp_path / 'k.db'}", str(tmp_path)).close()  # an empty store
     failed = subprocess.run(
         [
             keel,
