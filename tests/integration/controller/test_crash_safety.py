@@ -354,3 +354,59 @@ def test_a_sigkilled_retrain_is_taken_over_once_its_heartbeat_is_stale(
         assert entry.details["from"] == dead.lease_owner
         assert entry.details["heartbeat_at"] == beat.isoformat()
         assert client.verify_audit().intact
+
+
+def test_a_retrain_paused_past_its_lease_never_registers_a_second_version(
+    replace_world: tuple[Path, datetime], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Controller A checks that its retrain has no version yet, then pauses (a long GC pause:
+    no heartbeat either) past its lease. Controller B takes the retrain over, registers the
+    version and finishes. A resumes its registration: the store refuses a second version for
+    the retrain, A uses B's, and A's next move finds the retrain moved. Deterministic: A's
+    pause is B's whole pass, run from inside A's step; the lease clock is a fake one."""
+    from keel.registry.clock import replayed
+
+    template, now = replace_world
+    folder = tmp_path / "world"
+    shutil.copytree(template, folder)
+    store, artifacts = f"sqlite:///{folder / 'keel.db'}", str(folder / "artifacts")
+    clock = {"now": utcnow()}
+    first_client = Client(store, artifacts, actor="first")
+    second_client = Client(store, artifacts, actor="second")
+    first = Autopilot(
+        first_client, monitor=False, heartbeat_s=0, lease_s=60, clock=lambda: clock["now"]
+    )
+    second = Autopilot(
+        second_client, monitor=False, heartbeat_s=0, lease_s=60, clock=lambda: clock["now"]
+    )
+    seen: list[Decision] = []
+    real = Client.register_snapshot
+
+    def paused(self: Client, *args: Any, **kwargs: Any) -> Any:
+        if self.actor == "first" and not seen:  # A checked "registered already?": it was not
+            clock["now"] += timedelta(minutes=2)  # A's 60 s lease lapses while it is paused
+            seen.extend(second.reconcile(MODEL, now))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "register_snapshot", paused)
+    with first_client, second_client, replayed(lambda: clock["now"]):
+        queued = first.request(MODEL, reason="new bureau data", now=now)
+        decisions = first.reconcile_all(now=now, models=[MODEL])
+        assert [d.action for d in seen][-1] == "promoted", seen
+        assert (decisions[-1].action, decisions[-1].retrain) == ("error", None), decisions
+        assert "moved by another controller" in decisions[-1].reason
+
+        [retrain] = first_client.retrains(MODEL)
+        assert (retrain.id, retrain.state, retrain.candidate_version) == (queued.id, "promoted", 2)
+        versions = first_client.list_versions(MODEL)
+        assert sorted(v.version for v in versions) == [1, 2]  # never a second for the retrain
+        from keel.registry.models import registered_by_retrain
+
+        mine = registered_by_retrain(first_client.db, retrain.id)
+        assert mine is not None and mine.version == 2
+        assert first_client.get_version(f"models:/{MODEL}@champion").version == 2
+        [run] = first_client.pipeline_runs(MODEL)
+        assert run.id == retrain.pipeline_run_id and run.status == "succeeded"
+        [entry] = [e for e in first_client.audit_log(limit=None) if e.action == "retrain.takeover"]
+        assert (entry.details["from"], entry.details["to"]) == (first.owner, second.owner)
+        assert first_client.verify_audit().intact
