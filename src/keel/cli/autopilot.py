@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from keel.cli.context import JsonOption, ReasonOption, client_of
+from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
 from keel.cli.output import console, print_json, print_table, short, when
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def retrain(
 def retrains(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Argument(help="The model (default: all).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    limit: Annotated[int, limit_option("--limit", "-n", help="How many, newest first.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """Retrains, newest first: trigger, state, candidate, outcome."""
@@ -136,7 +136,7 @@ def retrains(
 def runs(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    limit: Annotated[int, limit_option("--limit", "-n", help="How many, newest first.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """Pipeline runs, newest first."""
