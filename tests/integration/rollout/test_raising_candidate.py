@@ -8,7 +8,6 @@ goes on with the other models; ``keel rollout status`` reports it.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,12 +37,6 @@ MODES: list[Mode] = ["some", "every", "large"]
 SERVED_ERRORS = {"some": 0.3, "every": 1.0, "large": 0.0}
 
 
-def _code_trust(client: Client) -> dict[str, Any]:
-    """A pickled model runs code when it loads: registering one records that we trust it."""
-    takes = "trust" in inspect.signature(client.register_model).parameters
-    return {"trust": "code"} if takes else {}
-
-
 def _register(client: Client, name: str, frame: pd.DataFrame, fitted: Any, mode: Mode) -> None:
     """``name``/1 the fitted model (champion), ``name``/2 the same model raising by ``mode``."""
     snapshot = client.register_snapshot(frame, f"{name}-train")
@@ -53,7 +46,7 @@ def _register(client: Client, name: str, frame: pd.DataFrame, fitted: Any, mode:
         Raising(fitted, mode),
         training_data=snapshot,
         target="target",
-        **_code_trust(client),
+        trust="code",  # a pickled model runs code when it loads: we trust this one's
     )
     client.set_alias(name, "champion", 1, reason="first release")
 
