@@ -52,8 +52,8 @@ class Settings(BaseModel):
 
     #: a process driving a retrain renews its lease this often; the lease lapses after
     #: ``retrain_heartbeat_misses`` beats without one, and another process may take it over
-    retrain_heartbeat_s: float = Field(5.0, gt=0, allow_inf_nan=False)
-    retrain_heartbeat_misses: int = Field(3, ge=2)
+    retrain_heartbeat_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    retrain_heartbeat_misses: int = Field(default=3, ge=2)
     store_url: str = Field(DEFAULT_STORE, min_length=1)
     artifacts: str = Field(DEFAULT_ARTIFACTS, min_length=1)
     actor: str = Field(default_factory=_default_actor, min_length=1, max_length=256)
