@@ -566,6 +566,7 @@ class AutopilotReplay:
             target=self.target,
             signature=signature,
             format="cloudpickle",
+            trust="code",  # the bench's own learner, pickled for speed
             description="the bench's initial model",
         )
         self.launch_accuracy = launch_accuracy(dataset)

@@ -164,6 +164,7 @@ def _launch(client: Client, world: World, policy: dict[str, Any], console: Conso
         signature=signature,
         description="trained on the pre-launch history",
         format="cloudpickle",
+        trust="code",  # the demo's own model class (a feature lookup around the classifier)
     )
     client.set_policy(world.model, policy)
     _, outcome = client.gate(f"{world.model}/1")

@@ -221,7 +221,7 @@ def test_a_failed_evaluation_is_rejected(registered: Client) -> None:
     from .test_runner import Exploding
 
     broken = registered.register_model(
-        "cancer", Exploding(), training_data="cancer-train/1", target="target"
+        "cancer", Exploding(), training_data="cancer-train/1", target="target", trust="code"
     )
     evaluation, outcome = registered.gate(
         f"cancer/{broken.version}", policy=policy("accuracy >= 0.5", profile="medium")

@@ -197,7 +197,7 @@ def test_a_model_that_fails_to_predict_is_a_recorded_failure(
     registered: Client, cancer: Cancer
 ) -> None:
     version = registered.register_model(
-        "cancer", Exploding(), training_data="cancer-train/1", target="target"
+        "cancer", Exploding(), training_data="cancer-train/1", target="target", trust="code"
     )
     assert version.format == "cloudpickle"
     evaluation = registered.evaluate(f"cancer/{version.version}", suite())
@@ -213,7 +213,7 @@ def test_a_model_that_fails_to_predict_is_a_recorded_failure(
 
 def test_a_failing_champion_leaves_the_candidate_evaluated(registered: Client) -> None:
     broken = registered.register_model(
-        "cancer", Exploding(), training_data="cancer-train/1", target="target"
+        "cancer", Exploding(), training_data="cancer-train/1", target="target", trust="code"
     )
     registered.set_alias("cancer", "champion", broken.version, reason="oops")
     evaluation = registered.evaluate("cancer/1", suite())

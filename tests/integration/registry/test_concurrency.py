@@ -48,7 +48,7 @@ while not go.exists():
 numbers = []
 for k in range(spec["count"]):
     tag = spec["settings"]["actor"] + "-" + str(k)
-    numbers.append(client.register_model(spec["model"], Echo(tag), tags={"by": tag}).version)
+    numbers.append(client.register_model(spec["model"], Echo(tag), tags={"by": tag}, trust="code").version)
 client.close()
 print(json.dumps(numbers))
 """
@@ -77,7 +77,7 @@ def die_before_commit(conn, actor, action, subject, details=None):
 
 keel.registry.audit.append = die_before_commit
 client = Client(settings=Settings(**spec["settings"]))
-client.register_model(spec["model"], Echo("doomed"))
+client.register_model(spec["model"], Echo("doomed"), trust="code")
 sys.exit("the registration was supposed to die")
 """
 )
@@ -187,7 +187,7 @@ def test_verifying_while_another_thread_writes_never_raises_a_false_alarm(client
     def write() -> None:
         try:
             for index in range(60):
-                client.register_model("busy", _Plain(), tags={"i": index})
+                client.register_model("busy", _Plain(), tags={"i": index}, trust="code")
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 

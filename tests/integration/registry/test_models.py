@@ -87,7 +87,9 @@ def test_a_plain_class_is_saved_with_cloudpickle(
     client: Client, cancer_frame: pd.DataFrame, features: pd.DataFrame
 ) -> None:
     model = MeanThreshold("mean radius", 14.0)
-    version = client.register_model("threshold", model, input_example=features.head(20))
+    version = client.register_model(
+        "threshold", model, input_example=features.head(20), trust="code"
+    )
     assert version.format == "cloudpickle"
     assert version.model_class == f"{__name__}.MeanThreshold"
     assert version.params == {}
@@ -138,15 +140,15 @@ def test_signature_choices(
     assert client.register_model("cancer", unnamed, training_data=snapshot, target="target")
     plain = MeanThreshold("mean radius", 14.0)
     only_two = client.register_model(
-        "plain", plain, training_data=snapshot, features=["mean radius", "mean area"]
+        "plain", plain, training_data=snapshot, features=["mean radius", "mean area"], trust="code"
     )
     assert [f["name"] for f in (only_two.signature or {})["inputs"]] == ["mean radius", "mean area"]
     given = Signature.from_dict({"inputs": [{"name": "x", "kind": "number", "dtype": "float64"}]})
-    explicit = client.register_model("plain", plain, signature=given)
+    explicit = client.register_model("plain", plain, signature=given, trust="code")
     assert explicit.signature == given.to_dict()
-    as_dict = client.register_model("plain", plain, signature=given.to_dict())
+    as_dict = client.register_model("plain", plain, signature=given.to_dict(), trust="code")
     assert as_dict.signature == given.to_dict()
-    assert client.register_model("plain", plain).signature is None
+    assert client.register_model("plain", plain, trust="code").signature is None
     with pytest.raises(InvalidInput) as caught:
         client.register_model("plain", plain, signature={"inputs": [{"name": "x"}]})
     assert caught.value.field == "signature"
@@ -286,7 +288,8 @@ def test_list_versions_filters(client: Client, fitted_model: Any) -> None:
         (fitted_model, {"auc": 0.85}, {}),
     ]
     for model, metrics, tags in specs:
-        client.register_model("cancer", model, metrics=metrics, tags=tags)
+        trust = None if model is fitted_model else "code"
+        client.register_model("cancer", model, metrics=metrics, tags=tags, trust=trust)
     client.archive_version("cancer/1", reason="superseded")
 
     def numbers(**kwargs: Any) -> list[int]:
