@@ -48,7 +48,8 @@ while not go.exists():
 numbers = []
 for k in range(spec["count"]):
     tag = spec["settings"]["actor"] + "-" + str(k)
-    numbers.append(client.register_model(spec["model"], Echo(tag), tags={"by": tag}, trust="code").version)
+    made = client.register_model(spec["model"], Echo(tag), tags={"by": tag}, trust="code")
+    numbers.append(made.version)
 client.close()
 print(json.dumps(numbers))
 """
