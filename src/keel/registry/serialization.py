@@ -103,21 +103,25 @@ def types_needing_trust(data: bytes, format: str) -> tuple[list[str], bool]:
 
 
 def refusal(sha256: str, format: str, types: list[str], code: bool, ref: str | None) -> Exception:
-    """The UntrustedArtifact that says what is missing and the exact way to trust it."""
-    target = ref or "MODEL/VERSION"
+    """The UntrustedArtifact that says what is missing and the exact way to trust it: for a
+    stored version (``ref``) the command that records trust, otherwise how to register it."""
     if code:
-        how = (
-            f"it was saved with {format}, which runs code while loading; if you trust its code, "
-            f"record that with `keel models trust {target} --code --reason ...` "
-            f"(SDK: client.trust_version({target!r}, code=True, reason=...)), or register it "
-            "with trust='code'"
-        )
+        what = f"it was saved with {format}, which runs code while loading; if you trust its code"
+        if ref is None:
+            how = f"{what}, register it with trust='code' (CLI: --trust-code)"
+        else:
+            how = (
+                f"{what}, record that with `keel models trust {ref} --code --reason ...` "
+                f"(SDK: client.trust_version({ref!r}, code=True, reason=...))"
+            )
+    elif ref is None:
+        flags = " ".join(f"--trust {t}" for t in types)
+        how = f"if you trust these types, register it with trust=[...] naming them (CLI: {flags})"
     else:
         flags = " ".join(f"--type {t}" for t in types)
         how = (
-            f"if you trust these types, record that with `keel models trust {target} {flags} "
-            f"--reason ...` (SDK: client.trust_version({target!r}, types=[...], reason=...)), "
-            "or register it with trust=[...] naming them"
+            f"if you trust these types, record that with `keel models trust {ref} {flags} "
+            f"--reason ...` (SDK: client.trust_version({ref!r}, types=[...], reason=...))"
         )
     return UntrustedArtifact(sha256, types, hint=how, code=code)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from keel.domain.names import ModelRef
 from keel.domain.trust import TrustRecord, TrustRequest, parse_trust
-from keel.errors import InvalidInput, UntrustedArtifact
+from keel.errors import InvalidInput
 from keel.registry import audit, serialization
 from keel.registry.clock import utcnow
 from keel.store.artifacts import ArtifactStore
@@ -35,40 +35,20 @@ def decide(
 
     Raises UntrustedArtifact naming what ``trust`` leaves uncovered, with the way to trust it."""
     types, code = serialization.types_needing_trust(data, format)
-    if code:
-        if trust is None or not trust.code:
-            raise UntrustedArtifact(
-                sha256,
-                types,
-                code=True,
-                hint=(
-                    f"{format} runs code while loading; register it with trust='code' "
-                    "(CLI: --trust-code) if you trust that code, or save the model in a format "
-                    "that does not (skops for scikit-learn)"
-                ),
-            )
-        chosen_types: tuple[str, ...] = tuple(types)
-    else:
-        if trust is not None and trust.code and not trust.types and types:
-            raise InvalidInput(
-                "trust",
-                f"this model is saved with {format}, which runs no code; trust the types it "
-                f"needs by name: {types}",
-            )
-        granted = set(trust.types) if trust is not None else set()
-        missing = sorted(set(types) - granted)
-        if missing:
-            raise UntrustedArtifact(
-                sha256,
-                missing,
-                hint=(
-                    "register it with trust=[...] naming them (CLI: --trust TYPE) if you trust "
-                    "their source"
-                ),
-            )
-        if not types:
-            return None
-        chosen_types = tuple(types)
+    if not code and trust is not None and trust.code and not trust.types and types:
+        raise InvalidInput(
+            "trust",
+            f"this model is saved with {format}, which runs no code; trust the types it "
+            f"needs by name: {types}",
+        )
+    if code and (trust is None or not trust.code):
+        raise serialization.refusal(sha256, format, types, True, None)
+    missing = [] if code else sorted(set(types) - set(trust.types if trust else ()))
+    if missing:
+        raise serialization.refusal(sha256, format, missing, False, None)
+    if not types and not code:
+        return None
+    chosen_types = tuple(types)
     if isinstance(trust, TrustRecord):
         return TrustRecord(
             chosen_types, code, trust.by, trust.at, trust.reason, trust.inherited_from
