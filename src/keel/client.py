@@ -340,7 +340,7 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
     ) -> TrustRecord | None:
         """Record that you trust a stored version's extra ``types`` (or, for a pickled model,
         its ``code``); every later load of it honours this, and the decision is audited."""
-        from keel.registry.trust import trust_version
+        from keel.registry.version_trust import trust_version
 
         target = self._ref(ref)
         return trust_version(
