@@ -33,6 +33,7 @@ from keel.errors import (
 if TYPE_CHECKING:
     from keel.client import Client
     from keel.controller.autopilot import Autopilot, Decision
+    from keel.domain.audit import AuditFinding, AuditVerification
     from keel.domain.entities import ModelVersion, Snapshot
     from keel.domain.policy import Policy, Suite
     from keel.evaluation.gates import GateOutcome
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AlertRecord",
     "ArtifactCorrupted",
+    "AuditFinding",
+    "AuditVerification",
     "Autopilot",
     "Client",
     "Conflict",
@@ -109,6 +112,8 @@ _LAZY = {
     "Settings": "keel.settings",
     "Snapshot": "keel.domain.entities",
     "AlertRecord": "keel.monitoring.alerts",
+    "AuditFinding": "keel.domain.audit",
+    "AuditVerification": "keel.domain.audit",
     "LabelReport": "keel.registry.predictions",
     "LogReceipt": "keel.registry.predictions",
     "MonitorResult": "keel.monitoring.runner",

@@ -25,6 +25,8 @@ INTENDED = {
     "LabelReport",
     "AlertRecord",
     "ArtifactCorrupted",
+    "AuditFinding",
+    "AuditVerification",
     "Client",
     "Conflict",
     "Evaluation",

@@ -54,13 +54,13 @@ AuditRow = tuple[int, str, str, str, str, dict[str, Any], str, str]
 
 
 @dataclass(frozen=True)
-class Finding:
+class AuditFinding:
     """One place where the store disagrees with its audit trail.
 
     ``table`` and ``row`` say where (``aliases``, ``fraud@champion``), ``found`` what the store
     holds there and ``expected`` what replaying the trail says it should hold.
 
-    >>> str(Finding("aliases", "fraud@champion", "version 3", "version 2"))
+    >>> str(AuditFinding("aliases", "fraud@champion", "version 3", "version 2"))
     'aliases fraud@champion: the store holds version 3; the trail says version 2'
     """
 
@@ -95,7 +95,7 @@ class AuditVerification:
     """
 
     chain: ChainVerification
-    findings: tuple[Finding, ...] = ()
+    findings: tuple[AuditFinding, ...] = ()
     checkpoint_seq: int | None = None
     artifacts_checked: int | None = None
     notes: tuple[str, ...] = ()

@@ -1,6 +1,6 @@
 """``keel audit verify``: prove the store's state from its audit trail, not only the chain.
 
-Four checks, each turning what it finds into :class:`Finding` rows:
+Four checks, each turning what it finds into :class:`AuditFinding` rows:
 
 1. the hash chain and its head (``audit.verify_in``);
 2. the head against the newest keyed checkpoint (``audit_checkpoint``): a head older than it, or
@@ -20,7 +20,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.domain.audit import AuditVerification, Finding
+from keel.domain.audit import AuditFinding, AuditVerification
 from keel.errors import InvalidInput, NotFound
 from keel.registry import audit
 from keel.registry.audit_checkpoint import Checkpoint, CheckpointInvalid, Checkpoints
@@ -46,7 +46,7 @@ def verify(
     batch: int = 5000,
 ) -> AuditVerification:
     """Run every check; ``check_artifacts`` None means "when they total under 10 GB"."""
-    findings: list[Finding] = []
+    findings: list[AuditFinding] = []
     notes: list[str] = []
     checkpoint = _read_checkpoint(checkpoints, findings, notes)
     replay = Replay()
@@ -78,7 +78,7 @@ def verify(
 
 
 def _read_checkpoint(
-    checkpoints: Checkpoints | None, findings: list[Finding], notes: list[str]
+    checkpoints: Checkpoints | None, findings: list[AuditFinding], notes: list[str]
 ) -> Checkpoint | None:
     if checkpoints is None:
         notes.append("no checkpoint: the store lives in memory")
@@ -87,7 +87,7 @@ def _read_checkpoint(
         found = checkpoints.read()
     except CheckpointInvalid as exc:
         findings.append(
-            Finding(
+            AuditFinding(
                 "audit checkpoint",
                 str(checkpoints.path),
                 f"a checkpoint that cannot be trusted: {exc}",
@@ -100,11 +100,11 @@ def _read_checkpoint(
     return found
 
 
-def _against_checkpoint(conn: Connection, checkpoint: Checkpoint, where: str) -> list[Finding]:
+def _against_checkpoint(conn: Connection, checkpoint: Checkpoint, where: str) -> list[AuditFinding]:
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).one()
     if head.seq < checkpoint.seq:
         return [
-            Finding(
+            AuditFinding(
                 "audit_head",
                 "id 1",
                 f"a head at seq {head.seq}",
@@ -117,7 +117,7 @@ def _against_checkpoint(conn: Connection, checkpoint: Checkpoint, where: str) ->
     ).scalar()
     if stored != checkpoint.hash:
         return [
-            Finding(
+            AuditFinding(
                 "audit_log",
                 f"seq {checkpoint.seq}",
                 "no entry" if stored is None else f"an entry with hash {stored[:12]}",
@@ -130,7 +130,7 @@ def _against_checkpoint(conn: Connection, checkpoint: Checkpoint, where: str) ->
 
 def _check_artifacts(
     store: ArtifactStore, named: Artifacts, progress: Progress | None
-) -> list[Finding]:
+) -> list[AuditFinding]:
     findings = []
     total = named.total_bytes
     done = 0
@@ -149,14 +149,14 @@ def _check_artifacts(
         try:
             actual = store.digest(sha256, read)
         except NotFound:
-            findings.append(Finding("artifacts", row, "no file", _expected(store, sha256)))
+            findings.append(AuditFinding("artifacts", row, "no file", _expected(store, sha256)))
             actual = sha256
         except InvalidInput:
-            findings.append(Finding("artifacts", row, "a name that is not a SHA-256", "one"))
+            findings.append(AuditFinding("artifacts", row, "a name that is not a SHA-256", "one"))
             actual = sha256
         if actual != sha256:
             findings.append(
-                Finding(
+                AuditFinding(
                     "artifacts",
                     row,
                     f"a file whose SHA-256 is {actual[:12]}",

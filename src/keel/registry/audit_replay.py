@@ -13,7 +13,7 @@ needed to redo it, so replaying the entries in order rebuilds:
   ``token.revoke``.
 
 A row the trail does not explain, one it explains differently, and one it names but the table
-lacks each become a :class:`Finding`. Entries are fed one at a time (``apply``) while the chain
+lacks each become a :class:`AuditFinding`. Entries are fed one at a time (``apply``) while the chain
 is walked, and the tables are read in batches, so memory grows with the state, not the trail.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.domain.audit import AuditRow, Finding, canonical_json
+from keel.domain.audit import AuditFinding, AuditRow, canonical_json
 from keel.registry.tokens import token_fingerprint
 from keel.store.schema import aliases, api_tokens, deployments, model_versions, models
 
@@ -73,7 +73,7 @@ class Replay:
     tokens: dict[str, list[_Token]] = field(default_factory=dict)
     #: entries that contradict the trail before them (an alias moved to a version never
     #: registered, a deployment moved that never started, ...)
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[AuditFinding] = field(default_factory=list)
 
     def apply(self, row: AuditRow) -> None:
         seq, _at, _actor, action, subject, details = row[:6]
@@ -89,7 +89,9 @@ class Replay:
 
     def _contradiction(self, seq: int, what: str, expected: str = "") -> None:
         self.findings.append(
-            Finding("audit_log", f"seq {seq}", what, expected or "an entry that can be replayed")
+            AuditFinding(
+                "audit_log", f"seq {seq}", what, expected or "an entry that can be replayed"
+            )
         )
 
     # -- versions -----------------------------------------------------------------------------
@@ -249,7 +251,9 @@ class Artifacts:
         return sum(size for size, _ in self.named.values())
 
 
-def compare(conn: Connection, replay: Replay, batch: int = 5000) -> tuple[list[Finding], Artifacts]:
+def compare(
+    conn: Connection, replay: Replay, batch: int = 5000
+) -> tuple[list[AuditFinding], Artifacts]:
     """Every difference between the tables and ``replay`` (which this consumes), and the
     artifacts the versions name."""
     artifacts = Artifacts()
@@ -267,7 +271,7 @@ def _stream(conn: Connection, query: Any, batch: int) -> Iterator[Any]:
 
 def _compare_versions(
     conn: Connection, replay: Replay, artifacts: Artifacts, batch: int
-) -> Iterator[Finding]:
+) -> Iterator[AuditFinding]:
     v = model_versions.c
     query = (
         sa.select(models.c.name, v.version, v.artifact_sha256, v.format, v.trust, v.status)
@@ -281,7 +285,7 @@ def _compare_versions(
         artifacts.add(row.artifact_sha256, int(row.size_bytes or 0), ref)
         want = expected.pop((row.name, row.version), None)
         if want is None:
-            yield Finding(
+            yield AuditFinding(
                 "model_versions",
                 ref,
                 f"a version (artifact {row.artifact_sha256[:12]}, {row.format})",
@@ -297,9 +301,11 @@ def _compare_versions(
             ("trust", canonical_json(row.trust), canonical_json(want.trust), want.trust_seq),
         ):
             if found != wanted:
-                yield Finding("model_versions", f"{ref} {column}", found, f"{wanted} (seq {seq})")
+                yield AuditFinding(
+                    "model_versions", f"{ref} {column}", found, f"{wanted} (seq {seq})"
+                )
     for (name, number), want in sorted(expected.items()):
-        yield Finding(
+        yield AuditFinding(
             "model_versions",
             f"{name}/{number}",
             "no such row",
@@ -308,7 +314,7 @@ def _compare_versions(
     expected.clear()
 
 
-def _compare_aliases(conn: Connection, replay: Replay, batch: int) -> Iterator[Finding]:
+def _compare_aliases(conn: Connection, replay: Replay, batch: int) -> Iterator[AuditFinding]:
     owner = models.alias("owner")
     query = (
         sa.select(
@@ -334,15 +340,17 @@ def _compare_aliases(conn: Connection, replay: Replay, batch: int) -> Iterator[F
         else:
             found = f"version {row.version}"
         if want is None:
-            yield Finding("aliases", where, found, "no such alias")
+            yield AuditFinding("aliases", where, found, "no such alias")
         elif found != f"version {want[0]}":
-            yield Finding("aliases", where, found, f"version {want[0]} (seq {want[1]})")
+            yield AuditFinding("aliases", where, found, f"version {want[0]} (seq {want[1]})")
     for (name, alias), (number, seq) in sorted(expected.items()):
-        yield Finding("aliases", f"{name}@{alias}", "no such row", f"version {number} (seq {seq})")
+        yield AuditFinding(
+            "aliases", f"{name}@{alias}", "no such row", f"version {number} (seq {seq})"
+        )
     expected.clear()
 
 
-def _compare_deployments(conn: Connection, replay: Replay, batch: int) -> Iterator[Finding]:
+def _compare_deployments(conn: Connection, replay: Replay, batch: int) -> Iterator[AuditFinding]:
     d = deployments.c
     query = sa.select(
         d.id,
@@ -360,7 +368,7 @@ def _compare_deployments(conn: Connection, replay: Replay, batch: int) -> Iterat
         where = f"#{row.id}"
         want = expected.pop(row.id, None)
         if want is None:
-            yield Finding(
+            yield AuditFinding(
                 "deployments",
                 where,
                 f"a {row.status} {row.strategy} deployment of {row.model}/{row.candidate_version}",
@@ -379,9 +387,9 @@ def _compare_deployments(conn: Connection, replay: Replay, batch: int) -> Iterat
             ("status", row.status, want.status),
         ):
             if found != wanted:
-                yield Finding("deployments", f"{where} {column}", str(found), f"{wanted}{at}")
+                yield AuditFinding("deployments", f"{where} {column}", str(found), f"{wanted}{at}")
     for number, want in sorted(expected.items()):
-        yield Finding(
+        yield AuditFinding(
             "deployments",
             f"#{number}",
             "no such row",
@@ -390,7 +398,7 @@ def _compare_deployments(conn: Connection, replay: Replay, batch: int) -> Iterat
     expected.clear()
 
 
-def _compare_tokens(conn: Connection, replay: Replay, batch: int) -> Iterator[Finding]:
+def _compare_tokens(conn: Connection, replay: Replay, batch: int) -> Iterator[AuditFinding]:
     t = api_tokens.c
     query = sa.select(t.id, t.prefix, t.role, t.revoked_at, t.token_hash).order_by(t.id)
     expected = replay.tokens
@@ -399,19 +407,19 @@ def _compare_tokens(conn: Connection, replay: Replay, batch: int) -> Iterator[Fi
         state = "revoked" if row.revoked_at is not None else "live"
         created = expected.get(row.prefix)
         if not created:
-            yield Finding(
+            yield AuditFinding(
                 "api_tokens", where, f"a {state} {row.role} token", "no such token: never created"
             )
             continue
         want = created.pop(0)
         at = f" (seq {want.seq})"
         if row.role != want.role:
-            yield Finding("api_tokens", f"{where} role", row.role, f"{want.role}{at}")
+            yield AuditFinding("api_tokens", f"{where} role", row.role, f"{want.role}{at}")
         if (row.revoked_at is not None) != want.revoked:
             wanted = "revoked" if want.revoked else "live"
-            yield Finding("api_tokens", f"{where} revoked_at", state, f"{wanted}{at}")
+            yield AuditFinding("api_tokens", f"{where} revoked_at", state, f"{wanted}{at}")
         if want.fingerprint is not None and token_fingerprint(row.token_hash) != want.fingerprint:
-            yield Finding(
+            yield AuditFinding(
                 "api_tokens",
                 f"{where} token_hash",
                 "the hash of another token",
@@ -419,7 +427,7 @@ def _compare_tokens(conn: Connection, replay: Replay, batch: int) -> Iterator[Fi
             )
     for prefix, left in sorted(expected.items()):
         for want in left:
-            yield Finding(
+            yield AuditFinding(
                 "api_tokens",
                 f"token {prefix}",
                 "no such row",

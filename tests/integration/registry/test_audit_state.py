@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
 
 from keel.client import Client
-from keel.domain.audit import AuditVerification, Finding
+from keel.domain.audit import AuditFinding, AuditVerification
 from keel.registry import audit, tokens
 from keel.settings import Settings
 from keel.store.schema import (
@@ -60,7 +60,7 @@ def version_id(client: Client, name: str, number: int) -> int:
         )
 
 
-def only(result: AuditVerification, table: str) -> list[Finding]:
+def only(result: AuditVerification, table: str) -> list[AuditFinding]:
     return [f for f in result.findings if f.table == table]
 
 
