@@ -38,6 +38,8 @@ ENV_OPTIONS = "KEEL_SERVE_ARTIFACT_OPTIONS"
 ENV_WAL = "KEEL_SERVE_WAL"
 ENV_PRIVATE = "KEEL_SERVE_PRIVATE_METRICS"
 ENV_MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+#: more worker processes than this is a typo, not a plan (each holds every served model)
+MAX_WORKERS = 256
 
 
 def _settings(ctx: typer.Context | None) -> Settings:
@@ -53,7 +55,9 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: PortOption = 8000,
-    workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes.", min=1)] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", help="Worker processes.", min=1, max=MAX_WORKERS)
+    ] = 1,
     no_log: Annotated[
         bool, typer.Option("--no-log", help="Do not write the prediction log (benchmarks).")
     ] = False,
@@ -90,8 +94,8 @@ def serve(
     """Serve every deployed model over HTTP (predict, models, health, metrics, docs)."""
     import uvicorn
 
-    if poll <= 0:
-        raise typer.BadParameter("must be longer than zero", param_hint="--poll")
+    if not 0 < poll <= 3600:  # also NaN; an infinite poll would never see a new plan
+        raise typer.BadParameter("must be a number of seconds in (0, 3600]", param_hint="--poll")
     settings = _settings(ctx)
     open_store(settings, create=False)  # migrate once here, not in every worker at once
     os.environ.update(

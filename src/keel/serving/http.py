@@ -98,7 +98,8 @@ def echo(value: Any, depth: int = ECHO_DEPTH, *, cut: bool = True) -> Any:
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**64 else str(value)
     if isinstance(value, str):
-        return value[:ECHO_CHARS] + "..." if cut and len(value) > ECHO_CHARS else value
+        text = value[:ECHO_CHARS] + "..." if cut and len(value) > ECHO_CHARS else value
+        return text if text.isascii() else utf8_text(text)
     if isinstance(value, bytes | bytearray):
         return echo(bytes(value).decode("utf-8", "replace"), depth, cut=cut)
     if isinstance(value, dict | list | tuple):
@@ -113,6 +114,16 @@ def echo(value: Any, depth: int = ECHO_DEPTH, *, cut: bool = True) -> Any:
     if hasattr(value, "__array__") or hasattr(value, "to_dict") or hasattr(value, "isoformat"):
         return value  # numpy values, Keel's records and dates: orjson or _default handle them
     return echo(str(value), depth, cut=cut)
+
+
+def utf8_text(text: str) -> str:
+    """``text`` with lone surrogates (which JSON's ``\\ud800`` escapes can carry but UTF-8
+    cannot) written as escapes, so it can be encoded, stored and echoed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _default(value: Any) -> Any:

@@ -100,6 +100,14 @@ def test_a_rejected_value_is_echoed_as_text_when_it_cannot_be_a_json_number(
     assert echoed in [p["value"] for p in problems], problems
 
 
+def test_text_that_is_not_unicode_is_refused_and_echoed_escaped(http: TestClient) -> None:
+    for path in ("/v1/manage/models/cancer/rollback", "/v1/manage/models/-bad/rollback"):
+        answer = post(http, path, b'{"reason": "why \\ud800"}')
+        assert answer.status_code == 422, answer.text
+        problem = next(p for p in answer.json()["problems"] if p["field"] == "reason")
+        assert problem["value"] == "why \\ud800"  # pydantic refuses it; the echo escapes it
+
+
 def test_deep_long_and_undecodable_bodies_get_a_4xx_with_a_short_json_error(
     http: TestClient,
 ) -> None:

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from keel.cli import tokens as token_cli
 from keel.cli.app import _options
+from keel.client import Client
+from keel.errors import StoreNotFound
 from keel.registry import tokens
 from keel.store.database import Database
 
@@ -27,6 +29,9 @@ def test_create_list_and_revoke(tmp_path: Path) -> None:
     store = ["--store", url, "--artifacts", str(tmp_path / "art"), "--user", "ann"]
     runner = CliRunner()
     command = ["token", "create", "--role", "deploy", "--name", "ci", "--json"]
+    missing = runner.invoke(root(), [*store, *command])  # a token for a store that is not there
+    assert isinstance(missing.exception, StoreNotFound) and not (tmp_path / "k.db").exists()
+    Client(url, str(tmp_path / "art")).close()
     created = runner.invoke(root(), [*store, *command])
     assert created.exit_code == 0, created.output
     made = json.loads(created.stdout)
