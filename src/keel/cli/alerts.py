@@ -7,12 +7,12 @@ from typing import Annotated
 import typer
 
 from keel.cli.context import (
-    MAX_STORED_INT,
     JsonOption,
     ReasonOption,
     client_of,
     id_argument,
     limit_option,
+    stored_int,
 )
 from keel.cli.output import console, print_json, print_table, when
 
@@ -85,7 +85,7 @@ def notifications(
     ctx: typer.Context,
     alert_id: Annotated[
         int | None,
-        typer.Option("--alert", help="Only this alert's.", min=1, max=MAX_STORED_INT),
+        typer.Option("--alert", help="Only this alert's.", callback=stored_int),
     ] = None,
     limit: LimitOption = 100,
     json: JsonOption = False,

@@ -7,24 +7,30 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from keel.domain.numbers import MAX_STORED_INT
+
 if TYPE_CHECKING:
     from keel.client import Client
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; goes to the audit trail.")]
-#: the largest whole number the store keeps (SQLite INTEGER, PostgreSQL BIGINT): one above it
-#: is a usage error (exit 2) here, not an OverflowError in the database driver
-MAX_STORED_INT = 2**63 - 1
+
+
+def stored_int(value: int | None) -> int | None:
+    """A click callback: a whole number from 1 up to what the store can hold (None passes)."""
+    if value is not None and not 1 <= value <= MAX_STORED_INT:
+        raise typer.BadParameter("must be a whole number of at least 1 (at most 2**63 - 1)")
+    return value
 
 
 def limit_option(*names: str, help: str = "At most this many, newest first.") -> Any:
     """A listing's ``--limit``: a whole number from 1 up to what the store can count."""
-    return typer.Option(*names, help=help, min=1, max=MAX_STORED_INT)
+    return typer.Option(*names, help=help, callback=stored_int)
 
 
 def id_argument(help: str) -> Any:
     """A stored row's id (an alert, an evaluation): a whole number the store can hold."""
-    return typer.Argument(help=help, min=1, max=MAX_STORED_INT)
+    return typer.Argument(help=help, callback=stored_int)
 
 
 #: a TCP port: anything outside 1-65535 is a usage error (exit 2), not a server on another port

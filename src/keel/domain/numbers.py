@@ -18,6 +18,10 @@ import math
 
 from keel.errors import InvalidInput
 
+#: the largest whole number the store keeps (SQLite INTEGER, PostgreSQL BIGINT): a limit or id
+#: above it is refused where it enters, not met as an OverflowError in a database driver
+MAX_STORED_INT = 2**63 - 1
+
 
 def finite(text: str, field: str, sentence: str) -> float:
     """``text`` (thousands may be separated by commas) as a finite float, else InvalidInput

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from keel.domain.entities import Model, ModelVersion, Snapshot
 from keel.domain.filters import Clause, parse_filter
 from keel.domain.names import MAX_VERSION, ModelRef, validate_name, validate_version
+from keel.domain.numbers import MAX_STORED_INT
 from keel.domain.signature import Signature
 from keel.domain.trust import TrustRecord, TrustRequest
 from keel.errors import Conflict, InvalidInput, NotFound
@@ -103,9 +104,11 @@ def known_models(db: Database, names: Any, field: str = "models") -> list[str]:
 
 
 def positive_limit(limit: Any, field: str = "limit") -> int:
-    """A listing's ``limit``: a whole number of at least 1."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidInput(field, f"must be a whole number of at least 1, not {limit!r}")
+    """A listing's ``limit``: a whole number from 1 up to what the store can count."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_STORED_INT:
+        raise InvalidInput(
+            field, f"must be a whole number of at least 1 (at most 2**63 - 1), not {limit!r}"
+        )
     return limit
 
 

@@ -208,6 +208,12 @@ class Database:
                 f"the store refused a duplicate or dangling record: {exc.orig}",
                 detail=str(exc.orig),
             ) from exc
+        except sa_exc.DataError as exc:  # PostgreSQL: a number out of range, a malformed value
+            raise InvalidInput("value", f"the store refused a value: {exc.orig}") from exc
+        except OverflowError as exc:  # SQLite's driver: an integer beyond 64 bits
+            raise InvalidInput(
+                "value", f"a number is larger than the store can hold (2**63 - 1): {exc}"
+            ) from exc
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise StoreUnavailable(
                 f"the metadata store at {self.safe_url} could not be used: {exc.orig}",

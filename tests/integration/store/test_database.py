@@ -102,3 +102,17 @@ def test_an_unreachable_server_raises_store_unavailable_without_the_password() -
     assert "s3cret" not in str(caught.value)
     assert "s3cret" not in str(caught.value.to_dict())
     assert caught.value.code == "store_unavailable"
+
+
+@pytest.mark.parametrize("number", [2**63, 10**20, -(2**64)])
+def test_a_number_the_store_cannot_hold_is_invalid_input_on_every_back_end(
+    client: Client, number: int
+) -> None:
+    """A limit, id or version beyond 64 bits is the caller's mistake (exit 2, HTTP 422), not an
+    OverflowError from SQLite's driver or a PostgreSQL error reported as an unavailable store."""
+    from keel.store.schema import audit_log
+
+    with pytest.raises(InvalidInput, match="limit"):
+        client.list_runs(limit=number)
+    with pytest.raises(InvalidInput), client.db.read() as conn:
+        conn.execute(sa.select(audit_log.c.seq).where(audit_log.c.seq == number)).first()
