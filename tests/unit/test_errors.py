@@ -83,9 +83,12 @@ def test_integrity_errors_carry_hashes_and_types() -> None:
         "location": "/tmp/x",
     }
     assert "aaaaaaaaaaaa" in corrupted.message
-    untrusted = UntrustedArtifact("c" * 64, ["mymodule.func"])
+    untrusted = UntrustedArtifact("c" * 64, ["mymodule.func"], hint="trust it with X")
     assert untrusted.to_dict()["types"] == ["mymodule.func"]
-    assert "trusted=[...]" in untrusted.message
+    assert untrusted.to_dict()["runs_code"] is False
+    assert untrusted.message.endswith("mymodule.func; trust it with X")
+    code = UntrustedArtifact("c" * 64, ["os.system"], code=True)
+    assert "runs code while loading: os.system; nothing was loaded" in code.message
 
 
 def test_schema_too_new() -> None:
