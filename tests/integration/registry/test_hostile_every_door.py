@@ -184,7 +184,6 @@ def test_the_register_route_refuses_while_no_token_exists(app_settings: Settings
     import skops.io
     from sklearn.linear_model import LogisticRegression
 
-
     model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
     with TestClient(managed_app(app_settings)) as http:
         answer = _post_model(http, skops.io.dumps(model), None)
