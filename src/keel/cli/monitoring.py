@@ -51,6 +51,11 @@ def run(
         f"{result.pending_rows:,} rows waiting for the next window, "
         f"{result.relabelled} windows with new labels"
     )
+    for passed in result.skipped:
+        console.print(
+            f"passed over {passed['rows']:,} rows of {model}/{passed['version']}: "
+            f"{passed['reason']}"
+        )
     if result.windows:
         print_table(
             ["window", "version", "from", "to", "rows", "drifted", "est. accuracy", "p99 ms"],

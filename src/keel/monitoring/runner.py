@@ -12,6 +12,7 @@ notifications delivered.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,7 @@ from keel.domain.durations import parse_duration
 from keel.domain.entities import ModelVersion
 from keel.domain.names import ModelRef
 from keel.domain.policy import Policy
-from keel.errors import Conflict
+from keel.errors import Conflict, ModelFailed
 from keel.monitoring.references import Reference, load_reference
 from keel.monitoring.window_record import WindowRecord, measure_window
 from keel.monitoring.windows import cut_by_rows, cut_by_time
@@ -33,6 +34,8 @@ from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database, insert_ignore
 from keel.store.prediction_log import LogStore, Part
 from keel.store.schema import monitor_parts, monitor_state, monitor_windows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,12 +50,16 @@ class MonitorResult:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     notifications: dict[str, int] = field(default_factory=dict)
     events: int = 0
+    #: windows of versions whose own code raised while their reference was built: their rows
+    #: are passed over so the other versions are still monitored
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "new_rows": self.new_rows,
             "windows": self.windows,
+            "skipped": self.skipped,
             "pending_rows": self.pending_rows,
             "relabelled": self.relabelled,
             "alerts": self.alerts,
@@ -154,13 +161,28 @@ def process_log(
     else:
         closed, waiting = cut_by_rows(frame, rule.rows or 5000)
     records: list[WindowRecord] = []
+    skipped: list[dict[str, Any]] = []
     for window in closed:
         version = int(window["version"].iloc[0])
+        try:
+            reference = references(version)
+        except ModelFailed as exc:  # one version whose code raises (a rolled-back canary, say)
+            # must not stop the monitoring of the others: its rows are passed over. An untrusted
+            # version still stops the run: once someone trusts it, its rows are measured.
+            log.warning(
+                "monitoring passes over %d rows of %s/%s: %s",
+                len(window),
+                model,
+                version,
+                exc.message,
+            )
+            skipped.append({"version": version, "rows": len(window), "reason": exc.message})
+            continue
         records.append(
             measure_window(
                 artifacts,
                 window,
-                references(version),
+                reference,
                 policy,
                 kind="time" if rule.every else "rows",
                 seed=len(records),
@@ -203,7 +225,7 @@ def process_log(
             ).inserted_primary_key
             assert window_id is not None
             summaries.append(record.summary(int(window_id[0])))
-    return MonitorResult(model, new_rows, summaries, len(waiting))
+    return MonitorResult(model, new_rows, summaries, len(waiting), skipped=skipped)
 
 
 def run_monitor(
