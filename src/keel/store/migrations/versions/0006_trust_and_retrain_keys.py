@@ -26,9 +26,7 @@ def upgrade() -> None:
     with op.batch_alter_table("model_versions") as batch:
         batch.add_column(sa.Column("trust", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("retrain_id", sa.Integer(), nullable=True))
-    op.create_index(
-        "uq_model_versions_retrain_id", "model_versions", ["retrain_id"], unique=True
-    )
+    op.create_index("uq_model_versions_retrain_id", "model_versions", ["retrain_id"], unique=True)
     with op.batch_alter_table("retrains") as batch:
         batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
 
