@@ -7,9 +7,10 @@ the same and a corrupted or swapped file is caught before it is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from keel.errors import (
@@ -115,15 +116,8 @@ class FsspecArtifactStore:
         return digest
 
     def get(self, sha256: str) -> bytes:
-        path = self._path(sha256)
-        try:
-            data: bytes = self.fs.cat_file(path)
-        except FileNotFoundError as exc:
-            raise NotFound("artifact", sha256, hint=f"expected at {self.location(sha256)}") from exc
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"could not read artifact {sha256[:12]} from {self.url}: {exc}", url=self.url
-            ) from exc
+        with self._reading(sha256):
+            data: bytes = self.fs.cat_file(self._path(sha256))
         actual = sha256_hex(data)
         if actual != sha256:
             raise ArtifactCorrupted(sha256, actual, self.location(sha256))
@@ -133,21 +127,25 @@ class FsspecArtifactStore:
         return bool(self.fs.exists(self._path(sha256)))
 
     def digest(self, sha256: str, on_read: Callable[[int], None] | None = None) -> str:
-        path = self._path(sha256)
         hasher = hashlib.sha256()
+        with self._reading(sha256), self.fs.open(self._path(sha256), "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                hasher.update(chunk)
+                if on_read is not None:
+                    on_read(len(chunk))
+        return hasher.hexdigest()
+
+    @contextlib.contextmanager
+    def _reading(self, sha256: str) -> Iterator[None]:
+        """fsspec's errors while reading an artifact, as Keel's: missing or unreachable."""
         try:
-            with self.fs.open(path, "rb") as handle:
-                while chunk := handle.read(_CHUNK):
-                    hasher.update(chunk)
-                    if on_read is not None:
-                        on_read(len(chunk))
+            yield
         except FileNotFoundError as exc:
             raise NotFound("artifact", sha256, hint=f"expected at {self.location(sha256)}") from exc
         except OSError as exc:
             raise StoreUnavailable(
                 f"could not read artifact {sha256[:12]} from {self.url}: {exc}", url=self.url
             ) from exc
-        return hasher.hexdigest()
 
     def close(self) -> None:
         """fsspec file systems hold no resources that need closing here."""
