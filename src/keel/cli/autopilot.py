@@ -101,6 +101,13 @@ def retrain(
     found = client_of(ctx).retrain(model, reason=reason, run=not queue, takeover=takeover)
     for decision in found:
         _show(decision, json)
+    if any(d.action in FAILED_ACTIONS for d in found):  # a script must see that it did not work
+        raise typer.Exit(1)
+
+
+#: decisions that mean this attempt did not work (``retry``: the autopilot tries again later);
+#: a rejected candidate is the gates working, not a failure
+FAILED_ACTIONS = frozenset({"failed", "retry", "error"})
 
 
 def retrains(
