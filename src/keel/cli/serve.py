@@ -6,6 +6,10 @@ environment variables (``KEEL_STORE_URL``, ``KEEL_ARTIFACTS``, ``KEEL_USER`` and
 edge, once per process. With several workers, prometheus-client's multiprocess mode is switched
 on (a fresh ``PROMETHEUS_MULTIPROC_DIR``, removed at exit) so ``/metrics`` sums every worker.
 
+Each model's policy says what happens to a value never seen in training (``inputs``: flag, the
+default, answers and marks the row; reject logs it unanswered); the server reads it from the
+store and follows changes. ``--no-range-check`` skips the training-range check altogether.
+
 Served predictions are logged through a write-ahead log by default (``--wal``): one shared
 fsync per batch before the answers go out, and the rows reach the Parquet prediction log within
 a second; ``--no-wal`` writes one Parquet part per batch instead.
@@ -66,7 +70,11 @@ def serve(
     ] = 1.0,
     no_range_check: Annotated[
         bool,
-        typer.Option("--no-range-check", help="Accept numbers outside the training range."),
+        typer.Option(
+            "--no-range-check",
+            help="Do not compare numbers with the training range at all (overrides the "
+            "policy's inputs.out_of_range: nothing is flagged or rejected for it).",
+        ),
     ] = False,
     wal: Annotated[
         str | None,

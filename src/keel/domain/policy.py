@@ -1,4 +1,4 @@
-"""A model's policy: its risk profile, evaluation suites, gates, promotion, rollout and monitoring.
+"""A model's policy: risk profile, evaluation suites, gates, promotion, rollout, monitoring, inputs.
 
 Policies live in ``keel.yaml`` (under ``models: {NAME: ...}``) or ``policies/NAME.yaml``. A risk
 profile is a preset of every field; anything the file sets overrides the preset field by field:
@@ -53,7 +53,9 @@ __all__ = [
     "LOWER_IS_BETTER",
     "METRICS",
     "REGRESSION_METRICS",
+    "INPUT_CHECKS",
     "Gate",
+    "Inputs",
     "Monitoring",
     "Policy",
     "Suite",
@@ -449,6 +451,26 @@ class Monitoring(BaseModel):
         return self
 
 
+#: the input checks a policy can flag or reject, named as the log and monitoring name them
+INPUT_CHECKS = ("out_of_range", "unseen_category")
+
+
+class Inputs(BaseModel):
+    """What serving does with a row whose value the model never saw in training: ``flag``
+    answers it and marks it (in the answer, the prediction log and monitoring's data quality),
+    ``reject`` answers no prediction for that row (it is still logged, with status
+    ``rejected``). Production data drifts; by default it is served and measured, not refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    out_of_range: Literal["flag", "reject"] = "flag"
+    unseen_category: Literal["flag", "reject"] = "flag"
+
+    def rejects(self, check: str) -> bool:
+        """Whether a row failing ``check`` (one of ``INPUT_CHECKS``) is rejected."""
+        return bool(getattr(self, check) == "reject")
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "low": {
         "promotion": {"require_blessing": False},
@@ -480,6 +502,7 @@ class Policy(BaseModel):
     rollout: Rollout = Field(default_factory=Rollout)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     retraining: Retraining = Field(default_factory=Retraining)
+    inputs: Inputs = Field(default_factory=Inputs)
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

@@ -3,6 +3,12 @@
 A logged prediction row holds Keel's columns (``RESERVED``) beside the model's input features
 under their own names, so the log reads naturally in pandas or DuckDB. Labels are logged by
 request id; ids that match no logged prediction are reported back, never silently dropped.
+
+A row's ``status`` is ``ok`` (answered), ``error`` (the model raised; ``error`` says how) or
+``rejected`` (the input policy refused the row before the model saw it; ``error`` gives the
+reasons and ``prediction`` is null). ``warnings`` (nullable text) lists the row's values the
+model never saw in training as JSON, ``[{"field": "age", "code": "out_of_range"}]``, whether
+they were flagged or rejected it; monitoring counts them per feature.
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ RESERVED = (
     "error",
     "entity_key",
     "variant",
+    "warnings",
     "model",
     "date",
 )
-STATUSES = ("ok", "error")
+STATUSES = ("ok", "error", "rejected")
 MAX_UNKNOWN_SHOWN = 100
 
 
@@ -156,6 +163,7 @@ def prediction_table(
     entity_keys: Any = None,
     variant: str | None = None,
     features: list[str] | None = None,
+    warnings: Any = None,
 ) -> pa.Table:
     """Check and assemble one batch of prediction rows. Keel's columns may be given as keyword
     arguments or as columns of ``frame``; the rest of ``frame`` (or ``features``) are inputs."""
@@ -177,6 +185,7 @@ def prediction_table(
         "status": status,
         "error": errors,
         "entity_key": entity_keys,
+        "warnings": warnings,
     }
     for name in given:
         if given[name] is None and name in frame.columns:
@@ -202,7 +211,7 @@ def prediction_table(
     if state is None:
         state = pa.array(["ok"] * rows, pa.string())
     elif bad := sorted({s for s in state.to_pylist() if s not in STATUSES}, key=str):
-        raise InvalidInput("status", f"unknown values {bad[:5]}; use ok or error")
+        raise InvalidInput("status", f"unknown values {bad[:5]}; use {', '.join(STATUSES)}")
     prediction = pa.array(_column(given["prediction"], rows, "predictions"), from_pandas=True)
     columns: dict[str, pa.Array] = {
         "request_id": ids,
@@ -223,6 +232,7 @@ def prediction_table(
         "entity_key": _strings(given["entity_key"], rows, "entity_keys")
         or pa.nulls(rows, pa.string()),
         "variant": pa.array([variant] * rows, pa.string()),
+        "warnings": _strings(given["warnings"], rows, "warnings") or pa.nulls(rows, pa.string()),
     }
     try:
         table = pa.Table.from_pandas(frame[inputs], preserve_index=False)

@@ -104,8 +104,11 @@ def create_app(
     """The serving app for the store and artifacts in ``settings``.
 
     ``log_predictions=False`` answers without writing the prediction log (benchmarks);
-    ``recorder`` replaces the default log writer; ``poll_s`` is how often the serving plans are
-    checked for changes; ``check_ranges=False`` accepts numbers outside the training range.
+    ``recorder`` replaces the default log writer; ``poll_s`` is how often the serving plans and
+    the models' input policies are checked for changes. What happens to a value never seen in
+    training is each model's policy (``inputs``: flag, the default, or reject);
+    ``check_ranges=False`` overrides it for numbers: they are not compared with the training
+    range at all (nothing is flagged or rejected for it).
     ``wal`` (a local folder) logs through the write-ahead log (``keel.serving.wal``): one shared
     fsync per batch instead of a Parquet part per batch, rows moved to the prediction log every
     second. The app closes whichever recorder it uses when it stops.

@@ -11,8 +11,12 @@ waits for its fsync the next is scored and starts its own; when all are busy the
 waits and the queue grows, so batches grow with the load and each write's cost is shared by more
 rows: throughput rises with concurrency instead of collapsing.
 
-A model that raises fails only the requests of its batch (logged with status "error"); a log
-that cannot be written fails them with LogUnavailable, since an answer that is not logged is not
+A model that raises fails only its own request: when a batch raises, its requests are scored
+again one by one, and only those that raise alone fail (ModelFailed, a 500 with the model's
+message; their rows are logged with status "error"); the others are answered and logged "ok".
+Rows the input policy rejected (``Job.rejected``) are never scored but are logged, with status
+"rejected" and the reasons in ``error``, so monitoring sees them. A log that cannot be written
+fails the whole batch with LogUnavailable, since an answer that is not logged is not
 acknowledged.
 """
 
@@ -61,7 +65,11 @@ class Retired(KeelError):
 
 @dataclass(slots=True)
 class Job:
-    """One request's rows on their way through a batch; ``future`` is None for shadow jobs."""
+    """One request's rows on their way through a batch; ``future`` is None for shadow jobs.
+
+    ``warnings`` is the log's ``warnings`` column for these rows (None: nothing to say);
+    ``rejected`` maps the rows the input policy rejected to their ``error`` text: they are
+    logged, not scored, and answered as None."""
 
     rows: list[Any]
     row_ids: list[str]
@@ -70,6 +78,19 @@ class Job:
     entity_key: str | None
     variant: str
     future: asyncio.Future[Scored] | None = None
+    warnings: list[str | None] | None = None
+    rejected: dict[int, str] | None = None
+
+    def scorable(self) -> list[Any]:
+        """The rows the model is asked about."""
+        if not self.rejected:
+            return self.rows
+        return [row for index, row in enumerate(self.rows) if index not in self.rejected]
+
+
+#: one job's answer from the model, or what the model raised on it
+Result = Scored | Exception
+_NOTHING = Scored([], None)
 
 
 class BatchObserver:
@@ -181,39 +202,81 @@ class MicroBatcher:
         return jobs, False
 
     def _run(self, jobs: list[Job]) -> None:
-        served = self.served
-        rows = [row for job in jobs for row in job.rows]
         cpu_started = time.thread_time()
-        failure: BaseException | None = None
-        scored: Scored | None = None
-        try:
-            scored = served.score(rows)
-        except Exception as exc:
-            failure = exc
-            log.warning("%s raised on a batch of %d rows: %r", served, len(rows), exc)
+        whole, results = self._score([job.scorable() for job in jobs])
         cpu_ms = (time.thread_time() - cpu_started) * 1000.0
         answered = time.perf_counter()
-        columns = self._columns(jobs, rows, scored, failure, cpu_ms, answered)
+        columns = self._columns(jobs, whole, results, cpu_ms, answered)
+        outcomes = [self._outcome(job, result) for job, result in zip(jobs, results, strict=True)]
         if self._inline:
-            self._commit(jobs, columns, scored, failure)
+            self._commit(jobs, columns, outcomes)
             return
         self._slots.acquire()
         with self._count_lock:
             self._committing += len(jobs)
         try:
-            self._commits.submit(self._commit, jobs, columns, scored, failure, True)
+            self._commits.submit(self._commit, jobs, columns, outcomes, True)
         except BaseException:
             with self._count_lock:
                 self._committing -= len(jobs)
             self._slots.release()
             raise
 
+    def _score(self, parts: list[list[Any]]) -> tuple[Scored | None, list[Result]]:
+        """Each job's answer; the whole batch's too when one model call answered every job."""
+        rows = parts[0] if len(parts) == 1 else [row for part in parts for row in part]
+        if not rows:
+            return None, [_NOTHING] * len(parts)
+        try:
+            whole = self._call(rows)
+        except Exception as exc:
+            busy = sum(1 for part in parts if part)
+            log.warning("%s raised on a batch of %d rows: %r", self.served, len(rows), exc)
+            if busy == 1:  # one request: nothing to tell apart
+                return None, [exc if part else _NOTHING for part in parts]
+            return None, [self._alone(part) for part in parts]
+        results: list[Result] = []
+        start = 0
+        for part in parts:
+            end = start + len(part)
+            scores = whole.scores[start:end] if whole.scores is not None else None
+            results.append(Scored(whole.predictions[start:end], scores))
+            start = end
+        return whole, results
+
+    def _alone(self, part: list[Any]) -> Result:
+        """One request scored on its own, after its batch raised."""
+        if not part:
+            return _NOTHING
+        try:
+            return self._call(part)
+        except Exception as exc:
+            return exc
+
+    def _call(self, rows: list[Any]) -> Scored:
+        scored = self.served.score(rows)
+        if len(scored.predictions) != len(rows):
+            raise ValueError(f"the model answered {len(scored.predictions)} of {len(rows)} rows")
+        return scored
+
+    def _outcome(self, job: Job, result: Result) -> Scored | BaseException:
+        """What the job's request is answered: its predictions (None for rejected rows)."""
+        if isinstance(result, Exception):
+            if isinstance(result, KeelError):
+                return result
+            return ModelFailed(
+                f"{self.served.model_name}/{self.served.version} failed: "
+                f"{type(result).__name__}: {result}"[:_ERROR_CHARS],
+                model=self.served.model_name,
+                version=self.served.version,
+            )
+        return _with_rejected(job, result)
+
     def _commit(
         self,
         jobs: list[Job],
         columns: dict[str, Any],
-        scored: Scored | None,
-        failure: BaseException | None,
+        outcomes: list[Scored | BaseException],
         release: bool = False,
     ) -> None:
         """Make the batch durable, then answer its requests (on a commit thread)."""
@@ -229,10 +292,11 @@ class MicroBatcher:
                     "the prediction is not acknowledged, retry",
                     model=served.model_name,
                 )
+                outcomes = [failure] * len(jobs)
             rows = len(columns["request_id"])
             elapsed = time.perf_counter() - write_started
             self.observer.batch(served.model_name, served.version, rows, elapsed)
-            self._settle(jobs, self._outcomes(jobs, scored, failure))
+            self._settle(jobs, outcomes)
         except BaseException as exc:  # never leave a request waiting forever
             log.exception("committing a batch of %s failed", served)
             self._settle(jobs, [exc] * len(jobs))
@@ -242,56 +306,39 @@ class MicroBatcher:
                     self._committing -= len(jobs)
                 self._slots.release()
 
-    def _outcomes(
-        self, jobs: list[Job], scored: Scored | None, failure: BaseException | None
-    ) -> list[Scored | BaseException]:
-        if failure is not None or scored is None:
-            error: BaseException = failure or ModelFailed("the model returned nothing")
-            if not isinstance(error, KeelError):
-                error = ModelFailed(
-                    f"{self.served.model_name}/{self.served.version} failed: "
-                    f"{type(error).__name__}: {error}"[:_ERROR_CHARS],
-                    model=self.served.model_name,
-                    version=self.served.version,
-                )
-            return [error] * len(jobs)
-        outcomes: list[Scored | BaseException] = []
-        start = 0
-        for job in jobs:
-            end = start + len(job.rows)
-            scores = scored.scores[start:end] if scored.scores is not None else None
-            outcomes.append(Scored(scored.predictions[start:end], scores))
-            start = end
-        return outcomes
-
     def _columns(
         self,
         jobs: list[Job],
-        rows: list[Any],
-        scored: Scored | None,
-        failure: BaseException | None,
+        whole: Scored | None,
+        results: list[Result],
         cpu_ms: float,
         answered: float,
     ) -> dict[str, Any]:
-        total = len(rows)
         counts = [len(job.rows) for job in jobs]
-        ok = failure is None and scored is not None
-        error = None if ok else f"{type(failure).__name__}: {failure}"[:_ERROR_CHARS]
+        total = sum(counts)
+        rows = jobs[0].rows if len(jobs) == 1 else [row for job in jobs for row in job.rows]
         columns: dict[str, Any] = {
             "request_id": [rid for job in jobs for rid in job.row_ids],
             "version": np.full(total, self.served.version, dtype=np.int32),
             "timestamp": np.repeat([job.arrival_ns // 1000 for job in jobs], counts),
-            "prediction": scored.predictions if ok and scored else [None] * total,
-            "score": scored.scores if ok and scored and scored.scores is not None else None,
             "latency_ms": np.repeat([(answered - job.started) * 1000.0 for job in jobs], counts),
             "cpu_ms": np.full(total, cpu_ms / max(total, 1)),
-            "status": ["ok" if ok else "error"] * total,
-            "error": [error] * total,
             "entity_key": [job.entity_key for job in jobs for _ in job.rows],
             "variant": [job.variant for job in jobs for _ in job.rows],
         }
-        if columns["score"] is None:
-            columns["score"] = [None] * total
+        if whole is not None and not any(job.rejected for job in jobs):  # the common case
+            columns["prediction"] = whole.predictions
+            columns["score"] = whole.scores if whole.scores is not None else [None] * total
+            columns["status"] = ["ok"] * total
+            columns["error"] = [None] * total
+        else:
+            columns.update(_row_outcomes(jobs, results))
+        if any(job.warnings for job in jobs):
+            columns["warnings"] = [
+                w for job in jobs for w in (job.warnings or [None] * len(job.rows))
+            ]
+        else:
+            columns["warnings"] = [None] * total
         columns.update(self.served.log_columns(rows))
         return columns
 
@@ -310,3 +357,38 @@ def _resolve(jobs: list[Job], outcomes: list[Any]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
+
+
+def _row_outcomes(jobs: list[Job], results: list[Result]) -> dict[str, list[Any]]:
+    """Prediction, score, status and error per row, when some row was not simply answered."""
+    out: dict[str, list[Any]] = {"prediction": [], "score": [], "status": [], "error": []}
+    for job, result in zip(jobs, results, strict=True):
+        count = len(job.rows)
+        rejected = job.rejected or {}
+        if isinstance(result, Exception):
+            text = f"{type(result).__name__}: {result}"[:_ERROR_CHARS]
+            out["prediction"] += [None] * count
+            out["score"] += [None] * count
+            state, default = "error", text
+        else:
+            merged = _with_rejected(job, result)
+            out["prediction"] += merged.predictions
+            out["score"] += merged.scores if merged.scores is not None else [None] * count
+            state, default = "ok", None
+        out["status"] += ["rejected" if i in rejected else state for i in range(count)]
+        out["error"] += [rejected.get(i, default) for i in range(count)]
+    return out
+
+
+def _with_rejected(job: Job, result: Scored) -> Scored:
+    """A job's answers with None in the places of its rejected rows."""
+    if not job.rejected:
+        return result
+    predictions: list[Any] = [None] * len(job.rows)
+    scores: list[Any] | None = None if result.scores is None else [None] * len(job.rows)
+    kept = [index for index in range(len(job.rows)) if index not in job.rejected]
+    for position, index in enumerate(kept):
+        predictions[index] = result.predictions[position]
+        if scores is not None and result.scores is not None:
+            scores[index] = result.scores[position]
+    return Scored(predictions, scores)

@@ -10,8 +10,9 @@ rows that waited together. A write-ahead log can replace it behind the same Prot
 Row columns (``keel.registry.predictions.RESERVED`` plus the inputs under their own names):
 request_id, version, timestamp (request arrival, microseconds, UTC), prediction, score,
 latency_ms (arrival to the model's answer), cpu_ms (the batch's CPU time shared over its rows),
-status ("ok" or "error"), error, entity_key, variant ("stable", "candidate" or "shadow"). An
-input whose name is one of Keel's column names is logged as ``input.<name>``.
+status ("ok", "error" or "rejected"), error, entity_key, variant ("stable", "candidate" or
+"shadow"), warnings (the row's values never seen in training, as JSON text). An input whose name
+is one of Keel's column names is logged as ``input.<name>``.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def _types() -> dict[str, pa.DataType]:
         "error": pa.string(),
         "entity_key": pa.string(),
         "variant": pa.string(),
+        "warnings": pa.string(),
     }
 
 

@@ -10,6 +10,10 @@ nothing) before their batchers drain their queues and stop.
 
 A version that cannot be loaded (missing, corrupted, untrusted) leaves its model on the plan it
 had, is listed by ``/readyz`` (not ready) and is tried again at every poll.
+
+Each poll also reads the input section of every served model's stored policy (``inputs``: flag
+or reject values never seen in training); a change recompiles the versions' input schemas and
+swaps them in the same way, so ``keel policy apply`` reaches running servers within a poll.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from keel.domain.deployments import ServingPlan
 from keel.domain.names import ModelRef
+from keel.domain.policy import Inputs
+from keel.errors import KeelError
 from keel.registry import deployments, loading
 from keel.serving.batching import BatchObserver, MicroBatcher
+from keel.serving.inputs import InputSchema
 from keel.serving.logging import PredictionRecorder
 from keel.serving.served import ServedModel
 from keel.store.artifacts import ArtifactStore
@@ -39,10 +46,12 @@ VersionKey = tuple[str, int]
 
 @dataclass(frozen=True)
 class Live:
-    """A loaded version and its batcher."""
+    """A loaded version, its batcher, and its signature compiled under the model's input policy
+    (None for a version registered without a signature: its records go to the model as sent)."""
 
     served: ServedModel
     batcher: MicroBatcher
+    schema: InputSchema | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,8 @@ class ModelCache:
         self.observer = observer
         self.on_load = on_load or (lambda model, version, outcome: None)
         self.state = ServingState()
+        self._rules: dict[str, Inputs] = {}
+        self._unreadable: set[str] = set()
         self._retiring: dict[VersionKey, tuple[float, Live]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -133,14 +144,61 @@ class ModelCache:
             await asyncio.sleep(self.poll_s)
 
     async def refresh(self) -> bool:
-        """Apply the store's plans if they changed; True when the state was replaced."""
+        """Apply the store's plans and input policies if they changed; True when the state was
+        replaced."""
         async with self._lock:
             stamp = await asyncio.to_thread(deployments.serving_stamp, self.db)
-            if stamp == self.state.stamp:
+            moved = stamp != self.state.stamp
+            plans = await asyncio.to_thread(deployments.serving_plans, self.db) if moved else None
+            names = sorted(plans if plans is not None else self.state.plans)
+            rules = await asyncio.to_thread(self._read_rules, names)
+            if plans is None and rules == self._rules:
                 return False
-            plans = await asyncio.to_thread(deployments.serving_plans, self.db)
-            await self._apply(plans, stamp)
+            self._rules = rules
+            if plans is not None:
+                await self._apply(plans, stamp)
+            else:
+                self.state = replace(self.state, live=self._with_rules(self.state.live))
             return True
+
+    def _read_rules(self, names: list[str]) -> dict[str, Inputs]:
+        """The input policy of each model (the default where it has none)."""
+        from keel.registry.governance import policy_in
+
+        found: dict[str, Inputs] = {}
+        with self.db.read() as conn:
+            for name in names:
+                try:
+                    policy = policy_in(conn, name)
+                except KeelError as exc:  # a stored policy this server cannot read
+                    if name not in self._unreadable:
+                        log.error(
+                            "the policy of %s cannot be read (%s); keeping its inputs rules",
+                            name,
+                            exc,
+                        )
+                        self._unreadable.add(name)
+                    found[name] = self._rules.get(name, Inputs())
+                    continue
+                self._unreadable.discard(name)
+                found[name] = policy.inputs if policy is not None else Inputs()
+        return found
+
+    def _schema(self, served: ServedModel) -> InputSchema | None:
+        signature = served.loaded.signature
+        if signature is None:
+            return None
+        rules = self._rules.get(served.model_name, Inputs())
+        return InputSchema(signature, check_ranges=self.check_ranges, rules=rules)
+
+    def _with_rules(self, live: dict[VersionKey, Live]) -> dict[VersionKey, Live]:
+        """``live`` with every schema under its model's current input policy."""
+        out = dict(live)
+        for key, entry in live.items():
+            rules = self._rules.get(key[0], Inputs())
+            if entry.schema is not None and entry.schema.rules != rules:
+                out[key] = replace(entry, schema=entry.schema.with_rules(rules))
+        return out
 
     async def _apply(self, plans: dict[str, ServingPlan], stamp: Any) -> None:
         current = self.state
@@ -168,6 +226,7 @@ class ModelCache:
             self._retiring[key] = (now, live.pop(key))
         # after a failure the stamp is forgotten, so the next poll tries again
         kept_stamp = None if failures else stamp
+        live = self._with_rules(live)  # revived versions may have lingered under older rules
         self.state = ServingState(chosen, live, kept_stamp, loaded=True, failures=failures)
         # Everything loaded so far (modules, models) lives as long as the server: moving it out
         # of the collector's sight keeps full collections from pausing requests (200 ms pauses
@@ -195,7 +254,7 @@ class ModelCache:
             observer=self.observer,
         )
         log.info("loaded %s/%s (sha256 %s)", model, version, served.sha256[:12])
-        return Live(served, batcher)
+        return Live(served, batcher, self._schema(served))
 
     async def _retire(self) -> None:
         now = time.monotonic()

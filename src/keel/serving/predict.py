@@ -6,6 +6,11 @@ what Keel's own work on a request costs (parse, validate, route, answer). So ``S
 middleware stack; every other path, ``/docs`` included, goes through FastAPI as usual, and the
 FastAPI route of the same path (kept for OpenAPI, and used when the app is mounted under
 another) calls the same ``predict_bytes``. Both give the same answers, errors and metrics.
+
+What the input policy found is part of the answer (``schemas`` documents the shapes): one record
+has ``warnings`` (null or its flagged values), and a rejected record is a 422 listing why (after
+it is logged); records and columns have ``warnings`` and ``rejected``, each null when no row has
+any, else one entry per row (null or a list), and a rejected row's prediction and score are null.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from keel.errors import KeelError
+from keel.errors import KeelError, SignatureMismatch
 from keel.serving.auth import bearer_token
 from keel.serving.http import encode, error_body, status_of
 from keel.serving.inputs import parse_body
@@ -127,6 +132,9 @@ async def _answer(
             started=started,
         )
         scored = await routed.future
+        checked = routed.checked
+        if parsed.form == "record" and checked is not None and checked.rejected:
+            raise SignatureMismatch(checked.rejected[0], model=f"{name}/{routed.version}")
     except KeelError as exc:
         if routed is not None:
             ctx.metrics.failed(name, routed.version, exc.code)
@@ -144,12 +152,22 @@ async def _answer(
     if parsed.form == "record":
         payload["prediction"] = scored.predictions[0]
         payload["score"] = scored.scores[0] if scored.scores is not None else None
+        payload["warnings"] = checked.warnings.get(0) if checked is not None else None
     else:
         payload["predictions"] = scored.predictions
         payload["scores"] = scored.scores
         payload["row_ids"] = routed.row_ids
+        payload["warnings"] = _per_row(checked.warnings, parsed.rows) if checked else None
+        payload["rejected"] = _per_row(checked.rejected, parsed.rows) if checked else None
     ctx.metrics.answered(name, routed.version, routed.variant, 200, time.perf_counter() - started)
     return payload
+
+
+def _per_row(found: dict[int, Any], rows: int) -> list[Any] | None:
+    """One entry per row (None where there is nothing), or None when no row has any."""
+    if not found:
+        return None
+    return [found.get(row) for row in range(rows)]
 
 
 async def asgi_predict(

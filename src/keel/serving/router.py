@@ -6,6 +6,10 @@ For a shadow deployment the stable version answers and the candidate gets the sa
 job of its own batcher; its rows are logged with variant "shadow" under the same request ids
 (so labels that arrive later join both versions), and nobody waits for them. When the shadow
 falls behind (``shadow_backlog`` queued jobs) its work is dropped and counted, never the answer.
+
+Each version checks the rows against its own signature under the model's input policy
+(``Live.schema``): malformed rows refuse the request here, before anything is queued; flagged
+and rejected rows travel with the job, so the batcher logs them and the answer can say so.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 
 from keel.errors import InvalidInput, KeelError, NotFound, SignatureMismatch
 from keel.serving.batching import Job
-from keel.serving.inputs import ParsedRequest
+from keel.serving.inputs import Checked, ParsedRequest, records_of
 from keel.serving.metrics import ServingMetrics
 from keel.serving.models import Live, ModelCache
 from keel.serving.served import Scored
@@ -38,6 +42,7 @@ class Routed:
     variant: str
     row_ids: list[str]
     future: asyncio.Future[Scored]
+    checked: Checked | None = None
 
 
 class Router:
@@ -81,7 +86,7 @@ class Router:
         if live is None:
             raise Unavailable(f"{model}/{version} is not loaded yet", model=model)
         try:
-            rows = live.served.rows(parsed)
+            checked = _check(live, parsed)
         except SignatureMismatch:
             if self.metrics is not None:
                 self.metrics.failed(model, version, "invalid_input")
@@ -89,14 +94,15 @@ class Router:
         if parsed.form == "record":
             row_ids = [request_id]
         else:
-            row_ids = [f"{request_id}-{index}" for index in range(len(rows))]
+            row_ids = [f"{request_id}-{index}" for index in range(parsed.rows)]
         future: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
-        live.batcher.submit(Job(rows, row_ids, arrival_ns, started, key, variant, future))
+        job = Job([], row_ids, arrival_ns, started, key, variant, future)
+        live.batcher.submit(_fill(job, parsed, checked))
         shadow = plan.shadow
         if shadow is not None and shadow != version:
             job = Job([], row_ids, arrival_ns, started, key, "shadow", None)
             self._shadow(state.live.get((model, shadow)), model, shadow, parsed, job)
-        return Routed(model, version, variant, row_ids, future)
+        return Routed(model, version, variant, row_ids, future, checked)
 
     def _shadow(
         self,
@@ -111,13 +117,31 @@ class Router:
                 self.metrics.dropped(model, version)
             return
         try:
-            job.rows = live.served.rows(parsed)
+            checked = _check(live, parsed)
         except SignatureMismatch:
             if self.metrics is not None:
                 self.metrics.failed(model, version, "shadow_invalid_input")
             return
         try:
-            live.batcher.submit(job)
+            live.batcher.submit(_fill(job, parsed, checked))
         except KeelError:
             if self.metrics is not None:
                 self.metrics.dropped(model, version)
+
+
+def _check(live: Live, parsed: ParsedRequest) -> Checked | None:
+    """The request's rows checked by ``live``'s signature; None for a version without one."""
+    if live.schema is None:
+        return None
+    return live.schema.check(parsed, model=f"{live.served.model_name}/{live.served.version}")
+
+
+def _fill(job: Job, parsed: ParsedRequest, checked: Checked | None) -> Job:
+    """The job with its rows and what the input policy found in them."""
+    if checked is None:
+        job.rows = list(records_of(parsed))
+        return job
+    job.rows = checked.rows
+    job.warnings = checked.log_warnings()
+    job.rejected = checked.log_rejections() or None
+    return job
