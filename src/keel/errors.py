@@ -13,6 +13,7 @@ message names the thing that went wrong and, where there is one, the fix.
     ├── GateFailed              a promotion was refused because the version is not blessed
     ├── PipelineFailed          a pipeline step raised; the run can be resumed from that step
     ├── ModelFailed             a model's own code raised while Keel ran it (load, predict)
+    ├── FrameworkMissing        a model's framework (its flavour's package) is not installed
     ├── IntegrityError          stored bytes or records are not what the registry says they are
     │   ├── ArtifactCorrupted   an artifact's SHA-256 differs from the registered one
     │   └── UntrustedArtifact   an artifact holds types that are not trusted for loading
@@ -28,6 +29,7 @@ from typing import Any
 __all__ = [
     "ArtifactCorrupted",
     "Conflict",
+    "FrameworkMissing",
     "GateFailed",
     "IntegrityError",
     "InvalidInput",
@@ -176,6 +178,25 @@ class ModelFailed(KeelError):
         self.raised = raised
         self.detail = detail
         self.during = during
+
+
+class FrameworkMissing(KeelError):
+    """The model is of a flavour whose framework is not installed here (``package``), so it can
+    be neither saved nor loaded; ``install`` is the command that adds it."""
+
+    code = "framework_missing"
+
+    def __init__(self, flavour: str, package: str, extra: str) -> None:
+        install = f"pip install 'mlkeel[{extra}]'"
+        super().__init__(
+            f"this is a {flavour} model and {package} is not installed; install it with {install}",
+            flavour=flavour,
+            package=package,
+            install=install,
+        )
+        self.flavour = flavour
+        self.package = package
+        self.install = install
 
 
 class IntegrityError(KeelError):

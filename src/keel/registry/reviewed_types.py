@@ -7,6 +7,13 @@ make every user trust them by hand, so Keel trusts these two exact types and, be
 model is returned, checks every node of every such tree: children point forward inside the tree
 (which also rules out cycles), features exist, categorical splits name an existing bitset. A tree
 that fails is refused as untrusted.
+
+A scikit-learn Pipeline or ColumnTransformer often ends in a LightGBM or XGBoost estimator, which
+skops saves as the wrapper plus its booster (the booster's ``__getstate__`` is the model text or
+raw bytes). Rebuilding them runs only their ``__setstate__``, which hands that text or buffer to
+the framework's parser and sets plain attributes; so these exact wrapper and booster names are
+trusted too (``FRAMEWORK_TYPES``), and every booster found in a loaded model must hold a handle
+its framework built (a booster whose state held none is refused).
 """
 
 from __future__ import annotations
@@ -18,8 +25,25 @@ import numpy as np
 TREE = "sklearn.tree._tree.Tree"
 HIST_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 
+LIGHTGBM_BOOSTER = "lightgbm.basic.Booster"
+XGBOOST_BOOSTER = "xgboost.core.Booster"
+#: LightGBM and XGBoost estimators as skops saves them inside scikit-learn pipelines
+FRAMEWORK_TYPES = frozenset(
+    {
+        LIGHTGBM_BOOSTER,
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.sklearn.LGBMRanker",
+        "collections.OrderedDict",  # LightGBM keeps its evaluation results in one
+        XGBOOST_BOOSTER,
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "xgboost.sklearn.XGBRanker",
+    }
+)
+
 #: exact type names trusted on top of skops' defaults, each checked by ``malformed_trees``
-REVIEWED_TYPES = frozenset({TREE, HIST_PREDICTOR})
+REVIEWED_TYPES = frozenset({TREE, HIST_PREDICTOR}) | FRAMEWORK_TYPES
 
 #: how deep the object graph is searched for trees (pipelines of ensembles are a few levels)
 _MAX_DEPTH = 32
@@ -72,6 +96,16 @@ def _predictor_problem(predictor: Any, n_features: int | None) -> str | None:
     return None
 
 
+def _booster_problem(name: str, booster: Any) -> str | None:
+    """A booster is sound when its framework built its handle from the saved model."""
+    import ctypes
+
+    handle = getattr(booster, "_handle" if name == LIGHTGBM_BOOSTER else "handle", None)
+    if not isinstance(handle, ctypes.c_void_p) or not handle.value:
+        return "the booster holds no model its framework loaded"
+    return None
+
+
 def _estimator_problem(value: Any, n_features: int | None) -> str | None:
     flags = getattr(value, "is_categorical_", None)
     if flags is not None and n_features is not None and len(flags) != n_features:
@@ -93,6 +127,8 @@ def malformed_trees(model: Any) -> list[str]:
             found = _tree_problem(value)
         elif name == HIST_PREDICTOR:
             found = _predictor_problem(value, n_features)
+        elif name in (LIGHTGBM_BOOSTER, XGBOOST_BOOSTER):
+            found = _booster_problem(name, value)
         else:
             found = None
         if found:

@@ -1,105 +1,94 @@
 """Turning models into bytes and back, loading nothing that nobody trusted.
 
-scikit-learn objects are saved with skops. Its files name every type they rebuild, and skops can
-list them without building anything; Keel loads a file only when each of those names is on an
-exact list: skops' own safe types, the tree structures Keel has reviewed (``reviewed_types``,
-checked node by node after loading), and the types a named person trusted for that version
-(``keel.domain.trust``). A name is compared whole: ``sklearn.utils._testing.check_output`` is
-not trusted because it starts with ``sklearn.``.
-
-Anything else with ``predict`` is saved with cloudpickle, which runs code while it loads, so such
-a version loads only when its code was trusted (``trust="code"``), a decision recorded with the
-version and in the audit trail.
+Each framework is a flavour (``keel.registry.flavours``) that saves its models in its own format:
+skops for scikit-learn, LightGBM's model text, XGBoost's UBJSON, CatBoost's ``.cbm``, ONNX. A
+native format builds only its framework's model, so it needs no trust beyond the checks its
+flavour makes; a skops file loads only when each type it names is on an exact list (skops' safe
+types, the types Keel reviewed, and the types a named person trusted for that version; see
+``keel.domain.trust``). Anything else with ``predict`` is saved with cloudpickle, which runs code
+while it loads, so such a version loads only when its code was trusted (``trust="code"``), a
+decision recorded with the version and in the audit trail.
 """
 
 from __future__ import annotations
 
-import pickletools
 from typing import Any
 
 from keel.domain.trust import TrustRecord, TrustRequest
 from keel.errors import InvalidInput, UntrustedArtifact
-from keel.registry.reviewed_types import REVIEWED_TYPES, malformed_trees
+from keel.registry import flavours
+from keel.registry.flavours.base import type_name
+from keel.registry.flavours.python import pickle_globals
+from keel.registry.flavours.sklearn import skops_types
 
 SKOPS = "skops"
 CLOUDPICKLE = "cloudpickle"
-FORMATS = (SKOPS, CLOUDPICKLE)
+FORMATS = tuple(f.format for f in flavours.FLAVOURS)
 
 #: formats whose loading runs arbitrary code, so only a trust in code lets them load
-CODE_FORMATS = frozenset({CLOUDPICKLE})
+CODE_FORMATS = frozenset(f.format for f in flavours.FLAVOURS if f.runs_code)
+
+__all__ = [
+    "CLOUDPICKLE",
+    "CODE_FORMATS",
+    "FORMATS",
+    "SKOPS",
+    "check_model",
+    "check_trust",
+    "dump",
+    "flavour_of",
+    "load",
+    "model_class",
+    "pickle_globals",
+    "refusal",
+    "skops_types",
+    "types_needing_trust",
+    "with_hash",
+]
 
 
 def model_class(model: Any) -> str:
-    kind = type(model)
-    return f"{kind.__module__}.{kind.__qualname__}"
-
-
-def _is_sklearn(model: Any) -> bool:
-    return type(model).__module__.split(".")[0] == "sklearn"
+    """The class a version records: the framework's own, also for Keel's thin adapters."""
+    native = getattr(model, "booster", None) if isinstance(model, flavours.XGBoostBooster) else None
+    return type_name(native if native is not None else model)
 
 
 def check_model(model: Any) -> None:
-    """A model is anything with a callable ``predict``."""
-    if not callable(getattr(model, "predict", None)):
+    """A model is anything a flavour saves: a framework's estimator, an ONNX graph, or any
+    object with a callable ``predict``."""
+    flavours.detect(model)
+
+
+def flavour_of(model: Any, format: str | None = None) -> flavours.Flavour:
+    """The flavour ``format`` names, else the one that detects ``model``."""
+    if not format:
+        return flavours.detect(model)
+    flavour = flavours.by_format(format)
+    if not flavour.detects(model):
         raise InvalidInput(
-            "model",
-            f"{model_class(model)} has no predict method; Keel versions objects with predict",
+            "format", f"a {type_name(model)} cannot be saved as {format} ({flavour.name} models)"
         )
+    return flavour
 
 
 def dump(model: Any, format: str | None = None) -> tuple[bytes, str]:
-    """Serialize ``model``; the format is skops for scikit-learn objects unless told otherwise."""
-    check_model(model)
-    chosen = format or (SKOPS if _is_sklearn(model) else CLOUDPICKLE)
-    if chosen not in FORMATS:
-        raise InvalidInput("format", f"{chosen!r} is not one of {', '.join(FORMATS)}")
-    if chosen == SKOPS:
-        import skops.io
-
-        try:
-            return skops.io.dumps(model), SKOPS
-        except Exception as exc:  # skops cannot save every object (e.g. lambdas)
-            if format == SKOPS:
-                raise InvalidInput("format", f"skops cannot save this model: {exc}") from exc
-    import cloudpickle
-
-    return cloudpickle.dumps(model), CLOUDPICKLE
-
-
-def skops_types(data: bytes) -> list[str]:
-    """The types a skops file would rebuild beyond skops' safe list, read without building any."""
-    import skops.io
-
+    """Serialize ``model`` in its flavour's format (or the one ``format`` names). A scikit-learn
+    object skops cannot save (a lambda inside, say) falls back to cloudpickle unless skops was
+    asked for."""
+    flavour = flavour_of(model, format)
     try:
-        return sorted(set(skops.io.get_untrusted_types(data=data)))
-    except Exception as exc:  # a zip or schema that is not skops' own, in any of many ways
-        raise InvalidInput("model", f"not a readable skops file: {exc}") from exc
-
-
-def pickle_globals(data: bytes) -> list[str]:
-    """The module attributes a pickle would import and may call, read without unpickling."""
-    found: set[str] = set()
-    strings: list[str] = []
-    try:
-        for opcode, arg, _ in pickletools.genops(data):
-            if opcode.name in {"GLOBAL", "INST"} and isinstance(arg, str):
-                found.add(arg.replace(" ", "."))
-            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
-                found.add(f"{strings[-2]}.{strings[-1]}")
-            if isinstance(arg, str):
-                strings.append(arg)
-    except Exception:  # a truncated or foreign stream: what was read so far is still true
-        found.add("<unreadable pickle>")
-    return sorted(found)
+        return flavour.save(model), flavour.format
+    except InvalidInput:
+        if format is not None or flavour.format != SKOPS:
+            raise
+    fallback = flavours.by_format(CLOUDPICKLE)
+    return fallback.save(model), fallback.format
 
 
 def types_needing_trust(data: bytes, format: str) -> tuple[list[str], bool]:
     """What loading these bytes needs beyond the defaults: ``(types, code)``."""
-    if format == SKOPS:
-        return [t for t in skops_types(data) if t not in REVIEWED_TYPES], False
-    if format in CODE_FORMATS:
-        return pickle_globals(data), True
-    raise InvalidInput("format", f"unknown model format {format!r} in the registry")
+    flavour = flavours.by_format(format)
+    return flavour.needs_trust(data), flavour.runs_code
 
 
 def refusal(sha256: str, format: str, types: list[str], code: bool, ref: str | None) -> Exception:
@@ -135,7 +124,10 @@ def check_trust(
     ref: str | None = None,
 ) -> list[str]:
     """Raise UntrustedArtifact unless ``trust`` covers what the bytes need; return the types."""
-    types, code = types_needing_trust(data, format)
+    try:
+        types, code = types_needing_trust(data, format)
+    except UntrustedArtifact as refused:
+        raise with_hash(refused, sha256) from None
     if code:
         if trust is None or not trust.code:
             raise refusal(sha256, format, types, True, ref)
@@ -156,25 +148,21 @@ def load(
     ref: str | None = None,
 ) -> Any:
     """Rebuild a model from verified bytes, refusing anything ``trust`` does not cover."""
-    check_trust(data, format, sha256=sha256, trust=trust, ref=ref)
-    if format == SKOPS:
-        import skops.io
-
-        try:
-            model = skops.io.loads(data, trusted=skops_types(data) or None)
-        except Exception as exc:  # skops raises many kinds of error on a malformed file
-            raise InvalidInput("model", f"the skops file cannot be loaded: {exc}") from exc
-        problems = malformed_trees(model)
-        if problems:
-            raise UntrustedArtifact(
-                sha256,
-                sorted({p.split(":")[0] for p in problems}),
-                hint="the file's tree structures are malformed: " + "; ".join(problems[:3]),
-                code=False,
-            )
-    else:
-        import pickle
-
-        model = pickle.loads(data)
+    flavour = flavours.by_format(format)
+    try:
+        check_trust(data, format, sha256=sha256, trust=trust, ref=ref)
+        model = flavour.load(data)
+    except UntrustedArtifact as refused:
+        raise with_hash(refused, sha256) from None
     check_model(model)
     return model
+
+
+def with_hash(refused: UntrustedArtifact, sha256: str) -> UntrustedArtifact:
+    """A flavour's refusal, which cannot know the artifact's hash, naming it."""
+    if refused.fields.get("sha256"):
+        return refused
+    fields = refused.fields
+    return UntrustedArtifact(
+        sha256, list(fields["types"]), hint=fields["hint"], code=bool(fields["runs_code"])
+    )

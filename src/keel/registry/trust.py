@@ -8,7 +8,7 @@ and nothing else. A later decision for a stored version is ``version_trust.trust
 from __future__ import annotations
 
 from keel.domain.trust import TrustRecord, TrustRequest
-from keel.errors import InvalidInput
+from keel.errors import InvalidInput, UntrustedArtifact
 from keel.registry import serialization
 from keel.registry.clock import utcnow
 
@@ -29,7 +29,10 @@ def decide(
     """The record to keep for these bytes, or None when the defaults suffice.
 
     Raises UntrustedArtifact naming what ``trust`` leaves uncovered, with the way to trust it."""
-    types, code = serialization.types_needing_trust(data, format)
+    try:
+        types, code = serialization.types_needing_trust(data, format)
+    except UntrustedArtifact as refused:
+        raise serialization.with_hash(refused, sha256) from None
     if not code and trust is not None and trust.code and not trust.types and types:
         raise InvalidInput(
             "trust",

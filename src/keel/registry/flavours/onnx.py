@@ -1,0 +1,189 @@
+"""ONNX: networks exported from PyTorch or TensorFlow, and models converted to ONNX, run by
+onnxruntime.
+
+An ONNX file is a graph of standard operators and its weights, so running it needs no Python
+object from the file. Two things in a file could still reach beyond it, and a file that has
+either is refused before a session is built: weights stored as *external data* (a path the
+runtime would read from the server's disk) and operators outside the standard domains (custom
+operators are native libraries).
+
+``OnnxModel`` gives a session the ``predict`` (and, for classifiers, ``predict_proba`` and
+``classes_``) Keel calls on a DataFrame: a graph with one input takes the features as one matrix
+in signature order; a graph with one input per feature (as skl2onnx converts pipelines) takes each
+column under its name, with the tensor type the graph declares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from keel.errors import InvalidInput, UntrustedArtifact
+from keel.registry.flavours import bundle
+from keel.registry.flavours.base import Flavour, top_module
+
+MEMBER = "model.onnx"
+#: operator domains onnxruntime implements itself ("" is the default ai.onnx domain)
+STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
+_NUMPY_OF = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+    "tensor(string)": np.object_,
+}
+_LABEL_NAMES = ("output_label", "label")
+_PROBA_NAMES = ("output_probability", "probabilities")
+
+
+class OnnxModel:
+    """An onnxruntime session with ``predict`` on DataFrames; ``.model_bytes`` is the file."""
+
+    def __init__(self, model_bytes: bytes, classes: list[Any] | None = None) -> None:
+        import onnxruntime
+
+        self.model_bytes = model_bytes
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            model_bytes, options, providers=["CPUExecutionProvider"]
+        )
+        self.inputs = self.session.get_inputs()
+        names = [o.name for o in self.session.get_outputs()]
+        self._label = next((names.index(n) for n in _LABEL_NAMES if n in names), None)
+        self._proba = next((names.index(n) for n in _PROBA_NAMES if n in names), None)
+        self.classes_ = np.asarray(classes) if classes is not None else None
+
+    def __repr__(self) -> str:
+        return f"OnnxModel(inputs={[i.name for i in self.inputs]})"
+
+    @property
+    def is_classifier(self) -> bool:
+        return self._label is not None and self._proba is not None
+
+    def feeds(self, frame: Any) -> dict[str, Any]:
+        """The frame as the graph's inputs."""
+        if len(self.inputs) == 1 and self.inputs[0].name not in getattr(frame, "columns", ()):
+            single = self.inputs[0]
+            matrix: Any = np.asarray(frame, dtype=_NUMPY_OF.get(single.type, np.float32))
+            return {single.name: matrix}
+        feeds = {}
+        for spec in self.inputs:
+            if spec.name not in frame.columns:
+                raise InvalidInput(spec.name, "the ONNX graph takes this input; it is missing")
+            column = frame[spec.name]
+            dtype = _NUMPY_OF.get(spec.type, np.float32)
+            if dtype is np.object_:
+                values = column.astype(object).where(column.notna(), "").astype(str).to_numpy()
+                values = values.astype(object)
+            else:
+                values = column.astype("float64" if dtype is not np.bool_ else bool).to_numpy()
+                values = values.astype(dtype)
+            feeds[spec.name] = values.reshape(-1, 1) if len(spec.shape) == 2 else values
+        return feeds
+
+    def _run(self, frame: Any) -> list[Any]:
+        return list(self.session.run(None, self.feeds(frame)))
+
+    def predict(self, frame: Any) -> Any:
+        outputs = self._run(frame)
+        result = np.asarray(outputs[self._label if self._label is not None else 0])
+        if result.ndim == 2 and result.shape[1] == 1:
+            result = result.ravel()
+        return result
+
+    def predict_proba(self, frame: Any) -> Any:
+        if self._proba is None:
+            raise AttributeError("this ONNX graph has no probability output")
+        proba = self._run(frame)[self._proba]
+        if isinstance(proba, list):  # a ZipMap: one {class: probability} per row
+            classes = list(self.classes_) if self.classes_ is not None else list(proba[0])
+            return np.array([[row[c] for c in classes] for row in proba], dtype=np.float64)
+        return np.asarray(proba, dtype=np.float64)
+
+
+def _problems(data: bytes) -> list[str]:
+    """Why this ONNX file may not run here (empty when it may)."""
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(data)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise InvalidInput("model", f"not an ONNX model: {exc}") from exc
+    problems = []
+    tensors = list(model.graph.initializer)
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                tensors.append(attribute.t)
+    for tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            where = {e.key: e.value for e in tensor.external_data}.get("location", "?")
+            problems.append(f"onnx.external_data:{where}")
+    domains = {node.domain for node in model.graph.node} | {o.domain for o in model.opset_import}
+    problems.extend(f"onnx.custom_domain:{d}" for d in sorted(domains - STANDARD_DOMAINS))
+    if model.functions:
+        problems.append("onnx.local_functions")
+    return problems
+
+
+class OnnxFlavour(Flavour):
+    name = "onnx"
+    format = "onnx"
+    package = "onnxruntime"
+    extra = "onnx"
+    suffixes = (".onnx",)
+
+    def detects(self, model: Any) -> bool:
+        return isinstance(model, OnnxModel) or (
+            top_module(model) == "onnx" and type(model).__name__ == "ModelProto"
+        )
+
+    def save(self, model: Any) -> bytes:
+        if isinstance(model, OnnxModel):
+            payload, classes = model.model_bytes, model.classes_
+        else:
+            payload, classes = model.SerializeToString(), None
+        meta: dict[str, Any] = {"wrapper": "OnnxModel"}
+        if classes is not None:
+            meta["classes"] = np.asarray(classes).tolist()
+        return bundle.write(self.name, MEMBER, payload, meta)
+
+    def check(self, data: bytes) -> None:
+        _, payload = bundle.read(data, self.name, MEMBER)
+        self._check_graph(payload)
+
+    def load(self, data: bytes) -> Any:
+        meta, payload = bundle.read(data, self.name, MEMBER)
+        self._check_graph(payload)
+        return self._session(payload, meta.get("classes"))
+
+    def read_file(self, data: bytes) -> Any:
+        self._check_graph(data)
+        return self._session(data, None)
+
+    def unfitted(self, model: Any) -> Any:
+        raise InvalidInput(
+            "model",
+            "an ONNX graph cannot be refit; set retraining.trainer in the policy to a function "
+            "that trains and returns a new model",
+        )
+
+    def _check_graph(self, payload: bytes) -> None:
+        problems = _problems(payload)
+        if problems:
+            raise UntrustedArtifact(
+                "",
+                problems,
+                hint="the ONNX file reaches beyond itself (external data read from disk or "
+                "custom operators); Keel runs only self-contained standard graphs",
+            )
+
+    def _session(self, payload: bytes, classes: list[Any] | None) -> OnnxModel:
+        self.framework()
+        try:
+            return OnnxModel(payload, classes)
+        except Exception as exc:  # onnxruntime's own errors on a graph it cannot run
+            raise InvalidInput("model", f"onnxruntime cannot run this graph: {exc}") from exc
