@@ -179,7 +179,10 @@ def register_model(
     if json:
         print_json(version)
         return
-    console.print(f"registered {version.ref} ({version.format}, {version.model_class})")
+    console.print(
+        f"registered {version.ref}: a {version.flavour} model ({version.model_class}), "
+        f"saved as {version.format}"
+    )
 
 
 @models_app.command("trust")

@@ -26,6 +26,10 @@ class _Record:
         return _jsonable(asdict(self))  # type: ignore[call-overload]
 
 
+#: stored formats whose flavour goes by another name; a native format is named by its flavour
+_FLAVOUR_OF_FORMAT = {"skops": "sklearn", "cloudpickle": "python"}
+
+
 @dataclass(frozen=True)
 class Model(_Record):
     name: str
@@ -85,6 +89,14 @@ class ModelVersion(_Record):
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
+
+    @property
+    def flavour(self) -> str:
+        """The framework the version was saved by (``keel.registry.flavours``)."""
+        return _FLAVOUR_OF_FORMAT.get(self.format, self.format)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "flavour": self.flavour}
 
 
 @dataclass(frozen=True)

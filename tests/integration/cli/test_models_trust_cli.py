@@ -45,7 +45,7 @@ def test_a_skops_file_needing_more_types_is_registered_only_when_they_are_named(
     assert main([*options, "models", "register", "piped", str(path), "--trust", "sklearn.*"]) == 2
     assert "exact type name" in capsys.readouterr().err
     assert main([*options, "models", "register", "piped", str(path), "--trust", CUSTOM]) == 0
-    assert "registered piped/1 (skops" in capsys.readouterr().out
+    assert "registered piped/1: a sklearn model" in capsys.readouterr().out
     with Client(options[1], options[3]) as client:
         version = client.get_version("piped/1")
         assert version.trust is not None and version.trust["types"] == [CUSTOM]
