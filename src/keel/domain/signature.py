@@ -1,6 +1,19 @@
 """A model's input signature: the features it was trained on and the values it saw.
 
-The signature is what serving validates requests against and what drift checks name features by.
+The signature is what serving validates requests against, what drift checks name features by, and
+what every path that hands rows to a model rebuilds the training types from. Each feature has a
+``kind`` (what monitoring picks a drift test by) and a logical ``type`` (what the model was given):
+
+- ``int``, ``float``, ``bool``: numbers as trained; ``dtype`` keeps the exact one (``int64``,
+  ``Int64``, ``float32``...);
+- ``string``: text, its values sorted in ``categories`` up to a bound (none above it);
+- ``category``: a pandas ``category`` column, with every category *in the training dtype's order*,
+  as JSON values (an int category stays an int), and whether it is ``ordered``;
+- ``datetime``: timestamps, ``dtype`` names the unit and time zone;
+- ``other``: anything else, handed on as it comes.
+
+Signatures stored before ``type`` existed get one from their kind and dtype, so old registries
+keep working.
 """
 
 from __future__ import annotations
@@ -11,6 +24,28 @@ from typing import Any
 #: kinds a feature can have; the dtype keeps the exact type
 KINDS = ("number", "integer", "boolean", "category", "datetime", "other")
 
+#: logical types a feature can have: what rows are rebuilt as before they reach the model
+TYPES = ("int", "float", "bool", "string", "category", "datetime", "other")
+
+_TYPE_OF_KIND = {
+    "number": "float",
+    "integer": "int",
+    "boolean": "bool",
+    "datetime": "datetime",
+    "other": "other",
+}
+
+
+def type_of(kind: str, dtype: str) -> str:
+    """The logical type of a feature stored with only a kind and a dtype (older signatures).
+
+    >>> type_of("category", "category"), type_of("category", "object"), type_of("integer", "Int64")
+    ('category', 'string', 'int')
+    """
+    if kind == "category":
+        return "category" if dtype == "category" else "string"
+    return _TYPE_OF_KIND.get(kind, "other")
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -20,10 +55,33 @@ class FeatureSpec:
     nullable: bool = False
     minimum: float | None = None
     maximum: float | None = None
-    categories: tuple[str, ...] | None = None
+    #: ``string``: the sorted values (None when too many); ``category``: all, in training order
+    categories: tuple[Any, ...] | None = None
+    #: ``category`` only: whether the categories are ordered
+    ordered: bool = False
+    #: the logical type (one of ``TYPES``); derived from kind and dtype when not given
+    type: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.type:
+            object.__setattr__(self, "type", type_of(self.kind, self.dtype))
+        elif self.type not in TYPES:
+            raise TypeError(f"feature {self.name!r}: unknown type {self.type!r}")
+
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        """The categories as text, as clients and the prediction log write them (3 -> "3")."""
+        if self.categories is None:
+            return None
+        return tuple(c if isinstance(c, str) else str(c) for c in self.categories)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "dtype": self.dtype}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "type": self.type,
+        }
         if self.nullable:
             out["nullable"] = True
         if self.minimum is not None:
@@ -32,6 +90,8 @@ class FeatureSpec:
             out["max"] = self.maximum
         if self.categories is not None:
             out["categories"] = list(self.categories)
+        if self.ordered:
+            out["ordered"] = True
         return out
 
     @classmethod
@@ -45,6 +105,8 @@ class FeatureSpec:
             minimum=data.get("min"),
             maximum=data.get("max"),
             categories=tuple(cats) if cats is not None else None,
+            ordered=bool(data.get("ordered", False)),
+            type=str(data.get("type") or ""),
         )
 
 

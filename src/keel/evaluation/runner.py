@@ -1,5 +1,9 @@
 """Running an evaluation suite: score a version on held-out snapshots, beside naive baselines and
 the champion on the same rows, and record the result with the exact snapshots used.
+
+Each model gets the snapshot's features with its own signature's training dtypes
+(``LoadedModel.typed``), so a snapshot registered from CSV text still gives a model trained on
+pandas categories its categories.
 """
 
 from __future__ import annotations
@@ -264,7 +268,7 @@ def evaluate(
                     raise InvalidInput(where, f"has no time column {suite.time_column!r}")
                 frame = frame.sort_values(suite.time_column, kind="stable").reset_index(drop=True)
             names = _features(candidate, frame, suite.target, where)
-            features = frame[names]
+            features = candidate.typed(frame[names])
             y = frame[suite.target].to_numpy()
             _check_labels(y, classes, f"{where}: {suite.target}")
             if classes is not None:
@@ -280,7 +284,9 @@ def evaluate(
             if champion is not None:
                 champion_names = _features(champion, frame, suite.target, where)
                 try:
-                    theirs = _score(champion, frame[champion_names], classes is not None)
+                    theirs = _score(
+                        champion, champion.typed(frame[champion_names]), classes is not None
+                    )
                     results["snapshots"][-1]["comparison"] = _compare(
                         y, scored, theirs, classes, wanted, suite
                     )

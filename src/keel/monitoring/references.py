@@ -250,7 +250,12 @@ def build_reference(
 
 def model_outputs(model: Any, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None, list[Any]]:
     """Predictions, scores (P(classes[1]) for two classes, else the top-class probability) and
-    the classes (empty for regression), as Keel logs them."""
+    the classes (empty for regression), as Keel logs them.
+
+    The rows are not checked (a reference or a replay scores what it was given), but a
+    ``LoadedModel`` still rebuilds its training dtypes from them (categories from their labels,
+    ints logged as floats), so a model trained on pandas categories scores them as it would
+    have in training."""
     prediction = np.asarray(model.predict(frame, validate=False))
     native = getattr(model, "model", model)
     classes = getattr(native, "classes_", None)

@@ -9,11 +9,14 @@ import pandas as pd
 from keel.domain.entities import ModelVersion
 from keel.domain.signature import Signature
 from keel.errors import SignatureMismatch
+from keel.registry.frames import restore_types
 from keel.registry.signatures import check_frame
 
 
 class LoadedModel:
-    """Wraps the native model: ``predict`` checks input against the signature first.
+    """Wraps the native model: ``predict`` checks input against the signature first, then gives
+    the model its training types back (categories, ints, booleans, timestamps), so plain rows
+    (text categories, numbers from JSON) work for a model trained on a typed frame.
 
     The native object is ``.model``; ``.version`` is the registry record it came from.
     """
@@ -27,22 +30,36 @@ class LoadedModel:
         return f"LoadedModel({self.version.ref}, {self.version.model_class})"
 
     def check(self, frame: pd.DataFrame, *, check_ranges: bool = False) -> pd.DataFrame:
-        """Raise SignatureMismatch listing every problem; return the columns in training order."""
+        """Raise SignatureMismatch listing every problem; return the signature's columns in
+        training order, with their training dtypes."""
         if self.signature is None:
             return frame
         problems = check_frame(self.signature, frame, check_ranges=check_ranges)
         if problems:
             raise SignatureMismatch(problems, model=self.version.ref)
-        return frame[self.signature.feature_names]
+        return restore_types(self.signature, frame)
+
+    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the training dtypes, unchecked (values that cannot be converted become
+        missing); SignatureMismatch only when a feature's column is absent."""
+        if self.signature is None or not isinstance(frame, pd.DataFrame):
+            return frame
+        try:
+            return restore_types(self.signature, frame)
+        except SignatureMismatch as exc:
+            raise SignatureMismatch(exc.problems, model=self.version.ref) from None
+
+    def _input(self, frame: pd.DataFrame, validate: bool) -> pd.DataFrame:
+        return self.check(frame) if validate else self.typed(frame)
 
     def predict(self, frame: pd.DataFrame, *, validate: bool = True) -> Any:
-        return self.model.predict(self.check(frame) if validate else frame)
+        return self.model.predict(self._input(frame, validate))
 
     def predict_proba(self, frame: pd.DataFrame, *, validate: bool = True) -> Any:
         method = getattr(self.model, "predict_proba", None)
         if method is None:
             raise AttributeError(f"{self.version.model_class} has no predict_proba")
-        return method(self.check(frame) if validate else frame)
+        return method(self._input(frame, validate))
 
     @property
     def classes_(self) -> Any:

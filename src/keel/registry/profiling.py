@@ -4,6 +4,11 @@ Numbers keep min/max/mean/std, quantiles and a 20-bin histogram (one bin when th
 narrow for float64 to split, e.g. a constant column of 1e18); categories keep their shares
 (all of them up to ``MAX_CATEGORIES``, then the most frequent). The profile's size does not grow
 with the number of rows.
+
+Each column also keeps its logical type (``column_type``), and a pandas ``category`` column its
+categories in the dtype's order (``order``, however many: the dtype holds them anyway) and
+whether they are ``ordered``, so a signature built from the profile alone rebuilds the same
+categorical dtype the model was trained on.
 """
 
 from __future__ import annotations
@@ -34,6 +39,40 @@ def column_kind(series: pd.Series) -> str:
     if pd.api.types.is_object_dtype(dtype):
         return "category"
     return "other"
+
+
+def column_type(series: pd.Series) -> str:
+    """The logical type of a column (see ``keel.domain.signature.TYPES``): what a model given
+    this column must get back. An object column is ``string`` only when it holds only text."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    kind = column_kind(series)
+    if kind == "category":
+        if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+            return "string"
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        return "string" if inferred in ("string", "empty") else "other"
+    return {"number": "float", "integer": "int", "boolean": "bool", "datetime": "datetime"}.get(
+        kind, "other"
+    )
+
+
+def json_value(value: Any) -> Any:
+    """A category as JSON keeps it: numbers, text and booleans as they are, anything else as
+    text."""
+    if isinstance(value, str):
+        return str(value)
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+def category_order(series: pd.Series) -> list[Any]:
+    """The categories of a ``category`` column in the dtype's order, as JSON values."""
+    return [json_value(c) for c in series.cat.categories.tolist()]
 
 
 def _numeric_profile(values: pd.Series) -> dict[str, Any]:
@@ -96,6 +135,7 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
     missing = int(series.isna().sum())
     out: dict[str, Any] = {
         "kind": kind,
+        "type": column_type(series),
         "dtype": str(series.dtype),
         "missing_share": (missing / rows) if rows else 0.0,
     }
@@ -107,6 +147,9 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
         out["true_share"] = float(present.mean()) if present.size else None
     elif kind == "category":
         out.update(_category_profile(series))
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            out["order"] = category_order(series)
+            out["ordered"] = bool(series.cat.ordered)
     elif kind == "datetime":
         present = series.dropna()
         out["count"] = int(present.size)
@@ -128,4 +171,12 @@ def schema_of(frame: pd.DataFrame) -> dict[str, str]:
     return {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
 
 
-__all__ = ["column_kind", "profile_column", "profile_frame", "schema_of"]
+__all__ = [
+    "category_order",
+    "column_kind",
+    "column_type",
+    "json_value",
+    "profile_column",
+    "profile_frame",
+    "schema_of",
+]

@@ -8,8 +8,11 @@ checked (``assume_finite`` skips the repeated finiteness scan when there are no 
 An estimator fitted on a DataFrame warns that an array has no feature names; the server silences
 exactly that warning once at start-up (``quiet_feature_name_warning``), since the order is ours.
 Everything else (categorical features, pipelines selecting columns by name, any non-scikit-learn
-model) gets one DataFrame per batch; and if the array call fails the version switches to
-DataFrames for good, so a pipeline that needs names still serves.
+model) gets one DataFrame per batch, built by ``keel.registry.frames.frame_from_rows`` with the
+training dtypes (pandas categories in their training order, ints, booleans, timestamps), so a
+LightGBM or XGBoost model trained on ``category`` columns gets what it was trained on; and if the
+array call fails the version switches to DataFrames for good, so a pipeline that needs names
+still serves.
 
 Scores: for a binary classifier the probability of ``classes_[1]``, for several classes the top
 class's probability; regressors have none.
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from keel.registry.frames import frame_from_rows
 from keel.registry.loaded import LoadedModel
 from keel.registry.predictions import RESERVED
 from keel.serving.inputs import InputSchema, ParsedRequest, records_of
@@ -115,11 +119,13 @@ class ServedModel:
         return self._call(self._frame(rows), finite=False)
 
     def _frame(self, rows: list[Any]) -> Any:
+        """The batch as the model was trained on it: rows in signature order, typed."""
         import pandas as pd
 
-        if self.schema is None:
+        signature = self.loaded.signature
+        if signature is None:
             return pd.DataFrame.from_records(rows)
-        return pd.DataFrame.from_records(rows, columns=self.feature_names)
+        return frame_from_rows(signature, rows)
 
     def _call(self, features: Any, *, finite: bool) -> Scored:
         import sklearn

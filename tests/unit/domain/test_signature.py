@@ -28,7 +28,7 @@ def test_signature_round_trips_through_json() -> None:
 
 def test_optional_parts_are_left_out_of_the_dict() -> None:
     member = SIGNATURE.feature("member").to_dict()
-    assert member == {"name": "member", "kind": "boolean", "dtype": "bool"}
+    assert member == {"name": "member", "kind": "boolean", "dtype": "bool", "type": "bool"}
     assert SIGNATURE.feature("income").to_dict()["nullable"] is True
 
 

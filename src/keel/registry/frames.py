@@ -1,0 +1,349 @@
+"""The one rule for rebuilding the frame a model was trained on from the values that reach it.
+
+Rows arrive as JSON gives them (text for categories, strings and timestamps; numbers; booleans;
+None), or as a frame someone passes or the prediction log returns (categories as their labels,
+ints as floats, booleans as 0/1, timestamps as text). A model trained on pandas ``category``
+columns, ints or timestamps needs exactly those dtypes back, or it fails (LightGBM: "categorical
+feature do not match"; XGBoost: "Invalid columns"). ``frame_from_rows`` and ``restore_types``
+give every column its training dtype, in signature order:
+
+- ``int``: the trained integer dtype; with missing values the nullable one if that was trained,
+  else float64 (as pandas would); values that are not whole stay float64;
+- ``float``: the trained float dtype; ``bool``: bool (nullable ``boolean`` if trained, else
+  float64 when values are missing);
+- ``string``: the trained text dtype (``str`` or object), numbers sent as text;
+- ``category``: a ``pd.Categorical`` with the training categories in order; a value is matched
+  as itself (``3`` for the int category 3, ``3.0`` too) or as its label (``"3"``); a value never
+  seen becomes missing (flagging it is the checks' job, not this module's);
+- ``datetime``: the trained unit and time zone (naive text is read in the trained zone).
+
+Restoring never raises on a value: what cannot be converted becomes missing, and
+``keel.registry.signatures.check_frame`` is what reports it, naming the field.
+
+>>> from keel.registry.signatures import infer_signature
+>>> import pandas as pd
+>>> train = pd.DataFrame({"n": [1, 2], "c": pd.Categorical([3, 1], categories=[3, 1])})
+>>> frame_from_rows(infer_signature(train), [[2, "1"], [1, "3"]]).dtypes.astype(str).tolist()
+['int64', 'category']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from keel.domain.signature import FeatureSpec, Signature
+from keel.errors import SignatureMismatch
+
+__all__ = [
+    "category_codes",
+    "frame_from_rows",
+    "restore_column",
+    "restore_types",
+    "to_bools",
+    "with_new_categories",
+]
+
+_TRUTH = {"true": 1.0, "1": 1.0, "1.0": 1.0, "false": 0.0, "0": 0.0, "0.0": 0.0}
+
+
+def frame_from_rows(signature: Signature, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """A frame with the training dtypes from rows of values in signature order."""
+    specs = signature.inputs
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(specs)
+    if len(columns) != len(specs):
+        raise ValueError(f"rows have {len(columns)} values; the signature has {len(specs)}")
+    data = {
+        spec.name: restore_column(spec, pd.Series(values, dtype=object)).array
+        for spec, values in zip(specs, columns, strict=True)
+    }
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), columns=signature.feature_names)
+
+
+def restore_types(signature: Signature, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``'s signature columns, in signature order, each with its training dtype.
+
+    SignatureMismatch names the fields the frame lacks; values never raise (see the module).
+    """
+    names = signature.feature_names
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise SignatureMismatch([{"field": name, "problem": "missing field"} for name in missing])
+    restored = {}
+    changed = list(frame.columns) != names
+    for spec in signature.inputs:
+        column = frame[spec.name]
+        restored[spec.name] = restore_column(spec, column)
+        changed = changed or restored[spec.name] is not column
+    if not changed:
+        return frame
+    data = {name: series.array for name, series in restored.items()}
+    return pd.DataFrame(data, index=frame.index, columns=names)
+
+
+def with_new_categories(signature: Signature, frame: pd.DataFrame) -> Signature:
+    """``signature`` with the values of ``frame`` its categories lack appended to them (sorted,
+    after the training ones, whose order is kept): the types of data to *train* on, where a new
+    category is something to learn rather than a missing value. A new value keeps the
+    categories' type when it has it (``"7"`` joins int categories as 7), else it is text."""
+    from dataclasses import replace
+
+    specs = []
+    for spec in signature.inputs:
+        if spec.type == "category" and spec.categories is not None and spec.name in frame:
+            column = frame[spec.name]
+            unseen = column[(category_codes(spec, column) < 0) & column.notna().to_numpy()]
+            if len(unseen):
+                new = _as_categories(spec.categories, unseen.drop_duplicates())
+                spec = replace(spec, categories=(*spec.categories, *new))
+        specs.append(spec)
+    return replace(signature, inputs=tuple(specs))
+
+
+def _as_categories(categories: tuple[Any, ...], values: pd.Series) -> list[Any]:
+    """New values as categories like ``categories``: numbers when those are numbers, text when
+    those are text; sorted by label, each value once."""
+    from keel.registry.profiling import json_value
+
+    kind = _categories_index(categories).dtype
+    text = values.astype("str")
+    if pd.api.types.is_integer_dtype(kind) or pd.api.types.is_float_dtype(kind):
+        numbers = pd.to_numeric(text, errors="coerce")
+        whole = pd.api.types.is_integer_dtype(kind) & (numbers % 1 == 0)
+        converted: list[Any] = [
+            label if pd.isna(n) else (int(n) if w else float(n))
+            for label, n, w in zip(text.tolist(), numbers.tolist(), whole.tolist(), strict=True)
+        ]
+    elif pd.api.types.is_string_dtype(kind) and not _is_object(kind):
+        converted = text.tolist()
+    else:
+        converted = [json_value(v) for v in values.tolist()]
+    seen = set(categories)
+    out = []
+    for _, value in sorted(zip(text.tolist(), converted, strict=True), key=lambda p: p[0]):
+        if value not in seen:  # "7" and "7.0" are one new int category
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def restore_column(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    """One column with ``spec``'s training dtype; ``values`` itself when it already has it."""
+    restore = _RESTORERS.get(spec.type, _other)
+    return restore(spec, values)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Numbers from any column: text parsed, what is no number missing (nullable dtypes keep
+    integers above 2**53 exact)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values
+    return pd.to_numeric(values, errors="coerce", dtype_backend="numpy_nullable")
+
+
+def _int(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    target = _dtype(spec)
+    if values.dtype == target:
+        return values
+    numbers = _numbers(values)
+    if pd.api.types.is_float_dtype(numbers.dtype):
+        whole = numbers.isna() | (numbers % 1 == 0)
+        if not bool(whole.all()):
+            return numbers.astype("float64")
+    missing = bool(numbers.isna().any())
+    if missing and isinstance(target, np.dtype):
+        return numbers.astype("float64")
+    try:
+        return numbers.astype(target)
+    except (TypeError, ValueError, OverflowError):
+        return numbers.astype("float64")
+
+
+def _float(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    target = _dtype(spec)
+    if values.dtype == target:
+        return values
+    numbers = _numbers(values)
+    if isinstance(target, np.dtype) and isinstance(numbers.dtype, pd.api.extensions.ExtensionDtype):
+        return pd.Series(numbers.to_numpy(dtype=target, na_value=np.nan), index=values.index)
+    return numbers.astype(target)
+
+
+def to_bools(values: pd.Series) -> pd.Series:
+    """1.0/0.0 (float64) from booleans, 0/1 and their text (``"true"``, ``"0"``...); anything
+    else missing."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("float64")
+    return values.astype("str").str.lower().map(_TRUTH).astype("float64")
+
+
+def _bool(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    target = _dtype(spec)
+    if values.dtype == target:
+        return values
+    truth = to_bools(values)
+    if bool(truth.isna().any()) and isinstance(target, np.dtype):
+        return truth
+    return truth.astype(target)
+
+
+def _string(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    target = _dtype(spec)
+    if values.dtype == target and not _is_object(target):
+        return values
+    if not _is_object(target):
+        return values.astype(target)
+    if pd.api.types.is_object_dtype(values.dtype) and pd.api.types.infer_dtype(
+        values, skipna=True
+    ) in ("string", "empty"):
+        return values
+    present = values.notna()
+    return values.astype(object).where(~present, values.astype("str").astype(object))
+
+
+def _category(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    if spec.categories is None:  # stored before categories were kept whole: best effort
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            return values
+        return values.astype("category")
+    target = _dtype(spec)
+    if _same_categories(values.dtype, target):
+        return values
+    codes = category_codes(spec, values)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=target), index=values.index)
+
+
+def _same_categories(dtype: Any, target: pd.CategoricalDtype) -> bool:
+    """Equal categories in the same order (pandas' == ignores order when unordered)."""
+    return (
+        isinstance(dtype, pd.CategoricalDtype)
+        and dtype.ordered == target.ordered
+        and dtype.categories.dtype == target.categories.dtype
+        and dtype.categories.equals(target.categories)
+    )
+
+
+def category_codes(spec: FeatureSpec, values: pd.Series) -> np.ndarray:
+    """The position of each value in ``spec.categories`` (-1: missing or never seen), matching a
+    value as itself or as its label."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        known = _codes_of_values(spec, pd.Series(values.cat.categories, dtype=object))
+        source = values.cat.codes.to_numpy()
+        mapped = known[np.where(source >= 0, source, 0)] if len(known) else source
+        return np.where(source >= 0, mapped, -1).astype(np.int64)
+    return _codes_of_values(spec, values)
+
+
+def _codes_of_values(spec: FeatureSpec, values: pd.Series) -> np.ndarray:
+    index, labels, numeric = _lookup(spec)
+    present = values.notna().to_numpy()
+    codes = np.full(len(values), -1, dtype=np.int64)
+    if not present.any():
+        return codes
+    given = values[present]
+    try:
+        found = index.get_indexer(pd.Index(given.to_numpy(dtype=object), dtype=object))
+    except (TypeError, ValueError):
+        found = np.full(len(given), -1, dtype=np.int64)
+    unmatched = found < 0
+    if unmatched.any():
+        text = given[unmatched].astype("str")
+        found[unmatched] = text.map(labels).fillna(-1).to_numpy(dtype=np.int64)
+    unmatched = found < 0
+    if unmatched.any() and numeric:  # "7.0" is the int category 7, as 7.0 is
+        numbers = pd.to_numeric(given[unmatched].astype("str"), errors="coerce")
+        found[unmatched] = index.get_indexer(pd.Index(numbers.to_numpy(dtype=object), dtype=object))
+    codes[present] = found
+    return codes
+
+
+@lru_cache(maxsize=256)
+def _lookup(spec: FeatureSpec) -> tuple[pd.Index, dict[str, int], bool]:
+    """The categories as an index (matching values), label -> position (matching text), and
+    whether any category is a number (then text is also read as a number)."""
+    assert spec.categories is not None
+    labels: dict[str, int] = {}
+    for position, label in enumerate(spec.labels or ()):
+        labels.setdefault(label, position)
+    numeric = any(isinstance(c, int | float) and not isinstance(c, bool) for c in spec.categories)
+    return pd.Index(list(spec.categories), dtype=object), labels, numeric
+
+
+def _datetime(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    target = _dtype(spec)
+    if values.dtype == target:
+        return values
+    tz = getattr(target, "tz", None)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values
+    elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+        values.dtype
+    ):
+        parsed = pd.to_datetime(values, errors="coerce")
+    else:
+        parsed = _parse_times(values)
+    if tz is not None:
+        if parsed.dt.tz is None:
+            parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        else:
+            parsed = parsed.dt.tz_convert(tz)
+    elif parsed.dt.tz is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    try:
+        return parsed.astype(target)
+    except (TypeError, ValueError):
+        return parsed
+
+
+def _parse_times(values: pd.Series) -> pd.Series:
+    """Timestamps from text (ISO 8601); mixed offsets are read as UTC instants."""
+    text = values.astype("str")
+    try:
+        return pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except (TypeError, ValueError):
+        return pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+
+
+def _other(spec: FeatureSpec, values: pd.Series) -> pd.Series:
+    try:
+        target = _dtype(spec)
+        return values if values.dtype == target else values.astype(target)
+    except (TypeError, ValueError):
+        return values
+
+
+_RESTORERS = {
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "string": _string,
+    "category": _category,
+    "datetime": _datetime,
+    "other": _other,
+}
+
+
+def _is_object(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype == np.dtype(object)
+
+
+@lru_cache(maxsize=1024)
+def _dtype(spec: FeatureSpec) -> Any:
+    """The training dtype of ``spec`` (cached: serving asks for it on every batch)."""
+    if spec.type == "category":
+        assert spec.categories is not None
+        return pd.CategoricalDtype(_categories_index(spec.categories), ordered=spec.ordered)
+    try:
+        return pd.api.types.pandas_dtype(spec.dtype)
+    except TypeError:
+        return np.dtype(object)
+
+
+def _categories_index(categories: tuple[Any, ...]) -> pd.Index:
+    """The categories as pandas builds them from the training column's values (ints as int64,
+    text as str); a mix stays object."""
+    return pd.Index(list(categories))
