@@ -229,6 +229,7 @@ def show_policy(
             ["rollout", ", ".join(f"{k}={v}" for k, v in data["rollout"].items())],
             ["monitoring", ", ".join(f"{k}={v}" for k, v in data["monitoring"].items())],
             ["retraining", ", ".join(f"{k}={v}" for k, v in data["retraining"].items()) or "-"],
+            ["inputs", ", ".join(f"{k}={v}" for k, v in data["inputs"].items())],
         ],
         title=f"policy of {model}",
     )

@@ -58,7 +58,17 @@ def run(
         )
     if result.windows:
         print_table(
-            ["window", "version", "from", "to", "rows", "drifted", "est. accuracy", "p99 ms"],
+            [
+                "window",
+                "version",
+                "from",
+                "to",
+                "rows",
+                "drifted",
+                "est. accuracy",
+                "p99 ms",
+                "input issues",
+            ],
             (
                 [
                     w["id"],
@@ -69,6 +79,7 @@ def run(
                     ", ".join(w["drifted_features"]) or "-",
                     w["estimated_accuracy"],
                     w["latency_p99_ms"],
+                    _input_issues(w),
                 ]
                 for w in result.windows
             ),
@@ -76,6 +87,14 @@ def run(
         )
     for alert in result.alerts:
         console.print(f"alert {alert['transition']}: {alert['message']}")
+
+
+def _input_issues(window: dict[str, Any]) -> str:
+    """Values never seen in training, per feature, and the rows rejected for them."""
+    parts = [f"{i['column']} {i['code']} {i['rows']:,}" for i in window.get("input_issues", [])]
+    if window.get("rejected_rows"):
+        parts.append(f"{window['rejected_rows']:,} rows rejected")
+    return "; ".join(parts) or "-"
 
 
 @monitor_app.command("windows")

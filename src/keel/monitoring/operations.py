@@ -1,5 +1,9 @@
 """Operations of one window: latency percentiles, throughput, error rate and cost.
 
+The error rate is over the rows the model was asked about: a row the input policy rejected
+(status ``rejected``) never reached the model, so it is counted apart (``rejected``), not as an
+error nor as a success.
+
 Cost per 1,000 predictions is CPU time priced per CPU-hour plus a price per request. CPU time
 comes from the logged ``cpu_ms``; where a row has none, its latency stands in for it (an upper
 bound for a single-threaded model), and the result says how many rows were estimated that way.
@@ -47,6 +51,8 @@ def operations(
     known_cpu = np.isfinite(cpu_ms)
     status = frame["status"].to_numpy() if "status" in frame else np.full(rows, "ok")
     errors = int(np.count_nonzero(status == "error"))
+    rejected = int(np.count_nonzero(status == "rejected"))
+    scored = rows - rejected
     stamps = frame["timestamp"]
     span = (stamps.max() - stamps.min()).total_seconds()
     cpu_seconds = float(cpu_ms[known_cpu].sum()) / 1000.0
@@ -55,8 +61,9 @@ def operations(
         "rows": rows,
         **_percentiles(latency),
         "throughput_rps": rows / span if span > 0 else None,
-        "error_rate": errors / rows,
+        "error_rate": errors / scored if scored else None,
         "errors": errors,
+        "rejected": rejected,
         "cpu_seconds": cpu_seconds,
         "cpu_estimated_rows": int(stand_in.sum()),
         "cost": cost,

@@ -230,11 +230,19 @@ def _drift_section(detail: dict[str, Any] | None) -> str:
         f"prediction drift: {'yes' if outputs.get('drifted') else 'no'}; "
         f"label drift: {'yes' if label.get('drifted') else 'no' if label else 'no labels yet'}",
     ]
-    issues = (detail.get("quality") or {}).get("issues", [])
-    quality = "".join(
+    found = detail.get("quality") or {}
+    counts = [
+        f"<li>{found[key]:,} rows {what}</li>"
+        for key, what in (
+            ("flagged_rows", "answered with values never seen in training (flagged)"),
+            ("rejected_rows", "rejected by the input policy (logged, not scored)"),
+        )
+        if found.get(key)
+    ]
+    quality = "".join(counts) + "".join(
         f"<li>{html.escape(str(i.get('column', '')))}: "
         f"{html.escape(str(i.get('problem', '')))}</li>"
-        for i in issues
+        for i in found.get("issues", [])
     )
     return (
         "<h2>Drift</h2><ul>"

@@ -1,5 +1,10 @@
 """Measuring one closed window: drift of inputs and outputs, the label-free estimate, operations,
-data quality, and the index of its predictions that labels are joined to later."""
+data quality, and the index of its predictions that labels are joined to later.
+
+Rows the input policy rejected (status ``rejected``) were never scored: they count for the
+inputs' drift and for data quality (they are often the very shift to see), not for the outputs,
+the estimate or the index. Rows the model failed on (``error``) count for operations only.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from keel.domain.policy import DriftRules, Policy
+from keel.domain.policy import INPUT_CHECKS, DriftRules, Policy
+from keel.monitoring.input_quality import input_quality
 from keel.monitoring.operations import operations
 from keel.monitoring.references import Reference
 from keel.store.artifacts import ArtifactStore
@@ -61,6 +67,13 @@ class WindowRecord:
             "estimated_accuracy": self.estimate.get("metrics", {}).get("accuracy"),
             "latency_p99_ms": self.operations.get("latency_p99_ms"),
             "issues": len(self.quality.get("issues", [])),
+            "flagged_rows": self.quality.get("flagged_rows", 0),
+            "rejected_rows": self.quality.get("rejected_rows", 0),
+            "input_issues": [
+                {k: i.get(k) for k in ("column", "code", "rows", "rejected")}
+                for i in self.quality.get("issues", [])
+                if i.get("code") in INPUT_CHECKS
+            ],
         }
 
 
@@ -130,8 +143,10 @@ def measure_window(
     """Every per-window measurement; nothing here needs labels."""
     rules = policy.monitoring.drift
     cost = policy.monitoring.cost
-    ok = window[window["status"] == "ok"] if "status" in window else window
-    inputs = _inputs_drift(ok, reference, rules, seed) if len(ok) else None
+    status = window.get("status")
+    ok = window[status == "ok"] if status is not None else window
+    seen = window[status.isin(["ok", "rejected"])] if status is not None else window
+    inputs = _inputs_drift(seen, reference, rules, seed) if len(seen) else None
     drift = dict(inputs.to_dict()) if inputs is not None else {"drifted": [], "features": []}
     outputs = _outputs_drift(ok, reference, rules, seed) if len(ok) else None
     drift["outputs"] = outputs
@@ -142,9 +157,11 @@ def measure_window(
     missing = [c for c in reference.features if c not in window.columns]
     if missing:
         issues.append({"column": ",".join(missing), "problem": "not logged with predictions"})
-    index = window[[c for c in INDEX_COLUMNS if c in window.columns]]
+    answered = window[status != "rejected"] if status is not None else window
+    index = answered[[c for c in INDEX_COLUMNS if c in window.columns]]
     buffer = io.BytesIO()
     index.to_parquet(buffer, index=False, compression="zstd")
+    found = input_quality(window)
     stamps = window["timestamp"]
     return WindowRecord(
         version=int(window["version"].iloc[0]),
@@ -159,5 +176,10 @@ def measure_window(
         operations=operations(
             window, cpu_hour_price=cost.cpu_hour_price, request_price=cost.request_price
         ),
-        quality={"issues": issues, "error_rows": len(window) - len(ok)},
+        quality={
+            "issues": issues + found.issues,
+            "error_rows": len(window) - len(seen),
+            "rejected_rows": found.rejected_rows,
+            "flagged_rows": found.flagged_rows,
+        },
     )

@@ -1,7 +1,9 @@
 """One step's analysis: is the candidate doing worse than the stable version?
 
 On the rows a step received (``keel.rollout.window``) each version is measured the same way:
-its error rate (``status == "error"``), its latency p99 and, for classifiers, its accuracy from
+its error rate (``status == "error"`` among the rows the model was asked about: a row the input
+policy rejected never reached it and counts neither way), its latency p99 and, for classifiers,
+its accuracy from
 delayed labels when at least ``min_labelled_rows`` of its rows have one, else its label-free
 CBPE estimate when its rows carry scores (``keel.monitoring.estimation``). The candidate
 breaches a limit only when the difference is both larger than the policy allows and
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 __all__ = ["Check", "StepAnalysis", "VariantStats", "analyse_step", "shadow_agreement", "stats_of"]
 
 SIGNIFICANCE = 0.01
+#: rows with no prediction: the model raised, or the input policy rejected the row
+UNANSWERED = ("error", "rejected")
 Verdict = Literal["pass", "breach", "wait"]
 
 
@@ -66,6 +70,12 @@ class VariantStats:
     accuracy: float | None = None  # from labels
     estimated_accuracy: float | None = None  # CBPE, from scores
     estimated_accuracy_se: float | None = None
+    rejected: int = 0  # rows the input policy rejected: never scored
+
+    @property
+    def scored(self) -> int:
+        """The rows the model was asked about (the error rate's denominator)."""
+        return self.rows - self.rejected
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,18 +130,20 @@ def stats_of(
     and its calibrator for the estimate)."""
     count = len(rows)
     errors = int((rows["status"] == "error").sum()) if "status" in rows else 0
+    rejected = int((rows["status"] == "rejected").sum()) if "status" in rows else 0
+    scored = count - rejected
     latency = _floats(rows, "latency_ms")
     finite = latency[np.isfinite(latency)]
     p99 = float(np.percentile(finite, 99)) if finite.size else None
-    out = VariantStats(count, errors, errors / count if count else None, p99)
+    out = VariantStats(count, errors, errors / scored if scored else None, p99, rejected=rejected)
     if reference is None or reference.task == "regression" or count == 0:
         return out
-    answered = rows[rows["status"] != "error"] if "status" in rows else rows
+    answered = rows[~rows["status"].isin(UNANSWERED)] if "status" in rows else rows
     labelled, correct = _labelled(answered, labels, reference)
     accuracy = correct / labelled if labelled >= min_labelled else None
     estimate, se = _estimate(answered, reference)
     return VariantStats(
-        count, errors, out.error_rate, p99, labelled, correct, accuracy, estimate, se
+        count, errors, out.error_rate, p99, labelled, correct, accuracy, estimate, se, rejected
     )
 
 
@@ -180,8 +192,10 @@ def _one_sided(z: float) -> float:
 
 def _error_check(stable: VariantStats, candidate: VariantStats, limits: Limits) -> Check:
     s, c = stable.error_rate or 0.0, candidate.error_rate or 0.0
-    pooled = (stable.errors + candidate.errors) / (stable.rows + candidate.rows)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / stable.rows + 1 / candidate.rows))
+    se = 0.0
+    if stable.scored and candidate.scored:  # else every row was rejected: nothing to compare
+        pooled = (stable.errors + candidate.errors) / (stable.scored + candidate.scored)
+        se = math.sqrt(pooled * (1 - pooled) * (1 / stable.scored + 1 / candidate.scored))
     p_value = _one_sided((c - s) / se) if se > 0 else 1.0
     breached = c - s > limits.max_error_rate_increase and p_value < SIGNIFICANCE
     detail = (
@@ -293,7 +307,7 @@ def shadow_agreement(stable_rows: pd.DataFrame, candidate_rows: pd.DataFrame) ->
     import pandas as pd
 
     answered = [
-        frame[frame["status"] != "error"][["request_id", "prediction"]]
+        frame[~frame["status"].isin(UNANSWERED)][["request_id", "prediction"]]
         for frame in (stable_rows, candidate_rows)
     ]
     paired = answered[0].merge(answered[1], on="request_id", suffixes=("_stable", "_shadow"))

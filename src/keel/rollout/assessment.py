@@ -256,8 +256,8 @@ def _ab(look: _Look) -> Assessment:
         return Assessment(d.model, d, action, guard.reasons, entry, alert=True)
     if limits.ab_metric == "error_rate":
         s, c = (
-            (guard.stable.errors, guard.stable.rows),
-            (guard.candidate.errors, guard.candidate.rows),
+            (guard.stable.errors, guard.stable.scored),
+            (guard.candidate.errors, guard.candidate.scored),
         )
         floor, higher_is_better = limits.min_rows_per_step, False
     else:

@@ -11,8 +11,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class InputWarning(BaseModel):
+    """A value the model never saw in training, found under the model's input policy."""
+
+    field: str
+    row: int = Field(description="Row number in the request.")
+    value: Any = Field(None, description="The value as sent.")
+    expected: Any = Field(None, description="The training range [min, max], or categories.")
+    problem: str = Field(description="outside the training range, or unseen category.")
+    code: str = Field(description="out_of_range or unseen_category (the policy's names).")
+
+
 class Prediction(BaseModel):
-    """The answer to one record."""
+    """The answer to one record (a record the input policy rejects is a 422, and logged)."""
 
     request_id: str = Field(description="The request's id (the X-Request-Id sent, or a new one).")
     model: str
@@ -24,10 +35,15 @@ class Prediction(BaseModel):
         description="Binary classifiers: probability of classes_[1]; several classes: the top "
         "class's probability; regressors: null.",
     )
+    warnings: list[InputWarning] | None = Field(
+        None, description="The record's flagged values (inputs: flag), or null."
+    )
 
 
 class Predictions(BaseModel):
-    """The answer to ``records`` or ``columns``: one prediction and score per row."""
+    """The answer to ``records`` or ``columns``: one prediction and score per row. A row the
+    input policy rejects has a null prediction and score and its reasons in ``rejected``; the
+    other rows are answered."""
 
     request_id: str
     model: str
@@ -38,6 +54,16 @@ class Predictions(BaseModel):
     row_ids: list[str] = Field(
         description="Each row's id in the prediction log (<request_id>-<row>), for labels."
     )
+    warnings: list[list[InputWarning] | None] | None = Field(
+        None,
+        description="Null when no row has a flagged value; else one entry per row: null or the "
+        "row's flagged values (the row is answered).",
+    )
+    rejected: list[list[InputWarning] | None] | None = Field(
+        None,
+        description="Null when no row was rejected; else one entry per row: null or the values "
+        "that rejected it (inputs: reject; the row is logged with status rejected).",
+    )
 
 
 class Problem(BaseModel):
@@ -46,6 +72,9 @@ class Problem(BaseModel):
     value: Any = None
     expected: Any = None
     problem: str
+    code: str | None = Field(
+        None, description="For a rejected record: out_of_range or unseen_category."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -123,7 +152,7 @@ ERRORS: dict[int, str] = {
     409: "The request clashes with the current state (a running deployment, a gate, ...).",
     413: "The body is larger than the server accepts.",
     422: "The request or its body is invalid; `problems` names each field.",
-    500: "The model raised on valid input.",
+    500: "The model raised on valid input (only the requests it raised on fail).",
     503: "Not loaded yet, the store cannot be reached or the log cannot be written.",
 }
 
@@ -140,15 +169,30 @@ def error_responses(
     }
 
 
+def _inlined(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` written in place: the OpenAPI document has no
+    ``$defs`` at its root for the references to point at."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return dict(resolve(schema))
+
+
 PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Prediction(s) from the serving version, logged before this answer.",
         "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [Prediction.model_json_schema(), Predictions.model_json_schema()]
-                }
-            }
+            "application/json": {"schema": {"oneOf": [_inlined(Prediction), _inlined(Predictions)]}}
         },
     },
     **error_responses(
