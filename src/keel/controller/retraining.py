@@ -4,7 +4,8 @@ refitted.
 - ``training_window``: the newest labelled production rows (labels that had arrived by the
   retrain's time), topped up from the original training snapshot as the policy says; the newest
   ``holdout`` share is kept back, so the gates judge the candidate (and the champion, for the
-  comparative gates) on the most recent data;
+  comparative gates) on the most recent data; both parts carry the champion's training types
+  (the log keeps categories as text), a category it never saw appended as a new one;
 - ``candidate``: the policy's trainer (``module:function`` taking the training frame and the
   target), or else the champion's own estimator cloned and refit (any scikit-learn model);
 - ``registered``: a new version with its training and holdout snapshots as lineage, carrying
@@ -98,9 +99,9 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
             recent_train = recent
         parts = [p for p in (original, recent_train) if len(p)]
         train = pd.concat(parts, ignore_index=True).infer_objects() if parts else recent_train
+        train, holdout = _typed_window(version.signature, train, holdout.infer_objects())
         dtype = _target_dtype(client, model, version, target)
         train[target] = _as_type(train[target], dtype)
-        holdout = holdout.infer_objects()
         holdout = holdout.assign(**{target: _as_type(holdout[target], dtype)})
         if len(train) < spec.min_rows:
             raise InvalidInput(
@@ -118,6 +119,27 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
         }
     finally:
         client.close()
+
+
+def _typed_window(
+    signature: dict[str, Any], train: pd.DataFrame, holdout: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The window's features with the champion's training types: the prediction log keeps
+    categories as text and ints as floats, and a model trained on pandas categories must be
+    refit (and gated, and its snapshots registered) on categories. Values the champion never
+    saw are new categories, appended after its own in both parts alike, not missing values."""
+    from keel.domain.signature import Signature
+    from keel.registry.frames import restore_types, with_new_categories
+
+    rows = len(train)
+    both = pd.concat([train, holdout], ignore_index=True)
+    contract = Signature.from_dict(signature)
+    typed = restore_types(with_new_categories(contract, both), both)
+    both = both.assign(**{name: typed[name] for name in typed.columns})
+    return (
+        both.iloc[:rows].reset_index(drop=True),
+        both.iloc[rows:].reset_index(drop=True),
+    )
 
 
 def _target_dtype(client: Any, model: str, version: Any, target: str) -> str | None:
@@ -312,7 +334,9 @@ def _widened(client: Any, model: str, champion: int, window: dict[str, Any]) -> 
     for spec in fresh.inputs:
         prior = before.get(spec.name)
         if prior is not None and prior.kind == spec.kind:
-            if spec.categories is not None:
+            # a pandas category keeps the window's dtype (the champion's categories in order,
+            # then new ones), which is what the candidate was fitted on
+            if spec.categories is not None and spec.type != "category":
                 spec = replace(
                     spec,
                     categories=None
