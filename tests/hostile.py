@@ -6,7 +6,11 @@ ever deserialized, so a test proves "nothing ran" by the file's absence.
   (``os.system``): skops calls the named "type" with the file's arguments while loading;
 - a skops file whose function node names such a function inside a genuine pipeline;
 - plain pickles whose unpickling calls ``os.system`` or ``subprocess.check_output``;
-- a random forest whose tree nodes point outside the tree (it would crash ``predict``).
+- a random forest whose tree nodes point outside the tree (it would crash ``predict``);
+- a pipeline ending in LightGBM whose booster's saved model is removed (its handle would be
+  whatever the file says);
+- ONNX graphs that reach beyond the file: weights read from a path on the server's disk
+  (external data), and an operator from a custom domain (a native library).
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class _Call:
 class Hostile:
     name: str
     data: bytes
-    format: str  # the format a store would record: "skops" or "cloudpickle"
+    format: str  # the format a store would record: "skops", "cloudpickle", "onnx"
     #: the type names the refusal must name (a subset check)
     names: tuple[str, ...]
 
@@ -153,6 +157,24 @@ def corpus(marker: Path) -> list[Hostile]:
             "skops",
             ("sklearn.tree._tree.Tree",),
         ),
+        Hostile(
+            "skops-lightgbm-booster-without-model",
+            lightgbm_without_model(),
+            "skops",
+            ("lightgbm.basic.Booster",),
+        ),
+        Hostile(
+            "onnx-external-data-from-server-disk",
+            onnx_bundle(onnx_graph(external="/etc/passwd")),
+            "onnx",
+            ("onnx.external_data:/etc/passwd",),
+        ),
+        Hostile(
+            "onnx-custom-operator-domain",
+            onnx_bundle(onnx_graph(domain="evil.ops")),
+            "onnx",
+            ("onnx.custom_domain:evil.ops",),
+        ),
     ]
 
 
@@ -197,6 +219,53 @@ def wild_forest() -> bytes:
     files = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
     files[nodes_file] = out.getvalue()
     return _zip_schema_raw(archive.read("schema.json"), files)
+
+
+def lightgbm_without_model() -> bytes:
+    """A skops LGBMClassifier whose booster's state lost its model text."""
+    import lightgbm
+    import skops.io
+
+    features = np.random.default_rng(0).normal(size=(60, 3))
+    labels = (features[:, 0] > 0).astype(int)
+    model = lightgbm.LGBMClassifier(n_estimators=2, verbose=-1).fit(features, labels)
+    archive = zipfile.ZipFile(io.BytesIO(skops.io.dumps(model)))
+    schema = json.loads(archive.read("schema.json"))
+    booster = schema["content"]["content"]["_Booster"]
+    del booster["content"]["content"]["_handle"]
+    files = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    return _zip_schema_raw(json.dumps(schema).encode(), files)
+
+
+def onnx_graph(*, external: str | None = None, domain: str = "") -> bytes:
+    """A one-node ONNX graph (y = x + w); its weight read from ``external`` or its operator
+    taken from ``domain`` when given."""
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 2], [1.0, 2.0])
+    if external is not None:
+        weight.ClearField("float_data")
+        weight.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", external), ("offset", "0"), ("length", "8")):
+            entry = weight.external_data.add()
+            entry.key, entry.value = key, value
+    node = helper.make_node("Add", ["x", "w"], ["y"], domain=domain)
+    graph = helper.make_graph(
+        [node],
+        "attack",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+        initializer=[weight],
+    )
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    return bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
+
+
+def onnx_bundle(graph: bytes) -> bytes:
+    """``graph`` as Keel stores an ONNX version."""
+    from keel.registry.flavours import bundle
+
+    return bundle.write("onnx", "model.onnx", graph, {"wrapper": "OnnxModel"})
 
 
 def _rewrite_schema(data: bytes, change: Any) -> bytes:
