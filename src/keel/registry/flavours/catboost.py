@@ -68,7 +68,11 @@ class CatBoostFlavour(Flavour):
         return self._into(wrapper(), data)
 
     def unfitted(self, model: Any) -> Any:
-        return type(model)(**model.get_params())
+        """A copy to refit; it writes no ``catboost_info`` folder into the server's working
+        directory unless the model asked for one."""
+        params = model.get_params()
+        params.setdefault("allow_writing_files", False)
+        return type(model)(**params)
 
     def _into(self, model: Any, payload: bytes) -> Any:
         catboost = self.framework()
