@@ -397,15 +397,25 @@ class Autopilot:
                 outputs = result.outputs
         except (PipelineFailed, KeelError) as exc:
             attempts = int(retrain.details.get("attempts", 0)) + 1
-            details = {**retrain.details, "attempts": attempts, "error": exc.message}
+            cause = _cause(exc)
+            details = {**retrain.details, "attempts": attempts, "error": cause}
             if attempts >= policy.retraining.max_attempts:
-                moved = self._move(
-                    retrain, "failed", exc.message, now, details=details, outcome=exc.message
+                outcome = (
+                    f"{cause}; gave up after {attempts} attempt(s): fix the cause, then start "
+                    f"a new retrain with `keel retrain {retrain.model}`"
                 )
-                return moved, Decision(retrain.model, "failed", exc.message, retrain.id)
+                moved = self._move(
+                    retrain, "failed", outcome, now, details=details, outcome=outcome
+                )
+                return moved, Decision(retrain.model, "failed", outcome, retrain.id)
             retrains.keep_details(self.client.db, retrain, self.owner, details)
+            left = policy.retraining.max_attempts - attempts
             return None, Decision(
-                retrain.model, "retry", f"attempt {attempts} failed: {exc.message}", retrain.id
+                retrain.model,
+                "retry",
+                f"attempt {attempts} failed: {cause}; the autopilot resumes it from the failed "
+                f"step on its next pass (`keel autopilot --once`), {left} attempt(s) left",
+                retrain.id,
             )
         version, verdict, details = _deployable(outputs)
         reasons = "; ".join(verdict["reasons"]) or verdict["verdict"]
@@ -555,3 +565,10 @@ def _plain(details: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(details, default=str))
+
+
+def _cause(error: KeelError) -> str:
+    """What failed, without the SDK's resume hint (a retrain is resumed by the autopilot)."""
+    if isinstance(error, PipelineFailed):
+        return f"step {error.step!r} of run {error.run_id} failed: {error.error}"
+    return error.message

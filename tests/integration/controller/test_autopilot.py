@@ -191,9 +191,13 @@ def test_a_retrain_that_keeps_failing_ends_failed_and_one_without_a_champion_is_
     decisions = _passes(store, 2, flipped_from=1)
     assert [d.action for d in decisions][-3:] == ["retrain", "train", "retry"]
     assert "attempt 1 failed: " in decisions[-1].reason and "min_rows" in decisions[-1].reason
+    # what a person can do is a command, not the SDK's Pipeline.run(client, resume=...)
+    assert "`keel autopilot --once`" in decisions[-1].reason
+    assert "Pipeline.run" not in decisions[-1].reason
     assert store.retrains(MODEL)[0].state == "training"  # kept for the next pass
     again = store.autopilot(now=START + timedelta(hours=3))
     assert [d.action for d in again] == ["monitor", "failed"]
+    assert f"`keel retrain {MODEL}`" in again[-1].reason
     [retrain] = store.retrains(MODEL)
     assert retrain.state == "failed" and retrain.details["attempts"] == 2
     assert "at least 100000 needed" in str(retrain.outcome)
