@@ -132,6 +132,7 @@ def _command_line_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Base
 def _exit_code(exc: BaseException) -> int:
     from keel.errors import (
         Conflict,
+        FrameworkMissing,
         GateFailed,
         IntegrityError,
         InvalidInput,
@@ -146,6 +147,7 @@ def _exit_code(exc: BaseException) -> int:
         (GateFailed, 4),
         (IntegrityError, 5),
         (StoreError, 6),
+        (FrameworkMissing, 7),
     ):
         if isinstance(exc, kind):
             return code

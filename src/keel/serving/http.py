@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from keel.errors import (
     Conflict,
+    FrameworkMissing,
     GateFailed,
     IntegrityError,
     InvalidInput,
@@ -50,6 +51,7 @@ _STATUS: tuple[tuple[type[KeelError], int], ...] = (
     (LogUnavailable, 503),
     (Retired, 503),
     (StoreError, 503),
+    (FrameworkMissing, 503),
     (IntegrityError, 500),
 )
 

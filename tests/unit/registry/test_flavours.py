@@ -284,3 +284,45 @@ def test_detection_picks_each_frameworks_flavour(frame: pd.DataFrame, labels: np
     assert flavours.detect(Custom()).name == "python"
     with pytest.raises(InvalidInput, match="no predict"):
         flavours.detect(object())
+
+
+def test_an_onnx_network_runs_as_its_graph_computes(tmp_path: Path) -> None:
+    """A two-layer network in standard operators (as PyTorch or TensorFlow export one): one
+    input matrix, softmax probabilities out; Keel's predict is exactly the graph's output."""
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    w1, b1 = rng.normal(size=(4, 8)).astype(np.float32), rng.normal(size=8).astype(np.float32)
+    w2, b2 = rng.normal(size=(8, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h0"]),
+        helper.make_node("Add", ["h0", "b1"], ["h1"]),
+        helper.make_node("Relu", ["h1"], ["h2"]),
+        helper.make_node("MatMul", ["h2", "w2"], ["o0"]),
+        helper.make_node("Add", ["o0", "b2"], ["o1"]),
+        helper.make_node("Softmax", ["o1"], ["scores"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 3])],
+        initializer=[
+            numpy_helper.from_array(a, n)
+            for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))
+        ],
+    )
+    network = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rows = pd.DataFrame(rng.normal(size=(50, 4)), columns=["a", "b", "c", "d"])
+    data, format = serialization.dump(network)
+    assert format == "onnx"
+    loaded = serialization.load(data, format, sha256="0" * 64)
+    hidden = np.maximum(rows.to_numpy(np.float32) @ w1 + b1, 0) @ w2 + b2
+    expected = np.exp(hidden - hidden.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(loaded.predict(rows), expected, rtol=1e-5, atol=1e-6)
+    path = tmp_path / "network.onnx"
+    path.write_bytes(network.SerializeToString())
+    from_file, format = read_model_file(path, TrustRequest((), False))
+    np.testing.assert_array_equal(from_file.predict(rows), loaded.predict(rows))
