@@ -14,6 +14,7 @@ from keel._version import __version__
 from keel.errors import (
     ArtifactCorrupted,
     Conflict,
+    FrameworkMissing,
     GateFailed,
     IntegrityError,
     InvalidInput,
@@ -59,6 +60,7 @@ __all__ = [
     "Decision",
     "DriftReport",
     "Evaluation",
+    "FrameworkMissing",
     "GateFailed",
     "GateOutcome",
     "IntegrityError",

@@ -30,6 +30,7 @@ INTENDED = {
     "Client",
     "Conflict",
     "Evaluation",
+    "FrameworkMissing",
     "GateFailed",
     "GateOutcome",
     "IntegrityError",
