@@ -58,10 +58,10 @@ def frame_from_rows(signature: Signature, rows: Sequence[Sequence[Any]]) -> pd.D
     if len(columns) != len(specs):
         raise ValueError(f"rows have {len(columns)} values; the signature has {len(specs)}")
     data = {
-        spec.name: restore_column(spec, pd.Series(values, dtype=object)).array
+        spec.name: restore_column(spec, pd.Series(values, dtype=object))
         for spec, values in zip(specs, columns, strict=True)
     }
-    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), columns=signature.feature_names)
+    return _assemble(data, pd.RangeIndex(len(rows)))
 
 
 def restore_types(signature: Signature, frame: pd.DataFrame) -> pd.DataFrame:
@@ -81,8 +81,14 @@ def restore_types(signature: Signature, frame: pd.DataFrame) -> pd.DataFrame:
         changed = changed or restored[spec.name] is not column
     if not changed:
         return frame
-    data = {name: series.array for name, series in restored.items()}
-    return pd.DataFrame(data, index=frame.index, columns=names)
+    return _assemble(restored, frame.index)
+
+
+def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
+    """One frame of the columns as they are (arrays would let pandas infer text as ``str``
+    where the training column was object)."""
+    data = {name: series.set_axis(index) for name, series in columns.items()}
+    return pd.DataFrame(data, index=index, columns=list(columns))
 
 
 def with_new_categories(signature: Signature, frame: pd.DataFrame) -> Signature:

@@ -82,6 +82,7 @@ def test_a_retrain_from_the_log_fits_and_registers_typed_categories(store: Clien
         # Parquet keeps only text categories as such; the profile keeps every category's order
         grade = store.get_snapshot(ref).profile["columns"]["grade"]
         assert (grade["type"], grade["order"]) == ("category", GRADES)
+    assert candidate.signature is not None
     colour = next(i for i in candidate.signature["inputs"] if i["name"] == "colour")
     assert colour["type"] == "category" and colour["categories"] == [*COLOURS, "mauve"]
 

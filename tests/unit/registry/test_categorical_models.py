@@ -71,7 +71,9 @@ def json_rows(frame: pd.DataFrame) -> list[list[Any]]:
             columns.append([None if pd.isna(v) else str(v) for v in values])
         else:
             columns.append([v.item() if hasattr(v, "item") else v for v in values])
-    rows: list[list[Any]] = orjson.loads(orjson.dumps([list(r) for r in zip(*columns)]))
+    rows: list[list[Any]] = orjson.loads(
+        orjson.dumps([list(r) for r in zip(*columns, strict=True)])
+    )
     return rows
 
 
@@ -134,7 +136,7 @@ def test_an_unseen_category_reaches_the_model_as_missing(trained: Any) -> None:
     rows = json_rows(frame.head(5))
     rows[0][0] = "mauve"  # never seen in training: flagged elsewhere, scored here
     rebuilt = frame_from_rows(signature, rows)
-    assert pd.isna(rebuilt.loc[0, "colour"])
+    assert rebuilt["colour"].isna().tolist() == [True, False, False, False, False]
     expected = frame.head(5).assign(colour=frame["colour"].head(5).where([False, *[True] * 4]))
     np.testing.assert_array_equal(model.predict_proba(rebuilt), model.predict_proba(expected))
 
