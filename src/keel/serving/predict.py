@@ -136,6 +136,13 @@ async def _answer(
         if parsed.form == "record" and checked is not None and checked.rejected:
             raise SignatureMismatch(checked.rejected[0], model=f"{name}/{routed.version}")
     except KeelError as exc:
+        if routed is not None and routed.checked is not None and exc.code == "model_error":
+            # the model may have raised on the very values the policy flagged: say which
+            flagged = [
+                e for row in sorted(routed.checked.warnings) for e in routed.checked.warnings[row]
+            ]
+            if flagged:
+                exc.fields["warnings"] = flagged
         if routed is not None:
             ctx.metrics.failed(name, routed.version, exc.code)
             elapsed = time.perf_counter() - started

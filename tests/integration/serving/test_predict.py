@@ -43,7 +43,16 @@ def test_one_record_records_and_columns_give_the_models_answers(
         )
     assert one.status_code == many.status_code == columns.status_code == 200
     body = one.json()
-    assert set(body) == {"request_id", "model", "version", "variant", "prediction", "score"}
+    assert set(body) == {
+        "request_id",
+        "model",
+        "version",
+        "variant",
+        "prediction",
+        "score",
+        "warnings",
+    }
+    assert body["warnings"] is None
     assert (body["model"], body["version"], body["variant"]) == ("cancer", 1, "stable")
     assert body["prediction"] == int(model.predict(rows.iloc[:1])[0])
     assert math.isclose(body["score"], expected_scores(two_models, rows.iloc[:1])[0], rel_tol=1e-9)
@@ -52,6 +61,7 @@ def test_one_record_records_and_columns_give_the_models_answers(
         assert answer["predictions"] == model.predict(rows).tolist()
         np.testing.assert_allclose(answer["scores"], expected_scores(two_models, rows), rtol=1e-9)
         assert answer["row_ids"] == [f"{answer['request_id']}-{i}" for i in range(5)]
+        assert answer["warnings"] is None and answer["rejected"] is None
     assert columns.json()["request_id"] == "client-chosen-id"
 
 
@@ -74,38 +84,52 @@ def test_schema_errors_are_422_with_one_entry_per_problem(
     broken = dict(good)
     del broken["mean radius"]
     broken["mean texture"] = "seventeen"
-    broken["mean area"] = 1e9
+    broken["mean area"] = 1e9  # never seen in training: flagged, not a problem of the request
     with server.client() as http:
         numbers = http.post("/v1/models/cancer/predict", json=broken)
         mixed = http.post(
             "/v1/models/mixed/predict",
             json={"records": [{"age": 41.5, "income": 20.0, "plan": "gold"}, {"income": None}]},
         )
+        flagged = http.post("/v1/models/cancer/predict", json=good | {"mean area": 1e9})
+        unseen = http.post(
+            "/v1/models/mixed/predict", json={"age": 50, "income": 20.0, "plan": "gold"}
+        )
     assert numbers.status_code == 422
     problems = {(p["field"], p["problem"]): p for p in numbers.json()["problems"]}
     assert set(problems) == {
         ("mean radius", "missing field"),
         ("mean texture", "wrong type string"),
-        ("mean area", "outside the training range"),
     }
     assert problems[("mean texture", "wrong type string")]["value"] == "seventeen"
-    area = cancer_frame["mean area"]
-    assert problems[("mean area", "outside the training range")]["expected"] == [
-        float(area.min()),
-        float(area.max()),
-    ]
     assert numbers.json()["error"] == "signature_mismatch"
     assert mixed.status_code == 422
     found = {(p["field"], p["row"], p["problem"]) for p in mixed.json()["problems"]}
     assert found == {
         ("age", 0, "not an integer"),
-        ("plan", 0, "unseen category"),
         ("age", 1, "missing field"),
         ("income", 1, "missing value"),
         ("plan", 1, "missing field"),
     }
-    unseen = next(p for p in mixed.json()["problems"] if p["problem"] == "unseen category")
-    assert unseen["value"] == "gold" and unseen["expected"] == ["basic", "pro", "team"]
+    assert flagged.status_code == 200, flagged.text
+    (outside,) = flagged.json()["warnings"]
+    area = cancer_frame["mean area"]
+    assert (outside["field"], outside["code"], outside["value"]) == (
+        "mean area",
+        "out_of_range",
+        1e9,
+    )
+    assert outside["expected"] == [float(area.min()), float(area.max())]
+    # flagged values reach the model; one that cannot take them fails that request, saying why
+    assert unseen.status_code == 500
+    assert "Found unknown categories ['gold']" in unseen.json()["message"]
+    (warning,) = unseen.json()["warnings"]
+    assert (warning["field"], warning["code"], warning["value"]) == (
+        "plan",
+        "unseen_category",
+        "gold",
+    )
+    assert warning["expected"] == ["basic", "pro", "team"]
 
 
 @pytest.mark.parametrize(
