@@ -104,7 +104,7 @@ def show_version(
                     f["dtype"],
                     f"{f['min']:.4g} .. {f['max']:.4g}"
                     if "min" in f
-                    else ", ".join(f.get("categories", [])[:6]),
+                    else ", ".join(str(c) for c in f.get("categories", [])[:6]),
                 ]
                 for f in version.signature["inputs"]
             ),

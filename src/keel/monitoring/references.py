@@ -203,6 +203,7 @@ def build_reference(
     target = _target(policy, snapshot, features)
     if target is not None and target not in frame.columns:
         raise InvalidInput("monitoring.target", f"{target!r} is not a column of {snapshot.ref}")
+    frame = _with_training_types(version, frame, features)
     inputs = ReferenceProfile.build(frame[features])
     sample = frame.sample(n=min(len(frame), OUTPUT_SAMPLE), random_state=0)
     try:
@@ -246,6 +247,21 @@ def build_reference(
         calibrator=calibrator,
         rows=len(frame),
     )
+
+
+def _with_training_types(
+    version: ModelVersion, frame: pd.DataFrame, features: list[str]
+) -> pd.DataFrame:
+    """The snapshot's features with the version's training types: Parquet keeps int categories
+    as plain ints, which drift would then test as numbers against the log's category labels."""
+    from keel.domain.signature import Signature
+    from keel.registry.frames import restore_types
+
+    assert version.signature is not None
+    specs = Signature.from_dict(version.signature).inputs
+    present = Signature(inputs=tuple(s for s in specs if s.name in features))
+    typed = restore_types(present, frame)
+    return frame.assign(**{name: typed[name] for name in typed.columns})
 
 
 def model_outputs(model: Any, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None, list[Any]]:
