@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.runner import Evaluation
+    from keel.registry.conversion import Conversion
     from keel.registry.loaded import LoadedModel
     from keel.registry.runs import Run
     from keel.store.prediction_log import ParquetLogStore
@@ -329,6 +330,30 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         from keel.registry.loading import load
 
         return load(self.db, self.artifacts, self._ref(ref))
+
+    def convert_model(
+        self,
+        ref: str | ModelRef,
+        *,
+        to: str = "onnx",
+        tolerance: float = 1e-4,
+        max_rows: int | None = 10_000,
+    ) -> Conversion:
+        """Convert a scikit-learn, LightGBM or XGBoost version to ONNX and register it as the
+        next version of the same model (parent: the original), only if its predictions on the
+        original's training snapshot (at most ``max_rows`` rows) are within ``tolerance`` of the
+        original's; ConversionMismatch otherwise, and nothing is registered."""
+        from keel.registry.conversion import convert
+
+        return convert(
+            self.db,
+            self.artifacts,
+            self.actor,
+            self._ref(ref),
+            to=to,
+            tolerance=tolerance,
+            max_rows=max_rows,
+        )
 
     def trust_version(
         self,

@@ -205,3 +205,52 @@ def trust_version(
         console.print(f"{ref} needs only the default trusted types; nothing recorded")
         return
     console.print(f"{ref}: trusted {_trust_summary(record.to_dict())}")
+
+
+@models_app.command("convert")
+def convert_model(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL/VERSION, MODEL@ALIAS or models:/...")],
+    to: Annotated[str, typer.Option("--to", help="The format to convert to: onnx.")] = "onnx",
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Largest absolute difference of probabilities (regressors: predictions) "
+            "allowed on the training snapshot.",
+            min=0.0,
+        ),
+    ] = 1e-4,
+    max_rows: Annotated[
+        int,
+        typer.Option(help="Compare on at most this many rows (a fixed sample beyond).", min=1),
+    ] = 10_000,
+    json: JsonOption = False,
+) -> None:
+    """Convert a version to ONNX and register it as the next version of the same model, only if
+    it answers like the original on its training snapshot."""
+    conversion = client_of(ctx).convert_model(ref, to=to, tolerance=tolerance, max_rows=max_rows)
+    if json:
+        print_json(conversion)
+        return
+    agreement = conversion.agreement
+    console.print(
+        f"converted {conversion.source} to ONNX as {conversion.version.ref} "
+        f"({conversion.converter}; parent {conversion.source})",
+        markup=False,
+    )
+    figures = [f"{agreement.rows:,} rows of {conversion.data} compared"]
+    if agreement.max_abs_diff is not None:
+        figures.append(
+            f"max abs difference of {agreement.compared} {agreement.max_abs_diff:.3g} "
+            f"(tolerance {conversion.tolerance:g})"
+        )
+    if agreement.label_agreement is not None:
+        figures.append(f"labels agree on {agreement.label_agreement:.2%}")
+    console.print("; ".join(figures), markup=False)
+    if agreement.speedup is not None:
+        console.print(
+            f"ONNX predicted them in {agreement.onnx_seconds * 1000:.1f} ms against "
+            f"{agreement.original_seconds * 1000:.1f} ms: {agreement.speedup:.1f}x "
+            "(one timing)",
+            markup=False,
+        )
