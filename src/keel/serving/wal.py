@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from keel.serving.logging import log_table
 from keel.store.prediction_log import LogStore
 
 _HEADER = struct.Struct(">II")  # payload length, CRC-32 of the payload
@@ -53,7 +54,6 @@ def _frames(path: Path) -> Iterator[dict[str, Any]]:
 def replay_segment(logs: LogStore, path: Path) -> int:
     """Write a sealed segment's rows to the prediction log (one part per model), then delete it.
     Returns the rows written; safe to repeat after a crash at any point."""
-    import pyarrow as pa
 
     by_model: dict[str, list[dict[str, list[Any]]]] = {}
     for frame in _frames(path):
@@ -61,11 +61,9 @@ def replay_segment(logs: LogStore, path: Path) -> int:
     started_ns, segment_id = _identity(path)
     rows = 0
     for index, (model, batches) in enumerate(sorted(by_model.items())):
-        table = pa.table(_merged(batches))
-        if "timestamp" in table.column_names:  # epoch microseconds in the frames
-            where = table.schema.get_field_index("timestamp")
-            stamps = table.column("timestamp").cast(pa.int64()).cast(pa.timestamp("us", "UTC"))
-            table = table.set_column(where, "timestamp", stamps)
+        # Keel's columns get the log's fixed types (a batch whose ``error`` or ``warnings`` are
+        # all null must not make a null-typed column), so every part has the same schema
+        table = log_table(_merged(batches))
         logs.append("predictions", model, table, part_id=(started_ns + index, segment_id))
         rows += table.num_rows
     path.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import pytest
 from keel.cli.app import main
 from keel.client import Client
 from keel.settings import Settings
+from keel.store.prediction_log import ParquetLogStore
 from tests.integration.serving.conftest import (
     Server,
     assert_clean,
@@ -171,6 +172,19 @@ def test_a_model_that_raises_fails_only_its_own_request(server: Server) -> None:
     ]
     others = logged.drop(index="r7")
     assert set(others["status"]) == {"ok"} and others["prediction"].notna().all()
+
+
+def test_every_part_of_the_log_has_the_same_types_for_keels_columns(server: Server) -> None:
+    """A part whose rows have no warnings or errors still types those columns as text, so
+    readers that take the schema from the first part (DuckDB) read every part."""
+    with server.client() as http:
+        assert http.post("/v1/models/lenient/predict", json=GOOD).status_code == 200
+    rows_of(server, "lenient", 1)
+    logs = ParquetLogStore(server.settings.artifacts)
+    for part in logs.parts("predictions", "lenient"):
+        schema = logs.read(part).schema
+        assert str(schema.field("warnings").type) == "string", part.name
+        assert str(schema.field("error").type) == "string", part.name
 
 
 def test_keel_monitor_run_counts_flagged_and_rejected_rows_per_feature(
