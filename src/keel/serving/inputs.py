@@ -83,7 +83,7 @@ _BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
 OUT_OF_RANGE, UNSEEN_CATEGORY = INPUT_CHECKS
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Checked:
     """A request's rows in training column order, with what the input policy found in them.
 
@@ -134,6 +134,8 @@ class _Problems:
     Values the model never saw go through ``flag``: with ``rules`` they are sorted into
     warnings and rejections by the input policy; without (the strict reading) they are problems.
     """
+
+    __slots__ = ("count", "listed", "rejected", "rules", "warnings")
 
     def __init__(self, rules: Inputs | None = None) -> None:
         self.listed: list[dict[str, Any]] = []
