@@ -38,6 +38,12 @@ import pandas as pd
 
 from keel.domain.signature import FeatureSpec, Signature
 from keel.errors import SignatureMismatch
+from keel.registry.categories import (
+    categories_index,
+    category_codes,
+    lookup,
+    with_new_categories,
+)
 
 __all__ = [
     "category_codes",
@@ -52,16 +58,57 @@ _TRUTH = {"true": 1.0, "1": 1.0, "1.0": 1.0, "false": 0.0, "0": 0.0, "0.0": 0.0}
 
 
 def frame_from_rows(signature: Signature, rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """A frame with the training dtypes from rows of values in signature order."""
+    """A frame with the training dtypes from rows of values in signature order.
+
+    Serving calls this on every batch, so a column that NumPy converts exactly as the rules
+    above would (numbers, booleans, categories given as themselves or their labels, text) is
+    converted without a pandas Series per column; any other goes through ``restore_column``.
+    """
     specs = signature.inputs
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(specs)
     if len(columns) != len(specs):
         raise ValueError(f"rows have {len(columns)} values; the signature has {len(specs)}")
-    data = {
-        spec.name: restore_column(spec, pd.Series(values, dtype=object))
-        for spec, values in zip(specs, columns, strict=True)
-    }
-    return _assemble(data, pd.RangeIndex(len(rows)))
+    data: dict[str, Any] = {}
+    for spec, values in zip(specs, columns, strict=True):
+        fast = _fast_column(spec, values)
+        if fast is None:
+            fast = restore_column(spec, pd.Series(values, dtype=object)).array
+        if _is_object(fast.dtype):  # a bare object array of text would be inferred as ``str``
+            fast = pd.Series(fast, dtype=object, copy=False)
+        data[spec.name] = fast
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+
+
+def _fast_column(spec: FeatureSpec, values: Sequence[Any]) -> Any:
+    """The column as NumPy or a Categorical builds it, or None when only the general rules will
+    do (missing values in an int column, numbers as text, unseen categories...)."""
+    kind, target = spec.type, _dtype(spec)
+    try:
+        if kind == "float" and isinstance(target, np.dtype):
+            array = np.array(values, dtype=np.float64)  # None is NaN, as the general rule has it
+            return array.astype(target, copy=False) if array.ndim == 1 else None
+        if kind in ("int", "bool") and isinstance(target, np.dtype):
+            array = np.array(values)
+            wanted = "iu" if kind == "int" else "b"
+            if array.ndim != 1 or array.dtype.kind not in wanted or len(array) != len(values):
+                return None
+            converted = array.astype(target, copy=False)
+            return converted if (converted == array).all() else None  # nothing wrapped round
+        if kind == "category" and spec.categories is not None:
+            index, _, _ = lookup(spec)
+            codes = index.get_indexer(pd.Index(np.array(values, dtype=object), dtype=object))
+            if (codes < 0).any():  # labels, numbers as text, missing or unseen: the full rule
+                return None
+            return pd.Categorical.from_codes(codes, dtype=target)
+        if kind == "string":
+            array = np.array(values, dtype=object)
+            if not _is_object(target):
+                return pd.array(array, dtype=target)
+            if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty"):
+                return array
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None
 
 
 def restore_types(signature: Signature, frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,52 +136,6 @@ def _assemble(columns: dict[str, pd.Series], index: pd.Index) -> pd.DataFrame:
     where the training column was object)."""
     data = {name: series.set_axis(index) for name, series in columns.items()}
     return pd.DataFrame(data, index=index, columns=list(columns))
-
-
-def with_new_categories(signature: Signature, frame: pd.DataFrame) -> Signature:
-    """``signature`` with the values of ``frame`` its categories lack appended to them (sorted,
-    after the training ones, whose order is kept): the types of data to *train* on, where a new
-    category is something to learn rather than a missing value. A new value keeps the
-    categories' type when it has it (``"7"`` joins int categories as 7), else it is text."""
-    from dataclasses import replace
-
-    specs = []
-    for spec in signature.inputs:
-        if spec.type == "category" and spec.categories is not None and spec.name in frame:
-            column = frame[spec.name]
-            unseen = column[(category_codes(spec, column) < 0) & column.notna().to_numpy()]
-            if len(unseen):
-                new = _as_categories(spec.categories, unseen.drop_duplicates())
-                spec = replace(spec, categories=(*spec.categories, *new))
-        specs.append(spec)
-    return replace(signature, inputs=tuple(specs))
-
-
-def _as_categories(categories: tuple[Any, ...], values: pd.Series) -> list[Any]:
-    """New values as categories like ``categories``: numbers when those are numbers, text when
-    those are text; sorted by label, each value once."""
-    from keel.registry.profiling import json_value
-
-    kind = _categories_index(categories).dtype
-    text = values.astype("str")
-    if pd.api.types.is_integer_dtype(kind) or pd.api.types.is_float_dtype(kind):
-        numbers = pd.to_numeric(text, errors="coerce")
-        whole = pd.api.types.is_integer_dtype(kind) & (numbers % 1 == 0)
-        converted: list[Any] = [
-            label if pd.isna(n) else (int(n) if w else float(n))
-            for label, n, w in zip(text.tolist(), numbers.tolist(), whole.tolist(), strict=True)
-        ]
-    elif pd.api.types.is_string_dtype(kind) and not _is_object(kind):
-        converted = text.tolist()
-    else:
-        converted = [json_value(v) for v in values.tolist()]
-    seen = set(categories)
-    out = []
-    for _, value in sorted(zip(text.tolist(), converted, strict=True), key=lambda p: p[0]):
-        if value not in seen:  # "7" and "7.0" are one new int category
-            seen.add(value)
-            out.append(value)
-    return out
 
 
 def restore_column(spec: FeatureSpec, values: pd.Series) -> pd.Series:
@@ -233,52 +234,6 @@ def _same_categories(dtype: Any, target: pd.CategoricalDtype) -> bool:
     )
 
 
-def category_codes(spec: FeatureSpec, values: pd.Series) -> np.ndarray:
-    """The position of each value in ``spec.categories`` (-1: missing or never seen), matching a
-    value as itself or as its label."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        known = _codes_of_values(spec, pd.Series(values.cat.categories, dtype=object))
-        source = values.cat.codes.to_numpy()
-        mapped = known[np.where(source >= 0, source, 0)] if len(known) else source
-        return np.where(source >= 0, mapped, -1).astype(np.int64)
-    return _codes_of_values(spec, values)
-
-
-def _codes_of_values(spec: FeatureSpec, values: pd.Series) -> np.ndarray:
-    index, labels, numeric = _lookup(spec)
-    present = values.notna().to_numpy()
-    codes = np.full(len(values), -1, dtype=np.int64)
-    if not present.any():
-        return codes
-    given = values[present]
-    try:
-        found = index.get_indexer(pd.Index(given.to_numpy(dtype=object), dtype=object))
-    except (TypeError, ValueError):
-        found = np.full(len(given), -1, dtype=np.int64)
-    unmatched = found < 0
-    if unmatched.any():
-        text = given[unmatched].astype("str")
-        found[unmatched] = text.map(labels).fillna(-1).to_numpy(dtype=np.int64)
-    unmatched = found < 0
-    if unmatched.any() and numeric:  # "7.0" is the int category 7, as 7.0 is
-        numbers = pd.to_numeric(given[unmatched].astype("str"), errors="coerce")
-        found[unmatched] = index.get_indexer(pd.Index(numbers.to_numpy(dtype=object), dtype=object))
-    codes[present] = found
-    return codes
-
-
-@lru_cache(maxsize=256)
-def _lookup(spec: FeatureSpec) -> tuple[pd.Index, dict[str, int], bool]:
-    """The categories as an index (matching values), label -> position (matching text), and
-    whether any category is a number (then text is also read as a number)."""
-    assert spec.categories is not None
-    labels: dict[str, int] = {}
-    for position, label in enumerate(spec.labels or ()):
-        labels.setdefault(label, position)
-    numeric = any(isinstance(c, int | float) and not isinstance(c, bool) for c in spec.categories)
-    return pd.Index(list(spec.categories), dtype=object), labels, numeric
-
-
 def _datetime(spec: FeatureSpec, values: pd.Series) -> pd.Series:
     target = _dtype(spec)
     if values.dtype == target:
@@ -341,15 +296,10 @@ def _is_object(dtype: Any) -> bool:
 def _dtype(spec: FeatureSpec) -> Any:
     """The training dtype of ``spec`` (cached: serving asks for it on every batch)."""
     if spec.type == "category":
-        assert spec.categories is not None
-        return pd.CategoricalDtype(_categories_index(spec.categories), ordered=spec.ordered)
+        if spec.categories is None:  # an old signature's: categories unknown
+            return pd.CategoricalDtype()
+        return pd.CategoricalDtype(categories_index(spec.categories), ordered=spec.ordered)
     try:
         return pd.api.types.pandas_dtype(spec.dtype)
     except TypeError:
         return np.dtype(object)
-
-
-def _categories_index(categories: tuple[Any, ...]) -> pd.Index:
-    """The categories as pandas builds them from the training column's values (ints as int64,
-    text as str); a mix stays object."""
-    return pd.Index(list(categories))
