@@ -124,7 +124,10 @@ def rejection_text(entries: list[dict[str, Any]]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = orjson.dumps(value, default=str).decode()
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, say
+        text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 

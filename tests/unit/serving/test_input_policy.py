@@ -234,3 +234,5 @@ def test_any_json_value_parses_to_its_type_or_names_the_field(
     flagged = [*checked.warnings.get(0, []), *checked.rejected.get(0, [])]
     assert all(e["field"] == "f" for e in flagged)
     assert bool(checked.rejected) == (reject and bool(flagged))
+    assert all(isinstance(t, str) for t in checked.log_rejections().values())
+    assert checked.log_warnings() is None or len(checked.log_warnings() or []) == 1
