@@ -35,17 +35,25 @@ digit; ``keel.registry.conversion`` measures the difference before anything is r
 from __future__ import annotations
 
 import copy
-import importlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from keel.domain.signature import FeatureSpec, Signature
-from keel.errors import FrameworkMissing, InvalidInput
+from keel.domain.signature import Signature
+from keel.errors import InvalidInput
 from keel.registry.flavours.base import top_module, type_name
 from keel.registry.flavours.onnx import OnnxModel
+from keel.registry.onnx_converters import (
+    NUMBERS,
+    category_kind,
+    cut,
+    histogram_converters,
+    imported,
+    lightgbm_categories,
+    refuse_feature,
+    register,
+    with_category_codes,
+)
 
 __all__ = ["ML_OPSET", "OPSET", "Converted", "parts", "refuse_unsupported", "to_onnx"]
 
@@ -53,11 +61,8 @@ __all__ = ["ML_OPSET", "OPSET", "Converted", "parts", "refuse_unsupported", "to_
 OPSET = 17
 #: the ai.onnx.ml operator set: the newest onnxmltools' LightGBM converter writes
 ML_OPSET = 3
-_NUMBERS = frozenset({"int", "float", "bool"})
 _LIGHTGBM = frozenset({"LGBMClassifier", "LGBMRegressor"})
 _XGBOOST = frozenset({"XGBClassifier", "XGBRegressor"})
-#: characters of a converter's own message kept in ours (some quote whole trees)
-_QUOTED = 300
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def _refuse_part(part: Any, *, nested: bool) -> None:
             "converted: onnxmltools cannot read XGBoost's categorical splits; encode the "
             "categories in a scikit-learn Pipeline, or serve the XGBoost model itself",
         )
-    if family == "lightgbm" and nested and _lightgbm_categories(part):
+    if family == "lightgbm" and nested and lightgbm_categories(part):
         raise InvalidInput(
             "model",
             f"an {name} on category columns inside a Pipeline cannot be converted; register "
@@ -162,15 +167,15 @@ def to_onnx(model: Any, signature: Signature | None) -> Converted:
             "register it with training data or a signature",
         )
     refuse_unsupported(model)
-    _import("skl2onnx")
+    imported("skl2onnx")
     families = {_family(p) for p in parts(model)} - {"sklearn"}
     for family in sorted(families):
-        _register(family)
+        register(family)
     prepared = _without_xgboost_names(model) if "xgboost" in families else model
     categories = [spec for spec in signature.inputs if spec.type == "category"]
     if _family(model) == "lightgbm" and categories:
         graph = _convert(prepared, _matrix(signature, check=False))
-        graph = _with_codes(graph, model, signature)
+        graph = with_category_codes(graph, model, signature)
         inputs = "per feature"
     elif _family(model) == "sklearn" and _per_feature(model, signature):
         graph = _convert(prepared, _features(signature))
@@ -184,7 +189,7 @@ def to_onnx(model: Any, signature: Signature | None) -> Converted:
         converted = OnnxModel(graph.SerializeToString(), labels)
     except Exception as exc:  # onnxruntime's own errors on a graph it cannot run
         raise InvalidInput(
-            "model", f"onnxruntime cannot run the converted graph: {_cut(exc)}"
+            "model", f"onnxruntime cannot run the converted graph: {cut(exc)}"
         ) from exc
     return Converted(converted, _versions(families), inputs)
 
@@ -194,27 +199,15 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) else value
 
 
-def _cut(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= _QUOTED else text[: _QUOTED - 3] + "..."
-
-
-def _import(package: str) -> Any:
-    try:
-        return importlib.import_module(package)
-    except ImportError as exc:
-        raise FrameworkMissing("onnx", package, "onnx") from exc
-
-
 def _versions(families: set[str]) -> str:
     names = ["skl2onnx", *(["onnxmltools"] if families else [])]
-    return ", ".join(f"{n} {_import(n).__version__}" for n in names)
+    return " + ".join(f"{n} {imported(n).__version__}" for n in names)
 
 
 def _per_feature(model: Any, signature: Signature) -> bool:
     if any(type(p).__name__ == "ColumnTransformer" for p in parts(model)):
         return True
-    return any(spec.type not in _NUMBERS for spec in signature.inputs)
+    return any(spec.type not in NUMBERS for spec in signature.inputs)
 
 
 def _free(name: str, signature: Signature) -> str:
@@ -231,8 +224,8 @@ def _matrix(signature: Signature, *, check: bool) -> list[tuple[str, Any]]:
 
     if check:
         for spec in signature.inputs:
-            if spec.type not in _NUMBERS:
-                _refuse_feature(spec, "this model takes numbers only")
+            if spec.type not in NUMBERS:
+                refuse_feature(spec, "this model takes numbers only")
     width = len(signature.inputs)
     return [(_free("input", signature), FloatTensorType([None, width]))]
 
@@ -242,41 +235,17 @@ def _features(signature: Signature) -> list[tuple[str, Any]]:
 
     types: list[tuple[str, Any]] = []
     for spec in signature.inputs:
-        if spec.type in _NUMBERS:
+        if spec.type in NUMBERS:
             types.append((spec.name, FloatTensorType([None, 1])))
         elif spec.type == "string":
             types.append((spec.name, StringTensorType([None, 1])))
         elif spec.type == "category":
-            text = _category_kind(spec, spec.categories) == "text"
+            text = category_kind(spec, spec.categories) == "text"
             kind = StringTensorType if text else FloatTensorType
             types.append((spec.name, kind([None, 1])))
         else:
-            _refuse_feature(spec, "no ONNX input takes it as it is")
+            refuse_feature(spec, "no ONNX input takes it as it is")
     return types
-
-
-def _refuse_feature(spec: FeatureSpec, why: str) -> None:
-    raise InvalidInput(
-        f"signature.{spec.name}",
-        f"a {spec.type} feature cannot be converted: {why}; encode it as numbers or categories",
-    )
-
-
-def _category_kind(spec: FeatureSpec, categories: Any) -> str:
-    """``"text"`` when every category is text, ``"number"`` when every one is a number."""
-    values = list(categories or ())
-    if not values:
-        raise InvalidInput(
-            f"signature.{spec.name}",
-            "the signature keeps no categories for this feature (registered before categories "
-            "were kept); register the model again to convert it",
-        )
-    if all(isinstance(v, str) for v in values):
-        return "text"
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return "number"
-    _refuse_feature(spec, "its categories mix text and numbers")
-    raise AssertionError("unreachable")
 
 
 def _convert(model: Any, initial_types: list[tuple[str, Any]]) -> Any:
@@ -289,93 +258,14 @@ def _convert(model: Any, initial_types: list[tuple[str, Any]]) -> Any:
             initial_types=initial_types,
             options={"zipmap": False} if classifier else None,
             target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
-            custom_conversion_functions=_histogram_converters(),
+            custom_conversion_functions=histogram_converters(),
         )
     except InvalidInput:
         raise
     except Exception as exc:  # the converters raise many kinds of error on what they lack
         raise InvalidInput(
-            "model", f"skl2onnx cannot convert this {type_name(model)}: {_cut(exc)}"
+            "model", f"skl2onnx cannot convert this {type_name(model)}: {cut(exc)}"
         ) from exc
-
-
-@cache
-def _register(family: str) -> None:
-    """Register onnxmltools' converter for the LightGBM or XGBoost wrappers with skl2onnx
-    (once per process; classifiers declare the ZipMap option so it can be turned off)."""
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-        calculate_linear_regressor_output_shapes,
-    )
-
-    _import("onnxmltools")
-    framework = _import(family)
-    if family == "lightgbm":
-        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-
-        classifier, regressor, convert = "LGBMClassifier", "LGBMRegressor", convert_lightgbm
-        prefix = "LightGbm"
-    else:
-        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
-
-        classifier, regressor, convert = "XGBClassifier", "XGBRegressor", convert_xgboost
-        prefix = "XGBoost"
-    update_registered_converter(
-        getattr(framework, classifier),
-        f"{prefix}{classifier}",
-        calculate_linear_classifier_output_shapes,
-        convert,
-        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-    )
-    update_registered_converter(
-        getattr(framework, regressor),
-        f"{prefix}{regressor}",
-        calculate_linear_regressor_output_shapes,
-        convert,
-        options={"split": None} if family == "lightgbm" else None,
-    )
-
-
-class _WholeNumbers:
-    """A converter's container that writes booleans in integer lists as 0/1: skl2onnx 1.20's
-    HistGradientBoosting converter mixes ``False`` into ``nodes_missing_value_tracks_true``,
-    which the onnx package refuses ("Expected an int, got a boolean")."""
-
-    def __init__(self, container: Any) -> None:
-        self._container = container
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._container, name)
-
-    def add_node(self, *args: Any, **attributes: Any) -> Any:
-        for key, value in attributes.items():
-            if isinstance(value, list) and any(_is_bool(v) for v in value):
-                attributes[key] = [int(v) if _is_bool(v) else v for v in value]
-        return self._container.add_node(*args, **attributes)
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool) or type(value).__name__ == "bool_"
-
-
-@cache
-def _histogram_converters() -> dict[type, Any]:
-    from skl2onnx.operator_converters.random_forest import (
-        convert_sklearn_random_forest_classifier,
-        convert_sklearn_random_forest_regressor_converter,
-    )
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-    def classifier(scope: Any, operator: Any, container: Any) -> Any:
-        return convert_sklearn_random_forest_classifier(scope, operator, _WholeNumbers(container))
-
-    def regressor(scope: Any, operator: Any, container: Any) -> Any:
-        return convert_sklearn_random_forest_regressor_converter(
-            scope, operator, _WholeNumbers(container)
-        )
-
-    return {HistGradientBoostingClassifier: classifier, HistGradientBoostingRegressor: regressor}
 
 
 def _without_xgboost_names(model: Any) -> Any:
@@ -386,65 +276,3 @@ def _without_xgboost_names(model: Any) -> Any:
         if _family(part) == "xgboost":
             part.get_booster().feature_names = None
     return copied
-
-
-def _lightgbm_categories(model: Any) -> list[list[Any]]:
-    booster = getattr(model, "booster_", None)
-    return list(getattr(booster, "pandas_categorical", None) or [])
-
-
-def _with_codes(graph: Any, model: Any, signature: Signature) -> Any:
-    """``graph`` (taking a float matrix) behind a stage that takes one input per feature and
-    maps each category label to LightGBM's code for it."""
-    from onnx import TensorProto, compose, helper
-
-    trained = _lightgbm_categories(model)
-    specs = [spec for spec in signature.inputs if spec.type == "category"]
-    if len(trained) != len(specs):
-        raise InvalidInput(
-            "model",
-            f"the LightGBM model knows {len(trained)} category columns but the signature has "
-            f"{len(specs)}; register it again with its training frame",
-        )
-    codes = dict(zip((spec.name for spec in specs), trained, strict=True))
-    inputs, nodes, columns = [], [], []
-    for position, spec in enumerate(signature.inputs):
-        if spec.type in _NUMBERS:
-            inputs.append(helper.make_tensor_value_info(spec.name, TensorProto.FLOAT, [None, 1]))
-            columns.append(spec.name)
-            continue
-        if spec.type != "category":
-            _refuse_feature(spec, "LightGBM takes numbers and categories only")
-        categories = codes[spec.name]
-        positions = [float(i) for i in range(len(categories))]
-        code = f"keel_code_{position}"
-        keys: dict[str, Any]
-        if _category_kind(spec, categories) == "text":
-            kind, keys = TensorProto.STRING, {"keys_strings": [str(c) for c in categories]}
-        else:
-            kind, keys = TensorProto.FLOAT, {"keys_floats": [float(c) for c in categories]}
-        inputs.append(helper.make_tensor_value_info(spec.name, kind, [None, 1]))
-        nodes.append(
-            helper.make_node(
-                "LabelEncoder",
-                [spec.name],
-                [code],
-                domain="ai.onnx.ml",
-                values_floats=positions,
-                default_float=math.nan,
-                **keys,
-            )
-        )
-        columns.append(code)
-    matrix = graph.graph.input[0].name
-    nodes.append(helper.make_node("Concat", columns, [matrix], axis=1))
-    output = helper.make_tensor_value_info(matrix, TensorProto.FLOAT, [None, len(columns)])
-    stage = helper.make_model(
-        helper.make_graph(nodes, "keel_category_codes", inputs, [output]),
-        opset_imports=list(graph.opset_import),
-    )
-    stage.ir_version = graph.ir_version
-    try:
-        return compose.merge_models(stage, graph, io_map=[(matrix, matrix)])
-    except Exception as exc:  # names that clash between the stage and the converted graph
-        raise InvalidInput("model", f"cannot join the category stage: {_cut(exc)}") from exc
