@@ -185,6 +185,8 @@ def to_onnx(model: Any, signature: Signature | None) -> Converted:
         inputs = "matrix"
     classes = getattr(model, "classes_", None)
     labels = None if classes is None else [_plain(c) for c in classes]
+    if labels is not None and not callable(getattr(model, "predict_proba", None)):
+        _drop_scores(graph)
     try:
         converted = OnnxModel(graph.SerializeToString(), labels)
     except Exception as exc:  # onnxruntime's own errors on a graph it cannot run
@@ -192,6 +194,14 @@ def to_onnx(model: Any, signature: Signature | None) -> Converted:
             "model", f"onnxruntime cannot run the converted graph: {cut(exc)}"
         ) from exc
     return Converted(converted, _versions(families), inputs)
+
+
+def _drop_scores(graph: Any) -> None:
+    """Remove the score output of a classifier that has no probabilities (a LinearSVC's
+    decision values), so the ONNX model has no ``predict_proba`` either."""
+    for position in reversed(range(len(graph.graph.output))):
+        if graph.graph.output[position].name in ("probabilities", "output_probability"):
+            del graph.graph.output[position]
 
 
 def _plain(value: Any) -> Any:
@@ -251,12 +261,11 @@ def _features(signature: Signature) -> list[tuple[str, Any]]:
 def _convert(model: Any, initial_types: list[tuple[str, Any]]) -> Any:
     from skl2onnx import convert_sklearn
 
-    classifier = getattr(model, "classes_", None) is not None
     try:
         return convert_sklearn(
             model,
             initial_types=initial_types,
-            options={"zipmap": False} if classifier else None,
+            options=_without_zipmap(model) or None,
             target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
             custom_conversion_functions=histogram_converters(),
         )
@@ -266,6 +275,18 @@ def _convert(model: Any, initial_types: list[tuple[str, Any]]) -> Any:
         raise InvalidInput(
             "model", f"skl2onnx cannot convert this {type_name(model)}: {cut(exc)}"
         ) from exc
+
+
+def _without_zipmap(model: Any) -> dict[int, dict[str, Any]]:
+    """skl2onnx's options that turn ZipMap off for every classifier with probabilities (the
+    others, a LinearSVC, have no ZipMap to turn off and refuse the option)."""
+    return {
+        id(part): {"zipmap": False}
+        for part in parts(model)
+        if getattr(part, "classes_", None) is not None
+        and callable(getattr(part, "predict_proba", None))
+        and not hasattr(part, "steps")
+    }
 
 
 def _without_xgboost_names(model: Any) -> Any:

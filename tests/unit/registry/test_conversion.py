@@ -194,6 +194,39 @@ def test_lightgbm_on_category_columns_maps_labels_to_its_codes(
     assert np.abs(loaded.predict_proba(unseen, validate=False) - native).max() <= 1e-4
 
 
+def test_a_pipeline_ending_in_lightgbm_and_a_classifier_without_probabilities(
+    client: Client, census: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    lightgbm = pytest.importorskip("lightgbm")
+    from sklearn.linear_model import RidgeClassifier
+
+    frame, labels = census
+    prepare = ColumnTransformer(
+        [("categories", OneHotEncoder(), ["colour", "grade"])], remainder="passthrough"
+    )
+    boosted = lightgbm.LGBMClassifier(n_estimators=15, min_child_samples=5, verbose=-1)
+    model = Pipeline([("prepare", prepare), ("boost", boosted)]).fit(frame, labels)
+    _register(client, "piped", model, frame, labels)
+    _check_converted(client, "piped", model, frame)
+    assert "onnxmltools" in client.get_version("piped/2").tags["converter"]
+
+    scaled = ColumnTransformer(
+        [
+            ("categories", OneHotEncoder(), ["colour", "grade"]),
+            ("numbers", StandardScaler(), ["age", "income", "member"]),
+        ]
+    )
+    margin = Pipeline([("prepare", scaled), ("ridge", RidgeClassifier())]).fit(frame, labels)
+    _register(client, "margin", margin, frame, labels)
+    conversion = client.convert_model("margin/1")
+    assert conversion.agreement.compared == "labels"
+    assert conversion.label_agreement == 1.0 and conversion.max_abs_diff is None
+    loaded = client.load_model("margin/2")
+    assert (loaded.predict(frame) == margin.predict(frame)).all()
+    with pytest.raises(AttributeError):
+        loaded.predict_proba(frame)
+
+
 def test_string_labels_and_a_regressor(client: Client, numbers: tuple[pd.DataFrame, Any]) -> None:
     lightgbm = pytest.importorskip("lightgbm")
     frame, _ = numbers
