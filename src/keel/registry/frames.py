@@ -86,7 +86,8 @@ def _fast_column(spec: FeatureSpec, values: Sequence[Any]) -> Any:
     try:
         if kind == "float" and isinstance(target, np.dtype):
             array = np.array(values, dtype=np.float64)  # None is NaN, as the general rule has it
-            return array.astype(target, copy=False) if array.ndim == 1 else None
+            with np.errstate(over="ignore"):
+                return array.astype(target, copy=False) if array.ndim == 1 else None
         if kind in ("int", "bool") and isinstance(target, np.dtype):
             array = np.array(values)
             wanted = "iu" if kind == "int" else "b"
@@ -175,9 +176,12 @@ def _float(spec: FeatureSpec, values: pd.Series) -> pd.Series:
     if values.dtype == target:
         return values
     numbers = _numbers(values)
-    if isinstance(target, np.dtype) and isinstance(numbers.dtype, pd.api.extensions.ExtensionDtype):
-        return pd.Series(numbers.to_numpy(dtype=target, na_value=np.nan), index=values.index)
-    return numbers.astype(target)
+    if not isinstance(target, np.dtype):
+        return numbers.astype(target)
+    # through float64 first, as a JSON number is read; beyond float32's range is infinite
+    wide = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(over="ignore"):
+        return pd.Series(wide.astype(target, copy=False), index=values.index)
 
 
 def to_bools(values: pd.Series) -> pd.Series:

@@ -221,3 +221,30 @@ def test_new_categories_are_appended_after_the_training_ones(train: pd.DataFrame
     restored = restore_types(wider, logged)
     assert restored["grade"].tolist()[:3] == [7, 3, 7]
     assert restored["colour"].tolist() == ["teal", "red", "amber", "teal"]
+
+
+JSON_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["3", "10", "1.0", "true", "0", "red", "2024-01-01", "x"]),
+)
+
+
+@given(st.lists(st.lists(JSON_VALUES, min_size=5, max_size=5), max_size=8))
+def test_rows_and_frames_follow_one_rule_whatever_is_sent(rows: list[list[Any]]) -> None:
+    train = pd.DataFrame(
+        {
+            "age": pd.Series([30], dtype="int32"),
+            "grade": pd.Categorical([3], categories=[10, 3, 1]),
+            "colour": pd.Categorical(["red"], categories=["red", "blue"]),
+            "member": [True],
+            "ratio": pd.Series([0.5], dtype="float32"),
+        }
+    )
+    signature = infer_signature(train)
+    as_frame = pd.DataFrame(rows, columns=signature.feature_names, dtype=object)
+    pd.testing.assert_frame_equal(
+        frame_from_rows(signature, rows), restore_types(signature, as_frame), check_exact=True
+    )
