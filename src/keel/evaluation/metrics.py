@@ -119,7 +119,11 @@ def classification_metrics(
                 hit = (np.asarray(labels)[top] == np.asarray(y_true)).astype(int)
                 out["ece"] = expected_calibration_error(hit, proba.max(axis=1))
         if "log_loss" in wanted:
-            out["log_loss"] = float(sk.log_loss(y_true, proba, labels=labels))
+            # float32 outputs (XGBoost, onnxruntime) widened to float64 sum to 1 only to float32's
+            # precision, which scikit-learn warns about; each row is renormalised first
+            total = proba.sum(axis=1, keepdims=True)
+            normalised = proba / np.where(total > 0, total, 1.0)
+            out["log_loss"] = float(sk.log_loss(y_true, normalised, labels=labels))
     out["confusion_matrix"] = {"labels": [_plain(c) for c in labels], "matrix": matrix.tolist()}
     return out
 
