@@ -15,7 +15,8 @@ give every column its training dtype, in signature order:
 - ``category``: a ``pd.Categorical`` with the training categories in order; a value is matched
   as itself (``3`` for the int category 3, ``3.0`` too) or as its label (``"3"``); a value never
   seen becomes missing (flagging it is the checks' job, not this module's);
-- ``datetime``: the trained unit and time zone (naive text is read in the trained zone).
+- ``datetime``: the trained unit and time zone (naive text is read in the trained zone, or as
+  UTC when other values of the column carry offsets).
 
 Restoring never raises on a value: what cannot be converted becomes missing, and
 ``keel.registry.signatures.check_frame`` is what reports it, naming the field.
