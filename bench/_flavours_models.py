@@ -5,21 +5,21 @@ The table: ``../shared/data/bank_marketing/bank_additional_full.csv`` (41,188 ca
 Portuguese bank's telemarketing campaigns; target ``target``, 11% positive). ``duration`` is left
 out (it is known only after the call), and so are the label ``y`` and the derived ``row_id``,
 ``year_derived`` and ``year_month_derived``. Its 10 text columns become pandas ``category``
-columns; the dots in three column names (``emp.var.rate``...) become underscores, since skl2onnx
-renames graph inputs that way and Keel's ``OnnxModel`` feeds inputs by column name. The rows are
-split 75/25, stratified, seed 0.
+columns; the dots in three column names (``emp.var.rate``...) become underscores: skl2onnx names
+the graph's inputs that way, and Keel's ``OnnxModel`` looks each input up by its graph name, so
+``keel models convert`` fails on the dotted names ("emp_var_rate: the ONNX graph takes this
+input; it is missing"). The rows are split 75/25, stratified, seed 0.
 
 The models, all with the frameworks' defaults but for the tree count:
 
 - ``sklearn``: a Pipeline of a ColumnTransformer (``OneHotEncoder(handle_unknown="ignore")`` on
   the categories, the numbers passed through) and ``GradientBoostingClassifier(100 trees)``;
-  scikit-learn's ``HistGradientBoostingClassifier`` is not used because skl2onnx 1.20 cannot
-  convert it under scikit-learn 1.9;
 - ``lightgbm``: ``LGBMClassifier(n_estimators=100)`` on the ``category`` columns;
 - ``xgboost``: ``XGBClassifier(n_estimators=100, enable_categorical=True)``;
 - ``catboost``: ``CatBoostClassifier(iterations=100, cat_features=<the categories>)``;
-- ``onnx``: the scikit-learn pipeline converted by skl2onnx (one graph input per column, text for
-  the categories, ``zipmap`` off), run by onnxruntime through Keel's ``OnnxModel``;
+- ``onnx``: the scikit-learn pipeline converted by ``keel models convert`` (skl2onnx; one graph
+  input per column, text for the categories), run by onnxruntime through Keel's ``OnnxModel``;
+  ``flavours.py`` makes it;
 - ``python``: ``ThresholdModel``, a custom class (the LightGBM classifier behind a decision
   threshold of 0.3) kept with cloudpickle, so registered with ``trust="code"``.
 
@@ -46,9 +46,6 @@ TARGET = "target"
 DROPPED = ("row_id", "duration", "y", "year_derived", "year_month_derived")
 FLAVOURS = ("sklearn", "lightgbm", "xgboost", "catboost", "onnx", "python")
 TREES = 100
-#: onnxmltools 1.16 converts LightGBM up to this opset
-LIGHTGBM_OPSET = 15
-SKLEARN_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -127,7 +124,8 @@ class ThresholdModel:
 
 
 def fit(flavour: str, table: Table, fitted: dict[str, Any]) -> Any:
-    """The flavour's model; ``fitted`` holds those fitted before (onnx converts sklearn's)."""
+    """The flavour's model (not onnx: ``keel models convert`` makes it from sklearn's);
+    ``fitted`` holds those fitted before (python wraps lightgbm's)."""
     features, target = table.features, table.train[TARGET]
     cats = list(table.categories)
     if flavour == "sklearn":
@@ -159,57 +157,12 @@ def fit(flavour: str, table: Table, fitted: dict[str, Any]) -> Any:
             iterations=TREES, cat_features=cats, verbose=0, allow_writing_files=False
         )
         return model.fit(features, target)
-    if flavour == "onnx":
-        from keel.registry.flavours import OnnxModel
-
-        pipeline = fitted.get("sklearn") or fit("sklearn", table, fitted)
-        return OnnxModel(sklearn_to_onnx(pipeline, table), classes=pipeline.classes_.tolist())
     if flavour == "python":
         import cloudpickle
 
         cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the server cannot import us
         return ThresholdModel(fitted.get("lightgbm") or fit("lightgbm", table, fitted))
     raise ValueError(f"unknown flavour {flavour!r}")
-
-
-def sklearn_to_onnx(pipeline: Any, table: Table) -> bytes:
-    """skl2onnx: one input per column (text for categories, float for numbers), no ZipMap."""
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-
-    types = [
-        (c, StringTensorType([None, 1]) if c in table.categories else FloatTensorType([None, 1]))
-        for c in table.test.columns
-    ]
-    options = {id(pipeline.steps[-1][1]): {"zipmap": False}}
-    graph = convert_sklearn(
-        pipeline, initial_types=types, options=options, target_opset=SKLEARN_OPSET
-    )
-    return bytes(graph.SerializeToString())
-
-
-def lightgbm_to_onnx(model: Any, width: int) -> bytes:
-    """onnxmltools: one float matrix input (categories as their training codes), no ZipMap."""
-    import onnxmltools
-    from onnxmltools.convert.common.data_types import FloatTensorType
-
-    graph = onnxmltools.convert_lightgbm(
-        model,
-        initial_types=[("input", FloatTensorType([None, width]))],
-        zipmap=False,
-        target_opset=LIGHTGBM_OPSET,
-    )
-    return bytes(graph.SerializeToString())
-
-
-def codes_matrix(frame: Any, columns: list[str]) -> Any:
-    """The float32 matrix LightGBM's ONNX graph takes: category columns as their codes."""
-    return np.column_stack(
-        [
-            frame[c].cat.codes.to_numpy() if hasattr(frame[c], "cat") else frame[c].to_numpy()
-            for c in columns
-        ]
-    ).astype(np.float32)
 
 
 def session(model: bytes | str) -> Any:

@@ -2,43 +2,46 @@
 against the framework's own save, load and predict behind a bare FastAPI endpoint.
 
 Run ``.venv/bin/python bench/flavours.py`` (about 12 minutes on two cores: 20 s per load) or with
-``--quick`` (8,000 training rows, 1.5 s per load, no waiting for a quiet machine; under a
-minute). ``--only lightgbm,onnx`` measures some flavours only; ``--profile FLAVOUR`` adds a
-py-spy profile of Keel's server (``--profile-bare``: the bare endpoint's too) while it serves that
-flavour at concurrency 32 (py-spy is installed into ``.bench/flavours-tools`` when missing; see
-``bench/_serving_profile.py``); ``--load asyncio`` uses the fallback load generator even when
-``wrk`` is there. The frameworks are the peers here, and they are in Keel's own venv (the
-``flavours`` extra). Without the table in ``../shared/data`` the benchmark says so and prints a
-JSON line with ``"skipped"``. Progress goes to stderr; stdout gets a table of the figures, then
-one line of JSON.
+``--quick`` (5,000 training rows, 1 s per load, no warm-up, no waiting for a quiet machine; about
+a minute). ``--only lightgbm,onnx`` measures some flavours only; ``--no-serve`` leaves the
+servers out; ``--profile FLAVOUR`` adds a py-spy profile of Keel's server (``--profile-bare``:
+the bare endpoint's too) while it serves that flavour at concurrency 32 (py-spy is installed
+into ``.bench/flavours-tools`` when missing; see ``bench/_serving_profile.py``); ``--load
+asyncio`` uses the fallback load generator even when ``wrk`` is there. The frameworks are the
+peers here, and they are in Keel's own venv (the ``flavours`` extra). Without the table in
+``../shared/data`` the benchmark says so and prints a JSON line with ``"skipped"``. Progress
+goes to stderr; stdout gets a table of the figures, then one line of JSON.
 
 What
 - The table and the models: ``bench/_flavours_models.py`` (bank marketing, 41,188 rows, 10
   category columns; one classifier per flavour: sklearn, lightgbm, xgboost, catboost, onnx and a
-  custom python class).
+  custom python class). The onnx model is the sklearn version converted by ``keel models
+  convert`` (``Client.convert_model``), loaded back and registered as a model of its own.
 - Registering and loading: a temporary store (``sqlite:///<tmp>/keel.db``, artifacts in
   ``<tmp>/art``); the training snapshot registered once (``snapshot_ms``), then per flavour
   ``register_model(name, model, training_data=snapshot, target="target")`` (``trust="code"``
-  for python) ``--repeat`` times (5; 2 quick), the artifact file deleted between repetitions so
-  each one writes it (Keel writes and fsyncs it; the frameworks' own saves do not fsync), and
-  ``load_model("models:/name/N")`` as often (reads the artifact, checks its SHA-256, reads the
-  recorded trust, loads). Figures: medians in ms (``register_ms``, ``load_ms``), Keel's artifact
-  size (``artifact_kb``); the framework's own save to a file and load from it (``native_save_ms``,
-  ``native_load_ms``, ``native_kb``, ``native_format``), the same number of times.
+  for python) once and then ``--repeat`` times (5; 1 quick), the artifact file deleted between
+  registrations so each one writes it (Keel writes and fsyncs it; the frameworks' own saves do
+  not fsync), and ``load_model("models:/name/N")`` as often (reads the artifact, checks its
+  SHA-256, reads the recorded trust, loads). Figures: the first call (``*_first_ms``: imports
+  and caches, what one command pays) and the median of the others (``register_ms``,
+  ``load_ms``), Keel's artifact size (``artifact_kb``); the framework's own save to a file and
+  load from it, timed the same way (``native_save_ms``, ``native_load_ms``, ``native_kb``,
+  ``native_format``).
 - Serving: Keel (``keel --store URL --artifacts DIR serve --host 127.0.0.1 --port P --workers
   1``: every model's champion, its prediction log on with its write-ahead log, as
   ``bench/serving.py`` runs it) and the bare endpoint (``bench/_flavours_bare.py``, the
   framework's own ``predict_proba`` on the container its documentation shows), both started
   before the first flavour and stopped after the last, each in a session of its own. Per flavour,
   back to back so the two see the same machine: Keel then bare warmed up at concurrency 8 (2 s;
-  0.5 s quick), then Keel and bare at concurrency 8, then Keel and bare at 32 (20 s each; 1.5 s
-  quick): Debian's ``wrk``, one thread, keep-alive connections, a Lua script cycling through the
-  bodies (``bench/_serving_harness.py``, the load of ``bench/serving.py``). Before each flavour
-  the benchmark waits up to ``--quiet-wait`` seconds (60; 0 quick) for other work to stop.
-  Bodies: ``{"records": [one row]}`` from the held-out rows inside the training range on every
-  number and with seen categories (a clean request: nothing for the input policy to flag), at
-  most 2,000. Before the load, the first five rows' answers of both servers are checked against
-  the model's own ``predict_proba``.
+  none quick), then Keel and bare at concurrency 8, then Keel and bare at 32 (20 s each; 1 s
+  quick): Debian's ``wrk`` (installed with apt-get when missing), one thread, keep-alive
+  connections, a Lua script cycling through the bodies (``bench/_serving_harness.py``, the load
+  of ``bench/serving.py``). Before each flavour the benchmark waits up to ``--quiet-wait``
+  seconds (60; 0 quick) for other work to stop. Bodies: ``{"records": [one row]}`` from the
+  held-out rows inside the training range on every number and with seen categories (a clean
+  request: nothing for the input policy to flag), at most 2,000. Before the load, the first five
+  rows' answers of both servers are checked against the model's own ``predict_proba``.
 - Serving figures per flavour (``keel_*`` and ``bare_*``): ``rps_c8``/``rps_c32`` (answers per
   second), ``p50_ms``/``p99_ms`` at 32, errors (connect, read, write, timeout, non-2xx), the
   server's CPU time per request (``cpu_us_c32``) and everything else the machine ran meanwhile
@@ -46,18 +49,23 @@ What
   machine). ``ratio_c8``/``ratio_c32`` are Keel's answers per second over the bare endpoint's;
   the target is ``ratio_c32 >= 1.3`` for every flavour (``targets``). After Keel has stopped,
   its prediction log must hold a row for every answer the load generator and the checks counted
-  (``rows_logged`` >= ``answers_counted``).
-- Model facts per flavour, in this process (best of 7 means of 0.1 s): ``predict_us_1row``, one
-  ``predict_proba`` of one row in the bare endpoint's container, and ``predict_us_per_row_b32``,
-  one call on 32 rows divided by 32 (what batching buys); ``predict_and_proba_us_b32``, Keel's
-  call on a 32-row frame (it calls ``predict`` and ``predict_proba`` on each batch).
-- ONNX conversion (``onnx_speedup``): the scikit-learn pipeline (skl2onnx) and the LightGBM
-  classifier (onnxmltools, categories as their training codes in one float matrix), each
-  original's ``predict_proba`` on a DataFrame with the training dtypes against onnxruntime on
-  the same rows already in the graph's input form, on 1 row and on 1,000 rows (``*_us``,
-  ``speedup`` = original / ONNX), and the largest absolute difference of the probabilities on
-  the 1,000 rows (``max_abs_diff``). Made with the converters directly; ``keel models convert``
-  is used instead when it exists (``converted_by``).
+  (``rows_logged`` >= ``answers_counted``; requests in flight when a load ended are answered and
+  logged but not counted, so the rows may be up to 40 more).
+- Model facts per flavour, in this process (best of 7 means of 0.1 s; 2 quick):
+  ``predict_us_1row``, one ``predict_proba`` of one row in the bare endpoint's container;
+  ``predict_us_per_row_b32``, one call on 32 rows divided by 32 (what batching buys);
+  ``predict_and_proba_us_b32``, Keel's call on a 32-row frame (it calls ``predict`` and
+  ``predict_proba`` on each batch); for onnx, ``onnx_feeds_from_frame_us_b32``, the time
+  ``OnnxModel`` takes to turn that frame into the graph's inputs.
+- ONNX conversion (``onnx_speedup``): the sklearn and lightgbm versions converted by ``keel
+  models convert`` (``convert_s``, ``converter``, and the command's own check on the training
+  snapshot: ``check_max_abs_diff``, ``check_label_agreement``, ``check_speedup``), then on 1 row
+  and on 1,000 held-out rows: the original's ``predict_proba`` on a DataFrame with the training
+  dtypes (``original_us_*``) against the converted version as ``load_model`` gives it
+  (``OnnxModel.predict_proba`` on the same DataFrame: ``onnx_us_*``, ``speedup_*``) and against
+  its graph alone (onnxruntime on the inputs already built: ``graph_us_*``,
+  ``graph_speedup_*``); ``max_abs_diff_held_out`` is the largest difference of the
+  probabilities on the 1,000 rows.
 """
 
 from __future__ import annotations
@@ -242,67 +250,82 @@ def model_facts(flavour: str, model: Any, rows: Any, rounds: int) -> dict[str, f
         model.predict(frame)
         model.predict_proba(frame)
 
-    return {
+    out = {
         "predict_us_1row": per_call_us(lambda: proba(one), rounds),
         "predict_us_per_row_b32": per_call_us(lambda: proba(batch), rounds) / 32,
         "predict_and_proba_us_b32": per_call_us(keel_call, rounds),
     }
+    if flavour == "onnx":  # OnnxModel turning the 32-row frame into the graph's inputs
+        out["onnx_feeds_from_frame_us_b32"] = per_call_us(lambda: model.feeds(frame), rounds)
+    return out
 
 
-def onnx_speedup(models: dict[str, Any], table: fm.Table, rounds: int) -> dict[str, Any]:
-    """Original ``predict_proba`` on a typed DataFrame against onnxruntime on the same rows."""
+def ensure_version(
+    client: Any, flavour: str, models: dict[str, Any], snapshot: Any, versions: dict[str, str]
+) -> str:
+    """The flavour's version in the store (registered now, untimed, if it was not measured)."""
+    if flavour not in versions:
+        version = client.register_model(
+            model_name(flavour), models[flavour], training_data=snapshot, target=fm.TARGET
+        )
+        versions[flavour] = version.ref
+    return versions[flavour]
+
+
+def convert(client: Any, ref: str) -> tuple[Any, dict[str, Any]]:
+    """``keel models convert REF --to onnx`` (the SDK's door): the conversion and its figures."""
+    started = time.perf_counter()
+    conversion = client.convert_model(ref, to="onnx")
+    agreement = conversion.agreement
+    figures = {
+        "convert_s": time.perf_counter() - started,
+        "converter": conversion.converter,
+        "version": conversion.version.ref,
+        "check_rows": agreement.rows,
+        "check_max_abs_diff": agreement.max_abs_diff,
+        "check_label_agreement": agreement.label_agreement,
+        "check_speedup": agreement.speedup,
+    }
+    log(
+        f"keel models convert {ref}: {conversion.version.ref} in {figures['convert_s']:.1f} s, "
+        f"max abs difference {agreement.max_abs_diff:.2g} on {agreement.rows:,} training rows"
+    )
+    return conversion, figures
+
+
+def onnx_speedup(original: Any, converted: Any, rows: Any, rounds: int) -> dict[str, Any]:
+    """The original's ``predict_proba`` on a typed DataFrame against the converted version as
+    ``load_model`` gives it (``OnnxModel.predict_proba`` on the same DataFrame) and against its
+    graph alone (onnxruntime on the inputs already built), on 1 row and on 1,000 rows."""
+    import numpy as np
     from _flavours_bare import feeds_of
 
-    rows = table.test.iloc[:1000]
-    out: dict[str, Any] = {"converted_by": "skl2onnx / onnxmltools"}
-    if "sklearn" in models:
-        sk_graph = fm.session(fm.sklearn_to_onnx(models["sklearn"], table))
-        inputs = onnx_inputs_of(sk_graph.get_inputs())
-        out["sklearn"] = _speedup(
-            models["sklearn"].predict_proba,
-            lambda r: sk_graph.run(["probabilities"], r)[0],
-            [rows.iloc[:1], rows],
-            rounds,
-            [feeds_of(records_of(rows.iloc[:1]), inputs), feeds_of(records_of(rows), inputs)],
-        )
-    if "lightgbm" in models:
-        columns = list(table.test.columns)
-        lgb_graph = fm.session(fm.lightgbm_to_onnx(models["lightgbm"], len(columns)))
-        out["lightgbm"] = _speedup(
-            models["lightgbm"].predict_proba,
-            lambda r: lgb_graph.run(["probabilities"], {"input": r})[0],
-            [rows.iloc[:1], rows],
-            rounds,
-            [fm.codes_matrix(rows.iloc[:1], columns), fm.codes_matrix(rows, columns)],
-        )
-    for kind in ("sklearn", "lightgbm"):
-        if kind in out:
-            log(speedup_text(kind, out[kind]))
+    graph = native_proba("onnx", converted)
+    inputs = onnx_inputs(converted)
+    out: dict[str, Any] = {}
+    for label, frame in (("1row", rows.iloc[:1]), ("1000rows", rows.iloc[:1000])):
+        feeds = feeds_of(records_of(frame), inputs)
+        out[f"original_us_{label}"] = per_call_us(lambda f=frame: original.predict_proba(f), rounds)
+        out[f"onnx_us_{label}"] = per_call_us(lambda f=frame: converted.predict_proba(f), rounds)
+        out[f"graph_us_{label}"] = per_call_us(lambda f=feeds: graph(f), rounds)
+        out[f"speedup_{label}"] = out[f"original_us_{label}"] / out[f"onnx_us_{label}"]
+        out[f"graph_speedup_{label}"] = out[f"original_us_{label}"] / out[f"graph_us_{label}"]
+    frame = rows.iloc[:1000]
+    diff = np.abs(np.asarray(original.predict_proba(frame)) - converted.predict_proba(frame))
+    out["max_abs_diff_held_out"] = float(diff.max())
     return out
 
 
 def speedup_text(kind: str, s: dict[str, Any]) -> str:
     return (
-        f"ONNX {kind}: 1 row {s['original_us_1row']:,.0f} us -> {s['onnx_us_1row']:,.0f} us "
-        f"({s['speedup_1row']:.1f}x), 1,000 rows {s['original_us_1000rows']:,.0f} us -> "
-        f"{s['onnx_us_1000rows']:,.0f} us ({s['speedup_1000rows']:.1f}x), max abs difference "
-        f"{s['max_abs_diff']:.2g}"
+        f"ONNX {kind} ({s['converter']}): 1 row {s['original_us_1row']:,.0f} us -> "
+        f"{s['onnx_us_1row']:,.0f} us loaded ({s['speedup_1row']:.1f}x), "
+        f"{s['graph_us_1row']:,.0f} us graph alone ({s['graph_speedup_1row']:.1f}x); 1,000 rows "
+        f"{s['original_us_1000rows']:,.0f} us -> {s['onnx_us_1000rows']:,.0f} us "
+        f"({s['speedup_1000rows']:.1f}x), {s['graph_us_1000rows']:,.0f} us "
+        f"({s['graph_speedup_1000rows']:.1f}x); max abs difference "
+        f"{s['max_abs_diff_held_out']:.2g}"
     )
-
-
-def _speedup(
-    original: Any, converted: Any, frames: list[Any], rounds: int, feeds: list[Any]
-) -> dict[str, Any]:
-    import numpy as np
-
-    out: dict[str, Any] = {}
-    for label, frame, feed in zip(("1row", "1000rows"), frames, feeds, strict=True):
-        out[f"original_us_{label}"] = per_call_us(lambda f=frame: original(f), rounds)
-        out[f"onnx_us_{label}"] = per_call_us(lambda f=feed: converted(f), rounds)
-        out[f"speedup_{label}"] = out[f"original_us_{label}"] / out[f"onnx_us_{label}"]
-    diff = np.abs(np.asarray(original(frames[1])) - np.asarray(converted(feeds[1]), dtype=float))
-    out["max_abs_diff"] = float(diff.max())
-    return out
 
 
 # -- the servers --------------------------------------------------------------------------------
@@ -536,7 +559,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small models, 1.5 s per load")
+    parser.add_argument("--quick", action="store_true", help="5,000 training rows, 1 s per load")
     parser.add_argument("--only", help=f"comma-separated flavours among {', '.join(fm.FLAVOURS)}")
     parser.add_argument("--data", type=Path, default=fm.DATA, help="the bank-marketing CSV")
     parser.add_argument("--repeat", type=int, help="registrations and loads timed (5; 2 quick)")
@@ -574,11 +597,13 @@ def main() -> None:
     )
     models: dict[str, Any] = {}
     fit_s: dict[str, float] = {}
-    for flavour in flavours:
-        started = time.perf_counter()
-        models[flavour] = fm.fit(flavour, table, models)
-        fit_s[flavour] = time.perf_counter() - started
-        log(f"{flavour}: fitted in {fit_s[flavour]:.1f} s")
+    # sklearn and lightgbm are converted to ONNX whichever flavours are measured
+    for flavour in dict.fromkeys(["sklearn", "lightgbm", *flavours]):
+        if flavour != "onnx":
+            started = time.perf_counter()
+            models[flavour] = fm.fit(flavour, table, models)
+            fit_s[flavour] = time.perf_counter() - started
+            log(f"{flavour}: fitted in {fit_s[flavour]:.1f} s")
     clean = fm.inside_training(table)
     requests = table.test[clean].iloc[:MAX_BODIES]
     bodies = bodies_of(requests)
@@ -598,6 +623,9 @@ def main() -> None:
         folder = Path(tmp)
         store, artifacts = f"sqlite:///{folder}/keel.db", f"{folder}/art"
         registry: dict[str, dict[str, Any]] = {}
+        versions: dict[str, str] = {}
+        conversions: dict[str, Any] = {}
+        speedup: dict[str, Any] = {"converted_by": "keel models convert (Client.convert_model)"}
         import keel
 
         with keel.Client(store, artifacts) as client:
@@ -605,9 +633,16 @@ def main() -> None:
             snapshot = client.register_snapshot(table.train, "bank-train")
             answer["snapshot_ms"] = (time.perf_counter() - started) * 1000
             for flavour in flavours:
+                if flavour == "onnx":
+                    ref = ensure_version(client, "sklearn", models, snapshot, versions)
+                    conversions["sklearn"], speedup["sklearn"] = convert(client, ref)
+                    models["onnx"] = client.load_model(
+                        f"models:/{conversions['sklearn'].version.ref}"
+                    ).model
                 registry[flavour], version = register_and_load(
                     client, flavour, models[flavour], snapshot, folder, plan.repeat
                 )
+                versions[flavour] = f"{model_name(flavour)}/{version}"
                 client.set_alias(model_name(flavour), "champion", version, reason="flavours bench")
                 r = registry[flavour]
                 log(
@@ -616,6 +651,14 @@ def main() -> None:
                     f"{r['native_load_ms']:.1f} ms), {r['artifact_kb']:.0f} KB "
                     f"({r['native_kb']:.0f} KB {r['native_format']})"
                 )
+            for kind in ("sklearn", "lightgbm"):
+                if kind not in conversions:
+                    ref = ensure_version(client, kind, models, snapshot, versions)
+                    conversions[kind], speedup[kind] = convert(client, ref)
+            converted = {
+                kind: client.load_model(f"models:/{c.version.ref}").model
+                for kind, c in conversions.items()
+            }
         wait_for_quiet(min(30.0, plan.quiet_wait_s))
         facts = {f: model_facts(f, models[f], requests, plan.rounds) for f in flavours}
         for f in flavours:
@@ -624,7 +667,10 @@ def main() -> None:
                 f"{facts[f]['predict_us_per_row_b32']:,.0f} us per row in 32; Keel's "
                 f"predict + predict_proba on 32 rows {facts[f]['predict_and_proba_us_b32']:,.0f} us"
             )
-        answer["onnx_speedup"] = onnx_speedup(models, table, plan.rounds)
+        for kind, onnx_model in converted.items():
+            speedup[kind].update(onnx_speedup(models[kind], onnx_model, table.test, plan.rounds))
+            log(speedup_text(kind, speedup[kind]))
+        answer["onnx_speedup"] = speedup
         served: dict[str, dict[str, Any]] = {}
         if not args.no_serve:
             served = serve_all(

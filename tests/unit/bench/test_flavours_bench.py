@@ -13,7 +13,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
 from _flavours_bare import feeds_of, frame_of, rows_of
-from _flavours_models import clean_name, codes_matrix
+from _flavours_models import clean_name
 from flavours import bodies_of, records_of, rounded, targets
 
 RECORDS = [{"age": 41, "job": "admin.", "rate": 1.1}, {"age": 57, "job": "services", "rate": -0.1}]
@@ -47,9 +47,7 @@ def test_bodies_send_categories_as_labels_and_numbers_as_json_numbers() -> None:
     assert json.loads(bodies_of(frame)[0]) == {"records": [{"age": 41, "job": "admin."}]}
 
 
-def test_codes_matrix_uses_the_training_codes() -> None:
-    frame = pd.DataFrame({"c": pd.Categorical(["b", "a"], categories=["b", "a"]), "n": [1.5, 2]})
-    assert codes_matrix(frame, ["n", "c"]).tolist() == [[1.5, 0.0], [2.0, 1.0]]
+def test_column_names_are_the_graph_input_names() -> None:
     assert clean_name("emp.var.rate") == "emp_var_rate"
 
 
