@@ -1,0 +1,1 @@
+"""One module per flavour case; each defines ``CASE`` (listed in ``tests.conformance.cases``)."""
