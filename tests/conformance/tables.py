@@ -202,7 +202,7 @@ def sba(folder: Path, holdout_share: float = 0.25) -> Table:
         frame[~early_mask],
         train_rows,
         seed=2,
-        shifted=(),
+        shifted=("Term", "Portion", "BankState"),
     )
 
 

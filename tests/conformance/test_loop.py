@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from tests.conformance import stages
-from tests.conformance.world import Loop
+from tests.conformance.tables import TABLES
+from tests.conformance.world import Loop, World
+from tests.integration.serving.conftest import assert_clean
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -59,3 +61,9 @@ def test_retrain(loop: Loop) -> None:
 
 def test_canary_then_promote(loop: Loop) -> None:
     loop.stage("canary", stages.canary)
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_the_server_wrote_no_traceback_or_warning(worlds: dict[str, World], table: str) -> None:
+    """Last: whatever the cases sent, the server logged no traceback and no warning."""
+    assert_clean(worlds[table].server_log())

@@ -90,10 +90,9 @@ class World:
             stop_server(self.server_)
             self.server_ = None
 
-    def server_log(self, lines: int = 40) -> str:
-        if self.server_ is None:
-            return ""
-        return "\n".join(self.server_.stderr.read_text().splitlines()[-lines:])
+    def server_log(self) -> str:
+        """What the server wrote to stderr so far."""
+        return self.server_.stderr.read_text() if self.server_ is not None else ""
 
 
 @dataclass
