@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
+from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option, stored_int
 from keel.cli.output import console, pairs, print_json, print_table, short, when
 
 models_app = typer.Typer(help="Registered models.", no_args_is_help=True)
@@ -222,7 +222,10 @@ def convert_model(
     ] = 1e-4,
     max_rows: Annotated[
         int,
-        typer.Option(help="Compare on at most this many rows (a fixed sample beyond).", min=1),
+        typer.Option(
+            help="Compare on at most this many rows (a fixed sample beyond).",
+            callback=stored_int,
+        ),
     ] = 10_000,
     json: JsonOption = False,
 ) -> None:
