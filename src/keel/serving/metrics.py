@@ -6,7 +6,10 @@
 - ``keel_batch_rows{model,version}``: rows per model call (how well batching works);
 - ``keel_log_write_seconds{model}``: time to make one batch durable in the prediction log;
 - ``keel_shadow_dropped_total{model,version}``: shadow work skipped because the shadow lagged;
-- ``keel_model_loads_total{model,version,outcome}``: versions loaded (or refused) by the server.
+- ``keel_model_loads_total{model,version,outcome}``: versions loaded (or refused) by the server;
+- ``keel_input_values_total{model,version,field,check,action}``: values the input policy found
+  (``check`` out_of_range or unseen_category; ``action`` flagged, the row answered, or
+  rejected), so an alert manager sees a shift the moment it arrives, before monitoring runs.
 
 Each app has its own registry, so several apps can live in one process. With several uvicorn
 workers, ``keel serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker
@@ -87,6 +90,12 @@ class ServingMetrics(BatchObserver):
             ["model", "version", "outcome"],
             registry=self.registry,
         )
+        self.input_values = Counter(
+            "keel_input_values",
+            "Values outside the training data, by feature, check and action.",
+            ["model", "version", "field", "check", "action"],
+            registry=self.registry,
+        )
         self._children: dict[tuple[Any, ...], Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -107,6 +116,17 @@ class ServingMetrics(BatchObserver):
     def batch(self, model: str, version: int, rows: int, log_seconds: float) -> None:
         self._child(self.batch_rows, model, str(version)).observe(rows)
         self._child(self.log_write, model).observe(log_seconds)
+
+    def inputs_found(
+        self, model: str, version: int, entries: dict[int, list[dict[str, Any]]], action: str
+    ) -> None:
+        """Count each flagged or rejected value of one request."""
+        v = str(version)
+        for row in entries.values():
+            for entry in row:
+                self._child(
+                    self.input_values, model, v, str(entry["field"]), str(entry["code"]), action
+                ).inc()
 
     def dropped(self, model: str, version: int) -> None:
         self._child(self.shadow_dropped, model, str(version)).inc()

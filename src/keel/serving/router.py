@@ -98,6 +98,11 @@ class Router:
         future: asyncio.Future[Scored] = asyncio.get_running_loop().create_future()
         job = Job([], row_ids, arrival_ns, started, key, variant, future)
         live.batcher.submit(_fill(job, parsed, checked))
+        if checked is not None and self.metrics is not None:
+            if checked.warnings:
+                self.metrics.inputs_found(model, version, checked.warnings, "flagged")
+            if checked.rejected:
+                self.metrics.inputs_found(model, version, checked.rejected, "rejected")
         shadow = plan.shadow
         if shadow is not None and shadow != version:
             job = Job([], row_ids, arrival_ns, started, key, "shadow", None)

@@ -153,6 +153,13 @@ def test_a_rejected_row_leaves_the_rest_of_its_batch_answered(server: Server) ->
     assert logged.loc["batch-2", "error"].startswith("rejected: plan: unseen category")
     assert logged.loc[["batch-1", "batch-2", "single"], "prediction"].isna().all()
     assert logged.loc["single", "age"] == 95  # the value is there for drift and data quality
+    with server.client() as http:
+        metrics = http.get("/metrics").text
+    rejected = (
+        'keel_input_values_total{action="rejected",check="out_of_range",field="age",'
+        'model="strict",version="1"}'
+    )
+    assert f"{rejected} 2.0" in metrics  # batch-1 and single; a scraper sees it at once
 
 
 def test_a_model_that_raises_fails_only_its_own_request(server: Server) -> None:
