@@ -1,6 +1,7 @@
 """The conformance suite's worlds: per table, one store (SQLite file, artifact folder) shared by
 every flavour case (each owns a model named ``<table>-<case>``) and one real ``keel serve`` on
-127.0.0.1 that serves them all, started the first time a case needs it and stopped at the end.
+127.0.0.1 that serves them all, started in the background when the table is first used (it
+loads each model as it is deployed) and stopped when the package's tests are done.
 
 Each case's stages are run once and remembered (``Loop``), so a stage's test can run alone
 (``-k``): it runs the stages before it first. A stage whose test failed makes the later stages
@@ -22,7 +23,7 @@ from tests.conformance.tables import TABLES
 from tests.conformance.world import NOTES, Loop, World
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def worlds(
     shared_data: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, World]]:
@@ -47,7 +48,7 @@ def worlds(
         world.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def loops(worlds: dict[str, World]) -> dict[tuple[str, str], Loop]:
     class Loops(dict[tuple[str, str], Loop]):
         def __missing__(self, key: tuple[str, str]) -> Loop:

@@ -44,7 +44,7 @@ def train(table: Table) -> Trained:
 def retrain(frame: pd.DataFrame, target: str) -> Any:
     """The policy's trainer: the same pipeline fit on the window, converted with skl2onnx."""
     from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     from keel.registry.flavours import OnnxModel
 
@@ -52,15 +52,12 @@ def retrain(frame: pd.DataFrame, target: str) -> Any:
     categorical = [str(c) for c in features if isinstance(features[c].dtype, pd.CategoricalDtype)]
     numeric = [str(c) for c in features if str(c) not in categorical]
     fitted = pipeline(categorical, numeric).fit(features, frame[target].to_numpy())
-    inputs = []
+    inputs = []  # as keel models convert names them: text categories as strings, numbers as floats
     for name, dtype in features.dtypes.items():
-        if isinstance(dtype, pd.CategoricalDtype):
-            numbers = pd.api.types.is_integer_dtype(dtype.categories.dtype)
-            inputs.append(
-                (str(name), (Int64TensorType if numbers else StringTensorType)([None, 1]))
-            )
-        else:
-            inputs.append((str(name), FloatTensorType([None, 1])))
+        text = isinstance(dtype, pd.CategoricalDtype) and not pd.api.types.is_numeric_dtype(
+            dtype.categories.dtype
+        )
+        inputs.append((str(name), (StringTensorType if text else FloatTensorType)([None, 1])))
     graph = convert_sklearn(
         fitted,
         initial_types=inputs,
