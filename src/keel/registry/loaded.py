@@ -41,13 +41,13 @@ class LoadedModel:
 
     def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the training dtypes, unchecked (values that cannot be converted become
-        missing); SignatureMismatch only when a feature's column is absent."""
+        missing). A frame that lacks a feature is handed on as it is: unchecked means the native
+        model says what it lacks."""
         if self.signature is None or not isinstance(frame, pd.DataFrame):
             return frame
-        try:
-            return restore_types(self.signature, frame)
-        except SignatureMismatch as exc:
-            raise SignatureMismatch(exc.problems, model=self.version.ref) from None
+        if any(name not in frame.columns for name in self.signature.feature_names):
+            return frame
+        return restore_types(self.signature, frame)
 
     def _input(self, frame: pd.DataFrame, validate: bool) -> pd.DataFrame:
         return self.check(frame) if validate else self.typed(frame)
