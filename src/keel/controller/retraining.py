@@ -196,7 +196,7 @@ def _fit(
     train: pd.DataFrame,
     window: dict[str, Any],
 ) -> Any:
-    """The policy's trainer on ``train``, else the champion's estimator cloned and refit."""
+    """The policy's trainer on ``train``, else the champion's estimator copied and refit."""
     target, features = window["target"], window["features"]
     weights = recency_weights(len(train), policy.retraining.training.recency_half_life)
     if policy.retraining.trainer:
@@ -210,10 +210,10 @@ def _fit(
                 f"the trainer {policy.retraining.trainer} takes no sample_weight argument",
             )
         return trainer(train, target, sample_weight=weights)
-    from sklearn.base import clone
+    from keel.registry.flavours import unfitted
 
     base = client.load_model(ModelRef(model, version=champion)).model
-    fitted = clone(base)
+    fitted = unfitted(base)  # the flavour's copy: CatBoost, say, refuses scikit-learn's clone
     fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
     return fitted
 

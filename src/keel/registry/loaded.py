@@ -8,7 +8,7 @@ import pandas as pd
 
 from keel.domain.entities import ModelVersion
 from keel.domain.signature import Signature
-from keel.errors import SignatureMismatch
+from keel.errors import InvalidInput, SignatureMismatch
 from keel.registry.frames import restore_types
 from keel.registry.signatures import check_frame
 
@@ -25,6 +25,10 @@ class LoadedModel:
         self.model = model
         self.version = version
         self.signature = Signature.from_dict(version.signature) if version.signature else None
+        #: what rows are rebuilt as for this framework (CatBoost takes categories as labels)
+        self.input_signature = (
+            _flavour_input(version.format, self.signature) if self.signature else None
+        )
 
     def __repr__(self) -> str:
         return f"LoadedModel({self.version.ref}, {self.version.model_class})"
@@ -37,7 +41,7 @@ class LoadedModel:
         problems = check_frame(self.signature, frame, check_ranges=check_ranges)
         if problems:
             raise SignatureMismatch(problems, model=self.version.ref)
-        return restore_types(self.signature, frame)
+        return restore_types(self.input_signature or self.signature, frame)
 
     def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the training dtypes, unchecked (values that cannot be converted become
@@ -47,7 +51,7 @@ class LoadedModel:
             return frame
         if any(name not in frame.columns for name in self.signature.feature_names):
             return frame
-        return restore_types(self.signature, frame)
+        return restore_types(self.input_signature or self.signature, frame)
 
     def _input(self, frame: pd.DataFrame, validate: bool) -> pd.DataFrame:
         return self.check(frame) if validate else self.typed(frame)
@@ -64,3 +68,12 @@ class LoadedModel:
     @property
     def classes_(self) -> Any:
         return getattr(self.model, "classes_", None)
+
+
+def _flavour_input(format: str, signature: Signature) -> Signature:
+    from keel.registry import flavours
+
+    try:
+        return flavours.by_format(format).input_signature(signature)
+    except InvalidInput:  # a format this Keel does not know: it cannot load it anyway
+        return signature

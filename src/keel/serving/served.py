@@ -122,7 +122,7 @@ class ServedModel:
         """The batch as the model was trained on it: rows in signature order, typed."""
         import pandas as pd
 
-        signature = self.loaded.signature
+        signature = self.loaded.input_signature
         if signature is None:
             return pd.DataFrame.from_records(rows)
         return frame_from_rows(signature, rows)

@@ -18,6 +18,7 @@ import math
 from types import ModuleType
 from typing import Any, ClassVar
 
+from keel.domain.signature import Signature
 from keel.errors import FrameworkMissing, InvalidInput
 
 
@@ -76,6 +77,11 @@ class Flavour:
     def read_file(self, data: bytes) -> Any:
         """A model from a file in the framework's own format (as its users save them)."""
         return self.load(data)
+
+    def input_signature(self, signature: Signature) -> Signature:
+        """The types rows are rebuilt as for this framework (``keel.registry.frames``); the
+        training types themselves unless the framework takes a column better another way."""
+        return signature
 
     def unfitted(self, model: Any) -> Any:
         """A copy of ``model`` with its hyper-parameters and no learned state, to refit."""

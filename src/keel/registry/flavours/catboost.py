@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from typing import Any
 
+from keel.domain.signature import Signature
 from keel.errors import InvalidInput
 from keel.registry.flavours import bundle
 from keel.registry.flavours.base import Flavour, json_params, top_module
@@ -66,6 +68,18 @@ class CatBoostFlavour(Flavour):
             catboost.CatBoostClassifier if loss in _CLASSIFYING else catboost.CatBoostRegressor
         )
         return self._into(wrapper(), data)
+
+    def input_signature(self, signature: Signature) -> Signature:
+        """Category features as their labels: CatBoost hashes a category's text, so a value
+        never seen in training is just another label to it, while a pandas categorical would
+        turn it into a missing value, which CatBoost refuses in a categorical feature."""
+        inputs = tuple(
+            replace(spec, type="string", dtype="object", categories=None, ordered=False)
+            if spec.type == "category"
+            else spec
+            for spec in signature.inputs
+        )
+        return replace(signature, inputs=inputs)
 
     def unfitted(self, model: Any) -> Any:
         """A copy to refit; it writes no ``catboost_info`` folder into the server's working

@@ -15,6 +15,7 @@ column under its name, with the tensor type the graph declares.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,15 @@ class OnnxModel:
     def __repr__(self) -> str:
         return f"OnnxModel(inputs={[i.name for i in self.inputs]})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The file and the labels: a session cannot be pickled, it is rebuilt from them (a
+        pipeline step's output is kept with cloudpickle)."""
+        return {"model_bytes": self.model_bytes, "classes": self.classes_}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        classes = state["classes"]
+        self.__init__(state["model_bytes"], None if classes is None else list(classes))  # type: ignore[misc]
+
     @property
     def is_classifier(self) -> bool:
         return self._label is not None and self._proba is not None
@@ -70,10 +80,12 @@ class OnnxModel:
             matrix: Any = np.asarray(frame, dtype=_NUMPY_OF.get(single.type, np.float32))
             return {single.name: matrix}
         feeds = {}
+        columns = _columns_by_input_name(frame.columns)
         for spec in self.inputs:
-            if spec.name not in frame.columns:
+            name = spec.name if spec.name in frame.columns else columns.get(spec.name)
+            if name is None:
                 raise InvalidInput(spec.name, "the ONNX graph takes this input; it is missing")
-            column = frame[spec.name]
+            column = frame[name]
             dtype = _NUMPY_OF.get(spec.type, np.float32)
             if dtype is np.object_:
                 values = column.astype(object).where(column.notna(), "").astype(str).to_numpy()
@@ -102,6 +114,12 @@ class OnnxModel:
             classes = list(self.classes_) if self.classes_ is not None else list(proba[0])
             return np.array([[row[c] for c in classes] for row in proba], dtype=np.float64)
         return np.asarray(proba, dtype=np.float64)
+
+
+def _columns_by_input_name(columns: Any) -> dict[str, str]:
+    """Columns under the names converters give graph inputs: skl2onnx turns every character
+    that is not a word character into ``_`` (``emp.var.rate`` becomes ``emp_var_rate``)."""
+    return {re.sub(r"[^\w+]", "_", str(c)): str(c) for c in columns}
 
 
 def _problems(data: bytes) -> list[str]:
