@@ -41,6 +41,9 @@ class FlavourCase:
     convert: str | None = None
     #: how far a converted model's probabilities may be from its source's (max abs difference)
     source_tolerance: float | None = None
+    #: the framework's users give it category features as their labels (CatBoost: a pandas
+    #: categorical cannot hold a value never seen in training, a label can)
+    categories_as_labels: bool = False
 
     def __str__(self) -> str:
         return self.name

@@ -77,6 +77,9 @@ def policy(loop: Loop) -> dict[str, Any]:
 def native_answers(loop: Loop, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     native = loop.stage("register", register)["native"]
     typed = loop.table.typed(rows)
+    if loop.case.categories_as_labels:
+        for column in loop.table.categorical:
+            typed[column] = rows[column].astype(str).to_numpy()
     return np.asarray(native.predict(typed)).ravel(), np.asarray(native.predict_proba(typed))
 
 

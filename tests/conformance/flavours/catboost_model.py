@@ -22,4 +22,10 @@ def train(table: Table) -> Trained:
     return Trained(model.fit(*fit_frame(table)))
 
 
-CASE = FlavourCase("catboost", flavour="catboost", native_class="CatBoostClassifier", train=train)
+CASE = FlavourCase(
+    "catboost",
+    flavour="catboost",
+    native_class="CatBoostClassifier",
+    train=train,
+    categories_as_labels=True,
+)
