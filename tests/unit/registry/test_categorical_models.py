@@ -16,6 +16,7 @@ from keel.registry.frames import frame_from_rows, restore_types
 from keel.registry.loaded import LoadedModel
 from keel.registry.signatures import infer_signature
 from keel.serving.served import ServedModel
+from tests.unit.registry.census import census_table
 
 ROWS = 300
 
@@ -23,26 +24,7 @@ ROWS = 300
 @pytest.fixture(scope="module")
 def census() -> tuple[pd.DataFrame, np.ndarray]:
     """Two categories in a non-sorted order (text and ints) plus int, float and bool columns."""
-    rng = np.random.default_rng(7)
-    colour = rng.choice(["red", "green", "blue", "teal"], ROWS)
-    grade = rng.choice([3, 1, 2, 10], ROWS)
-    frame = pd.DataFrame(
-        {
-            "colour": pd.Categorical(colour, categories=["teal", "red", "blue", "green"]),
-            "grade": pd.Categorical(grade, categories=[10, 3, 1, 2]),
-            "age": rng.integers(18, 90, ROWS),
-            "income": rng.normal(50.0, 10.0, ROWS).round(3),
-            "member": rng.random(ROWS) < 0.4,
-        }
-    )
-    logit = (
-        (colour == "red") * 1.5
-        - (grade == 10) * 1.2
-        + (frame["age"].to_numpy() - 50) / 20
-        + frame["member"].to_numpy() * 0.8
-    )
-    labels = (logit + rng.normal(0, 0.5, ROWS) > 0.3).astype(int)
-    return frame, labels
+    return census_table(7, ROWS)
 
 
 def _lightgbm(frame: pd.DataFrame, labels: np.ndarray) -> Any:

@@ -20,6 +20,7 @@ from keel.client import Client
 from keel.errors import InvalidInput
 from keel.registry.conversion import ConversionMismatch
 from keel.registry.flavours.onnx import OnnxModel
+from tests.unit.registry.census import census_table
 
 ROWS = 300
 
@@ -42,26 +43,7 @@ def numbers() -> tuple[pd.DataFrame, np.ndarray]:
 @pytest.fixture(scope="module")
 def census() -> tuple[pd.DataFrame, np.ndarray]:
     """Text and int categories (in a non-sorted order), int, float and bool columns."""
-    rng = np.random.default_rng(11)
-    colour = rng.choice(["red", "green", "blue", "teal"], ROWS)
-    grade = rng.choice([3, 1, 2, 10], ROWS)
-    frame = pd.DataFrame(
-        {
-            "colour": pd.Categorical(colour, categories=["teal", "red", "blue", "green"]),
-            "grade": pd.Categorical(grade, categories=[10, 3, 1, 2]),
-            "age": rng.integers(18, 90, ROWS),
-            "income": rng.normal(50.0, 10.0, ROWS).round(3),
-            "member": rng.random(ROWS) < 0.4,
-        }
-    )
-    logit = (
-        (colour == "red") * 1.5
-        - (grade == 10) * 1.2
-        + (frame["age"].to_numpy() - 50) / 20
-        + frame["member"].to_numpy() * 0.8
-    )
-    labels = (logit + rng.normal(0, 0.5, ROWS) > 0.3).astype(int)
-    return frame, labels
+    return census_table(11, ROWS)
 
 
 def _with_missing(frame: pd.DataFrame) -> pd.DataFrame:

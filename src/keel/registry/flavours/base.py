@@ -89,6 +89,14 @@ class Flavour:
 
         return clone(model)
 
+    def cannot_refit(self, what: str, instead: str) -> InvalidInput:
+        """Why a retrain cannot refit ``what`` by itself, and what to register or set instead."""
+        return InvalidInput(
+            "model",
+            f"{what} has no estimator to refit; {instead}, or set retraining.trainer in the "
+            "policy to a function that trains and returns a new model",
+        )
+
 
 def json_params(flavour: str, params: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments as JSON values; a value JSON cannot hold (a Python callable as

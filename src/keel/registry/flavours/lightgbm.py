@@ -73,10 +73,8 @@ class LightGBMFlavour(Flavour):
     def unfitted(self, model: Any) -> Any:
         lgb = self.framework()
         if isinstance(model, lgb.Booster):
-            raise InvalidInput(
-                "model",
-                "a bare LightGBM Booster has no estimator to refit; register the LGBMClassifier "
-                "or LGBMRegressor, or set retraining.trainer in the policy",
+            raise self.cannot_refit(
+                "a bare LightGBM Booster", "register the LGBMClassifier or LGBMRegressor"
             )
         return super().unfitted(model)
 

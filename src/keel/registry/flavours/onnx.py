@@ -183,10 +183,8 @@ class OnnxFlavour(Flavour):
         return self._session(data, None)
 
     def unfitted(self, model: Any) -> Any:
-        raise InvalidInput(
-            "model",
-            "an ONNX graph cannot be refit; set retraining.trainer in the policy to a function "
-            "that trains and returns a new model",
+        raise self.cannot_refit(
+            "an ONNX graph", "convert the retrained source model again (keel models convert)"
         )
 
     def _check_graph(self, payload: bytes) -> None:

@@ -99,10 +99,8 @@ class XGBoostFlavour(Flavour):
 
     def unfitted(self, model: Any) -> Any:
         if isinstance(model, XGBoostBooster):
-            raise InvalidInput(
-                "model",
-                "a bare XGBoost Booster has no estimator to refit; register the XGBClassifier "
-                "or XGBRegressor, or set retraining.trainer in the policy",
+            raise self.cannot_refit(
+                "a bare XGBoost Booster", "register the XGBClassifier or XGBRegressor"
             )
         return super().unfitted(model)
 
