@@ -5,10 +5,9 @@ The table: ``../shared/data/bank_marketing/bank_additional_full.csv`` (41,188 ca
 Portuguese bank's telemarketing campaigns; target ``target``, 11% positive). ``duration`` is left
 out (it is known only after the call), and so are the label ``y`` and the derived ``row_id``,
 ``year_derived`` and ``year_month_derived``. Its 10 text columns become pandas ``category``
-columns; the dots in three column names (``emp.var.rate``...) become underscores: skl2onnx names
-the graph's inputs that way, and Keel's ``OnnxModel`` looks each input up by its graph name, so
-``keel models convert`` fails on the dotted names ("emp_var_rate: the ONNX graph takes this
-input; it is missing"). The rows are split 75/25, stratified, seed 0.
+columns; the dots in three column names (``emp.var.rate``...) become underscores, the names
+skl2onnx gives the graph's inputs, so every flavour and the bare ONNX endpoint see the same
+names. The rows are split 75/25, stratified, seed 0.
 
 The models, all with the frameworks' defaults but for the tree count:
 
