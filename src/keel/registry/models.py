@@ -14,6 +14,7 @@ makes two versions, whichever of its controllers resumes after a pause.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,6 +153,9 @@ def register(
     }
     parent_number = validate_version(parent, "parent") if parent is not None else None
     data, chosen_format = serialization.dump(model, format)
+    if signature is not None and not signature.outputs:
+        flavour = serialization.flavour_of(model, chosen_format)
+        signature = replace(signature, outputs=flavour.outputs(model))
     sha = sha256_hex(data)
     record = trust_store.decide(data, chosen_format, sha256=sha, trust=trust, actor=actor)
     artifacts.put(data)

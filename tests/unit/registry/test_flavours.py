@@ -326,3 +326,19 @@ def test_an_onnx_network_runs_as_its_graph_computes(tmp_path: Path) -> None:
     path.write_bytes(network.SerializeToString())
     from_file, format = read_model_file(path, TrustRequest((), False))
     np.testing.assert_array_equal(from_file.predict(rows), loaded.predict(rows))
+
+
+def test_a_signature_describes_what_the_model_answers(
+    frame: pd.DataFrame, labels: np.ndarray
+) -> None:
+    model = BUILDERS["lightgbm-classifier"](frame, labels)
+    assert flavours.detect(model).outputs(model) == {
+        "flavour": "lightgbm",
+        "probabilities": True,
+        "classes": ["no", "yes"],
+    }
+    regressor = BUILDERS["lightgbm-regressor"](frame, labels)
+    assert flavours.detect(regressor).outputs(regressor) == {
+        "flavour": "lightgbm",
+        "probabilities": False,
+    }

@@ -78,6 +78,21 @@ class Flavour:
         """A model from a file in the framework's own format (as its users save them)."""
         return self.load(data)
 
+    def outputs(self, model: Any) -> dict[str, Any]:
+        """What the model answers, kept in its signature: the flavour, whether it gives
+        probabilities and, for a classifier, its class labels in the order of its columns."""
+        described: dict[str, Any] = {
+            "flavour": self.name,
+            "probabilities": callable(getattr(model, "predict_proba", None)),
+        }
+        classes = getattr(model, "classes_", None)
+        if classes is not None:
+            try:
+                described["classes"] = json_params(self.name, {"classes": list(classes)})["classes"]
+            except (InvalidInput, TypeError):  # labels JSON cannot hold: left out
+                pass
+        return described
+
     def input_signature(self, signature: Signature) -> Signature:
         """The types rows are rebuilt as for this framework (``keel.registry.frames``); the
         training types themselves unless the framework takes a column better another way."""
