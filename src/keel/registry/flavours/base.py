@@ -12,6 +12,7 @@ Adding a flavour means one module with a ``Flavour`` subclass and one line in
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
@@ -87,10 +88,8 @@ class Flavour:
         }
         classes = getattr(model, "classes_", None)
         if classes is not None:
-            try:
+            with contextlib.suppress(InvalidInput, TypeError):  # labels JSON cannot hold
                 described["classes"] = json_params(self.name, {"classes": list(classes)})["classes"]
-            except (InvalidInput, TypeError):  # labels JSON cannot hold: left out
-                pass
         return described
 
     def input_signature(self, signature: Signature) -> Signature:
