@@ -130,9 +130,15 @@ class ServedModel:
     def _call(self, features: Any, *, finite: bool) -> Scored:
         import sklearn
 
+        both = getattr(self.native, "predict_and_proba", None)  # one run for both (ONNX)
         with sklearn.config_context(assume_finite=finite):
-            predictions = np.asarray(self.native.predict(features))
-            proba = np.asarray(self.native.predict_proba(features)) if self._proba else None
+            if both is not None:
+                labels, probabilities = both(features)
+                predictions = np.asarray(labels)
+                proba = np.asarray(probabilities) if probabilities is not None else None
+            else:
+                predictions = np.asarray(self.native.predict(features))
+                proba = np.asarray(self.native.predict_proba(features)) if self._proba else None
         scores = None
         if proba is not None and proba.ndim == 2 and len(proba):
             chosen = proba[:, 1] if self._binary else proba.max(axis=1)

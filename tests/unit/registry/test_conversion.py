@@ -122,6 +122,9 @@ def _check_converted(
     assert np.abs(proba - native.predict_proba(frame)).max() <= tolerance
     agree = np.mean(np.asarray(loaded.predict(frame)) == np.asarray(native.predict(frame)))
     assert agree >= 0.99  # a label may flip only where two probabilities tie within tolerance
+    labels, both = loaded.model.predict_and_proba(loaded.typed(frame))  # serving's one run
+    np.testing.assert_array_equal(labels, loaded.predict(frame))
+    np.testing.assert_array_equal(both, proba)
 
 
 def test_a_one_hot_pipeline_over_category_columns_converts(

@@ -322,6 +322,10 @@ def test_an_onnx_network_runs_as_its_graph_computes(tmp_path: Path) -> None:
     expected = np.exp(hidden - hidden.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(loaded.predict(rows), expected, rtol=1e-5, atol=1e-6)
+    assert getattr(loaded, "predict_proba", None) is None  # no probability output: a regressor
+    labels, proba = loaded.predict_and_proba(rows)
+    assert proba is None
+    np.testing.assert_array_equal(labels, loaded.predict(rows))
     path = tmp_path / "network.onnx"
     path.write_bytes(network.SerializeToString())
     from_file, format = read_model_file(path, TrustRequest((), False))
