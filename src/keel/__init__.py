@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from keel.monitoring.runner import MonitorResult
     from keel.pipelines.pipeline import Pipeline, PipelineResult
     from keel.pipelines.step import StepContext, step
+    from keel.registry.flavours import OnnxModel
     from keel.registry.loaded import LoadedModel
     from keel.registry.predictions import LabelReport, LogReceipt
     from keel.registry.runs import Run
@@ -73,6 +74,7 @@ __all__ = [
     "ModelVersion",
     "MonitorResult",
     "NotFound",
+    "OnnxModel",
     "Pipeline",
     "PipelineFailed",
     "PipelineResult",
@@ -109,6 +111,7 @@ _LAZY = {
     "Policy": "keel.domain.policy",
     "Suite": "keel.domain.policy",
     "LoadedModel": "keel.registry.loaded",
+    "OnnxModel": "keel.registry.flavours",
     "ModelVersion": "keel.domain.entities",
     "Run": "keel.registry.runs",
     "Settings": "keel.settings",

@@ -40,6 +40,7 @@ INTENDED = {
     "ModelFailed",
     "ModelVersion",
     "NotFound",
+    "OnnxModel",
     "Policy",
     "Run",
     "SchemaTooNew",

@@ -35,7 +35,8 @@ Coercion at this door, for clients whose JSON is less exact than the signature:
 - categories: a string, or a number sent as its label; matched against the signature's
   categories by their text (``3``, ``3.0`` and ``"3"`` all match a category ``3`` or ``"3"``),
   and the signature's own value is what the model gets;
-- datetimes: text only; other columns: anything but an object or an array.
+- datetimes: text a datetime can be read from (ISO 8601, or what pandas reads), else "not a
+  datetime"; other columns: anything but an object or an array.
 
 Decisions: fields the signature does not name are ignored, so clients may send ids and extra
 context; they are not logged. A ``"key"`` is always read as the entity key, and is also a
@@ -48,6 +49,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -300,9 +302,15 @@ class InputSchema:
                 return _BOOLEAN_TEXT[value.lower()]
             problems.add(spec.name, row, value, "boolean", f"wrong type {_json_type(value)}")
             return None
-        if kind == "datetime" and kind_of_value is not str:
-            problems.add(spec.name, row, value, "datetime text", f"wrong type {_json_type(value)}")
-            return None
+        if kind == "datetime":
+            if kind_of_value is not str:
+                problem = f"wrong type {_json_type(value)}"
+                problems.add(spec.name, row, value, "datetime text", problem)
+                return None
+            if not _is_datetime_text(value):
+                problems.add(spec.name, row, value, "datetime text", "not a datetime")
+                return None
+            return value
         if kind_of_value is dict or kind_of_value is list:
             problems.add(spec.name, row, value, kind, f"wrong type {_json_type(value)}")
             return None
@@ -358,6 +366,22 @@ def _text_number(text: str) -> int | float | None:
         return int(text)
     number = float(text)
     return number if math.isfinite(number) else None
+
+
+def _is_datetime_text(text: str) -> bool:
+    """Text a datetime column can be rebuilt from (ISO 8601 first, as clients send it; then
+    what pandas reads, which is what ``keel.registry.frames`` rebuilds it with)."""
+    try:
+        datetime.fromisoformat(text)
+        return True
+    except ValueError:
+        pass
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(text) is not pd.NaT
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def _bounds(spec: FeatureSpec) -> tuple[float, float] | None:

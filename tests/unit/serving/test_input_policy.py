@@ -236,3 +236,25 @@ def test_any_json_value_parses_to_its_type_or_names_the_field(
     assert bool(checked.rejected) == (reject and bool(flagged))
     assert all(isinstance(t, str) for t in checked.log_rejections().values())
     assert checked.log_warnings() is None or len(checked.log_warnings() or []) == 1
+
+
+@pytest.mark.parametrize(
+    ("sent", "problem"),
+    [
+        ("2024-03-01T12:30:00Z", None),
+        ("2024-03-01", None),
+        ("1 March 2024", None),
+        ("not a date", "not a datetime"),
+        ("2024-13-45", "not a datetime"),
+        (20240301, "wrong type number"),
+    ],
+)
+def test_a_datetime_is_text_a_datetime_can_be_read_from(sent: Any, problem: str | None) -> None:
+    schema = InputSchema(Signature(inputs=(FeatureSpec("opened", "datetime", "datetime64[ns]"),)))
+    body = parse_body(orjson.dumps({"opened": sent}))
+    if problem is None:
+        assert schema.check(body).rows == [[sent]]
+        return
+    with pytest.raises(SignatureMismatch) as caught:
+        schema.check(body)
+    assert [(p["field"], p["problem"]) for p in caught.value.problems] == [("opened", problem)]
