@@ -67,6 +67,11 @@ class ServedModel:
         self.feature_names = self.schema.names if self.schema else None
         module = type(self.native).__module__.split(".")[0]
         self._arrays = self.schema is not None and self.schema.numeric and module == "sklearn"
+        #: a model that takes plain columns (an ONNX graph builds its tensors from them) is
+        #: given them without a DataFrame in between
+        self._columns = self.schema is not None and bool(
+            getattr(self.native, "takes_columns", False)
+        )
         self._proba = callable(getattr(self.native, "predict_proba", None))
         classes = getattr(self.native, "classes_", None)
         self._binary = self._proba and classes is not None and len(classes) == 2
@@ -78,7 +83,7 @@ class ServedModel:
     @property
     def input_kind(self) -> str:
         """How batches reach the model: ``array`` (one float64 array) or ``frame``."""
-        return "array" if self._arrays else "frame"
+        return "array" if self._arrays else "columns" if self._columns else "frame"
 
     def rows(self, parsed: ParsedRequest) -> list[Any]:
         """The request's rows checked and ordered for this version (SignatureMismatch if not);
@@ -116,6 +121,10 @@ class ServedModel:
                             exc,
                         )
                         self._arrays = False
+        if self._columns:
+            assert self.feature_names is not None
+            values = list(zip(*rows, strict=True)) if rows else [()] * len(self.feature_names)
+            return self._call(dict(zip(self.feature_names, values, strict=True)), finite=False)
         return self._call(self._frame(rows), finite=False)
 
     def _frame(self, rows: list[Any]) -> Any:

@@ -346,3 +346,44 @@ def test_a_signature_describes_what_the_model_answers(
         "flavour": "lightgbm",
         "probabilities": False,
     }
+
+
+def test_an_onnx_graph_takes_plain_columns_as_it_takes_a_frame() -> None:
+    """Serving hands an ONNX model the checked columns without a DataFrame; the tensors, and
+    so the answers, are the same (text missing as "", numbers missing as NaN)."""
+    pytest.importorskip("skl2onnx")
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rows = pd.DataFrame({"plan": ["pro", "free", "team", "pro"] * 25, "amount": np.arange(100.0)})
+    labels = (rows["amount"] > 50).astype(int)
+    pipeline = Pipeline(
+        [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"])],
+                    remainder="passthrough",
+                ),
+            ),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(rows, labels)
+    graph = to_onnx(
+        pipeline,
+        initial_types=[
+            ("plan", StringTensorType([None, 1])),
+            ("amount", FloatTensorType([None, 1])),
+        ],
+        options={id(pipeline): {"zipmap": False}},
+    )
+    model = flavours.OnnxModel(graph.SerializeToString(), classes=[0, 1])
+    columns = {"plan": ["pro", None, "gold"], "amount": [3.0, None, 70]}
+    frame = pd.DataFrame({"plan": ["pro", None, "gold"], "amount": [3.0, np.nan, 70.0]})
+    from_columns, from_frame = model.predict_and_proba(columns), model.predict_and_proba(frame)
+    np.testing.assert_array_equal(from_columns[0], from_frame[0])
+    np.testing.assert_array_equal(from_columns[1], from_frame[1])

@@ -73,17 +73,26 @@ class OnnxModel:
     def is_classifier(self) -> bool:
         return self._label is not None and self._proba is not None
 
+    #: serving may hand ``predict`` plain columns (``{name: values}``) instead of a DataFrame
+    takes_columns = True
+
     def feeds(self, frame: Any) -> dict[str, Any]:
-        """The frame as the graph's inputs, each built with NumPy (pandas per column costs a
-        hundred times what the graph does on a small batch)."""
-        if len(self.inputs) == 1 and self.inputs[0].name not in getattr(frame, "columns", ()):
+        """The frame (or a mapping of column name to values) as the graph's inputs, each
+        built with NumPy: pandas per column costs a hundred times what the graph does on a
+        small batch."""
+        names = list(frame.keys()) if isinstance(frame, dict) else list(frame.columns)
+        if len(self.inputs) == 1 and self.inputs[0].name not in names:
             single = self.inputs[0]
-            matrix: Any = np.asarray(frame, dtype=_NUMPY_OF.get(single.type, np.float32))
+            dtype = _NUMPY_OF.get(single.type, np.float32)
+            if isinstance(frame, dict):
+                columns = [_tensor(frame[n], np.float64) for n in names]
+                return {single.name: np.column_stack(columns).astype(dtype, copy=False)}
+            matrix: Any = np.asarray(frame, dtype=dtype)
             return {single.name: matrix}
         feeds = {}
-        columns = _columns_by_input_name(frame.columns)
+        renamed = _columns_by_input_name(names)
         for spec in self.inputs:
-            name = spec.name if spec.name in frame.columns else columns.get(spec.name)
+            name = spec.name if spec.name in names else renamed.get(spec.name)
             if name is None:
                 raise InvalidInput(spec.name, "the ONNX graph takes this input; it is missing")
             values = _tensor(frame[name], _NUMPY_OF.get(spec.type, np.float32))
@@ -127,8 +136,11 @@ class OnnxModel:
 
 
 def _tensor(column: Any, dtype: Any) -> Any:
-    """One column as the tensor type the graph declares: text with missing values as "",
-    numbers and booleans as that NumPy type (missing numbers NaN)."""
+    """One column (a pandas Series or plain values) as the tensor type the graph declares:
+    text with missing values as "", numbers and booleans as that NumPy type (missing numbers
+    NaN)."""
+    if not hasattr(column, "to_numpy"):
+        return _tensor_of_values(column, dtype)
     if dtype is np.object_:
         values = column.to_numpy(dtype=object, na_value="")
         if not all(type(v) is str for v in values):
@@ -137,6 +149,16 @@ def _tensor(column: Any, dtype: Any) -> Any:
     if dtype is np.bool_:
         return column.to_numpy(dtype=bool, na_value=False)
     return column.to_numpy(dtype=np.float64, na_value=np.nan).astype(dtype, copy=False)
+
+
+def _tensor_of_values(values: Any, dtype: Any) -> Any:
+    if dtype is np.object_:
+        text = ["" if v is None else v if type(v) is str else str(v) for v in values]
+        return np.array(text, dtype=object)
+    if dtype is np.bool_:
+        return np.array([bool(v) for v in values], dtype=bool)
+    numbers = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return numbers.astype(dtype, copy=False)
 
 
 def _columns_by_input_name(columns: Any) -> dict[str, str]:
