@@ -9,6 +9,8 @@ ever deserialized, so a test proves "nothing ran" by the file's absence.
 - a random forest whose tree nodes point outside the tree (it would crash ``predict``);
 - a pipeline ending in LightGBM whose booster's saved model is removed (its handle would be
   whatever the file says);
+- LightGBM and XGBoost models whose trees point a child past the end of the tree (``predict``
+  would read outside memory and crash the server), natively and inside a skops pipeline;
 - ONNX graphs that reach beyond the file: weights read from a path on the server's disk
   (external data), and an operator from a custom domain (a native library).
 """
@@ -164,6 +166,24 @@ def corpus(marker: Path) -> list[Hostile]:
             ("lightgbm.basic.Booster",),
         ),
         Hostile(
+            "lightgbm-child-past-the-tree",
+            _bundle("lightgbm", "model.txt", lightgbm_wild_text().encode()),
+            "lightgbm",
+            ("lightgbm.basic.Booster",),
+        ),
+        Hostile(
+            "skops-lightgbm-child-past-the-tree",
+            skops_lightgbm_with_text(lightgbm_wild_text()),
+            "skops",
+            ("lightgbm.basic.Booster",),
+        ),
+        Hostile(
+            "xgboost-child-past-the-tree",
+            _bundle("xgboost", "model.ubj", xgboost_wild_ubj()),
+            "xgboost",
+            ("xgboost.core.Booster",),
+        ),
+        Hostile(
             "onnx-external-data-from-server-disk",
             onnx_bundle(onnx_graph(external="/etc/passwd")),
             "onnx",
@@ -235,6 +255,59 @@ def lightgbm_without_model() -> bytes:
     del booster["content"]["content"]["_handle"]
     files = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
     return _zip_schema_raw(json.dumps(schema).encode(), files)
+
+
+def _lightgbm_model() -> Any:
+    import lightgbm
+
+    features = np.random.default_rng(0).normal(size=(200, 3))
+    labels = (features[:, 0] + features[:, 1] > 0).astype(int)
+    return lightgbm.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(features, labels)
+
+
+def lightgbm_wild_text() -> str:
+    """LightGBM model text whose first tree's first inner child points past the tree (the text
+    keeps its length, so ``tree_sizes`` still agree)."""
+    lines = _lightgbm_model().booster_.model_to_string().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("left_child="))
+    children = lines[at].removeprefix("left_child=").split(" ")
+    inner = next(i for i, c in enumerate(children) if not c.startswith("-"))
+    children[inner] = "9"
+    lines[at] = "left_child=" + " ".join(children)
+    return "\n".join(lines)
+
+
+def skops_lightgbm_with_text(text: str) -> bytes:
+    """A skops LGBMClassifier whose booster's saved model text is ``text``."""
+    import skops.io
+
+    archive = zipfile.ZipFile(io.BytesIO(skops.io.dumps(_lightgbm_model())))
+    schema = json.loads(archive.read("schema.json"))
+    handle = schema["content"]["content"]["_Booster"]["content"]["content"]["_handle"]
+    handle["content"] = json.dumps(text)
+    files = {name: archive.read(name) for name in archive.namelist() if name != "schema.json"}
+    return _zip_schema_raw(json.dumps(schema).encode(), files)
+
+
+def xgboost_wild_ubj() -> bytes:
+    """An XGBoost booster whose first tree's root has a child a million nodes away."""
+    import xgboost
+
+    features = np.random.default_rng(0).normal(size=(200, 3))
+    labels = (features[:, 0] > 0).astype(int)
+    model = xgboost.XGBClassifier(n_estimators=2, max_depth=2).fit(features, labels)
+    document = json.loads(bytes(model.get_booster().save_raw("json")))
+    tree = document["learner"]["gradient_booster"]["model"]["trees"][0]
+    tree["left_children"][0] = 10**6
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(json.dumps(document).encode()))
+    return bytes(booster.save_raw("ubj"))
+
+
+def _bundle(flavour: str, member: str, payload: bytes) -> bytes:
+    from keel.registry.flavours import bundle
+
+    return bundle.write(flavour, member, payload, {"wrapper": "Booster"})
 
 
 def onnx_graph(*, external: str | None = None, domain: str = "") -> bytes:

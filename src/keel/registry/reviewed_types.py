@@ -103,7 +103,14 @@ def _booster_problem(name: str, booster: Any) -> str | None:
     handle = getattr(booster, "_handle" if name == LIGHTGBM_BOOSTER else "handle", None)
     if not isinstance(handle, ctypes.c_void_p) or not handle.value:
         return "the booster holds no model its framework loaded"
-    return None
+    from keel.registry.flavours.booster_checks import lightgbm_problems
+    from keel.registry.flavours.xgboost import malformed_booster
+
+    if name == LIGHTGBM_BOOSTER:
+        problems = lightgbm_problems(booster.model_to_string())
+    else:
+        problems = malformed_booster(booster)
+    return "; ".join(problems[:3]) or None
 
 
 def _estimator_problem(value: Any, n_features: int | None) -> str | None:

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from keel.errors import InvalidInput
+from keel.errors import InvalidInput, UntrustedArtifact
 from keel.registry.flavours import bundle
 from keel.registry.flavours.base import Flavour, json_params, top_module
+from keel.registry.flavours.booster_checks import lightgbm_problems
 
 MEMBER = "model.txt"
 BOOSTER = "Booster"
@@ -54,8 +55,9 @@ class LightGBMFlavour(Flavour):
         return bundle.write(self.name, MEMBER, text.encode("utf-8"), meta)
 
     def check(self, data: bytes) -> None:
-        meta, _ = bundle.read(data, self.name, MEMBER)
+        meta, payload = bundle.read(data, self.name, MEMBER)
         bundle.wrapper_of(meta, WRAPPERS, self.name)
+        _refuse_malformed(payload)
 
     def load(self, data: bytes) -> Any:
         meta, payload = bundle.read(data, self.name, MEMBER)
@@ -80,10 +82,25 @@ class LightGBMFlavour(Flavour):
 
     def _booster(self, text: bytes) -> Any:
         lgb = self.framework()
+        _refuse_malformed(text)
         try:
             return lgb.Booster(model_str=text.decode("utf-8"))
         except (UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
             raise InvalidInput("model", f"not a LightGBM model text: {exc}") from exc
+
+
+def _refuse_malformed(text: bytes) -> None:
+    """UntrustedArtifact unless every tree of the model text is sound (``booster_checks``)."""
+    try:
+        problems = lightgbm_problems(text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("model", f"not a LightGBM model text: {exc}") from exc
+    if problems:
+        raise UntrustedArtifact(
+            "",
+            ["lightgbm.basic.Booster"],
+            hint="the model's trees are malformed: " + "; ".join(problems[:3]),
+        )
 
 
 def _fitted(model: Any, booster: Any, meta: dict[str, Any]) -> Any:

@@ -10,11 +10,15 @@ it starts with ``sklearn.``.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import Any
 
 from keel.errors import InvalidInput, UntrustedArtifact
 from keel.registry.flavours.base import Flavour, top_module
-from keel.registry.reviewed_types import REVIEWED_TYPES, malformed_trees
+from keel.registry.flavours.booster_checks import lightgbm_problems
+from keel.registry.reviewed_types import LIGHTGBM_BOOSTER, REVIEWED_TYPES, malformed_trees
 
 
 def skops_types(data: bytes) -> list[str]:
@@ -25,6 +29,43 @@ def skops_types(data: bytes) -> list[str]:
         return sorted(set(skops.io.get_untrusted_types(data=data)))
     except Exception as exc:  # a zip or schema that is not skops' own, in any of many ways
         raise InvalidInput("model", f"not a readable skops file: {exc}") from exc
+
+
+def _refuse_malformed_lightgbm(data: bytes) -> None:
+    """LightGBM parses a booster's model text while skops rebuilds it, and aborts the process
+    on some malformed texts; so each text is read out of the file's schema and checked first."""
+    problems = [p for text in _lightgbm_texts(data) for p in lightgbm_problems(text)]
+    if problems:
+        raise UntrustedArtifact(
+            "",
+            [LIGHTGBM_BOOSTER],
+            hint="the file's LightGBM trees are malformed: " + "; ".join(problems[:3]),
+        )
+
+
+def _lightgbm_texts(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    texts: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if f"{node.get('__module__')}.{node.get('__class__')}" == LIGHTGBM_BOOSTER:
+                state = (node.get("content") or {}).get("content") or {}
+                for key in ("_handle", "handle"):
+                    text = (state.get(key) or {}).get("content")
+                    if isinstance(text, str):
+                        value = json.loads(text)
+                        if isinstance(value, str):
+                            texts.append(value)
+            for child in node.values():
+                visit(child)
+        elif isinstance(node, list):
+            for child in node:
+                visit(child)
+
+    visit(schema)
+    return texts
 
 
 class SklearnFlavour(Flavour):
@@ -51,8 +92,11 @@ class SklearnFlavour(Flavour):
     def load(self, data: bytes) -> Any:
         import skops.io
 
+        types = skops_types(data)
+        if LIGHTGBM_BOOSTER in types:
+            _refuse_malformed_lightgbm(data)
         try:
-            model = skops.io.loads(data, trusted=skops_types(data) or None)
+            model = skops.io.loads(data, trusted=types or None)
         except Exception as exc:  # skops raises many kinds of error on a malformed file
             raise InvalidInput("model", f"the skops file cannot be loaded: {exc}") from exc
         problems = malformed_trees(model)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from keel.errors import InvalidInput
+from keel.errors import InvalidInput, UntrustedArtifact
 from keel.registry.flavours import bundle
 from keel.registry.flavours.base import Flavour, json_params, loads_json, top_module
+from keel.registry.flavours.booster_checks import xgboost_problems
 
 MEMBER = "model.ubj"
 BOOSTER = "Booster"
@@ -111,6 +112,7 @@ class XGBoostFlavour(Flavour):
             booster.load_model(bytearray(data))
         except xgb.core.XGBoostError as exc:
             raise InvalidInput("model", f"not an XGBoost model: {exc}") from exc
+        refuse_malformed(booster)
         return booster
 
     def _into(self, model: Any, data: bytes) -> None:
@@ -119,3 +121,27 @@ class XGBoostFlavour(Flavour):
             model.load_model(bytearray(data))
         except xgb.core.XGBoostError as exc:
             raise InvalidInput("model", f"not an XGBoost model: {exc}") from exc
+        refuse_malformed(model.get_booster())
+
+
+def refuse_malformed(booster: Any) -> None:
+    """UntrustedArtifact unless every tree of a loaded booster is sound (XGBoost loads a file
+    without checking its node indices; ``predict`` would follow them)."""
+    problems = malformed_booster(booster)
+    if problems:
+        raise UntrustedArtifact(
+            "",
+            ["xgboost.core.Booster"],
+            hint="the model's trees are malformed: " + "; ".join(problems[:3]),
+        )
+
+
+def malformed_booster(booster: Any) -> list[str]:
+    """The problems ``booster_checks`` finds in a loaded booster's trees."""
+    import json
+
+    try:
+        document = json.loads(bytes(booster.save_raw("json")))
+    except ValueError:  # a linear booster's JSON, say: no trees to follow
+        return []
+    return xgboost_problems(document)
