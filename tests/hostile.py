@@ -190,6 +190,18 @@ def corpus(marker: Path) -> list[Hostile]:
             ("onnx.external_data:/etc/passwd",),
         ),
         Hostile(
+            "onnx-external-data-inside-a-branch",
+            onnx_bundle(onnx_branch_reading("keel.yaml")),
+            "onnx",
+            ("onnx.external_data:keel.yaml",),
+        ),
+        Hostile(
+            "skops-wild-tree-nested-past-the-search",
+            wild_forest_nested(25),
+            "skops",
+            (),  # refused for its depth, whatever type sits at the limit
+        ),
+        Hostile(
             "onnx-custom-operator-domain",
             onnx_bundle(onnx_graph(domain="evil.ops")),
             "onnx",
@@ -332,6 +344,46 @@ def onnx_graph(*, external: str | None = None, domain: str = "") -> bytes:
     )
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     return bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
+
+
+def onnx_branch_reading(path: str) -> bytes:
+    """An ``If`` node whose branch returns a tensor stored as external data at ``path`` (a
+    file of the server's working directory, read by the runtime and answered)."""
+    from onnx import TensorProto, helper
+
+    secret = helper.make_tensor("secret", TensorProto.UINT8, [16], [0] * 16)
+    secret.ClearField("int32_data")
+    secret.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", path), ("offset", "0"), ("length", "16")):
+        entry = secret.external_data.add()
+        entry.key, entry.value = key, value
+    output = helper.make_tensor_value_info("out", TensorProto.UINT8, [16])
+    branch = helper.make_graph(
+        [helper.make_node("Identity", ["secret"], ["out"])], "branch", [], [output], [secret]
+    )
+    graph = helper.make_graph(
+        [helper.make_node("If", ["x"], ["y"], then_branch=branch, else_branch=branch)],
+        "attack",
+        [helper.make_tensor_value_info("x", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.UINT8, [16])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return bytes(model.SerializeToString())
+
+
+def wild_forest_nested(levels: int) -> bytes:
+    """The wild forest inside ``levels`` nested pipelines, deeper than a search that stops at
+    some depth would look."""
+    import skops.io
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    forest = skops.io.loads(wild_forest(), trusted=["sklearn.tree._tree.Tree"])
+    model: Any = forest
+    for _ in range(levels):
+        model = Pipeline([("inner", model)])
+    assert isinstance(forest, RandomForestClassifier)
+    return bytes(skops.io.dumps(model))
 
 
 def onnx_bundle(graph: bytes) -> bytes:

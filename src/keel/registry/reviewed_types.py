@@ -45,8 +45,9 @@ FRAMEWORK_TYPES = frozenset(
 #: exact type names trusted on top of skops' defaults, each checked by ``malformed_trees``
 REVIEWED_TYPES = frozenset({TREE, HIST_PREDICTOR}) | FRAMEWORK_TYPES
 
-#: how deep the object graph is searched for trees (pipelines of ensembles are a few levels)
-_MAX_DEPTH = 32
+#: how deep the object graph is searched for trees (pipelines of ensembles are a few levels);
+#: a model nested deeper is refused, since a tree below would go unchecked
+_MAX_DEPTH = 64
 
 
 def _type_name(value: Any) -> str:
@@ -126,7 +127,10 @@ def malformed_trees(model: Any) -> list[str]:
     seen: set[int] = set()
 
     def visit(value: Any, n_features: int | None, depth: int) -> None:
-        if id(value) in seen or depth > _MAX_DEPTH:
+        if id(value) in seen:
+            return
+        if depth > _MAX_DEPTH:  # a tree nested this deep would go unchecked: refuse instead
+            problems.append(f"{_type_name(value)}: nested more than {_MAX_DEPTH} levels deep")
             return
         seen.add(id(value))
         name = _type_name(value)

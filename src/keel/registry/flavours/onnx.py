@@ -168,24 +168,37 @@ def _columns_by_input_name(columns: Any) -> dict[str, str]:
 
 
 def _problems(data: bytes) -> list[str]:
-    """Why this ONNX file may not run here (empty when it may)."""
+    """Why this ONNX file may not run here (empty when it may): every graph is searched, the
+    subgraphs of control-flow nodes (If, Loop, Scan) included, for tensors stored outside the
+    file and operators outside the standard domains."""
     import onnx
 
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf's DecodeError and friends
         raise InvalidInput("model", f"not an ONNX model: {exc}") from exc
+    tensors: list[Any] = []
+    domains = {o.domain for o in model.opset_import}
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        tensors.extend(graph.initializer)
+        for sparse in graph.sparse_initializer:
+            tensors.extend((sparse.values, sparse.indices))
+        for node in graph.node:
+            domains.add(node.domain)
+            for attribute in node.attribute:
+                tensors.extend([attribute.t] if attribute.HasField("t") else [])
+                tensors.extend(attribute.tensors)
+                for sparse in [attribute.sparse_tensor, *attribute.sparse_tensors]:
+                    tensors.extend((sparse.values, sparse.indices))
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
     problems = []
-    tensors = list(model.graph.initializer)
-    for node in model.graph.node:
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                tensors.append(attribute.t)
     for tensor in tensors:
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
             where = {e.key: e.value for e in tensor.external_data}.get("location", "?")
             problems.append(f"onnx.external_data:{where}")
-    domains = {node.domain for node in model.graph.node} | {o.domain for o in model.opset_import}
     problems.extend(f"onnx.custom_domain:{d}" for d in sorted(domains - STANDARD_DOMAINS))
     if model.functions:
         problems.append("onnx.local_functions")
