@@ -387,3 +387,27 @@ def test_an_onnx_graph_takes_plain_columns_as_it_takes_a_frame() -> None:
     from_columns, from_frame = model.predict_and_proba(columns), model.predict_and_proba(frame)
     np.testing.assert_array_equal(from_columns[0], from_frame[0])
     np.testing.assert_array_equal(from_columns[1], from_frame[1])
+
+
+def test_parameters_that_reach_files_or_hosts_are_left_out_of_a_loaded_model(
+    frame: pd.DataFrame, labels: np.ndarray
+) -> None:
+    """An artifact's parameters reach the estimator a retrain fits: none of them may name a
+    file to read, a folder to write or a machine to talk to."""
+    data, format = serialization.dump(BUILDERS["lightgbm-classifier"](frame, labels))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(members[bundle.META])
+    meta["params"].update(
+        machines="10.0.0.1:12400,10.0.0.2:12400",
+        num_machines=2,
+        forcedsplits_filename="/etc/passwd",
+        output_model="/tmp/stolen.txt",
+        path_smooth=0.5,  # a regularisation, not a path
+    )
+    members[bundle.META] = json.dumps(meta).encode()
+    loaded = serialization.load(_rewrite(data, members), format, sha256="0" * 64)
+    params = flavours.unfitted(loaded).get_params()
+    for key in ("machines", "num_machines", "forcedsplits_filename", "output_model"):
+        assert key not in params
+    assert params["path_smooth"] == 0.5

@@ -12,11 +12,15 @@ the same model gives the same bytes (and one content-addressed artifact).
 from __future__ import annotations
 
 import io
+import logging
+import re
 import zipfile
 from typing import Any
 
 from keel.errors import InvalidInput
 from keel.registry.flavours.base import dumps_json, loads_json
+
+log = logging.getLogger("keel.registry")
 
 META = "keel-flavour.json"
 #: a member larger than this (uncompressed) is refused before it is read
@@ -55,7 +59,8 @@ def read(data: bytes, flavour: str, member: str) -> tuple[dict[str, Any], bytes]
         try:
             meta = loads_json(archive.read(META), META)
             payload = archive.read(member)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:  # a corrupt or truncated member
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+            # a corrupt or truncated member, an encrypted one, an unknown compression
             raise InvalidInput("model", f"the {flavour} artifact cannot be read: {exc}") from exc
     if meta.get("flavour") != flavour:
         raise InvalidInput(
@@ -75,8 +80,23 @@ def wrapper_of(meta: dict[str, Any], allowed: frozenset[str], flavour: str) -> s
     return str(wrapper)
 
 
+#: parameters that name files, folders or other machines: an artifact's parameters reach the
+#: estimator a retrain fits, which must not read or write the server's files or talk to hosts a
+#: file chose (LightGBM's ``machines`` and ``forcedsplits_filename``, CatBoost's ``train_dir``)
+_OUTSIDE_WORLD = re.compile(
+    r"_file$|filename|_dir$|_borders$|^machines$|machine_list|num_machines|listen_port"
+    r"|^output_|^input_model$|snapshot|socket|host|url|tracker|^data$|^valid$|callback",
+    re.IGNORECASE,
+)
+
+
 def params_of(meta: dict[str, Any], flavour: str) -> dict[str, Any]:
+    """The constructor arguments the description gives, without any that reach outside the
+    process (see ``_OUTSIDE_WORLD``)."""
     params = meta.get("params", {})
     if not isinstance(params, dict):
         raise InvalidInput("model", f"the {flavour} artifact's params are not a mapping")
-    return params
+    dropped = sorted(k for k in params if _OUTSIDE_WORLD.search(str(k)))
+    if dropped:
+        log.warning("%s artifact: parameters left out (files, hosts): %s", flavour, dropped)
+    return {k: v for k, v in params.items() if k not in dropped}

@@ -82,10 +82,10 @@ class CatBoostFlavour(Flavour):
         return replace(signature, inputs=inputs)
 
     def unfitted(self, model: Any) -> Any:
-        """A copy to refit; it writes no ``catboost_info`` folder into the server's working
-        directory unless the model asked for one."""
+        """A copy to refit; it writes no ``catboost_info`` folder (nor any other file) into
+        the server's working directory."""
         params = model.get_params()
-        params.setdefault("allow_writing_files", False)
+        params["allow_writing_files"] = False
         return type(model)(**params)
 
     def _into(self, model: Any, payload: bytes) -> Any:
