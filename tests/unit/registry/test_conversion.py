@@ -177,6 +177,21 @@ def test_lightgbm_on_category_columns_maps_labels_to_its_codes(
     unseen = plain.assign(colour="purple")  # never trained: missing, as LightGBM takes it
     native = model.predict_proba(frame.assign(colour=pd.NA).astype({"colour": frame.colour.dtype}))
     assert np.abs(loaded.predict_proba(unseen, validate=False) - native).max() <= 1e-4
+    # serving hands the graph checked columns: an unseen label of an int category (a number
+    # input of the graph) is missing too, not an error taking the batch down
+    from keel.serving.served import ServedModel
+
+    served = ServedModel(loaded)
+    rows = [list(r) for r in plain.head(3).itertuples(index=False)]
+    at = list(plain.columns).index("grade")
+    rows[0][at] = "n/a"
+    scored = served.score(rows)
+    expected = model.predict_proba(
+        frame.head(3)
+        .assign(grade=[pd.NA, *frame.grade.head(3)[1:]])
+        .astype({"grade": frame.grade.dtype})
+    )[:, 1]
+    assert np.abs(np.asarray(scored.scores) - expected).max() <= 1e-4
 
 
 def test_a_pipeline_ending_in_lightgbm_and_a_classifier_without_probabilities(

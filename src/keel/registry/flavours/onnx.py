@@ -148,6 +148,8 @@ def _tensor(column: Any, dtype: Any) -> Any:
         return values
     if dtype is np.bool_:
         return column.to_numpy(dtype=bool, na_value=False)
+    if not _is_numeric(column):  # a category flagged unseen arrives as its label
+        column = _pandas().to_numeric(column, errors="coerce")
     return column.to_numpy(dtype=np.float64, na_value=np.nan).astype(dtype, copy=False)
 
 
@@ -157,8 +159,31 @@ def _tensor_of_values(values: Any, dtype: Any) -> Any:
         return np.array(text, dtype=object)
     if dtype is np.bool_:
         return np.array([bool(v) for v in values], dtype=bool)
-    numbers = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    numbers = np.array([_number(v) for v in values], dtype=np.float64)
     return numbers.astype(dtype, copy=False)
+
+
+def _number(value: Any) -> float:
+    """A value for a number input; what is none (missing, an unseen category's label) is NaN,
+    as a model converted from a framework takes a missing value."""
+    if value is None or isinstance(value, str | bytes):
+        try:
+            return float(value) if value is not None else np.nan
+        except ValueError:
+            return np.nan
+    return float(value)
+
+
+def _is_numeric(column: Any) -> bool:
+    return bool(_pandas().api.types.is_numeric_dtype(column.dtype)) and not isinstance(
+        column.dtype, _pandas().CategoricalDtype
+    )
+
+
+def _pandas() -> Any:
+    import pandas
+
+    return pandas
 
 
 def _columns_by_input_name(columns: Any) -> dict[str, str]:
