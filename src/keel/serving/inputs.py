@@ -191,6 +191,17 @@ class InputSchema:
             {str(c): c for c in s.categories} if s.categories is not None else None
             for s in self.specs
         ]
+        # number categories by their value, so 2, "2" and "2.0" all find a category 2.0
+        self._numbers = [
+            {
+                float(c): c
+                for c in s.categories
+                if isinstance(c, int | float) and not isinstance(c, bool)
+            }
+            if s.categories is not None
+            else None
+            for s in self.specs
+        ]
         self._shown = [
             list(s.categories)[:_SHOWN_CATEGORIES] if s.categories is not None else None
             for s in self.specs
@@ -339,13 +350,15 @@ class InputSchema:
     def _unseen(
         self, position: int, spec: FeatureSpec, value: Any, text: str, row: int, problems: _Problems
     ) -> Any:
-        """A category label not in the signature (``3.0`` still finds a category ``3``)."""
-        allowed = self._categories[position]
-        assert allowed is not None
-        if type(value) is float and value.is_integer():
-            found = allowed.get(str(int(value)), _MISSING)
-            if found is not _MISSING:
-                return found
+        """A category label not in the signature by its text; a number category is still found
+        by its value (``3.0`` and ``"3.0"`` find a category ``3``, ``2`` a category ``2.0``)."""
+        numbers = self._numbers[position]
+        if numbers:
+            number = value if type(value) in (int, float) else _text_number(text)
+            if number is not None:
+                found = numbers.get(float(number), _MISSING)
+                if found is not _MISSING:
+                    return found
         problems.flag(
             UNSEEN_CATEGORY, spec.name, row, value, self._shown[position], "unseen category"
         )

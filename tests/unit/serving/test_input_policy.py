@@ -258,3 +258,28 @@ def test_a_datetime_is_text_a_datetime_can_be_read_from(sent: Any, problem: str 
     with pytest.raises(SignatureMismatch) as caught:
         schema.check(body)
     assert [(p["field"], p["problem"]) for p in caught.value.problems] == [("opened", problem)]
+
+
+@pytest.mark.parametrize(
+    ("categories", "sent", "taken"),
+    [
+        ((3, 1, 2), "1.0", 1),
+        ((3, 1, 2), 1.0, 1),
+        ((3, 1, 2), "1", 1),
+        ((2.0, 0.5), 2, 2.0),
+        ((2.0, 0.5), "2", 2.0),
+        ((2.0, 0.5), "0.5", 0.5),
+        (("1", "2"), 1, "1"),
+    ],
+)
+def test_a_number_category_is_found_by_its_value(
+    categories: tuple[Any, ...], sent: Any, taken: Any
+) -> None:
+    """The check and the frame agree: what the model gets is the signature's own category,
+    never a label flagged unseen."""
+    spec = FeatureSpec("grade", "category", "category", categories=categories)
+    checked = InputSchema(Signature(inputs=(spec,)), rules=REJECT).check(
+        parse_body(orjson.dumps({"grade": sent}))
+    )
+    assert checked.rows == [[taken]] and not checked.rejected
+    assert type(checked.rows[0][0]) is type(taken)
