@@ -251,7 +251,7 @@ def _datetime(spec: FeatureSpec, values: pd.Series) -> pd.Series:
     ):
         parsed = pd.to_datetime(values, errors="coerce")
     else:
-        parsed = _parse_times(values)
+        return _times_from_text(values, target, tz)
     if tz is not None:
         if parsed.dt.tz is None:
             parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
@@ -265,13 +265,27 @@ def _datetime(spec: FeatureSpec, values: pd.Series) -> pd.Series:
         return parsed
 
 
-def _parse_times(values: pd.Series) -> pd.Series:
-    """Timestamps from text (ISO 8601); mixed offsets are read as UTC instants."""
+#: text that ends in a UTC offset (or Z): an instant; anything else is a wall-clock time
+_OFFSET = r"(?:Z|[+-]\d\d(?::?\d\d)?)$"
+
+
+def _times_from_text(values: pd.Series, target: Any, tz: Any) -> pd.Series:
+    """Timestamps from ISO 8601 text, each read on its own terms, so a value means the same
+    whatever else shares its batch: a wall-clock time (no offset) is in the training zone,
+    text with an offset is that instant, shown in the training zone (UTC-naive when the
+    training times had no zone)."""
     text = values.astype("str")
-    try:
-        return pd.to_datetime(text, errors="coerce", format="ISO8601")
-    except (TypeError, ValueError):
-        return pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    aware = text.str.contains(_OFFSET, regex=True, na=False).to_numpy()
+    wall = pd.to_datetime(text.where(~aware), errors="coerce", format="ISO8601")
+    instants = pd.to_datetime(text.where(aware), errors="coerce", format="ISO8601", utc=True)
+    if tz is not None:
+        wall = wall.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        instants = instants.dt.tz_convert(tz)
+    else:
+        instants = instants.dt.tz_convert("UTC").dt.tz_localize(None)
+    if isinstance(target, np.dtype | pd.DatetimeTZDtype):
+        wall, instants = wall.astype(target), instants.astype(target)
+    return wall.where(~aware, instants)
 
 
 def _other(spec: FeatureSpec, values: pd.Series) -> pd.Series:

@@ -35,8 +35,8 @@ Coercion at this door, for clients whose JSON is less exact than the signature:
 - categories: a string, or a number sent as its label; matched against the signature's
   categories by their text (``3``, ``3.0`` and ``"3"`` all match a category ``3`` or ``"3"``),
   and the signature's own value is what the model gets;
-- datetimes: text a datetime can be read from (ISO 8601, or what pandas reads), else "not a
-  datetime"; other columns: anything but an object or an array.
+- datetimes: ISO 8601 text (a wall-clock time is in the training zone, text with an offset is
+  that instant), else "not a datetime"; other columns: anything but an object or an array.
 
 Decisions: fields the signature does not name are ignored, so clients may send ids and extra
 context; they are not logged. A ``"key"`` is always read as the entity key, and is also a
@@ -382,8 +382,8 @@ def _text_number(text: str) -> int | float | None:
 
 
 def _is_datetime_text(text: str) -> bool:
-    """Text a datetime column can be rebuilt from (ISO 8601 first, as clients send it; then
-    what pandas reads, which is what ``keel.registry.frames`` rebuilds it with)."""
+    """ISO 8601 text, what ``keel.registry.frames`` rebuilds a datetime from (the standard
+    library's reading first, as it is fast; then pandas' own ISO 8601 reading)."""
     try:
         datetime.fromisoformat(text)
         return True
@@ -392,7 +392,7 @@ def _is_datetime_text(text: str) -> bool:
     import pandas as pd
 
     try:
-        return pd.Timestamp(text) is not pd.NaT
+        return pd.to_datetime(text, format="ISO8601") is not pd.NaT
     except (ValueError, TypeError, OverflowError):
         return False
 

@@ -248,3 +248,17 @@ def test_rows_and_frames_follow_one_rule_whatever_is_sent(rows: list[list[Any]])
     pd.testing.assert_frame_equal(
         frame_from_rows(signature, rows), restore_types(signature, as_frame), check_exact=True
     )
+
+
+def test_a_time_means_the_same_whatever_shares_its_batch() -> None:
+    """A wall-clock time is in the training zone and text with an offset is that instant,
+    alone or batched with the other kind."""
+    trained = pd.DataFrame(
+        {"opened": pd.to_datetime(["2020-01-01 09:00"]).tz_localize("Europe/Berlin")}
+    )
+    signature = infer_signature(trained)
+    alone = frame_from_rows(signature, [["2020-01-05 10:00"]])["opened"]
+    mixed = frame_from_rows(signature, [["2020-01-05 10:00"], ["2020-01-05 10:00+05:00"]])
+    assert alone[0] == mixed["opened"][0] == pd.Timestamp("2020-01-05 10:00", tz="Europe/Berlin")
+    assert mixed["opened"][1] == pd.Timestamp("2020-01-05 05:00", tz="UTC")
+    assert mixed["opened"].dtype == trained["opened"].dtype
