@@ -166,10 +166,21 @@ def _int(spec: FeatureSpec, values: pd.Series) -> pd.Series:
     missing = bool(numbers.isna().any())
     if missing and isinstance(target, np.dtype):
         return numbers.astype("float64")
+    if not _fits(numbers, target):  # 300 in an int8 column: the model gets 300, not 44
+        return numbers.astype("float64" if missing else "int64")
     try:
         return numbers.astype(target)
     except (TypeError, ValueError, OverflowError):
         return numbers.astype("float64")
+
+
+def _fits(numbers: pd.Series, target: Any) -> bool:
+    """Whether every value fits the integer dtype ``target`` (a narrow one wraps round)."""
+    kind = getattr(target, "numpy_dtype", target)
+    if not isinstance(kind, np.dtype) or kind.kind not in "iu" or not numbers.notna().any():
+        return True
+    bounds = np.iinfo(kind)
+    return bool(bounds.min <= numbers.min() and numbers.max() <= bounds.max)
 
 
 def _float(spec: FeatureSpec, values: pd.Series) -> pd.Series:

@@ -262,3 +262,17 @@ def test_a_time_means_the_same_whatever_shares_its_batch() -> None:
     assert alone[0] == mixed["opened"][0] == pd.Timestamp("2020-01-05 10:00", tz="Europe/Berlin")
     assert mixed["opened"][1] == pd.Timestamp("2020-01-05 05:00", tz="UTC")
     assert mixed["opened"].dtype == trained["opened"].dtype
+
+
+def test_a_value_a_narrow_int_column_cannot_hold_reaches_the_model_whole() -> None:
+    """300 for a uint8 feature is out of range (flagged, answered): the model gets 300, never
+    the 44 a cast would wrap it to."""
+    trained = pd.DataFrame(
+        {"a": np.array([1, 2], dtype=np.int8), "b": np.array([1, 2], dtype=np.uint8)}
+    )
+    signature = infer_signature(trained)
+    wide = frame_from_rows(signature, [[130, 300], [-1, -1]])
+    assert wide.to_dict("list") == {"a": [130, -1], "b": [300, -1]}
+    assert frame_from_rows(signature, [[3, 4]]).dtypes.to_dict() == trained.dtypes.to_dict()
+    text = restore_types(signature, pd.DataFrame({"a": ["130"], "b": ["300"]}))
+    assert text.to_dict("list") == {"a": [130], "b": [300]}
