@@ -437,6 +437,9 @@ def retrain(loop: Loop) -> dict[str, Any]:
         candidate = client.get_version(f"{loop.model}/{attempt.candidate_version}")
         assert candidate.flavour == loop.case.flavour
         assert candidate.parent_version == loop.version
+        if loop.case.convert is not None:  # refit through its source, which it still names
+            champion = client.get_version(f"{loop.model}/{loop.version}")
+            assert candidate.tags["converted_from"] == champion.tags["converted_from"]
         [running, *_] = client.deployments(loop.model)
         assert (running.status, running.strategy) == ("running", "canary")
         assert running.candidate_version == candidate.version

@@ -44,6 +44,7 @@ from keel.domain.trust import TrustRecord
 from keel.errors import Conflict, InvalidInput
 from keel.pipelines.pipeline import Pipeline
 from keel.pipelines.step import StepContext, step
+from keel.registry.conversion import CONVERTED_FROM
 
 __all__ = ["standard_pipeline", "target_of"]
 
@@ -212,10 +213,50 @@ def _fit(
         return trainer(train, target, sample_weight=weights)
     from keel.registry.flavours import unfitted
 
-    base = client.load_model(ModelRef(model, version=champion)).model
-    fitted = unfitted(base)  # the flavour's copy: CatBoost, say, refuses scikit-learn's clone
+    loaded = client.load_model(ModelRef(model, version=champion))
+    source = loaded.version.tags.get(CONVERTED_FROM)
+    if source and loaded.version.flavour == "onnx":
+        return _refit_converted(client, loaded, str(source), train, window, weights)
+    fitted = unfitted(loaded.model)  # the flavour's copy: CatBoost, say, refuses sklearn's clone
     fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
     return fitted
+
+
+def _refit_converted(
+    client: Any,
+    champion: Any,
+    source_ref: str,
+    train: pd.DataFrame,
+    window: dict[str, Any],
+    weights: np.ndarray | None,
+) -> Any:
+    """An ONNX champion that ``keel models convert`` made from another version cannot be
+    refit, but its source can: the source's estimator is refit on the window and converted
+    again, and the graph is kept only if it answers like that refit on the window, within the
+    tolerance the champion's conversion was held to."""
+    from keel.registry.agreement import compare
+    from keel.registry.conversion import DEFAULT_TOLERANCE, ConversionMismatch
+    from keel.registry.flavours import unfitted
+    from keel.registry.to_onnx import to_onnx
+
+    target, features = window["target"], window["features"]
+    source = client.load_model(source_ref)
+    fitted = unfitted(source.model)
+    fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
+    converted = to_onnx(fitted, source.signature)
+    tolerance = float(champion.version.metrics.get("conversion_tolerance", DEFAULT_TOLERANCE))
+    agreement = compare(fitted, converted.model, source.typed(train[features]))
+    if not agreement.within(tolerance):
+        raise ConversionMismatch(
+            f"{champion.version.name} (refit of {source_ref})",
+            compared=agreement.compared,
+            max_abs_diff=agreement.max_abs_diff,
+            label_agreement=agreement.label_agreement,
+            rows=agreement.rows,
+            tolerance=tolerance,
+            data="the retrain's training window",
+        )
+    return converted.model
 
 
 def recency_weights(rows: int, half_life: int | None) -> np.ndarray | None:
@@ -286,6 +327,7 @@ def registered(
                 RETRAIN_TAG: str(retrain),
                 "pipeline_run": context.run_id,
                 HOLDOUT_TAG: holdout.ref,
+                **_conversion_tags(client.get_version(ModelRef(model, version=champion))),
             },
             description=f"retrained: {trigger}",
             parent=champion,
@@ -304,6 +346,13 @@ def registered(
 
 def _registered(version: Any) -> dict[str, Any]:
     return {"version": int(version.version), "holdout": str(version.tags[HOLDOUT_TAG])}
+
+
+def _conversion_tags(champion: Any) -> dict[str, str]:
+    """A graph refit through its source keeps naming that source, so the next retrain does too
+    (and the tolerance it is held to stays the first conversion's)."""
+    source = champion.tags.get(CONVERTED_FROM)
+    return {CONVERTED_FROM: str(source)} if source and champion.flavour == "onnx" else {}
 
 
 def _same_format_and_trust(source: Any) -> dict[str, Any]:

@@ -53,6 +53,8 @@ __all__ = [
 #: formats a version can be converted to
 TARGETS = ("onnx",)
 DEFAULT_TOLERANCE = 1e-4
+#: the tag naming the version a converted one was made from (a retrain refits that source)
+CONVERTED_FROM = "converted_from"
 #: rows of the training snapshot compared at most (a fixed sample beyond)
 DEFAULT_ROWS = 10_000
 
@@ -204,7 +206,7 @@ def convert(
         signature=loaded.signature,
         metrics=_metrics(agreement, limit),
         tags={
-            "converted_from": source.ref,
+            CONVERTED_FROM: source.ref,
             "converter": converted.converter,
             "conversion_compared": agreement.compared,
             "conversion_data": snapshot.ref,

@@ -267,7 +267,8 @@ class OnnxFlavour(Flavour):
 
     def unfitted(self, model: Any) -> Any:
         raise self.cannot_refit(
-            "an ONNX graph", "convert the retrained source model again (keel models convert)"
+            "an ONNX graph Keel did not convert",
+            "a graph from keel models convert is refit through its source",
         )
 
     def _check_graph(self, payload: bytes) -> None:
