@@ -29,10 +29,12 @@ class ClockedRecorder:
         self.inner = LogStoreRecorder(ParquetLogStore(settings.artifacts))
         self.now_us = 0
 
-    def record(self, model: str, columns: dict[str, Any]) -> None:
+    def record(
+        self, model: str, columns: dict[str, Any], types: dict[str, str] | None = None
+    ) -> None:
         rows = len(columns["request_id"])
         columns["timestamp"] = np.full(rows, self.now_us, dtype=np.int64)
-        self.inner.record(model, columns)
+        self.inner.record(model, columns, types)
 
     def close(self) -> None:
         self.inner.close()

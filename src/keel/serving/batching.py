@@ -284,7 +284,7 @@ class MicroBatcher:
         write_started = time.perf_counter()
         try:
             try:
-                self.recorder.record(served.model_name, columns)
+                self.recorder.record(served.model_name, columns, served.log_types)
             except Exception as exc:
                 log.exception("the prediction log of %s could not be written", served.model_name)
                 failure = LogUnavailable(

@@ -26,9 +26,16 @@ if TYPE_CHECKING:
 
 
 class PredictionRecorder(Protocol):
-    """Where the server's prediction rows go; ``record`` returns when they are durable."""
+    """Where the server's prediction rows go; ``record`` returns when they are durable.
 
-    def record(self, model: str, columns: dict[str, Any]) -> None: ...
+    ``types`` names the Arrow type of columns the batch alone cannot tell (``"int64"``,
+    ``"float64"``, ``"bool"``, ``"string"``): the prediction's and each feature's, from the
+    version's signature, so a batch of failed requests (all predictions null) is written with
+    the same schema as any other, and pandas and DuckDB read the whole log."""
+
+    def record(
+        self, model: str, columns: dict[str, Any], types: dict[str, str] | None = None
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -36,7 +43,9 @@ class PredictionRecorder(Protocol):
 class NullRecorder:
     """Logs nothing (``keel serve --no-log``), for benchmarks and throw-away servers."""
 
-    def record(self, model: str, columns: dict[str, Any]) -> None:
+    def record(
+        self, model: str, columns: dict[str, Any], types: dict[str, str] | None = None
+    ) -> None:
         return None
 
     def close(self) -> None:
@@ -49,7 +58,9 @@ class MemoryRecorder:
     def __init__(self) -> None:
         self.batches: dict[str, list[dict[str, Any]]] = {}
 
-    def record(self, model: str, columns: dict[str, Any]) -> None:
+    def record(
+        self, model: str, columns: dict[str, Any], types: dict[str, str] | None = None
+    ) -> None:
         self.batches.setdefault(model, []).append(dict(columns))
 
     def close(self) -> None:
@@ -74,17 +85,32 @@ def _types() -> dict[str, pa.DataType]:
     }
 
 
-def log_table(columns: dict[str, Any]) -> pa.Table:
-    """One batch's columns as an Arrow table with the log's fixed types for Keel's columns."""
+#: the Arrow types a recorder may be told a column has
+ARROW_TYPES = ("int64", "float64", "bool", "string")
+
+
+def log_table(columns: dict[str, Any], types: dict[str, str] | None = None) -> pa.Table:
+    """One batch's columns as an Arrow table: Keel's columns with the log's fixed types, the
+    prediction and the features with the types the version's signature gives (``types``);
+    a value that does not fit its given type leaves that column to Arrow's own inference
+    rather than losing the batch."""
     import pyarrow as pa
 
-    types = _types()
+    fixed = _types()
+    given = {k: getattr(pa, "bool_" if v == "bool" else v)() for k, v in (types or {}).items()}
     arrays: dict[str, pa.Array] = {}
     for name, values in columns.items():
-        if name in types:
-            arrays[name] = pa.array(values, types[name], from_pandas=True)
-        else:
-            arrays[name] = pa.array(values, from_pandas=True)
+        if name in fixed:
+            arrays[name] = pa.array(values, fixed[name], from_pandas=True)
+            continue
+        kind = given.get(name)
+        if kind is not None:
+            try:
+                arrays[name] = pa.array(values, kind, from_pandas=True)
+                continue
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+                pass
+        arrays[name] = pa.array(values, from_pandas=True)
     return pa.table(arrays)
 
 
@@ -94,8 +120,10 @@ class LogStoreRecorder:
     def __init__(self, logs: LogStore) -> None:
         self.logs = logs
 
-    def record(self, model: str, columns: dict[str, Any]) -> None:
-        self.logs.append("predictions", model, log_table(columns))
+    def record(
+        self, model: str, columns: dict[str, Any], types: dict[str, str] | None = None
+    ) -> None:
+        self.logs.append("predictions", model, log_table(columns, types))
 
     def close(self) -> None:
         self.logs.close()

@@ -76,6 +76,9 @@ class ServedModel:
         classes = getattr(self.native, "classes_", None)
         self._binary = self._proba and classes is not None and len(classes) == 2
         self._switch = threading.Lock()
+        #: the Arrow type of the prediction and of each logged feature, so every part of the
+        #: log has one schema whatever its rows (``keel.serving.logging.log_table``)
+        self.log_types = _log_types(self.native, self.schema.specs if self.schema else ())
 
     def __repr__(self) -> str:
         return f"ServedModel({self.model_name}/{self.version})"
@@ -155,6 +158,38 @@ class ServedModel:
         if predictions.ndim > 1:
             predictions = predictions.reshape(len(predictions), -1)
         return Scored(predictions.tolist(), scores)
+
+
+def _log_types(native: Any, specs: Any) -> dict[str, str]:
+    types = {_log_name(spec.name): _FEATURE_TYPES.get(spec.kind, "string") for spec in specs}
+    prediction = _prediction_type(native)
+    if prediction is not None:
+        types["prediction"] = prediction
+    return types
+
+
+#: the Arrow type each feature kind is logged as (``_typed`` gives the values)
+_FEATURE_TYPES = {"number": "float64", "integer": "int64", "boolean": "bool"}
+
+
+def _prediction_type(native: Any) -> str | None:
+    """The prediction's Arrow type: the class labels' type for a classifier, a float for a
+    model without classes that gives no probabilities (a regressor); None when unknown."""
+    classes = getattr(native, "classes_", None)
+    if classes is None:
+        return None if callable(getattr(native, "predict_proba", None)) else "float64"
+    labels = np.asarray(classes)
+    if labels.ndim != 1:
+        return None
+    if labels.dtype.kind in "iu":
+        return "int64"
+    if labels.dtype.kind == "b":
+        return "bool"
+    if labels.dtype.kind == "f":
+        return "float64"
+    if labels.dtype.kind in "US" or all(isinstance(c, str) for c in labels.tolist()):
+        return "string"
+    return None
 
 
 def _log_name(name: str) -> str:

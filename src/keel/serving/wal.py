@@ -56,14 +56,16 @@ def replay_segment(logs: LogStore, path: Path) -> int:
     Returns the rows written; safe to repeat after a crash at any point."""
 
     by_model: dict[str, list[dict[str, list[Any]]]] = {}
+    types: dict[str, dict[str, str]] = {}
     for frame in _frames(path):
         by_model.setdefault(frame["model"], []).append(frame["columns"])
+        types.setdefault(frame["model"], {}).update(frame.get("types") or {})
     started_ns, segment_id = _identity(path)
     rows = 0
     for index, (model, batches) in enumerate(sorted(by_model.items())):
         # Keel's columns get the log's fixed types (a batch whose ``error`` or ``warnings`` are
         # all null must not make a null-typed column), so every part has the same schema
-        table = log_table(_merged(batches))
+        table = log_table(_merged(batches), types.get(model))
         logs.append("predictions", model, table, part_id=(started_ns + index, segment_id))
         rows += table.num_rows
     path.unlink(missing_ok=True)
@@ -142,7 +144,12 @@ class WriteAheadRecorder:
         self._open_segment()
 
     # -- the write path --------------------------------------------------------------------------
-    def record(self, model: str, columns: Mapping[str, Sequence[Any] | Any]) -> None:
+    def record(
+        self,
+        model: str,
+        columns: Mapping[str, Sequence[Any] | Any],
+        types: dict[str, str] | None = None,
+    ) -> None:
         """Append one batch of rows for ``model``; returns once they are on disk.
 
         ``columns`` maps each log column to one value per row (lists or NumPy arrays), with
@@ -151,7 +158,7 @@ class WriteAheadRecorder:
         import orjson
 
         payload = orjson.dumps(
-            {"model": model, "columns": columns},
+            {"model": model, "columns": columns, "types": types or {}},
             option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC,
             default=_plain,
         )

@@ -108,7 +108,9 @@ class Slow:
 
 
 class BrokenLog:
-    def record(self, model: str, columns: dict[str, Any]) -> None:
+    def record(
+        self, model: str, columns: dict[str, Any], types: dict[str, str] | None = None
+    ) -> None:
         raise OSError("disk full")
 
     def close(self) -> None:
