@@ -123,10 +123,38 @@ def load_yaml(path: Path) -> Any:
         raise InvalidInput(str(path), f"is not valid YAML{where}: {problem}") from exc
 
 
+#: what keel.yaml may hold: each section and the keys it takes (None: any, such as the models'
+#: policies under ``models``, which ``keel.policy_files`` checks)
+_YAML_KEYS: dict[str, frozenset[str] | None] = {
+    "store": frozenset({"url", "artifacts", "artifact_options"}),
+    "user": None,
+    "audit": frozenset({"dir", "key"}),
+    "models": None,
+}
+
+
+def _refuse_unknown_keys(path: Path, data: dict[str, Any]) -> None:
+    """A misspelt key must not silently leave a setting at its default (``stroe:`` would use
+    ./.keel): each unknown key is refused, naming the closest known one."""
+    from keel.domain.policy import unknown_key
+
+    for key, value in data.items():
+        if key not in _YAML_KEYS:
+            raise InvalidInput(f"{path}: {key}", unknown_key(str(key), sorted(_YAML_KEYS)))
+        known = _YAML_KEYS[key]
+        if known is not None and isinstance(value, dict):
+            for inner in value:
+                if inner not in known:
+                    raise InvalidInput(
+                        f"{path}: {key}.{inner}", unknown_key(str(inner), sorted(known))
+                    )
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     data = load_yaml(path) or {}
     if not isinstance(data, dict):
         raise InvalidInput(str(path), "must hold a mapping of settings")
+    _refuse_unknown_keys(path, data)
     section = data.get("store", {})
     if not isinstance(section, dict):
         raise InvalidInput(f"{path}: store", "must be a mapping (url, artifacts)")

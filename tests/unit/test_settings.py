@@ -182,3 +182,24 @@ def test_the_retrain_heartbeat_comes_from_arguments_or_the_environment(tmp_path:
     for bad in ({"KEEL_RETRAIN_HEARTBEAT_S": "0"}, {"KEEL_RETRAIN_HEARTBEAT_MISSES": "1"}):
         with pytest.raises(InvalidInput):
             Settings.load(environ=bad, config_file=absent)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "suggested"),
+    [
+        ("stroe:\n  url: sqlite:///x.db\n", "stroe", "'store'"),
+        ("store:\n  ulr: sqlite:///x.db\n", "store.ulr", "'url'"),
+        ("audit:\n  dri: /var/keel\n", "audit.dri", "'dir'"),
+        ("usr: ci\n", "usr", "'user'"),
+    ],
+)
+def test_a_misspelt_key_in_keel_yaml_is_refused_naming_the_closest(
+    tmp_path: Path, text: str, field: str, suggested: str
+) -> None:
+    """A typo must not silently leave the store at ./.keel."""
+    path = tmp_path / "keel.yaml"
+    path.write_text(text)
+    with pytest.raises(InvalidInput) as caught:
+        Settings.load(environ={}, config_file=path)
+    assert caught.value.field == f"{path}: {field}"
+    assert f"did you mean {suggested}?" in caught.value.problem

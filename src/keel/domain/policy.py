@@ -19,6 +19,7 @@ Gates are written as sentences, parsed here so a typo fails when the policy is r
 from __future__ import annotations
 
 import re
+import typing
 from typing import Any, Literal
 
 from pydantic import (
@@ -569,6 +570,8 @@ class Policy(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             message = str(first["msg"]).removeprefix("Value error, ")
+            if first["type"] == "extra_forbidden":
+                message = unknown_key(str(first["loc"][-1]), _known_keys(cls, first["loc"][:-1]))
             raise InvalidInput(f"{source}.{where}" if where else source, message) from exc
 
     def to_dict(self) -> dict[str, Any]:
@@ -589,3 +592,30 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def unknown_key(key: str, known: list[str]) -> str:
+    """The problem of a key no schema knows, naming the closest known one (a typo is the usual
+    cause: ``monitorng`` for ``monitoring``)."""
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+    return f"unknown key {key!r}{hint}"
+
+
+def _known_keys(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    """The keys the section at ``location`` of ``model`` takes (its fields and their aliases)."""
+    current: Any = model
+    for part in location:
+        field = getattr(current, "model_fields", {}).get(str(part))
+        if field is None:
+            return []
+        kinds = [field.annotation, *typing.get_args(field.annotation)]
+        current = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        if current is None:
+            return []
+    names = []
+    for name, field in current.model_fields.items():
+        names.append(field.alias or name)
+    return sorted(names)

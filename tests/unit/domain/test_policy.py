@@ -432,7 +432,11 @@ SUITE = {"holdout": {"snapshots": ["holdout"], "target": "y", "slices": {"young"
             "needs one of eq, in",
         ),
         ({"rollout": {"strategy": "big-bang"}}, "policy.rollout.strategy", ""),
-        ({"promotion": {"require_blesing": True}}, "policy.promotion.require_blesing", "Extra"),
+        (
+            {"promotion": {"require_blesing": True}},
+            "policy.promotion.require_blesing",
+            "did you mean 'require_blessing'",
+        ),
         ({"gates": {"checks": "accuracy >= 0.9"}}, "policy.gates.checks", "list"),
         ({"retraining": None}, "policy.retraining", "dictionary"),
     ],

@@ -3,6 +3,8 @@ and a typo named by its field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from keel.domain.policy import INPUT_CHECKS, Inputs, Policy
@@ -44,7 +46,7 @@ def test_a_stored_policy_without_inputs_reads_as_flag() -> None:
     [
         ({"out_of_range": "drop"}, "policy.inputs.out_of_range", "'flag' or 'reject'"),
         ({"unseen_category": True}, "policy.inputs.unseen_category", "'flag' or 'reject'"),
-        ({"unseen": "flag"}, "policy.inputs.unseen", "not permitted"),
+        ({"unseen": "flag"}, "policy.inputs.unseen", "unknown key"),
         ("reject", "policy.inputs", "dictionary"),
     ],
 )
@@ -53,3 +55,21 @@ def test_a_wrong_value_names_the_field(inputs: object, field: str, words: str) -
         Policy.parse({"inputs": inputs})
     assert caught.value.field == field
     assert words in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "suggested"),
+    [
+        ({"profile": "medium"}, "policy.profile", "'risk_profile'"),
+        ({"monitorng": {}}, "policy.monitorng", "'monitoring'"),
+        ({"monitoring": {"windw": {"rows": 10}}}, "policy.monitoring.windw", "'window'"),
+        ({"inputs": {"out_of_rang": "flag"}}, "policy.inputs.out_of_rang", "'out_of_range'"),
+    ],
+)
+def test_a_misspelt_policy_key_names_the_closest_known_one(
+    data: dict[str, Any], field: str, suggested: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        Policy.parse(data)
+    assert caught.value.field == field
+    assert f"did you mean {suggested}?" in caught.value.problem

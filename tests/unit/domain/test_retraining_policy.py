@@ -194,8 +194,8 @@ def test_a_full_section_is_read_field_by_field() -> None:
             "policy.retraining.training.include_snapshot",
             "",
         ),
-        ({"training": {"window": 10}}, "policy.retraining.training.window", "Extra"),
-        ({"retrain_on": "drift"}, "policy.retraining.retrain_on", "Extra"),
+        ({"training": {"window": 10}}, "policy.retraining.training.window", "unknown key"),
+        ({"retrain_on": "drift"}, "policy.retraining.retrain_on", "unknown key"),
     ],
 )
 def test_errors_name_the_field(retraining: dict[str, Any], field: str, problem: str) -> None:
