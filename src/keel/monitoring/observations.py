@@ -42,9 +42,12 @@ class Observer:
         references: ReferenceOf,
         *,
         version: int | None = None,
+        until: int | None = None,
     ) -> None:
         """``version`` limits the observations to that version's windows (a retrain trigger
-        judges the champion by its own predictions, not by its predecessor's)."""
+        judges the champion by its own predictions, not by its predecessor's); ``until`` to
+        the windows up to that window id, as they stood when it closed (a run that made several
+        windows judges each as if it had arrived alone)."""
         self.artifacts = artifacts
         self.labels = labels
         self.references = references
@@ -52,6 +55,8 @@ class Observer:
         query = sa.select(monitor_windows).where(monitor_windows.c.model == model)
         if version is not None:
             query = query.where(monitor_windows.c.version == version)
+        if until is not None:
+            query = query.where(monitor_windows.c.id <= until)
         self._query = query
         with db.read() as conn:
             self.windows = conn.execute(

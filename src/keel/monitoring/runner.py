@@ -268,15 +268,19 @@ def run_monitor(
     )
     monitoring = policy.monitoring
     if monitoring.alerts:
+        cooldown = parse_duration(monitoring.cooldown, "monitoring.cooldown")
+        changes = []
+        # every window this run made is judged in order, as if each had arrived alone: a breach
+        # in an earlier one is not hidden by a calm newest one (fired, then resolved by the
+        # next, as separate runs would; all at this run's time, so the trail stays in order)
+        for window in result.windows[:-1]:
+            observer = Observer(db, artifacts, model, labels, references, until=window["id"])
+            changes += evaluate_rules(
+                db, actor, model, list(monitoring.alerts), observer, now=moment, cooldown=cooldown
+            )
         observer = Observer(db, artifacts, model, labels, references)
-        changes = evaluate_rules(
-            db,
-            actor,
-            model,
-            list(monitoring.alerts),
-            observer,
-            now=moment,
-            cooldown=parse_duration(monitoring.cooldown, "monitoring.cooldown"),
+        changes += evaluate_rules(
+            db, actor, model, list(monitoring.alerts), observer, now=moment, cooldown=cooldown
         )
         result.alerts = [
             {**change.alert.to_dict(), "transition": change.transition}
