@@ -95,14 +95,17 @@ class ServingPlan:
     def choose(self, key: str | None, draw: float) -> tuple[int, str]:
         """The version that answers and its variant name (``stable`` or ``candidate``).
 
-        ``key`` is the request's entity key (sticky when the plan is); ``draw`` a uniform
-        number in [0, 100) used when there is no key to hash.
+        ``key`` is the request's entity key, hashed to a bucket when the plan is sticky (the
+        same key always lands on the same variant); ``draw`` a uniform number in [0, 100) used
+        when there is no key or the plan is not sticky (each request routed on its own).
         """
         if self.candidate is None or self.strategy in (None, "shadow"):
             if self.stable is None:
                 raise InvalidInput("model", f"{self.model} has no champion to serve")
             return self.stable, "stable"
-        position = bucket(key, self.deployment_id or 0) if key is not None else draw
+        position = draw
+        if self.sticky and key is not None:
+            position = bucket(key, self.deployment_id or 0)
         if position < self.candidate_weight or self.stable is None:
             return self.candidate, "candidate"
         return self.stable, "stable"

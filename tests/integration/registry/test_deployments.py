@@ -75,6 +75,15 @@ def test_sticky_buckets_split_as_weighted() -> None:
     assert bucket("a", 1) != bucket("a", 2)
 
 
+def test_a_plan_that_is_not_sticky_routes_each_request_on_its_own() -> None:
+    """``sticky: false`` (``--no-sticky``): the same key goes where each request's draw says."""
+    plan = ServingPlan("m", 1, 2, "canary", 30.0, False, 9)
+    chosen = {plan.choose("customer-7", draw)[1] for draw in (1.0, 29.0, 31.0, 99.0)}
+    assert chosen == {"candidate", "stable"}
+    assert plan.choose("customer-7", 10.0)[1] == "candidate"
+    assert plan.choose("customer-7", 90.0)[1] == "stable"
+
+
 def test_tokens_are_stored_hashed_and_can_be_revoked(client: Client) -> None:
     assert not tokens.configured(client.db)
     token, record = tokens.create(client.db, "ann", "deploy", "ci")
