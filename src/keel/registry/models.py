@@ -148,7 +148,7 @@ def register(
     serialization.check_model(model)
     clean = {
         "params": clean_params(params) if params is not None else model_params(model),
-        "metrics": clean_metrics(metrics),
+        "metrics": {**_run_metrics(db, run_id), **clean_metrics(metrics)},
         "tags": clean_tags(tags),
     }
     parent_number = validate_version(parent, "parent") if parent is not None else None
@@ -274,6 +274,20 @@ def _explain_missing(conn: Connection, ref: ModelRef) -> None:
             "version", str(ref), hint=f"list versions with `keel versions list {ref.name}`"
         )
     raise NotFound("version", f"{ref.name} (latest)", hint="every version is archived")
+
+
+def _run_metrics(db: Database, run_id: str | None) -> dict[str, Any]:
+    """The latest value of each metric the run logged so far: a version registered in a run
+    carries them (metrics given to ``register`` win), so ``--filter "metrics.auc > 0.9"`` finds
+    it, as MLflow users expect of a logged model."""
+    if run_id is None:
+        return {}
+    from keel.registry import runs
+
+    try:
+        return clean_metrics(runs.get(db, run_id).metrics)
+    except NotFound:  # a run id from elsewhere (a pipeline's own id): nothing logged here
+        return {}
 
 
 def _retrain_key(retrain_id: Any) -> int | None:

@@ -149,3 +149,26 @@ def test_list_runs(client: Client) -> None:
     assert [r.name for r in client.list_runs("a")] == ["a", "a"]
     assert len(client.list_runs(limit=1)) == 1
     assert client.list_runs("nothing") == []
+
+
+def test_a_version_registered_in_a_run_carries_the_metrics_logged_so_far(
+    client: Client, cancer_frame: pd.DataFrame, fitted_model: Any
+) -> None:
+    with client.start_run("tuning") as run:
+        run.log_metrics({"auc": 0.93, "accuracy": 0.8})
+        run.log_metric("accuracy", 0.91)  # the latest value counts
+        version = client.register_model(
+            "cancer", fitted_model, training_data=cancer_frame, target="target"
+        )
+        given = client.register_model(
+            "cancer",
+            fitted_model,
+            training_data=cancer_frame,
+            target="target",
+            metrics={"auc": 0.5},
+        )
+    assert version.metrics == {"auc": 0.93, "accuracy": 0.91}
+    assert given.metrics == {"auc": 0.5, "accuracy": 0.91}  # what register is given wins
+    found = client.list_versions("cancer", filter="metrics.accuracy > 0.9")
+    assert sorted(v.version for v in found) == [version.version, given.version]
+    assert client.verify_audit().intact
