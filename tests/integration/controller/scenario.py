@@ -60,6 +60,23 @@ def serve(client: Any, model: str, rows: int, seed: int, flipped: bool, at: date
     )
 
 
+def log_rows_with_labels(
+    client: Any, model: str, logged: pd.DataFrame, labels: Any, at: datetime
+) -> None:
+    """Log ``logged`` as served rows (a second apart, predictions 0) and their ``labels`` a
+    minute later: a window a retrain can learn from."""
+    stamps = [at + timedelta(seconds=i) for i in range(len(logged))]
+    receipt = client.log_predictions(
+        model, logged, predictions=np.zeros(len(logged), dtype=int), timestamps=stamps
+    )
+    client.log_labels(
+        model,
+        receipt.request_ids,
+        np.asarray(labels),
+        timestamps=[s + timedelta(minutes=1) for s in stamps],
+    )
+
+
 def ahead_of_the_wall_clock(hours: int = 1) -> datetime:
     """A simulated start a little after the real clock, on the hour.
 

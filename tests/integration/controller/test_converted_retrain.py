@@ -11,7 +11,7 @@ import pytest
 
 from keel.client import Client
 
-from .scenario import START
+from .scenario import START, log_rows_with_labels
 
 MODEL = "plans"
 
@@ -65,16 +65,7 @@ def test_a_converted_champion_is_retrained_through_its_source(store: Client) -> 
 
     served = _rows(400, 1)
     logged = served[["plan", "amount"]].astype({"plan": str})
-    stamps = [START + timedelta(seconds=i) for i in range(len(served))]
-    receipt = store.log_predictions(
-        MODEL, logged, predictions=np.zeros(len(served), dtype=int), timestamps=stamps
-    )
-    store.log_labels(
-        MODEL,
-        receipt.request_ids,
-        served["y"].to_numpy(),
-        timestamps=[s + timedelta(minutes=1) for s in stamps],
-    )
+    log_rows_with_labels(store, MODEL, logged, served["y"], START)
 
     store.retrain(MODEL, reason="new quarter", now=START + timedelta(hours=1))
     [retrain] = store.retrains(MODEL)

@@ -12,7 +12,7 @@ import pytest
 
 from keel.client import Client
 
-from .scenario import START
+from .scenario import START, log_rows_with_labels
 
 MODEL = "census"
 COLOURS = ["teal", "red", "blue", "green"]
@@ -60,16 +60,7 @@ def test_a_retrain_from_the_log_fits_and_registers_typed_categories(store: Clien
     # production rows as serving logs them: categories as text, one colour never trained on
     served = _census(400, 1, colours=[*COLOURS, "mauve"])
     logged = served[features].astype({"colour": str, "grade": str})
-    stamps = [START + timedelta(seconds=i) for i in range(len(served))]
-    receipt = store.log_predictions(
-        MODEL, logged, predictions=np.zeros(len(served), dtype=int), timestamps=stamps
-    )
-    store.log_labels(
-        MODEL,
-        receipt.request_ids,
-        served["y"].to_numpy(),
-        timestamps=[s + timedelta(minutes=1) for s in stamps],
-    )
+    log_rows_with_labels(store, MODEL, logged, served["y"], START)
 
     store.retrain(MODEL, reason="new census year", now=START + timedelta(hours=1))
     [retrain] = store.retrains(MODEL)
