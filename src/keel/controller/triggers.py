@@ -184,7 +184,13 @@ def _fired(
                 continue
             assert trigger.rule is not None
             seen = observe(trigger.rule)
-            if seen is None or seen.value is None or not trigger.rule.breached(seen.value):
+            limit = seen.limit if seen is not None else None
+            if (
+                seen is None
+                or seen.value is None
+                or (limit is None and trigger.rule.threshold is None)
+                or not trigger.rule.breached(seen.value, limit)
+            ):
                 continue
             return (
                 trigger.text,

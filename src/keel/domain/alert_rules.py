@@ -10,11 +10,21 @@ A rule names an observation, a comparison and, where it matters, the span it is 
 - ``drifted_features >= 3``, ``domain_auc > 0.6``: drift in the newest window;
 - ``latency_p99_ms > 50 over the last 3 windows``, ``error_rate > 0.01``, ``cost_per_1k > 0.20``:
   operations, averaged over the windows named (the newest one by default);
+- ``accuracy below reference``, ``estimated_roc_auc below reference``, ``rmse above reference``:
+  no number typed; the limit comes from the version's reference data (its own chunk-to-chunk
+  variability at the live window's size, ``keel.monitoring.reference_limits``);
+- ``accuracy beats baseline majority``: fires when the model does NOT beat a naive baseline
+  (``majority``, ``persistence`` or ``mean``) scored on the same labelled rows; the observed value
+  is the margin (positive when the model is better), breached at or below 0;
 - ``... as critical`` sets the severity (``warning`` by default).
 
 >>> rule = parse_alert_rule("accuracy < 0.92 over the last 5,000 labelled predictions")
 >>> rule.family, rule.threshold, rule.labelled_rows
 ('realized', 0.92, 5000)
+>>> parse_alert_rule("estimated_roc_auc below reference").against
+'reference'
+>>> parse_alert_rule("accuracy beats baseline majority").baseline
+'majority'
 """
 
 from __future__ import annotations
@@ -24,13 +34,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from keel.domain.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from keel.domain.numbers import finite, whole
 from keel.errors import InvalidInput
 
 Family = Literal["realized", "estimated", "drift", "operations"]
 
-ESTIMATED_METRICS = tuple(f"estimated_{m}" for m in ("accuracy", "precision", "recall", "f1"))
+ESTIMATED_METRICS = tuple(
+    f"estimated_{m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")
+)
 DRIFT_METRICS = ("drifted_features", "drift_share", "domain_auc", "prediction_drift", "label_drift")
 OPERATION_METRICS = (
     "latency_p50_ms",
@@ -49,31 +61,51 @@ _RULE = re.compile(
     rf"(?:\s+over\s+the\s+last\s+(?P<span>{_NUMBER})\s+(?P<unit>labell?ed\s+predictions|windows?))?"
     r"(?:\s+as\s+(?P<severity>warning|critical))?$"
 )
+#: a rule with no number: its limit comes from the reference, or its comparison from a baseline
+_RELATIVE_RULE = re.compile(
+    r"^(?P<metric>\w+)\s+(?:(?P<direction>below|above)\s+reference"
+    r"|beats\s+baseline\s+(?P<baseline>\w+))"
+    rf"(?:\s+over\s+the\s+last\s+(?P<span>{_NUMBER})\s+(?P<unit>labell?ed\s+predictions|windows?))?"
+    r"(?:\s+as\s+(?P<severity>warning|critical))?$"
+)
+#: the naive predictors a model is measured against (keel.evaluation.baselines)
+BASELINES = ("majority", "persistence", "mean")
 
 
 class AlertRule(BaseModel):
-    """One parsed alert sentence."""
+    """One parsed alert sentence.
+
+    ``against`` marks the rules with no number typed: ``reference`` rules take their limit from
+    the observation (the version's reference), so ``threshold`` is None; ``baseline`` rules
+    observe the model's margin over ``baseline`` and fire at or below 0.
+    """
 
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     text: str
     metric: str
     op: Literal[">=", "<=", ">", "<"]
-    threshold: float
+    threshold: float | None
     family: Family
     labelled_rows: int | None = None
     windows: int = 1
     severity: Literal["warning", "critical"] = "warning"
+    against: Literal["reference", "baseline"] | None = None
+    baseline: str | None = None
 
-    def breached(self, value: float) -> bool:
-        """Whether ``value`` meets the rule's condition (the alert fires when it does)."""
+    def breached(self, value: float, limit: float | None = None) -> bool:
+        """Whether ``value`` meets the rule's condition against ``limit`` (the rule's own
+        threshold when None); the alert fires when it does."""
+        threshold = self.threshold if limit is None else limit
+        if threshold is None:
+            raise InvalidInput("limit", f"{self.text!r} takes its limit from the reference")
         if self.op == ">=":
-            return value >= self.threshold
+            return value >= threshold
         if self.op == "<=":
-            return value <= self.threshold
+            return value <= threshold
         if self.op == ">":
-            return value > self.threshold
-        return value < self.threshold
+            return value > threshold
+        return value < threshold
 
 
 #: observations computed from labelled predictions that are not offline metrics
@@ -97,15 +129,83 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
     if not isinstance(text, str):
         raise InvalidInput(field, f"{text!r} is not an alert rule sentence")
     clean = " ".join(text.split())
+    relative = _RELATIVE_RULE.match(clean)
+    if relative is not None:
+        return _relative_rule(clean, relative, field)
     match = _RULE.match(clean)
     if match is None:
         raise InvalidInput(
             field,
             f"{clean!r} is not an alert rule; write e.g. 'accuracy < 0.92 over the last 5,000 "
             "labelled predictions', 'estimated_accuracy < 0.93', 'drifted_features >= 3', "
-            "'latency_p99_ms > 50' or 'cost_per_1k > 0.20'",
+            "'latency_p99_ms > 50', 'cost_per_1k > 0.20', 'accuracy below reference' or "
+            "'accuracy beats baseline majority'",
         )
     metric = match["metric"]
+    family = _known_family(metric, clean, field)
+    labelled_rows, windows = _span(match, family, clean, field)
+    return AlertRule(
+        text=clean,
+        metric=metric,
+        op=match["op"],  # type: ignore[arg-type]
+        threshold=finite(match["value"], field, clean),
+        family=family,
+        labelled_rows=labelled_rows,
+        windows=windows,
+        severity=match["severity"] or "warning",  # type: ignore[arg-type]
+    )
+
+
+def _relative_rule(clean: str, match: re.Match[str], field: str) -> AlertRule:
+    """``METRIC below|above reference`` or ``METRIC beats baseline NAME``."""
+    metric = match["metric"]
+    family = _known_family(metric, clean, field)
+    if match["direction"] is not None:
+        if family not in ("realized", "estimated") or metric in STREAM_METRICS:
+            raise InvalidInput(
+                field,
+                f"{clean!r}: only realized and estimated metrics have a reference limit",
+            )
+        worse = "above" if metric in LOWER_IS_BETTER else "below"
+        if match["direction"] != worse:
+            raise InvalidInput(
+                field,
+                f"{clean!r}: {metric} gets worse {worse} its reference; write "
+                f"'{metric} {worse} reference'",
+            )
+        op, against, baseline, threshold = (
+            "<" if worse == "below" else ">",
+            "reference",
+            None,
+            None,
+        )
+    else:
+        if family != "realized" or metric in STREAM_METRICS:
+            raise InvalidInput(
+                field, f"{clean!r}: a baseline is compared on realized metrics (from labels)"
+            )
+        if match["baseline"] not in BASELINES:
+            raise InvalidInput(
+                field,
+                f"{clean!r}: unknown baseline {match['baseline']!r}; known: {', '.join(BASELINES)}",
+            )
+        op, against, baseline, threshold = "<=", "baseline", match["baseline"], 0.0
+    labelled_rows, windows = _span(match, family, clean, field)
+    return AlertRule(
+        text=clean,
+        metric=metric,
+        op=op,  # type: ignore[arg-type]
+        threshold=threshold,
+        family=family,
+        labelled_rows=labelled_rows,
+        windows=windows,
+        severity=match["severity"] or "warning",  # type: ignore[arg-type]
+        against=against,  # type: ignore[arg-type]
+        baseline=baseline,
+    )
+
+
+def _known_family(metric: str, clean: str, field: str) -> Family:
     family = _family(metric)
     if family is None:
         known = sorted(
@@ -115,6 +215,11 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
         raise InvalidInput(
             field, f"{clean!r}: unknown observation {metric!r}; known: {', '.join(known)}"
         )
+    return family
+
+
+def _span(match: re.Match[str], family: Family, clean: str, field: str) -> tuple[int | None, int]:
+    """The labelled rows (realized metrics) or windows (the rest) a rule is measured over."""
     labelled_rows: int | None = None
     windows = 1
     if match["span"] is not None:
@@ -139,13 +244,4 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
             windows = span
     elif family == "realized":
         labelled_rows = DEFAULT_LABELLED_ROWS
-    return AlertRule(
-        text=clean,
-        metric=metric,
-        op=match["op"],  # type: ignore[arg-type]
-        threshold=finite(match["value"], field, clean),
-        family=family,
-        labelled_rows=labelled_rows,
-        windows=windows,
-        severity=match["severity"] or "warning",  # type: ignore[arg-type]
-    )
+    return labelled_rows, windows

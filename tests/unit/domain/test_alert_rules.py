@@ -110,3 +110,58 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_bad_durations(text: object) -> None:
     with pytest.raises(InvalidInput):
         parse_duration(text)  # type: ignore[arg-type]
+
+
+# -- rules with no number: limits from the reference, comparisons with a baseline ----------------
+@pytest.mark.parametrize(
+    ("text", "op", "metric", "family"),
+    [
+        ("accuracy below reference", "<", "accuracy", "realized"),
+        ("estimated_roc_auc below reference", "<", "estimated_roc_auc", "estimated"),
+        ("rmse above reference over the last 2,000 labelled predictions", ">", "rmse", "realized"),
+        (
+            "estimated_f1 below reference over the last 3 windows as critical",
+            "<",
+            "estimated_f1",
+            "estimated",
+        ),
+    ],
+)
+def test_reference_rules_take_their_limit_later(
+    text: str, op: str, metric: str, family: str
+) -> None:
+    rule = parse_alert_rule(text)
+    assert (rule.op, rule.metric, rule.family, rule.against) == (op, metric, family, "reference")
+    assert rule.threshold is None
+    assert rule.breached(0.80, 0.85) == (op == "<")
+    with pytest.raises(InvalidInput, match="limit"):
+        rule.breached(0.8)
+
+
+def test_a_baseline_rule_fires_when_the_margin_is_not_positive() -> None:
+    rule = parse_alert_rule("accuracy beats baseline majority as critical")
+    assert (rule.against, rule.baseline, rule.severity, rule.labelled_rows) == (
+        "baseline",
+        "majority",
+        "critical",
+        DEFAULT_LABELLED_ROWS,
+    )
+    assert rule.breached(0.0) and rule.breached(-0.01) and not rule.breached(0.001)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("accuracy above reference", "accuracy below reference"),
+        ("rmse below reference", "rmse above reference"),
+        ("drifted_features below reference", "reference limit"),
+        ("accuracy_drop below reference", "reference limit"),
+        ("estimated_accuracy beats baseline majority", "realized"),
+        ("accuracy beats baseline random", "unknown baseline 'random'"),
+        ("accuracy beats baseline majority over the last 3 windows", "labelled predictions"),
+        ("acuracy below reference", "unknown observation"),
+    ],
+)
+def test_relative_rules_are_refused_with_the_reason(text: str, says: str) -> None:
+    with pytest.raises(InvalidInput, match=says):
+        parse_alert_rule(text)
