@@ -132,7 +132,7 @@ class MonitoringMethods:
         from keel.monitoring.runner import run_monitor
         from keel.registry import models
 
-        models.resolve(self.db, ModelRef(model))  # NotFound for an unknown model
+        models.resolve(self.db, ModelRef(model, latest=True))  # NotFound for an unknown model
         rules = self.set_policy(model, policy) if policy is not None else self.get_policy(model)
         return run_monitor(
             self.db,

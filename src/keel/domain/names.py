@@ -3,9 +3,13 @@
 Names are restricted so they are safe in URLs, file paths and shell commands alike:
 
 >>> parse_model_ref("models:/fraud@champion")
-ModelRef(name='fraud', version=None, alias='champion')
+ModelRef(name='fraud', version=None, alias='champion', latest=False)
 >>> parse_model_ref("fraud/3")
-ModelRef(name='fraud', version=3, alias=None)
+ModelRef(name='fraud', version=3, alias=None, latest=False)
+
+A bare name (``models:/fraud``) means the champion, never "whatever was registered last": a
+version registered a minute ago must not be loaded or served by accident. The newest ready
+version is asked for by name, ``models:/fraud@latest``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 # \Z, not $: Python's "$" also matches before a trailing newline, letting "name\n" through
 _NAME = re.compile(NAME_PATTERN.removesuffix("$") + r"\Z")
 _ALIAS = re.compile(ALIAS_PATTERN.removesuffix("$") + r"\Z")
+#: the alias a bare ``models:/NAME`` resolves to
+CHAMPION = "champion"
 _REF = re.compile(r"^(?:models:/)?(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
 
 
@@ -71,41 +77,45 @@ def validate_version(value: object, field: str = "version") -> int:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A pointer to one model version: by number, by alias, or (neither) the latest."""
+    """A pointer to one model version: by number, by alias, the newest ready one (``latest``),
+    or (none of these) the champion."""
 
     name: str
     version: int | None = None
     alias: str | None = None
+    latest: bool = False
 
     def __str__(self) -> str:
         if self.version is not None:
             return f"{self.name}/{self.version}"
         if self.alias is not None:
             return f"{self.name}@{self.alias}"
+        if self.latest:
+            return f"{self.name}@latest"
         return self.name
 
 
 def parse_model_ref(text: str, field: str = "model") -> ModelRef:
-    """Parse ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``NAME/VERSION``, ``NAME@ALIAS``
-    or ``NAME`` (the latest version)."""
+    """Parse ``models:/NAME/VERSION``, ``models:/NAME@ALIAS``, ``NAME/VERSION``, ``NAME@ALIAS``,
+    ``NAME@latest`` (the newest ready version) or ``NAME`` (the champion)."""
     if not isinstance(text, str):
         raise InvalidInput(field, f"{text!r} is not a model reference")
     match = _REF.match(text.strip())
     if not match:
         raise InvalidInput(
             field,
-            f"{text!r} is not a model reference: use NAME/VERSION, NAME@ALIAS or "
-            "models:/NAME/VERSION",
+            f"{text!r} is not a model reference: use NAME (its champion), NAME/VERSION, "
+            "NAME@ALIAS or models:/NAME/VERSION",
         )
     name = validate_name(match["name"], field)
     if match["version"] is not None:
         if match["version"] == "latest":
-            return ModelRef(name)
+            return ModelRef(name, latest=True)
         return ModelRef(name, version=validate_version(match["version"], field))
     if match["alias"] is not None:
         alias = match["alias"]
         if alias == "latest":
-            return ModelRef(name)
+            return ModelRef(name, latest=True)
         return ModelRef(name, alias=validate_alias(alias, field))
     return ModelRef(name)
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from keel.domain.entities import Model, ModelVersion, Snapshot
 from keel.domain.filters import Clause, parse_filter
-from keel.domain.names import MAX_VERSION, ModelRef, validate_name, validate_version
+from keel.domain.names import CHAMPION, MAX_VERSION, ModelRef, validate_name, validate_version
 from keel.domain.numbers import MAX_STORED_INT
 from keel.domain.signature import Signature
 from keel.domain.trust import TrustRecord, TrustRequest
@@ -236,24 +236,25 @@ def version_id_of(conn: Connection, model_id: int, name: str, number: int) -> in
 
 
 def resolve_in(conn: Connection, ref: ModelRef) -> ModelVersion:
-    """The version a reference points at: by number, by alias, or the newest ready one."""
+    """The version a reference points at: by number, by alias, the newest ready one (``latest``)
+    or, for a bare name, the champion (NotFound with a hint when the model has none)."""
     query = version_query().where(models.c.name == ref.name)
     if ref.version is not None:
         query = query.where(model_versions.c.version == ref.version)
-    elif ref.alias is not None:
+    elif ref.latest:
+        query = (
+            query.where(model_versions.c.status == "ready")
+            .order_by(model_versions.c.version.desc())
+            .limit(1)
+        )
+    else:
         query = query.join(
             aliases,
             sa.and_(
                 aliases.c.model_id == model_versions.c.model_id,
                 aliases.c.version_id == model_versions.c.id,
-                aliases.c.alias == ref.alias,
+                aliases.c.alias == (ref.alias or CHAMPION),
             ),
-        )
-    else:
-        query = (
-            query.where(model_versions.c.status == "ready")
-            .order_by(model_versions.c.version.desc())
-            .limit(1)
         )
     row = conn.execute(query).first()
     if row is None:
@@ -263,17 +264,26 @@ def resolve_in(conn: Connection, ref: ModelRef) -> ModelVersion:
 
 def _explain_missing(conn: Connection, ref: ModelRef) -> None:
     model_id_of(conn, ref.name)  # raises NotFound for the model itself
+    if ref.version is not None:
+        raise NotFound(
+            "version", str(ref), hint=f"list versions with `keel versions list {ref.name}`"
+        )
+    if ref.latest:
+        raise NotFound("version", f"{ref.name}@latest", hint="every version is archived")
     if ref.alias is not None:
         raise NotFound(
             "alias",
             f"{ref.name}@{ref.alias}",
             hint=f"set it with `keel alias set {ref.name} {ref.alias} VERSION`",
         )
-    if ref.version is not None:
-        raise NotFound(
-            "version", str(ref), hint=f"list versions with `keel versions list {ref.name}`"
-        )
-    raise NotFound("version", f"{ref.name} (latest)", hint="every version is archived")
+    raise NotFound(
+        "alias",
+        f"{ref.name}@{CHAMPION}",
+        hint=f"models:/{ref.name} means its champion and it has none: name a version "
+        f"(models:/{ref.name}/VERSION) or an alias (models:/{ref.name}@ALIAS, "
+        f"models:/{ref.name}@latest for the newest), or set one with "
+        f"`keel alias set {ref.name} {CHAMPION} VERSION`",
+    )
 
 
 def _run_metrics(db: Database, run_id: str | None) -> dict[str, Any]:

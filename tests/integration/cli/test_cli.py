@@ -113,6 +113,18 @@ def test_alias_set_list_delete(filled: list[str], capsys) -> None:
     assert [a["alias"] for a in current] == ["champion"]
 
 
+def test_a_bare_name_is_the_champion_or_a_hint(filled: list[str], capsys) -> None:
+    assert main([*filled, "alias", "set", "cancer", "champion", "1", "--reason", "back"]) == 0
+    capsys.readouterr()
+    shown = run_json(capsys, [*filled, "versions", "show", "models:/cancer", "--json"])
+    assert shown["version"] == 1  # the champion, though 2 is newer
+    assert main([*filled, "alias", "delete", "cancer", "champion", "-r", "retired"]) == 0
+    capsys.readouterr()
+    assert main([*filled, "versions", "show", "models:/cancer"]) == 3
+    error = capsys.readouterr().err
+    assert "cancer@champion" in error and "models:/cancer/VERSION" in error
+
+
 def test_datasets_register_list_show(cli_store: list[str], tmp_path: Path, cancer_frame, capsys):
     path = tmp_path / "data.csv"
     cancer_frame.to_csv(path, index=False)
@@ -163,6 +175,7 @@ def test_audit_verify_names_the_tampered_entry(filled: list[str], capsys) -> Non
     [
         (["versions", "show", "cancer/9"], 3, "version 'cancer/9' not found"),
         (["versions", "show", "nope@champion"], 3, "model 'nope' not found"),
+        (["versions", "show", "models:/ghost"], 3, "model 'ghost' not found"),
         (["alias", "set", "cancer", "Bad!", "1"], 2, "'Bad!' is not a valid alias"),
         (["versions", "list", "cancer", "--filter", "metrics.acc >"], 2, "filter"),
         (["versions", "archive", "cancer/2"], 4, "still holds the alias"),

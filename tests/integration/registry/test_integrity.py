@@ -176,7 +176,7 @@ def test_predict_lists_every_signature_problem(
     client: Client, cancer_frame: pd.DataFrame, fitted_model: Any, features: pd.DataFrame
 ) -> None:
     client.register_model("cancer", fitted_model, training_data=cancer_frame, target="target")
-    loaded = client.load_model("cancer")
+    loaded = client.load_model("cancer/1")
     broken = features.drop(columns=["mean radius", "mean area"]).assign(
         **{
             "mean texture": "rough",
@@ -206,7 +206,7 @@ def test_predict_lists_every_signature_problem(
 
 def test_models_without_a_signature_are_not_checked(client: Client, features: pd.DataFrame) -> None:
     client.register_model("constant", Constant(7), trust="code")
-    loaded = client.load_model("constant")
+    loaded = client.load_model("constant/1")
     assert loaded.signature is None
     assert list(loaded.predict(features.head(3))) == [7, 7, 7]
     with pytest.raises(AttributeError, match="predict_proba"):

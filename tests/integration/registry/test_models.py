@@ -211,10 +211,12 @@ def test_load_by_number_alias_and_latest(
         ("cancer/2", 2),
         ("cancer@champion", 1),
         ("models:/cancer@champion", 1),
-        ("cancer", 2),
-        ("models:/cancer", 2),
+        ("cancer", 1),  # a bare name is the champion, not the newest version
+        ("models:/cancer", 1),
         ("cancer/latest", 2),
+        ("models:/cancer@latest", 2),
         (ModelRef("cancer", version=1), 1),
+        (ModelRef("cancer"), 1),
     ]:
         loaded = client.load_model(ref)
         assert isinstance(loaded, LoadedModel)
@@ -225,6 +227,20 @@ def test_load_by_number_alias_and_latest(
     assert list(loaded.classes_) == [0, 1]
     assert "cancer/1" in repr(loaded)
     assert client.get_version("cancer", version=2).params["strategy"] == "most_frequent"
+
+
+def test_a_bare_name_without_a_champion_is_refused_with_a_hint(
+    client: Client, fitted_model: Any
+) -> None:
+    client.register_model("cancer", fitted_model)
+    for ref in ("models:/cancer", "cancer", ModelRef("cancer")):
+        with pytest.raises(NotFound) as caught:
+            client.load_model(ref)
+        assert caught.value.kind == "alias"
+        assert caught.value.name == "cancer@champion"
+        assert "models:/cancer/VERSION" in str(caught.value)
+        assert "models:/cancer@ALIAS" in str(caught.value)
+    assert client.load_model("models:/cancer@latest").version.version == 1
 
 
 def test_unknown_models_versions_and_aliases_are_not_found(
@@ -355,7 +371,7 @@ def test_archive_rules(client: Client, fitted_model: Any) -> None:
         client.archive_version("cancer@champion")
     archived = client.archive_version("cancer/3", reason="worse on holdout")
     assert archived.status == "archived"
-    assert client.get_version("cancer").version == 2  # latest skips archived versions
+    assert client.get_version("cancer@latest").version == 2  # latest skips archived versions
     assert client.load_model("cancer/3").version.status == "archived"  # still loadable
     with pytest.raises(Conflict) as caught:
         client.set_alias("cancer", "challenger", 3)
@@ -370,7 +386,7 @@ def test_archive_rules(client: Client, fitted_model: Any) -> None:
     client.archive_version("cancer/2")
     client.archive_version("cancer/1")
     with pytest.raises(NotFound, match="every version is archived"):
-        client.load_model("cancer")
+        client.load_model("cancer@latest")
     assert client.register_model("cancer", fitted_model).version == 4
 
 

@@ -73,8 +73,8 @@ def test_invalid_versions_raise_invalid_input_naming_the_field(value: object) ->
         ("models:/fraud/3", ModelRef("fraud", version=3)),
         ("models:/fraud@champion", ModelRef("fraud", alias="champion")),
         ("models:/fraud", ModelRef("fraud")),
-        ("fraud/latest", ModelRef("fraud")),
-        ("fraud@latest", ModelRef("fraud")),
+        ("fraud/latest", ModelRef("fraud", latest=True)),
+        ("fraud@latest", ModelRef("fraud", latest=True)),
         ("  fraud/2  ", ModelRef("fraud", version=2)),
     ],
 )
@@ -96,6 +96,7 @@ def test_model_ref_str_forms() -> None:
     assert str(ModelRef("m")) == "m"
     assert str(ModelRef("m", version=4)) == "m/4"
     assert str(ModelRef("m", alias="champion")) == "m@champion"
+    assert str(ModelRef("m", latest=True)) == "m@latest"
 
 
 @settings(deadline=None)
@@ -116,8 +117,9 @@ def test_alias_refs_round_trip_through_str(name: str, alias: str) -> None:
 
 @settings(deadline=None)
 @given(name=names)
-def test_latest_refs_round_trip_through_str(name: str) -> None:
+def test_champion_and_latest_refs_round_trip_through_str(name: str) -> None:
     assert parse_model_ref(str(ModelRef(name))) == ModelRef(name)
+    assert parse_model_ref(str(ModelRef(name, latest=True))) == ModelRef(name, latest=True)
 
 
 @settings(deadline=None)
