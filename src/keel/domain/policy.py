@@ -408,6 +408,9 @@ class Monitoring(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     drift_alerts: bool = False
+    #: the severity of the default rules that fire when the model does not beat a naive
+    #: baseline on its labelled predictions (``off`` leaves them out)
+    baseline_alerts: Literal["off", "warning", "critical"] = "warning"
     accuracy_threshold: float | None = None
     reference: str = "training"  # the training snapshot, or a snapshot reference
     target: str | None = None  # the label column of the reference (default: the suite's target)
@@ -432,6 +435,14 @@ class Monitoring(BaseModel):
             for i, v in enumerate(value)
         ]
 
+    @field_validator("baseline_alerts", mode="before")
+    @classmethod
+    def _baseline_switch(cls, value: Any) -> Any:
+        """YAML reads an unquoted ``off`` as false and ``on`` as true."""
+        if value is False:
+            return "off"
+        return "warning" if value is True else value
+
     @field_validator("label_horizon", "cooldown")
     @classmethod
     def _duration(cls, value: str, info: ValidationInfo) -> str:
@@ -447,9 +458,22 @@ class Monitoring(BaseModel):
             rules.append(parse_alert_rule(f"accuracy < {self.accuracy_threshold:g}"))
         if self.drift_alerts and "drifted_features" not in texts:
             rules.append(parse_alert_rule("drifted_features >= 1"))
+        if self.baseline_alerts != "off":
+            # one for classifiers, one for regressors: each observes nothing for the other task
+            for metric, baseline in BASELINE_RULES:
+                if not any(r.metric == metric and r.baseline == baseline for r in rules):
+                    rules.append(
+                        parse_alert_rule(
+                            f"{metric} beats baseline {baseline} as {self.baseline_alerts}"
+                        )
+                    )
         if rules != list(self.alerts):
             object.__setattr__(self, "alerts", rules)
         return self
+
+
+#: the rules ``monitoring.baseline_alerts`` adds: a model must beat a constant on its labels
+BASELINE_RULES = (("accuracy", "majority"), ("rmse", "mean"))
 
 
 #: the input checks a policy can flag or reject, named as the log and monitoring name them
@@ -476,18 +500,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     "low": {
         "promotion": {"require_blessing": False},
         "rollout": {"strategy": "replace", "auto_rollback": False},
-        "monitoring": {"drift_alerts": False},
+        "monitoring": {"drift_alerts": False, "baseline_alerts": "warning"},
     },
     "medium": {
         "promotion": {"require_blessing": True},
         "rollout": {"strategy": "replace", "auto_rollback": False},
-        "monitoring": {"drift_alerts": True},
+        "monitoring": {"drift_alerts": True, "baseline_alerts": "critical"},
         "retraining": {"schedule": "0 3 * * 0"},
     },
     "high": {
         "promotion": {"require_blessing": True, "require_comparative": True},
         "rollout": {"strategy": "canary", "steps": [5, 25, 50, 100], "auto_rollback": True},
-        "monitoring": {"drift_alerts": True},
+        "monitoring": {"drift_alerts": True, "baseline_alerts": "critical"},
         "retraining": {"schedule": "0 3 * * 0"},
     },
 }
@@ -530,6 +554,14 @@ class Policy(BaseModel):
                 f"the {self.risk_profile} profile requires at least one absolute gate "
                 "(e.g. 'accuracy >= 0.92')",
             )
+        ordered = any(s.time_ordered or s.time_column is not None for s in self.suites.values())
+        for index, rule in enumerate(self.monitoring.alerts):
+            if rule.baseline == "persistence" and not ordered:
+                raise InvalidInput(
+                    f"monitoring.alerts[{index}]",
+                    f"{rule.text!r}: persistence needs time-ordered data; set time_column or "
+                    "time_ordered on a suite",
+                )
         if self.promotion.require_comparative and "comparative" not in kinds:
             raise InvalidInput(
                 "gates.checks",

@@ -3,7 +3,9 @@
 Labels arrive days after their predictions, so a window's realized metrics are recomputed
 whenever new labels have been logged, for windows younger than the policy's label horizon that
 are not yet fully labelled. Label drift (the labels' distribution against the reference's) is
-recorded with them.
+recorded with them, and so are the naive baselines scored on the same labelled rows
+(``performance["baselines"]``: ``majority`` or ``mean``, plus ``persistence`` when the policy's
+data is time-ordered), so every labelled window says whether the model beats a constant.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import sqlalchemy as sa
 
 from keel.domain.durations import parse_duration
 from keel.domain.policy import Policy
-from keel.monitoring.performance import join_labels, newest_labels, realized_metrics
+from keel.monitoring.performance import (
+    join_labels,
+    newest_labels,
+    orders_by_time,
+    realized_baselines,
+    realized_metrics,
+)
 from keel.monitoring.references import Reference
 from keel.monitoring.window_record import drift_config
 from keel.registry.clock import utcnow
@@ -110,6 +118,9 @@ def refresh_performance(
         reference = references(int(row.version))
         performance = realized_metrics(joined, reference)
         performance["label_drift"] = _label_drift(joined, reference, policy)
+        performance["baselines"] = realized_baselines(
+            joined, reference, persistence=orders_by_time(policy)
+        )
         with db.write() as conn:
             conn.execute(
                 monitor_windows.update()

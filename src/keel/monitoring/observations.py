@@ -4,6 +4,8 @@ metrics), so rules are evaluated the same way after every run and after a restar
 - realized metrics: over the newest N labelled predictions, across the newest windows;
 - estimated metrics, drift and operations: averaged over the newest ``windows`` windows that
   have the value;
+- ``METRIC beats baseline NAME``: the model's margin over a naive baseline scored on the same
+  newest N labelled predictions (positive when the model is better; the rule fires at or below 0);
 - ``realized(metric, rows, oldest=True)``: a realized metric over the OLDEST N labelled
   predictions instead (a version's own level when it started serving, for relative triggers).
 
@@ -21,7 +23,12 @@ import sqlalchemy as sa
 from keel.domain.alert_rules import AlertRule
 from keel.monitoring.alerts import Observation
 from keel.monitoring.labelling import ReferenceOf, load_index
-from keel.monitoring.performance import join_labels, realized_metrics
+from keel.monitoring.performance import (
+    join_labels,
+    realized_baselines,
+    realized_margin,
+    realized_metrics,
+)
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.schema import monitor_windows
@@ -65,6 +72,7 @@ class Observer:
                 )
             ).all()
         self._labelled: dict[int, tuple[dict[str, Any], int | None]] = {}
+        self._rows: dict[int, tuple[pd.DataFrame | None, Any]] = {}
 
     def __call__(self, rule: AlertRule) -> Observation | None:
         if rule.against == "reference":
@@ -163,8 +171,29 @@ class Observer:
         return None
 
     def _against_baseline(self, rule: AlertRule) -> Observation | None:
-        """The model's margin over the rule's baseline on the same labelled rows."""
-        return None
+        """The model's margin over the rule's baseline on the same labelled rows (the newest
+        ``labelled_rows``): positive when the model is better, whichever way the metric points.
+        None while fewer are labelled, or when the baseline does not apply to the task (``mean``
+        for a classifier, ``majority`` for a regressor) or the metric was not computed."""
+        assert rule.baseline is not None
+        joined, newest = self._newest_rows(rule.labelled_rows or 0)
+        if joined is None or newest is None:
+            return None
+        reference = self.references(int(newest.version))
+        metrics = realized_metrics(joined, reference)
+        baselines = realized_baselines(
+            joined, reference, persistence=rule.baseline == "persistence"
+        )
+        margin = realized_margin(metrics, baselines, rule.metric, rule.baseline)
+        if margin is None:
+            return None
+        details = {
+            "labelled_rows": metrics.get("rows"),
+            "model": metrics[rule.metric],
+            "baseline": rule.baseline,
+            "baseline_value": baselines[rule.baseline][rule.metric],
+        }
+        return Observation(margin, int(newest.id), details)
 
     def _realized(self, rule: AlertRule) -> Observation | None:
         wanted = rule.labelled_rows or 0
@@ -179,6 +208,20 @@ class Observer:
         return Observation(float(value), window_id, {"labelled_rows": metrics.get("rows")})
 
     def _newest_labelled(self, wanted: int) -> tuple[dict[str, Any], int | None]:
+        joined, newest = self._newest_rows(wanted)
+        if joined is None or newest is None:
+            return {}, None
+        reference = self.references(int(newest.version))
+        return realized_metrics(joined, reference), int(newest.id)
+
+    def _newest_rows(self, wanted: int) -> tuple[pd.DataFrame | None, Any]:
+        """The newest ``wanted`` labelled predictions and the newest window holding one (None
+        while fewer are labelled); read once per span, so rules over the same rows share them."""
+        if wanted not in self._rows:
+            self._rows[wanted] = self._read_newest_rows(wanted)
+        return self._rows[wanted]
+
+    def _read_newest_rows(self, wanted: int) -> tuple[pd.DataFrame | None, Any]:
         pieces: list[pd.DataFrame] = []
         count = 0
         newest: Any = None
@@ -195,9 +238,8 @@ class Observer:
             if count >= wanted:
                 break
         if count < wanted or newest is None:
-            return {}, None
-        reference = self.references(int(newest.version))
-        return realized_metrics(pd.concat(pieces), reference), int(newest.id)
+            return None, None
+        return pd.concat(pieces), newest
 
     def _accuracy_drop(self, wanted: int) -> Observation | None:
         """Replay the newest version's last ``wanted`` labelled outcomes, oldest first, through

@@ -3,6 +3,21 @@ with the same metric definitions as offline evaluation (``keel.evaluation.metric
 
 A request id labelled twice keeps its newest label (a correction wins). Labels whose value is not
 one of the model's classes are counted and left out of the metrics, never silently coerced.
+
+The naive baselines (``keel.evaluation.baselines``) are scored on exactly the rows the model is
+scored on (``realized_baselines``), so a window says whether the model beats "always the most
+frequent class" (the mean, for a regressor) and, for time-ordered data, "the previous label":
+
+>>> import pandas as pd
+>>> from types import SimpleNamespace
+>>> joined = pd.DataFrame({"timestamp": pd.to_datetime([1, 2, 3, 4], unit="s"),
+...                        "prediction": [1, 1, 1, 0], "label": [1, 1, 1, 1]})
+>>> ref = SimpleNamespace(task="classification", classes=[0, 1])
+>>> realized_baselines(joined, ref)["majority"]["accuracy"]
+1.0
+>>> realized_margin(realized_metrics(joined, ref), realized_baselines(joined, ref), "accuracy",
+...                 "majority")
+-0.25
 """
 
 from __future__ import annotations
@@ -12,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
+from keel.domain.policy import Policy
 from keel.monitoring.references import Reference
 
 
@@ -71,6 +88,67 @@ def realized_metrics(joined: pd.DataFrame, reference: Reference) -> dict[str, An
     out = classification_metrics(_typed(truth, classes), _typed(predicted, classes), proba, classes)
     out["unknown_label_rows"] = int((~known).sum())
     return out
+
+
+def orders_by_time(policy: Policy) -> bool:
+    """Whether the persistence baseline applies: a suite of the policy names a ``time_column``
+    or sets ``time_ordered`` (the data is a time series, so the log's timestamp order is the
+    order persistence needs). Otherwise "the previous row" is an accident of arrival."""
+    return any(s.time_ordered or s.time_column is not None for s in policy.suites.values())
+
+
+def realized_baselines(
+    joined: pd.DataFrame, reference: Reference, *, persistence: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The naive baselines over the rows ``realized_metrics`` scores on the same ``joined``
+    frame: ``majority`` (classifiers) or ``mean`` (regressors), plus ``persistence`` (each row
+    predicted as the label of the row logged before it) when asked. Each is a mapping of metric
+    to value, with ``rows``; empty when no row is usable.
+
+    Both are scored with the window's own labels (the best constant in hindsight), so a model
+    that does not beat them is surely no better than a constant."""
+    from keel.evaluation import baselines
+
+    if joined.empty:
+        return {}
+    if persistence:
+        joined = joined.sort_values("timestamp", kind="stable")
+    out: dict[str, dict[str, Any]] = {}
+    if reference.task == "regression":
+        truth = pd.to_numeric(joined["label"], errors="coerce").to_numpy(dtype="float64")
+        predicted = pd.to_numeric(joined["prediction"], errors="coerce").to_numpy(dtype="float64")
+        truth = truth[np.isfinite(truth) & np.isfinite(predicted)]
+        if len(truth) == 0:
+            return {}
+        out["mean"] = baselines.mean_baseline(truth, REGRESSION_METRICS)
+        if persistence:
+            out["persistence"] = baselines.persistence_regression(truth, REGRESSION_METRICS)
+    else:
+        classes = reference.classes
+        aligned, known = _aligned_labels(joined["label"], classes)
+        truth = _typed(aligned[known], classes)
+        if len(truth) == 0 or not classes:
+            return {}
+        out["majority"] = baselines.majority(truth, classes, CLASSIFICATION_METRICS)
+        if persistence:
+            out["persistence"] = baselines.persistence(truth, classes, CLASSIFICATION_METRICS)
+    return {
+        name: {k: v for k, v in scores.items() if k != "confusion_matrix"}
+        for name, scores in out.items()
+    }
+
+
+def realized_margin(
+    metrics: dict[str, Any], baselines: dict[str, dict[str, Any]], metric: str, baseline: str
+) -> float | None:
+    """How much better the model scored ``metric`` than ``baseline`` on the same rows (positive
+    when better, whichever way the metric points); None when either was not computed."""
+    mine = metrics.get(metric)
+    theirs = (baselines.get(baseline) or {}).get(metric)
+    if mine is None or theirs is None:
+        return None
+    margin = float(theirs) - float(mine) if metric in LOWER_IS_BETTER else mine - theirs
+    return float(margin)
 
 
 def _typed(values: np.ndarray, classes: list[Any]) -> np.ndarray:

@@ -81,6 +81,8 @@ def test_policy_shorthands_become_rules_and_survive_a_round_trip() -> None:
     assert [r.text for r in policy.monitoring.alerts] == [
         "accuracy < 0.92",
         "drifted_features >= 1",
+        "accuracy beats baseline majority as warning",
+        "rmse beats baseline mean as warning",
     ]
     assert Policy.parse(policy.to_dict()) == policy
 
