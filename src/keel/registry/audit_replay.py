@@ -5,8 +5,10 @@ Every state change appends an entry in the same transaction as the change, with 
 needed to redo it, so replaying the entries in order rebuilds:
 
 - ``aliases``: ``alias.set`` / ``alias.delete`` (model, alias -> version number);
-- ``model_versions``: ``version.register`` (artifact hash, format, trust record),
-  ``version.trust`` (a new trust record) and ``version.archive`` (status);
+- ``model_versions``: ``version.register`` (artifact hash, format, trust record, metrics),
+  ``version.trust`` (a new trust record), ``version.archive`` (status) and ``version.metrics``
+  (a run's values that followed onto the version); metrics are held to the trail only for
+  versions whose registration recorded them;
 - ``deployments``: ``deployment.start`` and every move (``deployment.step``, ``.promote``,
   ``.complete``, ``.rollback``, ``.stop``: status, step, candidate weight);
 - ``api_tokens``: ``token.create`` (role, and a fingerprint of the stored hash) and
@@ -40,6 +42,9 @@ class _Version:
     status: str = "ready"
     trust_seq: int = 0
     status_seq: int = 0
+    #: None for a version registered before the trail recorded metrics: not compared
+    metrics: dict[str, Any] | None = None
+    metrics_seq: int = 0
 
 
 @dataclass
@@ -104,9 +109,24 @@ class Replay:
                 f"one registration (the first is at seq {self.versions[key].seq})",
             )
         trust = d.get("trust")  # versions registered before trust was recorded have none
+        metrics = d.get("metrics")
         self.versions[key] = _Version(
-            seq, str(d["sha256"]), str(d["format"]), trust, "ready", seq, seq
+            seq,
+            str(d["sha256"]),
+            str(d["format"]),
+            trust,
+            "ready",
+            seq,
+            seq,
+            dict(metrics) if isinstance(metrics, dict) else None,
+            seq,
         )
+
+    def _metrics(self, seq: int, subject: str, d: dict[str, Any]) -> None:
+        version = self._version(seq, subject, "version.metrics")
+        if version is not None and version.metrics is not None:
+            version.metrics.update(dict(d["metrics"]))
+            version.metrics_seq = seq
 
     def _trust(self, seq: int, subject: str, d: dict[str, Any]) -> None:
         version = self._version(seq, subject, "version.trust")
@@ -202,6 +222,7 @@ _HANDLERS = {
     "version.register": Replay._register,
     "version.trust": Replay._trust,
     "version.archive": Replay._archive,
+    "version.metrics": Replay._metrics,
     "alias.set": Replay._alias_set,
     "alias.delete": Replay._alias_delete,
     "deployment.start": Replay._deployment_start,
@@ -275,7 +296,7 @@ def _compare_versions(
     v = model_versions.c
     query = (
         sa.select(models.c.name, v.version, v.artifact_sha256, v.format, v.trust, v.status)
-        .add_columns(v.size_bytes)
+        .add_columns(v.size_bytes, v.metrics)
         .join(models, models.c.id == v.model_id)
         .order_by(v.id)
     )
@@ -294,12 +315,18 @@ def _compare_versions(
             continue
         if want.sha256 != row.artifact_sha256:
             artifacts.add(want.sha256, 0, ref)
-        for column, found, wanted, seq in (
+        checks = [
             ("artifact_sha256", row.artifact_sha256, want.sha256, want.seq),
             ("format", row.format, want.format, want.seq),
             ("status", row.status, want.status, want.status_seq),
             ("trust", canonical_json(row.trust), canonical_json(want.trust), want.trust_seq),
-        ):
+        ]
+        if want.metrics is not None:
+            found_metrics = canonical_json(row.metrics or {})
+            checks.append(
+                ("metrics", found_metrics, canonical_json(want.metrics), want.metrics_seq)
+            )
+        for column, found, wanted, seq in checks:
             if found != wanted:
                 yield AuditFinding(
                     "model_versions", f"{ref} {column}", found, f"{wanted} (seq {seq})"

@@ -29,7 +29,7 @@ from keel.domain.numbers import MAX_STORED_INT
 from keel.domain.signature import Signature
 from keel.domain.trust import TrustRecord, TrustRequest
 from keel.errors import Conflict, InvalidInput, NotFound
-from keel.registry import audit, serialization
+from keel.registry import audit, serialization, version_metrics
 from keel.registry import snapshots as snapshot_store
 from keel.registry import trust as trust_store
 from keel.registry.clock import utcnow
@@ -214,6 +214,10 @@ def register(
                 "parent": parent_number,
                 "commit": row["code_version"].get("commit"),
                 "trust": row["trust"],
+                # the replay checks the stored metrics; later run values follow only the
+                # keys register was not given (see keel.registry.version_metrics)
+                "metrics": clean["metrics"],
+                "metrics_given": sorted(clean_metrics(metrics)),
             },
         )
         result = conn.execute(
@@ -221,6 +225,7 @@ def register(
                 model_versions.c.model_id == model_id, model_versions.c.version == number
             )
         ).one()
+    version_metrics.note_version(run_id)
     return row_to_version(result)
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from keel.domain.entities import MetricPoint, RunRecord, Snapshot
 from keel.errors import Conflict, InvalidInput, NotFound
-from keel.registry import audit
+from keel.registry import audit, version_metrics
 from keel.registry import snapshots as snapshot_store
 from keel.registry.clock import utcnow
 from keel.registry.environment import code_version
@@ -80,22 +80,29 @@ class Run:
         self.log_metrics({key: value}, step=step)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        """Record several values in one transaction."""
+        """Record several values in one transaction; a version registered in this run gets
+        them too (``keel.registry.version_metrics``)."""
         self._check_open()
         if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
             raise InvalidInput("step", f"{step!r} is not a non-negative integer")
         now = utcnow()
         rows = []
+        newest: dict[str, float] = {}
         steps = dict(self._steps)
         for key, value in metrics.items():
             check_key(key, "metric")
-            number = metric_value(value, f"metric.{key}")
+            number = newest[key] = metric_value(value, f"metric.{key}")
             at_step = steps.get(key, 0) if step is None else step
             steps[key] = at_step + 1
             rows.append(
                 {"run_id": self.id, "key": key, "value": number, "step": at_step, "at": now}
             )
-        self._db.append(run_metrics, rows)
+        if version_metrics.has_versions(self.id):
+            with self._db.write() as conn:
+                conn.execute(run_metrics.insert(), rows)
+                version_metrics.follow(conn, self._actor, self.id, newest)
+        else:
+            self._db.append(run_metrics, rows)
         self._steps = steps  # only once the values are stored: a refused call moves no counter
 
     def log_input(self, snapshot: Snapshot, role: str = "train") -> None:

@@ -176,6 +176,22 @@ def test_a_version_status_trust_or_existence_changed_in_the_table_is_found(
     assert rows["lonely/1"].table == "model_versions"
 
 
+def test_version_metrics_changed_in_the_table_are_found(store: Client, fitted_model: Any) -> None:
+    with store.start_run("train") as run:
+        store.register_model("cancer", fitted_model, metrics={"auc": 0.8})
+        run.log_metric("accuracy", 0.9)  # followed onto cancer/3 through the trail
+    assert store.verify_audit().findings == ()
+    sql(
+        store,
+        model_versions.update()
+        .where(model_versions.c.version == 3)
+        .values(metrics={"auc": 0.99, "accuracy": 0.9}),
+    )
+    rows = {f.row: f for f in store.verify_audit().findings}
+    assert '"auc":0.99' in rows["cancer/3 metrics"].found
+    assert rows["cancer/3 metrics"].expected.startswith('{"accuracy":0.9,"auc":0.8} (seq ')
+
+
 def test_trust_recorded_through_the_trail_is_explained(store: Client) -> None:
     record = {
         "types": ["mylib.Scaler"],

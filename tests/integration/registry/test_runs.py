@@ -172,3 +172,24 @@ def test_a_version_registered_in_a_run_carries_the_metrics_logged_so_far(
     found = client.list_versions("cancer", filter="metrics.accuracy > 0.9")
     assert sorted(v.version for v in found) == [version.version, given.version]
     assert client.verify_audit().intact
+
+
+def test_metrics_logged_after_registering_reach_the_version(
+    client: Client, fitted_model: Any
+) -> None:
+    with client.start_run("log-model-first") as run:
+        version = client.register_model("cancer", fitted_model, metrics={"auc": 0.5})
+        assert client.list_versions("cancer", filter="metrics.accuracy > 0.5") == []
+        run.log_metric("accuracy", 0.7)
+        run.log_metrics({"accuracy": 0.93, "auc": 0.99})  # auc was given to register: it stays
+        run.log_metric("accuracy", 0.93)  # the same value again changes nothing
+    after = client.get_version(f"cancer/{version.version}")
+    assert after.metrics == {"auc": 0.5, "accuracy": 0.93}
+    found = client.list_versions("cancer", filter="metrics.accuracy > 0.5")
+    assert [v.version for v in found] == [version.version]
+    entries = client.audit_log(action="version.metrics")
+    assert [(e.subject, e.details["metrics"]) for e in reversed(entries)] == [
+        ("model:cancer/1", {"accuracy": 0.7}),
+        ("model:cancer/1", {"accuracy": 0.93}),
+    ]
+    assert client.verify_audit().findings == ()
