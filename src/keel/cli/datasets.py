@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.context import JsonOption, client_of
-from keel.cli.output import console, print_json, print_table, short, when
+from keel.cli.output import console, listed, print_json, print_table, short, when
 
 app = typer.Typer(help="Data snapshots.", no_args_is_help=True)
 
@@ -87,7 +87,9 @@ def show(
                 f"max {prof['max']:.4g}  mean {prof['mean']:.4g}"
             )
         elif prof["kind"] == "category":
-            top = ", ".join(f"{t['value']} {t['share']:.0%}" for t in prof["top"][:4])
+            top = listed(
+                (f"{t['value']} {t['share']:.0%}" for t in prof["top"]), 4, prof["n_unique"]
+            )
             summary = f"{prof['n_unique']} values: {top}"
         elif prof["kind"] == "boolean":
             summary = f"true {prof['true_share']:.1%}" if prof.get("true_share") is not None else ""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option, stored_int
-from keel.cli.output import console, pairs, print_json, print_table, short, when
+from keel.cli.output import console, listed, pairs, print_json, print_table, short, when
 
 models_app = typer.Typer(help="Registered models.", no_args_is_help=True)
 versions_app = typer.Typer(help="Versions of a model.", no_args_is_help=True)
@@ -104,7 +104,7 @@ def show_version(
                     f["dtype"],
                     f"{f['min']:.4g} .. {f['max']:.4g}"
                     if "min" in f
-                    else ", ".join(str(c) for c in f.get("categories", [])[:6]),
+                    else listed(f.get("categories", []), 6),
                 ]
                 for f in version.signature["inputs"]
             ),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from keel.cli.context import JsonOption, client_of, limit_option
-from keel.cli.output import console, print_json, print_table, when
+from keel.cli.output import console, listed, print_json, print_table, when
 from keel.domain.names import MAX_VERSION
 
 monitor_app = typer.Typer(help="Production monitoring: windows, drift, estimates, alerts.")
@@ -212,9 +212,8 @@ def import_labels(
         f"{report.unknown_count:,} matched none, {report.duplicates:,} duplicate ids"
     )
     if report.unknown:
-        shown = ", ".join(report.unknown[:10])
-        more = f" (+{report.unknown_count - 10} more)" if report.unknown_count > 10 else ""
-        console.print(f"unknown request ids: {shown}{more}")
+        shown = listed(report.unknown, 10, total=report.unknown_count)
+        console.print(f"unknown request ids: {shown}")
 
 
 @predictions_app.command("import")

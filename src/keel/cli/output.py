@@ -52,13 +52,29 @@ def when(value: datetime | str | None) -> str:
 
 
 def short(text: str | None, width: int = 12) -> str:
+    """The first ``width`` characters of an id, hash or commit: a prefix the commands that take
+    one accept as it is (``keel runs show 7f166407``), so nothing is appended to it."""
     return "" if not text else text[:width]
 
 
+#: shown where a listing leaves items out
+CUT = "..."
+
+
+def listed(items: Iterable[Any], limit: int, total: int | None = None) -> str:
+    """``items`` joined by commas, at most ``limit`` of them; a cut list ends with
+    ``..., (+N more)`` (``total``: how many there are, when ``items`` holds only some)."""
+    every = [str(item) for item in items]
+    shown = every[:limit]
+    count = len(every) if total is None else max(total, len(every))
+    text = ", ".join(shown)
+    if count > len(shown):
+        text += f", {CUT} (+{count - len(shown)} more)"
+    return text
+
+
 def pairs(mapping: dict[str, Any], limit: int = 4) -> str:
-    items = list(mapping.items())
-    shown = ", ".join(f"{k}={_fmt(v)}" for k, v in items[:limit])
-    return shown + (f", +{len(items) - limit}" if len(items) > limit else "")
+    return listed((f"{k}={_fmt(v)}" for k, v in mapping.items()), limit)
 
 
 def _fmt(value: Any) -> str:

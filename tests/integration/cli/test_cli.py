@@ -125,6 +125,16 @@ def test_a_bare_name_is_the_champion_or_a_hint(filled: list[str], capsys) -> Non
     assert "cancer@champion" in error and "models:/cancer/VERSION" in error
 
 
+def test_a_listing_that_cuts_metrics_says_so(filled: list[str], fitted_model, capsys) -> None:
+    settings = Settings(store_url=filled[1], artifacts=filled[3], actor="ann")
+    with Client(settings=settings) as client:
+        many = {f"m{i}": i / 10 for i in range(6)}
+        client.register_model("cancer", fitted_model, metrics=many)
+    assert main([*filled, "versions", "list", "cancer"]) == 0
+    out = capsys.readouterr().out
+    assert "... (+2 more)" in out  # six metrics, four shown
+
+
 def test_datasets_register_list_show(cli_store: list[str], tmp_path: Path, cancer_frame, capsys):
     path = tmp_path / "data.csv"
     cancer_frame.to_csv(path, index=False)
