@@ -8,7 +8,8 @@ Endpoints:
   are the request ids in the prediction log that labels refer to);
 - ``GET /v1/models`` and ``GET /v1/models/{name}``: what serves each model, with signatures;
 - ``GET /healthz`` (the process answers), ``GET /readyz`` (every planned version is loaded);
-- ``GET /metrics``: Prometheus text; ``/docs`` and ``/openapi.json``: the API's documentation.
+- ``GET /metrics``: Prometheus text; ``/docs`` (Swagger UI, every file served from here, so it
+  works offline: ``keel.serving.docs_page``) and ``/openapi.json``: the API's documentation.
 
 The predict path reads the raw body with orjson instead of a pydantic model (the models in
 ``schemas`` document it in OpenAPI only), because per-request validation is the signature's job
@@ -34,6 +35,7 @@ from keel.errors import KeelError, NotFound
 from keel.registry.tokens import TokenRecord
 from keel.serving import schemas
 from keel.serving.auth import AuthFirstRoute, TokenGate, requires
+from keel.serving.docs_page import install_offline_docs
 from keel.serving.http import install_error_handlers, json_response
 from keel.serving.logging import LogStoreRecorder, NullRecorder, PredictionRecorder
 from keel.serving.metrics import CONTENT_TYPE, ServingMetrics
@@ -178,7 +180,10 @@ def create_app(
         summary="Predictions from every deployed model, logged and measured.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load from a CDN: install_offline_docs serves its own
+        redoc_url=None,
     )
+    install_offline_docs(app, "Keel serving")
     app.router.route_class = AuthFirstRoute
     install_error_handlers(app)
     _routes(app, metrics)
