@@ -15,11 +15,19 @@ What an estimate cannot see: a change in P(label | features) (concept drift) lea
 confident as before, so CBPE misses it; it sees changes in the inputs (covariate shift) that move
 the scores. Pair it with the delayed-label metrics and the drift tests.
 
-Bands: the accuracy is a sum of independent Bernoulli(c_i) outcomes (c_i the calibrated chance
-that row i is right), with variance sum c_i (1 - c_i): a normal band. Precision, recall, F1 and
-ROC AUC are ratios; their band comes from a seeded parametric bootstrap (labels drawn from the
-calibrated probabilities, metrics computed per draw). Both describe the spread of the window's
-realised metric given the calibration, not the uncertainty of the calibration itself.
+The calibrator must learn from rows the model never trained on: a model's scores on its own
+training rows are over-confident and mostly right, so a map learnt there says "right" too often
+(``keel.monitoring.references`` picks held-out rows, or out-of-fold scores, for it).
+
+Bands cover two sources of error. The window's labels: the accuracy is a sum of independent
+Bernoulli(c_i) outcomes (c_i the calibrated chance that row i is right), with variance
+sum c_i (1 - c_i). And the calibration itself, learnt from a finite reference: ``fit_calibration``
+refits the map on ``CALIBRATION_RESAMPLES`` bootstrap resamples of the reference and keeps each
+refit's difference from the fit on a grid of scores; the spread of the window's estimate over
+those refits is the calibration's share. The accuracy band is normal with both variances added;
+precision, recall, F1 and ROC AUC are ratios, so theirs come from a seeded parametric bootstrap
+whose draws take their labels from the calibrated probabilities of one refit each. What no band
+covers: a change in P(label | score) after the reference (concept drift).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -57,6 +65,10 @@ BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 MULTICLASS_METRICS = ("accuracy",)
 #: labels drawn per bootstrap block, at most (bounds memory: draws x rows of float64)
 DRAW_CELLS = 2_000_000
+#: bootstrap refits of the calibrator kept to measure its own uncertainty
+CALIBRATION_RESAMPLES = 50
+#: the scores each refit is kept at: quantiles of the reference scores, at most this many
+GRID_POINTS = 64
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,9 @@ class Calibrator:
     applied by linear interpolation between them, clipped at the ends, as scikit-learn's
     ``IsotonicRegression(out_of_bounds="clip").predict`` does. ``reference_rows == 0`` marks the
     identity (no reference labels: the scores are assumed calibrated).
+
+    ``shifts`` holds, per bootstrap refit of the map, its difference from this fit at the scores
+    of ``grid`` (empty: the calibration's own uncertainty is not known, and bands leave it out).
     """
 
     task: Task
@@ -75,6 +90,8 @@ class Calibrator:
     thresholds: tuple[float, ...] = (0.0, 1.0)
     values: tuple[float, ...] = (0.0, 1.0)
     reference_rows: int = 0
+    grid: tuple[float, ...] = ()
+    shifts: tuple[tuple[float, ...], ...] = ()
 
     @classmethod
     def identity(cls, classes: Sequence[Any]) -> Calibrator:
@@ -90,6 +107,16 @@ class Calibrator:
         """Calibrated probabilities for ``score`` (values in [0, 1])."""
         return np.interp(np.asarray(score, dtype=float), self.thresholds, self.values)
 
+    @property
+    def resamples(self) -> int:
+        return len(self.shifts)
+
+    def resampled(self, score: np.ndarray, p: np.ndarray, index: int) -> np.ndarray:
+        """The calibrated probabilities ``p`` of ``score`` as bootstrap refit ``index`` gives
+        them."""
+        shift = np.interp(score, self.grid, self.shifts[index])
+        return np.clip(p + shift, 0.0, 1.0)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
@@ -97,6 +124,8 @@ class Calibrator:
             "thresholds": list(self.thresholds),
             "values": list(self.values),
             "reference_rows": self.reference_rows,
+            "grid": list(self.grid),
+            "shifts": [list(row) for row in self.shifts],
         }
 
     @classmethod
@@ -108,6 +137,8 @@ class Calibrator:
                 thresholds=tuple(float(x) for x in data["thresholds"]),
                 values=tuple(float(y) for y in data["values"]),
                 reference_rows=int(data["reference_rows"]),
+                grid=tuple(float(x) for x in data.get("grid", ())),
+                shifts=tuple(tuple(float(y) for y in row) for row in data.get("shifts", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput("calibrator", f"not a stored calibrator: {exc!r}") from exc
@@ -117,6 +148,8 @@ class Calibrator:
             or len(calibrator.thresholds) != len(calibrator.values)
             or not calibrator.thresholds
             or np.any(np.diff(knots) < 0)
+            or np.any(np.diff(np.asarray(calibrator.grid)) < 0)
+            or any(len(row) != len(calibrator.grid) for row in calibrator.shifts)
         ):
             raise InvalidInput("calibrator", "task, classes or knots are inconsistent")
         return calibrator
@@ -164,6 +197,9 @@ def fit_calibration(
     y_pred: Sequence[Any] | np.ndarray,
     score: Sequence[float] | np.ndarray,
     classes: Sequence[Any],
+    *,
+    resamples: int = CALIBRATION_RESAMPLES,
+    seed: int = 0,
 ) -> Calibrator:
     """Learn the score-to-probability map on reference rows that have labels.
 
@@ -171,6 +207,8 @@ def fit_calibration(
     ``score`` is the top-class probability and the fit is P(label == prediction | score). Rows
     whose label or score is missing are left out; with no labelled row left (or ``y_true`` None)
     the identity calibrator comes back, and estimates then take the scores at their word.
+    The rows must be ones the model did not train on (see the module notes). ``resamples``
+    seeded bootstrap refits measure the fit's own uncertainty (0: none kept).
     """
     plain = _classes(classes)
     if y_true is None:
@@ -194,14 +232,30 @@ def fit_calibration(
     target = truth == plain[1] if task == "binary" else truth == predicted
     from sklearn.isotonic import IsotonicRegression
 
-    isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    isotonic.fit(scores, target.astype(float))
+    def isotonic() -> IsotonicRegression:
+        return IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+
+    outcome = target.astype(float)
+    fitted = isotonic().fit(scores, outcome)
+    grid: tuple[float, ...] = ()
+    shifts: list[tuple[float, ...]] = []
+    if resamples > 0 and len(scores) > 1:
+        levels = np.unique(np.quantile(scores, np.linspace(0.0, 1.0, GRID_POINTS)))
+        grid = tuple(float(x) for x in levels)
+        at_grid = fitted.predict(levels)
+        rng = np.random.default_rng(seed)
+        for _ in range(resamples):
+            pick = rng.integers(0, len(scores), len(scores))
+            refit = isotonic().fit(scores[pick], outcome[pick])
+            shifts.append(tuple(float(d) for d in refit.predict(levels) - at_grid))
     return Calibrator(
         task=task,
         classes=plain,
-        thresholds=tuple(float(x) for x in isotonic.X_thresholds_),
-        values=tuple(float(y) for y in isotonic.y_thresholds_),
+        thresholds=tuple(float(x) for x in fitted.X_thresholds_),
+        values=tuple(float(y) for y in fitted.y_thresholds_),
         reference_rows=len(truth),
+        grid=grid,
+        shifts=tuple(shifts),
     )
 
 
@@ -257,7 +311,9 @@ def estimate_performance(
     }
     if task == "multiclass":
         metrics = {"accuracy": float(p.mean())}
-        bands = {"accuracy": _accuracy_band(p, confidence)}
+        sign = np.ones(len(p))
+        spread = _calibration_spread(calibrator, scores, p, sign)
+        bands = {"accuracy": _accuracy_band(p, confidence, spread)}
         return PerformanceEstimate(metrics, bands, **common)
     positive = predicted == plain[1]
     right = np.where(positive, p, 1.0 - p)  # the chance each prediction is right
@@ -270,18 +326,38 @@ def estimate_performance(
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "roc_auc": _expected_auc(scores, p),
     }
-    bands = _bootstrap_bands(scores, p, positive, metrics, confidence, draws, seed)
-    bands["accuracy"] = _accuracy_band(right, confidence)
+    bands = _bootstrap_bands(scores, p, positive, metrics, confidence, draws, seed, calibrator)
+    spread = _calibration_spread(calibrator, scores, p, np.where(positive, 1.0, -1.0))
+    bands["accuracy"] = _accuracy_band(right, confidence, spread)
     matrix = {"labels": list(plain), "matrix": [[tn, fp], [fn, tp]]}
     return PerformanceEstimate(metrics, bands, **common, confusion_matrix=matrix, draws=draws)
 
 
 # -- the estimates ------------------------------------------------------------------------------
-def _accuracy_band(right: np.ndarray, confidence: float) -> tuple[float, float]:
-    """Normal band for the mean of independent Bernoulli(right_i) outcomes."""
+def _calibration_spread(
+    calibrator: Calibrator, score: np.ndarray, p: np.ndarray, sign: np.ndarray
+) -> float:
+    """The standard deviation of the window's estimated accuracy over the calibrator's bootstrap
+    refits: how much the estimate moves with the reference it was learnt from. ``sign`` is +1
+    where the chance of being right is p, -1 where it is 1 - p."""
+    if calibrator.resamples < 2:
+        return 0.0
+    means = [
+        float(np.mean(sign * (calibrator.resampled(score, p, b) - p)))
+        for b in range(calibrator.resamples)
+    ]
+    return float(np.std(means, ddof=1))
+
+
+def _accuracy_band(
+    right: np.ndarray, confidence: float, calibration_sd: float = 0.0
+) -> tuple[float, float]:
+    """Normal band for the mean of independent Bernoulli(right_i) outcomes, widened by the
+    calibration's own standard deviation (the two variances add)."""
     z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
     mean = float(right.mean())
-    spread = z * math.sqrt(float(np.sum(right * (1.0 - right)))) / len(right)
+    labels_sd = math.sqrt(float(np.sum(right * (1.0 - right)))) / len(right)
+    spread = z * math.hypot(labels_sd, calibration_sd)
     return max(0.0, mean - spread), min(1.0, mean + spread)
 
 
@@ -309,10 +385,12 @@ def _bootstrap_bands(
     confidence: float,
     draws: int,
     seed: int,
+    calibrator: Calibrator,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bands of the realised precision, recall, F1 and ROC AUC over label sets drawn
-    from the calibrated probabilities; each band is widened to hold its point estimate, which
-    a few hundred draws can miss when a metric's distribution is lumpy (tiny windows)."""
+    from the calibrated probabilities (draw d from bootstrap refit d of the calibrator, when it
+    kept any); each band is widened to hold its point estimate, which a few hundred draws can
+    miss when a metric's distribution is lumpy (tiny windows)."""
     from scipy.stats import rankdata
 
     n = len(p)
@@ -320,10 +398,18 @@ def _bootstrap_bands(
     columns = np.column_stack([positive, ~positive, ranks]).astype(float)
     totals = np.zeros((draws, 3))  # per draw: true positives, false negatives, rank sum
     rng = np.random.default_rng(seed)
-    step = max(1, DRAW_CELLS // draws)
+    refits = calibrator.resamples
+    step = max(1, DRAW_CELLS // (draws + refits))
     for start in range(0, n, step):
-        labels = rng.random((draws, min(step, n - start))) < p[start : start + step]
-        totals += labels.astype(float) @ columns[start : start + step]
+        block = slice(start, start + step)
+        chance: np.ndarray = p[block]
+        if refits:
+            shifted = np.stack(
+                [calibrator.resampled(score[block], p[block], b) for b in range(refits)]
+            )
+            chance = shifted[np.arange(draws) % refits]
+        labels = rng.random((draws, min(step, n - start))) < chance
+        totals += labels.astype(float) @ columns[block]
     tp, fn, rank_sum = totals.T
     predicted_positive = float(positive.sum())
     actual_positive = tp + fn

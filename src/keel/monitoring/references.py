@@ -2,11 +2,14 @@
 
 A reference holds bounded summaries (``ReferenceProfile``) of the input features, of the model's
 outputs on the reference data (for prediction drift) and of the labels (for label drift), plus a
-CBPE calibrator fitted on the reference labels. It comes from the version's training snapshot,
-or from the snapshot the policy names (better: held-out data, where outputs are not over-fitted;
-a version a retrain registered then uses its retrain's holdout). It is stored as a
-content-addressed artifact keyed by version, snapshot and format, so every later window reuses
-it without touching the reference data again.
+CBPE calibrator and the limits of ``METRIC below reference`` rules
+(``keel.monitoring.reference_limits``). The summaries come from the version's training snapshot,
+or from the snapshot the policy names (a version a retrain registered then uses its retrain's
+holdout). The calibrator and the limits never learn from rows the version trained on: they use
+held-out rows, or out-of-fold scores of refits on the training snapshot
+(``keel.monitoring.held_out``), and the reference records which (``calibration``). It is
+stored as a content-addressed artifact keyed by version, snapshot, held-out source and format, so
+every later window reuses it without touching the reference data again.
 
 Building it runs the model on the reference data: whatever the model's own code raises there
 (loading it, ``predict``, ``predict_proba``) comes out as ``ModelFailed`` naming the version and
@@ -17,7 +20,7 @@ fails here is rolled back).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +30,7 @@ from keel.domain.entities import ModelVersion, Snapshot
 from keel.domain.policy import Monitoring, Policy
 from keel.domain.retraining import HOLDOUT_TAG, RETRAIN_TAG
 from keel.errors import InvalidInput, KeelError, ModelFailed
+from keel.monitoring.scoring import model_outputs, typed_like_training
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, version_id_of
 from keel.store.artifacts import ArtifactStore
@@ -34,13 +38,13 @@ from keel.store.database import Database, insert_ignore
 from keel.store.schema import drift_references, snapshots
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from keel.monitoring.drift import ReferenceProfile
     from keel.monitoring.estimation import Calibrator
+    from keel.monitoring.held_out import HeldOut, Plan
+    from keel.monitoring.reference_limits import ReferenceLimits
 
 #: bump when the stored layout changes, so old references are rebuilt rather than misread
-FORMAT = 1
+FORMAT = 2  # 2: calibrator from held-out rows with bootstrap refits; limits; calibration
 #: the model scores at most this many reference rows (outputs and calibration)
 OUTPUT_SAMPLE = 50_000
 
@@ -59,6 +63,9 @@ class Reference:
     labels: ReferenceProfile | None
     calibrator: Calibrator | None
     rows: int
+    #: where the calibrator and the limits learnt from (``keel.monitoring.held_out``)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    limits: ReferenceLimits | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,18 +80,22 @@ class Reference:
             "labels": self.labels.to_dict() if self.labels is not None else None,
             "calibrator": self.calibrator.to_dict() if self.calibrator is not None else None,
             "rows": self.rows,
+            "calibration": self.calibration,
+            "limits": self.limits.to_dict() if self.limits is not None else None,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reference:
         from keel.monitoring.drift import ReferenceProfile
         from keel.monitoring.estimation import Calibrator
+        from keel.monitoring.reference_limits import ReferenceLimits
 
         def profile(value: Any) -> ReferenceProfile | None:
             return None if value is None else ReferenceProfile.from_dict(value)
 
         inputs = ReferenceProfile.from_dict(data["inputs"])
         calibrator = data.get("calibrator")
+        limits = data.get("limits")
         return cls(
             snapshot=data["snapshot"],
             task=data["task"],
@@ -96,11 +107,19 @@ class Reference:
             labels=profile(data["labels"]),
             calibrator=None if calibrator is None else Calibrator.from_dict(calibrator),
             rows=int(data["rows"]),
+            calibration=dict(data.get("calibration") or {}),
+            limits=None if limits is None else ReferenceLimits.from_dict(limits),
         )
 
     def summary(self) -> dict[str, Any]:
-        """What a window records about its reference."""
-        return {"snapshot": self.snapshot, "rows": self.rows, "target": self.target}
+        """What a window records about its reference: the snapshot, where the calibrator and
+        limits learnt from, and each metric's spread (a report draws the limits from it)."""
+        out: dict[str, Any] = {"snapshot": self.snapshot, "rows": self.rows, "target": self.target}
+        if self.calibration:
+            out["calibration"] = self.calibration
+        if self.limits is not None:
+            out["limits"] = self.limits.to_dict()
+        return out
 
 
 def reference_snapshot(version: ModelVersion, monitoring: Monitoring) -> str:
@@ -140,12 +159,17 @@ def load_reference(
     """The stored reference of ``version``, building and storing it on first use."""
     import orjson
 
+    from keel.monitoring.held_out import plan as held_out_plan
     from keel.registry import snapshots as snapshot_registry
 
     snapshot = snapshot_registry.get(db, reference_snapshot(version, policy.monitoring))
+    features = _features(version, list(snapshot.schema))
+    plan = held_out_plan(
+        db, version, policy, snapshot, _target(policy, snapshot, features), features
+    )
     key = hashlib.sha256(
         f"{FORMAT}|{version.name}|{version.version}|{snapshot.sha256}|"
-        f"{policy.monitoring.target}".encode()
+        f"{policy.monitoring.target}|{plan.key()}|{policy.retraining.trainer}".encode()
     ).hexdigest()
     with db.read() as conn:
         stored = conn.execute(
@@ -153,7 +177,7 @@ def load_reference(
         ).scalar_one_or_none()
     if stored is not None:
         return Reference.from_dict(orjson.loads(artifacts.get(stored)))
-    reference = build_reference(db, artifacts, version, policy, snapshot)
+    reference = build_reference(db, artifacts, version, policy, snapshot, plan)
     digest = artifacts.put(orjson.dumps(reference.to_dict(), option=orjson.OPT_SERIALIZE_NUMPY))
     with db.write() as conn:
         model_id = model_id_of(conn, version.name)
@@ -178,23 +202,29 @@ def load_reference(
     return reference
 
 
+def _features(version: ModelVersion, columns: list[str]) -> list[str]:
+    names = (version.signature or {}).get("inputs", [])
+    return [f["name"] for f in names if f["name"] in columns]
+
+
 def build_reference(
     db: Database,
     artifacts: ArtifactStore,
     version: ModelVersion,
     policy: Policy,
     snapshot: Snapshot,
+    plan: Plan | None = None,
 ) -> Reference:
     import pandas as pd
 
     from keel.domain.names import ModelRef
+    from keel.monitoring import held_out
     from keel.monitoring.drift import ReferenceProfile
     from keel.registry import snapshots as snapshot_registry
     from keel.registry.loading import load
 
-    frame = snapshot_registry.load_frame(artifacts, snapshot)
-    names = (version.signature or {}).get("inputs", [])
-    features = [f["name"] for f in names if f["name"] in frame.columns]
+    frame = snapshot_registry.load_frame(artifacts, snapshot).reset_index(drop=True)
+    features = _features(version, list(frame.columns))
     if not features:
         raise InvalidInput(
             "monitoring.reference",
@@ -203,7 +233,7 @@ def build_reference(
     target = _target(policy, snapshot, features)
     if target is not None and target not in frame.columns:
         raise InvalidInput("monitoring.target", f"{target!r} is not a column of {snapshot.ref}")
-    frame = _with_training_types(version, frame, features)
+    frame = typed_like_training(version, frame, features)
     inputs = ReferenceProfile.build(frame[features])
     sample = frame.sample(n=min(len(frame), OUTPUT_SAMPLE), random_state=0)
     try:
@@ -223,18 +253,27 @@ def build_reference(
         outputs_frame["score"] = score
     outputs = ReferenceProfile.build(outputs_frame)
     labels = None
-    calibrator = None
     if target is not None:
         truth = frame[[target]].rename(columns={target: "label"})
         if task == "classification":
             truth = truth.astype({"label": str})
         labels = ReferenceProfile.build(truth)
-        if task == "classification" and score is not None:
-            from keel.monitoring.estimation import fit_calibration
-
-            calibrator = fit_calibration(
-                sample[target].to_numpy(), np.asarray(prediction), score, classes
-            )
+    if plan is None:
+        plan = held_out.plan(db, version, policy, snapshot, target, features)
+    held = held_out.collect(
+        plan,
+        artifacts=artifacts,
+        model=model,
+        version=version,
+        policy=policy,
+        frame=frame,
+        sample=sample,
+        outputs=(prediction, score, classes),
+        features=features,
+        sample_rows=OUTPUT_SAMPLE,
+    )
+    scored = task == "classification" and score is not None and target is not None
+    calibrator, limits = _learnt_from(held, task, classes, policy, scored=scored)
     return Reference(
         snapshot=snapshot.ref,
         task=task,
@@ -246,37 +285,49 @@ def build_reference(
         labels=labels,
         calibrator=calibrator,
         rows=len(frame),
+        calibration=held.describe(),
+        limits=limits,
     )
 
 
-def _with_training_types(
-    version: ModelVersion, frame: pd.DataFrame, features: list[str]
-) -> pd.DataFrame:
-    """The snapshot's features with the version's training types: Parquet keeps int categories
-    as plain ints, which drift would then test as numbers against the log's category labels."""
-    from keel.domain.signature import Signature
-    from keel.registry.frames import restore_types
+def _learnt_from(
+    held: HeldOut, task: str, classes: list[Any], policy: Policy, *, scored: bool
+) -> tuple[Calibrator | None, ReferenceLimits | None]:
+    """The calibrator (a classifier with scores and labels) and the limits, from the held-out
+    rows; with none held out, the identity calibrator (scores taken at their word, never a map
+    learnt on training rows) and no limits."""
+    from keel.monitoring.estimation import Calibrator, fit_calibration
+    from keel.monitoring.held_out import HeldOut
+    from keel.monitoring.reference_limits import build_limits
 
-    assert version.signature is not None
-    specs = Signature.from_dict(version.signature).inputs
-    present = Signature(inputs=tuple(s for s in specs if s.name in features))
-    typed = restore_types(present, frame)
-    return frame.assign(**{name: typed[name] for name in typed.columns})
-
-
-def model_outputs(model: Any, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None, list[Any]]:
-    """Predictions, scores (P(classes[1]) for two classes, else the top-class probability) and
-    the classes (empty for regression), as Keel logs them.
-
-    The rows are not checked (a reference or a replay scores what it was given), but a
-    ``LoadedModel`` still rebuilds its training dtypes from them (categories from their labels,
-    ints logged as floats), so a model trained on pandas categories scores them as it would
-    have in training."""
-    prediction = np.asarray(model.predict(frame, validate=False))
-    native = getattr(model, "model", model)
-    classes = getattr(native, "classes_", None)
-    if classes is None or not hasattr(native, "predict_proba"):
-        return prediction, None, []
-    proba = np.asarray(model.predict_proba(frame, validate=False), dtype="float64")
-    score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-    return prediction, score, [c.item() if hasattr(c, "item") else c for c in classes]
+    if held.truth is None or held.prediction is None or held.rows == 0:
+        return (Calibrator.identity(classes) if scored else None), None
+    if task == "classification":  # labels as the classes' values ("1" logged for 1 counts)
+        lookup = {str(c): c for c in classes}
+        known = np.array([str(t) in lookup for t in held.truth], dtype=bool)
+        truth = np.array([lookup.get(str(t)) for t in held.truth[known]], dtype=object)
+        held = HeldOut(
+            held.source,
+            held.snapshot,
+            truth,
+            held.prediction[known],
+            None if held.score is None else held.score[known],
+            held.folds,
+            held.note,
+        )
+        if held.rows == 0:
+            return (Calibrator.identity(classes) if scored else None), None
+    assert held.truth is not None and held.prediction is not None
+    calibrator = None
+    if task == "classification" and held.score is not None:
+        calibrator = fit_calibration(held.truth, held.prediction, held.score, classes)
+    limits = build_limits(
+        task,
+        classes,
+        held.truth,
+        held.prediction,
+        held.score if task == "classification" and len(classes) == 2 else None,
+        chunk_rows=policy.monitoring.window.rows,
+        source=held.source,
+    )
+    return calibrator, limits
