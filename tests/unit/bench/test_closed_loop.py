@@ -31,6 +31,7 @@ from closed_loop import (
     parse_args,
     persistence,
     run_autopilot,
+    target_check,
 )
 from closed_loop_data import Dataset, load_dataset, make_windows
 
@@ -117,6 +118,17 @@ def test_baselines() -> None:
     assert majority(dataset).window_accuracy[0] == float(
         (dataset.target[start:end] == label).mean()
     )
+
+
+def test_a_target_is_never_met_by_a_strategy_a_constant_beats() -> None:
+    every = StrategyResult("every", [0.80, 0.80], 4)
+    pilot = StrategyResult("autopilot", [0.80, 0.79], 2)  # 0.5 points below, half the retrains
+    always_on_time = StrategyResult("majority", [0.81, 0.81], 0)
+    check = target_check(pilot, every, always_on_time)
+    assert check["met"] is False and check["baseline"] == "majority"
+    assert check["points_above_baseline"] == pytest.approx(-1.5)
+    assert check["baseline_mean_accuracy"] == pytest.approx(0.81)
+    assert target_check(pilot, every, StrategyResult("majority", [0.6, 0.6], 0))["met"] is True
 
 
 def test_share_below_threshold_is_strict() -> None:
