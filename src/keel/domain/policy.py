@@ -453,7 +453,7 @@ class Monitoring(BaseModel):
     def _default_rules(self) -> Monitoring:
         """``accuracy_threshold`` and ``drift_alerts`` are shorthands for the usual rules."""
         rules = list(self.alerts)
-        texts = {r.metric for r in rules}
+        texts = {r.metric for r in rules if r.against is None}  # a reference rule is no threshold
         if self.accuracy_threshold is not None and "accuracy" not in texts:
             rules.append(parse_alert_rule(f"accuracy < {self.accuracy_threshold:g}"))
         if self.drift_alerts and "drifted_features" not in texts:
@@ -505,13 +505,30 @@ PRESETS: dict[str, dict[str, Any]] = {
     "medium": {
         "promotion": {"require_blessing": True},
         "rollout": {"strategy": "replace", "auto_rollback": False},
-        "monitoring": {"drift_alerts": True, "baseline_alerts": "critical"},
+        "monitoring": {
+            "drift_alerts": True,
+            "baseline_alerts": "critical",
+            "alerts": [
+                "accuracy below reference",
+                "rmse above reference",
+                "estimated_accuracy below reference",
+            ],
+        },
         "retraining": {"schedule": "0 3 * * 0"},
     },
     "high": {
         "promotion": {"require_blessing": True, "require_comparative": True},
         "rollout": {"strategy": "canary", "steps": [5, 25, 50, 100], "auto_rollback": True},
-        "monitoring": {"drift_alerts": True, "baseline_alerts": "critical"},
+        "monitoring": {
+            "drift_alerts": True,
+            "baseline_alerts": "critical",
+            "alerts": [
+                "accuracy below reference as critical",
+                "rmse above reference as critical",
+                "estimated_accuracy below reference",
+                "estimated_roc_auc below reference",
+            ],
+        },
         "retraining": {"schedule": "0 3 * * 0"},
     },
 }

@@ -167,8 +167,54 @@ class Observer:
         return None if value is None else float(value)
 
     def _against_reference(self, rule: AlertRule) -> Observation | None:
-        """The rule's metric with the limit its version's reference gives (``limit``)."""
-        return None
+        """The rule's metric as the plain rule observes it, with ``limit`` from the reference of
+        the newest version observed: the metric's mean on held-out reference rows minus three
+        standard deviations of its chunk-to-chunk spread at the observed size (the labelled
+        rows, or each window's rows), ``keel.monitoring.reference_limits``; how it came about
+        is in the details. No limit (the reference holds none for the metric) leaves the
+        alert as it is, and the details say why."""
+        if rule.family == "realized":
+            seen = self._realized(rule)
+            if seen is None or seen.value is None:
+                return None
+            newest = next((w for w in self.windows if int(w.id) == seen.window_id), None)
+            if newest is None:
+                return None
+            value, window_id = float(seen.value), seen.window_id
+            rows = [int(seen.details.get("labelled_rows") or rule.labelled_rows or 1)]
+        else:
+            values: list[float] = []
+            rows = []
+            newest = None
+            for window in self.windows:
+                found = self._window_value(rule, window)
+                if found is None:
+                    continue
+                newest = newest or window
+                values.append(found)
+                rows.append(int((window.estimate or {}).get("rows") or window.rows))
+                if len(values) == rule.windows:
+                    break
+            if newest is None or len(values) < rule.windows:
+                return None
+            value, window_id = sum(values) / len(values), int(newest.id)
+        details: dict[str, Any] = {"version": int(newest.version)}
+        details["labelled_rows" if rule.family == "realized" else "windows"] = (
+            rows[0] if rule.family == "realized" else len(rows)
+        )
+        reference = self.references(int(newest.version))
+        entry = reference.limits.get(rule.metric) if reference.limits is not None else None
+        if entry is None:
+            why = (reference.calibration or {}).get("note") or (
+                f"its held-out reference rows do not measure {rule.metric}"
+            )
+            details["limit"] = f"no reference limit for {rule.metric}: {why}"
+            return Observation(value, window_id, details)
+        details["reference"] = {
+            **entry.explain(rows),
+            "source": (reference.calibration or {}).get("source"),
+        }
+        return Observation(value, window_id, details, limit=entry.limit(rows))
 
     def _against_baseline(self, rule: AlertRule) -> Observation | None:
         """The model's margin over the rule's baseline on the same labelled rows (the newest

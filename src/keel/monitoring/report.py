@@ -2,7 +2,9 @@
 
 Built from the stored windows and alerts only (never the raw log), so a report over months of
 traffic reads one row per window. The HTML inlines uPlot and the data, so it opens anywhere with
-no network: realized and estimated accuracy over time against the alert thresholds, drifted
+no network: realized and estimated accuracy over time against the alert thresholds (a
+``below reference`` rule's limit drawn window by window, as the window's reference gives it at
+the window's size), the reference limits table (where they learnt from, mean, spread), drifted
 features, latency, throughput and cost over time, the drift table of one window with
 per-feature distribution overlays, data-quality issues and the alert timeline.
 """
@@ -13,11 +15,14 @@ import html
 import itertools
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.domain.policy import Policy
 from keel.errors import InvalidInput, NotFound
 from keel.evaluation.html_parts import asset, fmt, table
+
+if TYPE_CHECKING:
+    from keel.monitoring.reference_limits import MetricLimit
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2430;max-width:1240px}
@@ -55,7 +60,8 @@ if (time.length) {
                {label: 'estimated accuracy', values: T.estimated},
                {label: 'estimate low', values: T.estimated_low, dash: true, width: 1},
                {label: 'estimate high', values: T.estimated_high, dash: true, width: 1}];
-  for (const t of DATA.thresholds) acc.push({label: t.label, values: time.map(() => t.value),
+  for (const t of DATA.thresholds) acc.push({label: t.label,
+                                             values: t.values || time.map(() => t.value),
                                              dash: true, color: '#b3261e', width: 1});
   chart(over, 'Accuracy and estimated accuracy', time, acc, {time: true, label: 'accuracy'});
   chart(over, 'Drifted features', time, [{label: 'drifted features', values: T.drifted}],
@@ -123,14 +129,77 @@ def _series(windows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return out
 
 
-def _thresholds(policy: Policy | None) -> list[dict[str, Any]]:
+def _thresholds(policy: Policy | None, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accuracy rules' lines: a typed threshold is flat; a ``below reference`` limit is
+    drawn per window from that window's reference, at the window's rows (an estimated rule) or
+    the rule's labelled rows (a realized one)."""
     if policy is None:
         return []
-    return [
-        {"label": rule.text, "value": rule.threshold}
-        for rule in policy.monitoring.alerts
-        if rule.metric in ("accuracy", "estimated_accuracy") and rule.threshold is not None
-    ]
+    ordered = sorted(windows, key=lambda w: (w["end_at"], w["id"]))
+    lines: list[dict[str, Any]] = []
+    for rule in policy.monitoring.alerts:
+        if rule.metric not in ("accuracy", "estimated_accuracy"):
+            continue
+        if rule.threshold is not None and rule.against is None:
+            lines.append({"label": rule.text, "value": rule.threshold})
+        elif rule.against == "reference":
+            values = [_window_limit(w, rule.labelled_rows) for w in ordered]
+            lines.append({"label": f"{rule.text} (limit)", "values": values})
+    return lines
+
+
+def _limit_of(window: dict[str, Any], metric: str) -> MetricLimit | None:
+    from keel.monitoring.reference_limits import MetricLimit
+
+    entry = (((window.get("reference") or {}).get("limits") or {}).get("metrics") or {}).get(metric)
+    return None if entry is None else MetricLimit(**entry)
+
+
+def _window_limit(window: dict[str, Any], labelled_rows: int | None) -> float | None:
+    """The accuracy limit a rule met in ``window``: at ``labelled_rows`` (a realized rule) or
+    at the window's own estimated rows."""
+    entry = _limit_of(window, "accuracy")
+    if entry is None:
+        return None
+    rows = labelled_rows or (window.get("estimate") or {}).get("rows") or window["rows"]
+    return entry.limit([int(rows)])
+
+
+def _reference_limits(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per version (its newest window): where its reference's calibrator and limits learnt
+    from, and each metric's mean, spread and limit at that window's size."""
+    newest: dict[int, dict[str, Any]] = {}
+    for window in sorted(windows, key=lambda w: (w["end_at"], w["id"])):
+        newest[int(window["version"])] = window
+    out = []
+    for version, window in sorted(newest.items()):
+        reference = window.get("reference") or {}
+        limits = (reference.get("limits") or {}).get("metrics") or {}
+        rows = int((window.get("estimate") or {}).get("rows") or window["rows"])
+        metrics = []
+        for name in limits:
+            entry = _limit_of(window, name)
+            assert entry is not None
+            metrics.append(
+                {
+                    "metric": name,
+                    "mean": entry.mean,
+                    "sd": entry.sd,
+                    "chunk_rows": entry.chunk_rows,
+                    "window_rows": rows,
+                    "limit": entry.limit([rows]),
+                    "direction": "below" if entry.higher_is_better else "above",
+                }
+            )
+        out.append(
+            {
+                "version": version,
+                "snapshot": reference.get("snapshot"),
+                "calibration": reference.get("calibration") or {},
+                "metrics": metrics,
+            }
+        )
+    return out
 
 
 def _overlay(feature: dict[str, Any]) -> dict[str, Any] | None:
@@ -187,7 +256,8 @@ def build_report(
         "from": min((w["start_at"] for w in windows), default=None),
         "to": max((w["end_at"] for w in windows), default=None),
         "series": _series(windows),
-        "thresholds": _thresholds(policy),
+        "thresholds": _thresholds(policy, windows),
+        "reference_limits": _reference_limits(windows),
         "window": detail,
         "alerts": alerts,
     }
@@ -254,6 +324,44 @@ def _drift_section(detail: dict[str, Any] | None) -> str:
     )
 
 
+def _limits_section(versions: list[dict[str, Any]]) -> str:
+    """Each version's reference limits: what a ``METRIC below reference`` rule is held to."""
+    if not any(v["metrics"] or v["calibration"] for v in versions):
+        return ""
+    parts = ["<h2>Reference limits</h2>"]
+    for version in versions:
+        calibration = version["calibration"]
+        source = calibration.get("source", "?")
+        where = f" {calibration['snapshot']}" if calibration.get("snapshot") else ""
+        rows = f", {calibration['rows']:,} rows" if calibration.get("rows") else ""
+        note = f" ({calibration['note']})" if calibration.get("note") else ""
+        parts.append(
+            f"<p>version {version['version']}: calibrator and limits learnt from "
+            f"<b>{html.escape(source + where)}</b>{html.escape(rows + note)}</p>"
+        )
+        rows_table = [
+            [
+                html.escape(m["metric"]),
+                fmt(m["mean"]),
+                f"{fmt(m['sd'])} at {m['chunk_rows']:,} rows",
+                f"{m['direction']} {fmt(m['limit'])} at {m['window_rows']:,} rows",
+            ]
+            for m in version["metrics"]
+        ]
+        if rows_table:
+            parts.append(
+                table(
+                    ["metric", "reference mean", "chunk spread (sd)", "limit"], rows_table, raw=True
+                )
+            )
+    parts.append(
+        "<p class=muted>limit = reference mean - 3 standard deviations of the metric over "
+        "reference chunks of the window's size (+ where lower is better), widened by the "
+        "reference mean's own uncertainty</p>"
+    )
+    return "".join(parts)
+
+
 def _alerts_section(alerts: list[dict[str, Any]]) -> str:
     rows = [
         [
@@ -304,6 +412,7 @@ def to_html(report: dict[str, Any]) -> str:
         + "".join(f'<div class="card">{html.escape(k)}<b>{v}</b></div>' for k, v in cards)
         + '</div><h2>Over time</h2><div class="charts" id="charts-time"></div>'
         + _drift_section(detail)
+        + _limits_section(report.get("reference_limits") or [])
         + _alerts_section(report["alerts"])
         + f'<script type="application/json" id="keel-data">{payload}</script>'
         f"<script>{_CHART_JS}</script></body></html>"
