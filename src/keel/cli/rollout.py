@@ -108,6 +108,11 @@ def deploy(
         reason=reason,
         force=force,
     )
+    compared = made.baselines or {}
+    if compared and not compared.get("beats"):  # under every profile, even one with no gates
+        from keel.cli.output import errors
+
+        errors.print(f"warning: {compared['summary']}", markup=False)
     if json:
         print_json(made)
         return

@@ -168,7 +168,7 @@ def _launch(client: Client, world: World, policy: dict[str, Any], console: Conso
     )
     client.set_policy(world.model, policy)
     _, outcome = client.gate(f"{world.model}/1")
-    client.deploy(
+    launched = client.deploy(
         world.model,
         1,
         strategy="replace",
@@ -180,6 +180,9 @@ def _launch(client: Client, world: World, policy: dict[str, Any], console: Conso
         f"launched {world.model} v1 (gate: {outcome.verdict}); "
         f"{len(world.ticks)} periods of traffic to replay"
     )
+    compared = launched.baselines or {}
+    if compared.get("beats") is False:
+        console.print(f"warning: {compared['summary']}", markup=False)
 
 
 _SHOWN = {

@@ -150,6 +150,9 @@ class Deployment:
     updated_at: Any = None
     step_started_at: Any = None
     finished_at: Any = None
+    #: how the version compared with the naive baselines when this call deployed it
+    #: (``keel.evaluation.baseline_comparison``; kept in the audit trail, not on the row)
+    baselines: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items()}

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
+from keel.domain.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from keel.domain.policy import Policy
 from keel.monitoring.references import Reference
 
@@ -143,12 +143,13 @@ def realized_margin(
 ) -> float | None:
     """How much better the model scored ``metric`` than ``baseline`` on the same rows (positive
     when better, whichever way the metric points); None when either was not computed."""
+    from keel.evaluation.baselines import margin
+
     mine = metrics.get(metric)
     theirs = (baselines.get(baseline) or {}).get(metric)
     if mine is None or theirs is None:
         return None
-    margin = float(theirs) - float(mine) if metric in LOWER_IS_BETTER else mine - theirs
-    return float(margin)
+    return margin(metric, mine, theirs)
 
 
 def _typed(values: np.ndarray, classes: list[Any]) -> np.ndarray:

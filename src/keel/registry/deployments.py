@@ -91,9 +91,11 @@ def start(
     reason: str = "",
     now: datetime | None = None,
     analysis: list[dict[str, Any]] | None = None,
+    baselines: dict[str, Any] | None = None,
 ) -> Deployment:
     """Record a new running deployment of ``version`` against the current champion (``now``
     is when its first step starts: a controller replaying simulated time passes its clock).
+    ``baselines`` (how the version compares with the naive baselines) goes to the audit entry.
 
     ``replace`` is recorded as running at 100% too; rollout completes it (moves the champion).
     Conflict when the model already has a running deployment or the version is the champion.
@@ -154,6 +156,7 @@ def start(
                 "stable": stable,
                 "candidate_weight": weight,
                 "reason": reason,
+                **({"baselines": baselines} if baselines is not None else {}),
             },
         )
         return get_in(conn, int(new_id[0]))

@@ -28,6 +28,8 @@ Example (a store with a blessed version 2 of ``fraud`` whose champion is version
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +52,8 @@ __all__ = [
     "promotion_problems",
     "rollback",
 ]
+
+log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 _STAGED = ("canary", "ab", "replace")
@@ -113,11 +117,13 @@ def deploy(
                     "deploy it with --strategy replace first",
                     model=model,
                 )
+    compared = _baselines(db, model, number)
     started = deployments.start(
         db,
         actor,
         model,
         number,
+        baselines=compared,
         strategy=strategy,
         steps=steps,
         interval_s=interval_s,
@@ -128,12 +134,24 @@ def deploy(
         analysis=None if log_position is None else [start_entry(log_position, now)],
     )
     if strategy != "replace":
-        return started
+        return dataclasses.replace(started, baselines=compared)
     try:
-        return finish(db, actor, started, reason=reason, force=force, now=now)
+        done = finish(db, actor, started, reason=reason, force=force, now=now)
+        return dataclasses.replace(done, baselines=compared)
     except KeelError as exc:  # the champion did not move: nothing else will finish it
         _stop_after_failure(db, actor, started, exc)
         raise
+
+
+def _baselines(db: Database, model: str, version: int) -> dict[str, Any]:
+    """How the version compares with the naive baselines (recorded under every profile), with
+    a warning when it does not beat them or was never evaluated."""
+    from keel.evaluation.baseline_comparison import compare_version
+
+    compared = compare_version(db, model, version)
+    if not compared.beats:
+        log.warning("deploying %s/%s: %s", model, version, compared.summary())
+    return compared.to_dict()
 
 
 def deploy_with_policy(

@@ -8,7 +8,8 @@ Endpoints:
   are the request ids in the prediction log that labels refer to);
 - ``GET /v1/models`` and ``GET /v1/models/{name}``: what serves each model, with signatures;
 - ``GET /healthz`` (the process answers), ``GET /readyz`` (every planned version is loaded);
-- ``GET /metrics``: Prometheus text; ``/docs`` (Swagger UI, every file served from here, so it
+- ``GET /metrics``: Prometheus text (serving counters, and model quality read from the store:
+  ``keel.serving.quality_metrics``); ``/docs`` (Swagger UI, every file served from here, so it
   works offline: ``keel.serving.docs_page``) and ``/openapi.json``: the API's documentation.
 
 The predict path reads the raw body with orjson instead of a pydantic model (the models in
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from keel.domain.names import NAME_PATTERN
 from keel.errors import KeelError, NotFound
@@ -41,6 +43,7 @@ from keel.serving.logging import LogStoreRecorder, NullRecorder, PredictionRecor
 from keel.serving.metrics import CONTENT_TYPE, ServingMetrics
 from keel.serving.models import BatchSettings, ModelCache
 from keel.serving.predict import asgi_predict, predict_bytes, predict_target
+from keel.serving.quality_metrics import REFRESH_S, QualityCollector, QualityReader
 from keel.serving.router import Router
 from keel.serving.served import quiet_feature_name_warning
 from keel.settings import Settings
@@ -102,6 +105,7 @@ def create_app(
     batching: BatchSettings | None = None,
     wal: str | None = None,
     private_metrics: bool = False,
+    quality_refresh_s: float = REFRESH_S,
 ) -> FastAPI:
     """The serving app for the store and artifacts in ``settings``.
 
@@ -117,9 +121,13 @@ def create_app(
 
     ``/healthz``, ``/readyz`` and ``/metrics`` answer without a token (load balancers and
     Prometheus need them), although they name the models and versions served;
-    ``private_metrics=True`` puts them behind the predict role once tokens exist.
+    ``private_metrics=True`` puts them behind the predict role once tokens exist. The model
+    quality gauges of ``/metrics`` are read from the store at most every ``quality_refresh_s``
+    seconds (``keel.serving.quality_metrics``).
     """
     metrics = ServingMetrics()
+    started: dict[str, Database] = {}
+    metrics.attach(QualityCollector(QualityReader(lambda: started.get("db"), quality_refresh_s)))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -166,10 +174,12 @@ def create_app(
         holder["context"] = ctx
         app.state.keel = ctx
         app.state.keel_gate = gate
+        started["db"] = db
         await cache.start()
         try:
             yield
         finally:
+            started.clear()
             await cache.close()
             writer.close()
             artifacts.close()
@@ -290,7 +300,9 @@ def _operations(app: FastAPI, metrics: ServingMetrics, *, private: bool) -> None
         responses=refusals,
     )
     async def prometheus() -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+        # in a thread: the quality gauges may read the store, which must not stall predictions
+        body = await run_in_threadpool(metrics.exposition)
+        return Response(body, media_type=CONTENT_TYPE)
 
 
 def _describe(state: Any, name: str) -> dict[str, Any]:

@@ -11,6 +11,9 @@
   (``check`` out_of_range or unseen_category; ``action`` flagged, the row answered, or
   rejected), so an alert manager sees a shift the moment it arrives, before monitoring runs.
 
+Model quality (realized and estimated metrics, drift, the baseline margin, open alerts) comes
+from the store through ``keel.serving.quality_metrics``, a collector ``attach``-ed here.
+
 Each app has its own registry, so several apps can live in one process. With several uvicorn
 workers, ``keel serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker
 starts; prometheus-client then keeps every worker's values in shared files and ``/metrics``
@@ -97,6 +100,13 @@ class ServingMetrics(BatchObserver):
             registry=self.registry,
         )
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._collectors: list[Any] = []
+
+    def attach(self, collector: Any) -> None:
+        """Add a collector that builds its metrics at scrape time (in every exposition, also
+        with several workers)."""
+        self.registry.register(collector)
+        self._collectors.append(collector)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -145,4 +155,6 @@ class ServingMetrics(BatchObserver):
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=folder)
+        for collector in self._collectors:
+            registry.register(collector)
         return generate_latest(registry)

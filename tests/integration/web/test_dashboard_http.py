@@ -82,6 +82,7 @@ def test_the_pages_show_the_store(http: TestClient, store_for_actions: Built) ->
     alert = store_for_actions.alerts["critical"]
     assert f'data-alert="{alert}"' in risk
     assert "launch" in risk  # the champion period's reason
+    assert "majority baseline" in risk  # a column of the windows, a line on the accuracy chart
     window = html_ok(http.get(f"/models/risk/windows/{store_for_actions.window_ids[-1]}"))
     assert 'data-feature="x1"' in window
     audit = html_ok(http.get("/audit?actor=alice"))

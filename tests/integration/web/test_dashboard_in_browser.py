@@ -102,6 +102,8 @@ def test_every_page_renders_offline_with_its_charts(
         points = page.get_attribute(f"#chart-{chart}", "data-points")
         assert points == str(len(windows)), chart
         assert page.locator(f"#chart-{chart} canvas").count() >= 1
+    # labelled windows carry "always the most frequent class" on their rows: a line to beat
+    assert "majority baseline" in page.inner_text("#chart-accuracy .u-legend")
     assert page.locator("#versions tbody tr").count() == len(versions)
     assert page.locator("#alias-timeline .seg").count() >= 1
     assert page.locator("#retrains tbody tr").count() >= 1

@@ -262,3 +262,15 @@ def test_the_audit_page_pages_back_with_older(
     assert pages == -(-len(everything) // 7)
     filtered = audit_page(db, model="risk", before_seq=everything[0])
     assert all(e["seq"] < everything[0] for e in filtered["entries"])
+
+
+def test_the_model_page_draws_the_majority_baseline_of_each_labelled_window(
+    small_store: Built,
+) -> None:
+    page = model_page(small_store.client.db, "risk")
+    stored = {w["id"]: w["performance"] for w in small_store.client.monitor_windows("risk")}
+    drawn = [w["baseline_accuracy"] for w in page["windows"]]
+    assert [value is not None for value in drawn] == [True, True, True, True, False]
+    for window in page["windows"][:4]:
+        majority = stored[window["window_id"]]["baselines"]["majority"]
+        assert window["baseline_accuracy"] == majority["accuracy"] >= 0.5

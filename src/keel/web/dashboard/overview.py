@@ -45,6 +45,7 @@ def window_health_columns() -> list[Any]:
         w.rows,
         w.labelled_rows,
         w.performance["accuracy"].label("accuracy"),
+        w.performance["baselines"]["majority"]["accuracy"].label("baseline_accuracy"),
         w.estimate["metrics"]["accuracy"].label("estimated_accuracy"),
         w.drift["drifted"].label("drifted"),
         w.operations["latency_p50_ms"].label("latency_p50_ms"),
@@ -65,6 +66,8 @@ def health_of(row: Any) -> dict[str, Any]:
         "rows": row.rows,
         "labelled_rows": row.labelled_rows,
         "accuracy": _number(row.accuracy),
+        #: "always the most frequent class" on the same labelled rows: the floor to beat
+        "baseline_accuracy": _number(row.baseline_accuracy),
         "estimated_accuracy": _number(row.estimated_accuracy),
         "drifted": [str(name) for name in drifted],
         "latency_p50_ms": _number(row.latency_p50_ms),

@@ -155,7 +155,14 @@
       accuracySeries.push({label: "threshold", stroke: "#b3261e", width: 1});
       accuracyColumns.push(data.windows.map(function () { return threshold; }));
     }
-    timeChart("chart-accuracy", "accuracy against the threshold", accuracySeries, accuracyColumns, events);
+    // "always the most frequent class" on each window's labelled rows: the model must beat it
+    const baseline = column("baseline_accuracy");
+    if (baseline.some(function (v) { return v !== null && v !== undefined; })) {
+      accuracySeries.push({label: "majority baseline", stroke: "#6b6b6b", width: 1.5, dash: [2, 3]});
+      accuracyColumns.push(baseline);
+    }
+    timeChart("chart-accuracy", "accuracy against the threshold and the majority baseline",
+      accuracySeries, accuracyColumns, events);
     timeChart("chart-drift", "drifted features",
       [{label: "drifted features", stroke: "#7a3db8", width: 2}],
       [data.windows.map(function (w) { return w.drifted.length; })], events);
