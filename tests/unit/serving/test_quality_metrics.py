@@ -135,3 +135,24 @@ def test_serving_metrics_expose_an_attached_collector_in_multiprocess_mode(
     metrics.attach(QualityCollector(QualityReader(lambda: object(), read=store.read)))  # type: ignore[arg-type,return-value]
     text = metrics.exposition().decode()
     assert 'keel_model_drifted_features{model="fraud",version="2"} 2.0' in text
+
+
+def test_the_documented_alerting_rules_name_only_metrics_that_exist() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    page = Path(__file__).parents[3] / "docs" / "deploy" / "prometheus.md"
+    block = page.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = [rule for group in yaml.safe_load(block)["groups"] for rule in group["rules"]]
+    metrics = ServingMetrics()
+    metrics.attach(QualityCollector(QualityReader(lambda: None)))
+    exported = set()
+    for family in metrics.registry.collect():
+        exported |= (
+            {family.name, f"{family.name}_total"} if family.type == "counter" else {family.name}
+        )
+    named = {name for rule in rules for name in re.findall(r"keel_\w+", rule["expr"])}
+    assert named and named <= exported, named - exported
+    assert all(rule["annotations"]["summary"] for rule in rules)
