@@ -572,10 +572,16 @@ class Policy(BaseModel):
                 "(e.g. 'accuracy >= 0.92')",
             )
         ordered = any(s.time_ordered or s.time_column is not None for s in self.suites.values())
-        for index, rule in enumerate(self.monitoring.alerts):
+        sentences = [(f"monitoring.alerts[{i}]", r) for i, r in enumerate(self.monitoring.alerts)]
+        sentences += [
+            (f"retraining.triggers[{i}]", t.rule)
+            for i, t in enumerate(self.retraining.triggers)
+            if t.rule is not None
+        ]
+        for where, rule in sentences:
             if rule.baseline == "persistence" and not ordered:
                 raise InvalidInput(
-                    f"monitoring.alerts[{index}]",
+                    where,
                     f"{rule.text!r}: persistence needs time-ordered data; set time_column or "
                     "time_ordered on a suite",
                 )
