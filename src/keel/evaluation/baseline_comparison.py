@@ -4,7 +4,9 @@ A deployment records this whatever the risk profile (a ``low`` launch runs no ga
 "always on time" beating the model is exactly what it must not hide): the main metric
 (``accuracy`` for a classifier, ``rmse`` for a regressor) of the version beside each baseline the
 evaluation scored on the same held-out rows (``majority`` or ``mean``, and ``persistence`` on
-time-ordered suites), with the margin. A version never evaluated is recorded as such.
+time-ordered suites), with the margin. A version never evaluated is recorded as such; a refit
+(``training.refit``: the gated version fitted again on all rows, tagged ``refit_of``) is compared
+through the evaluation of the version it refits, and says so.
 
 >>> found = compare({"id": 7, "suite": "holdout", "results": {"snapshots": [{"ref": "h@1",
 ...     "rows": 500, "metrics": {"accuracy": 0.811},
@@ -18,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keel.domain.names import ModelRef
+from keel.domain.retraining import REFIT_TAG
 from keel.evaluation.baselines import margin
-from keel.registry import governance
+from keel.registry import governance, models
 from keel.store.database import Database
 
 __all__ = ["BaselineComparison", "compare", "compare_version"]
@@ -37,6 +41,8 @@ class BaselineComparison:
     suite: str | None = None
     #: one per snapshot and baseline: snapshot, rows, metric, model, baseline, value, margin
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: the version the evaluation scored: ``version`` itself, or the one a refit refits
+    measured_on: int | None = None
 
     @property
     def beats(self) -> bool | None:
@@ -54,9 +60,12 @@ class BaselineComparison:
         worst = min(self.rows, key=lambda r: r["margin"])
         verb = "beats" if worst["margin"] > 0 else "does not beat"
         what = "every baseline" if worst["margin"] > 0 else f"the {worst['baseline']} baseline"
+        through = ""
+        if self.measured_on not in (None, self.version):
+            through = f" (as measured on v{self.measured_on}, which it refits)"
         return (
             f"v{self.version} {verb} {what} on {worst['snapshot']}: {worst['metric']} "
-            f"{worst['model']:.4g} against {worst['value']:.4g} ({worst['margin']:+.4g})"
+            f"{worst['model']:.4g} against {worst['value']:.4g} ({worst['margin']:+.4g}){through}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,13 +73,16 @@ class BaselineComparison:
             "version": self.version,
             "evaluation": self.evaluation,
             "suite": self.suite,
+            "measured_on": self.measured_on,
             "beats": self.beats,
             "summary": self.summary(),
             "rows": [dict(r) for r in self.rows],
         }
 
 
-def compare(evaluation: dict[str, Any] | None, *, version: int) -> BaselineComparison:
+def compare(
+    evaluation: dict[str, Any] | None, *, version: int, measured_on: int | None = None
+) -> BaselineComparison:
     """The comparison a stored evaluation (``governance.get_evaluation``) holds."""
     if evaluation is None:
         return BaselineComparison(version)
@@ -95,15 +107,26 @@ def compare(evaluation: dict[str, Any] | None, *, version: int) -> BaselineCompa
                     "margin": margin(metric, metrics[metric], value),
                 }
             )
-    return BaselineComparison(version, int(evaluation["id"]), evaluation.get("suite"), rows)
+    scored = measured_on or version
+    return BaselineComparison(version, int(evaluation["id"]), evaluation.get("suite"), rows, scored)
 
 
 def compare_version(db: Database, model: str, version: int) -> BaselineComparison:
-    """The comparison of ``model/version``'s newest finished evaluation."""
-    newest = next(
-        (e for e in governance.list_evaluations(db, model, version) if e["status"] == "finished"),
-        None,
-    )
+    """The comparison of ``model/version``'s newest finished evaluation (a refit's: that of the
+    version it refits)."""
+    measured_on = version
+    newest = _newest_finished(db, model, version)
+    if newest is None:
+        refits = models.resolve(db, ModelRef(model, version=version)).tags.get(REFIT_TAG, "")
+        if refits.isdigit():
+            measured_on = int(refits)
+            newest = _newest_finished(db, model, measured_on)
     if newest is None:
         return BaselineComparison(version)
-    return compare(governance.get_evaluation(db, int(newest["id"])), version=version)
+    evaluation = governance.get_evaluation(db, newest)
+    return compare(evaluation, version=version, measured_on=measured_on)
+
+
+def _newest_finished(db: Database, model: str, version: int) -> int | None:
+    found = governance.list_evaluations(db, model, version)
+    return next((int(e["id"]) for e in found if e["status"] == "finished"), None)

@@ -63,3 +63,12 @@ def test_a_deployment_records_the_comparison_and_says_when_the_model_loses(
     never = registered.deploy("cancer", 1, strategy="replace", reason="back to the first")
     assert never.baselines is not None and never.baselines["beats"] is None
     assert "never evaluated" in never.baselines["summary"]
+
+    # a refit (training.refit) is compared through the evaluation of the version it refits
+    registered.register_model(
+        "cancer", cancer.weak, training_data=train, target="target", tags={"refit_of": "2"}
+    )
+    refit = registered.deploy("cancer", 4, strategy="replace", reason="the refit of v2")
+    assert refit.baselines is not None and refit.baselines["beats"] is True
+    assert refit.baselines["measured_on"] == 2
+    assert refit.baselines["summary"].endswith("(as measured on v2, which it refits)")
