@@ -93,6 +93,9 @@ Strategies, all in the same run (``--strategies`` picks some):
   retrains, and above the ``majority`` baseline: a strategy a constant beats meets nothing) is
   checked per data set (``target`` in the JSON, with the baseline and the margin over it in
   points; every strategy also gets ``points_above_majority`` and ``points_above_persistence``).
+  The case that rule is for, measured with ``--quick`` (the first 12 windows): on bank the
+  autopilot scored 0.9426 with 3 retrains against ``every``'s 0.9425 with 11, which the bare
+  target called met, while always predicting "no" scored 0.9430 (-0.04 points): not met.
   Before ``training.refit`` a candidate never trained on the newest ``holdout`` share it was
   gated on: a one-off run of this
   harness's ``every`` with the newest 10% of each training window left out scored 0.697 on
