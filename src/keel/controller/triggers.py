@@ -192,9 +192,15 @@ def _fired(
                 or not trigger.rule.breached(seen.value, limit)
             ):
                 continue
+            rule = trigger.rule
+            seen_as = (
+                f"{rule.metric} {seen.value:+.4f} against the {rule.baseline} baseline"
+                if rule.against == "baseline"  # the value is a margin, not the metric
+                else f"{rule.metric} = {seen.value:.4f}"
+            )
             return (
                 trigger.text,
-                f"{trigger.rule.metric} = {seen.value:.4f} (champion v{champion})",
+                f"{seen_as} (champion v{champion})",
                 {"value": seen.value, **seen.details},
             )
     if any(t.kind == "drift_alert" for t in section.triggers):

@@ -8,9 +8,20 @@ import copy
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+import pytest
+
 from keel.client import Client
 
-from .scenario import POLICY, START, ahead_of_the_wall_clock, batch, launch, log_served
+from .scenario import (
+    POLICY,
+    START,
+    ahead_of_the_wall_clock,
+    batch,
+    launch,
+    log_rows_with_labels,
+    log_served,
+)
 
 MODEL = "risk"
 
@@ -126,3 +137,18 @@ def test_after_a_rejection_the_trigger_waits_for_new_labels(store: Client) -> No
     news = store.autopilot(now=START + timedelta(hours=3))
     assert "retrain" in [d.action for d in news]
     assert len(store.retrains(MODEL)) == 2
+
+
+def test_a_champion_a_constant_beats_fires_a_retrain_naming_the_margin(store: Client) -> None:
+    rule = "accuracy beats baseline majority over the last 200 labelled predictions"
+    launch(store, MODEL, _policy(triggers=[rule]))
+    frame = batch(200, 30, flipped=False)
+    labels = (np.arange(200) % 10 < 7).astype(int)  # 70% ones; the logged predictions are 0
+    log_rows_with_labels(store, MODEL, frame[["x0", "x1"]], labels, START)
+    decisions = store.autopilot(now=START + timedelta(hours=1))
+    assert "retrain" in [d.action for d in decisions]
+    [retrain] = store.retrains(MODEL)
+    assert retrain.trigger == rule
+    assert retrain.details["value"] == pytest.approx(0.3 - 0.7)
+    assert retrain.details["baseline_value"] == pytest.approx(0.7)
+    assert "accuracy -0.4000 against the majority baseline (champion v1)" in retrain.reason
