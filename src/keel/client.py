@@ -440,42 +440,22 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
     def _suite(
         self, model: str, suite: str | Suite | None, policy: Policy | dict[str, Any] | None
     ) -> tuple[str, Suite]:
+        from keel.evaluation.gating import suite_of
+
         if isinstance(suite, Suite):
             return "adhoc", suite
-        rules = self._policy(model, policy)
-        name = suite or rules.gate_suite_name()
-        if name is None or name not in rules.suites:
-            known = ", ".join(rules.suites) or "none"
-            raise InvalidInput(
-                "suite", f"{name!r} is not a suite of {model}'s policy (suites: {known})"
-            )
-        return name, rules.suites[name]
+        return suite_of(self._policy(model, policy), model, suite)
 
     def gate(
         self, ref: str | ModelRef, *, policy: Policy | dict[str, Any] | None = None
     ) -> tuple[Evaluation, GateOutcome]:
-        """Run the policy's gate suite and gates; store "blessed" or "rejected" with reasons."""
-        from keel.evaluation.gates import run_gates
-        from keel.evaluation.runner import evaluate
-        from keel.registry import governance
+        """Run the policy's gate suite and gates; store "blessed" or "rejected" with reasons and
+        the champion the version was compared with (``outcome.champion``)."""
+        from keel.evaluation.gating import gate_version
 
         target = self._ref(ref)
         rules = self._policy(target.name, policy)
-        name, suite = self._suite(target.name, None, rules)
-        evaluation = evaluate(self.db, self.artifacts, self.actor, target, name, suite)
-        outcome = run_gates(rules, evaluation)
-        version = self.get_version(target)
-        governance.record_gate_result(
-            self.db,
-            self.actor,
-            ModelRef(version.name, version=version.version),
-            verdict=outcome.verdict,
-            risk_profile=rules.risk_profile,
-            checks=outcome.checks,
-            reasons=outcome.reasons,
-            evaluation_id=evaluation.id,
-        )
-        return evaluation, outcome
+        return gate_version(self.db, self.artifacts, self.actor, target, rules)
 
     def list_evaluations(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
         """Stored evaluations of a model (or one version), newest first, with gate verdicts."""
@@ -502,7 +482,11 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         outcome = None
         if gate is not None:
             outcome = GateOutcome(
-                gate["verdict"], gate["checks"], gate["reasons"], gate["risk_profile"]
+                gate["verdict"],
+                gate["checks"],
+                gate["reasons"],
+                gate["risk_profile"],
+                row["results"].get("champion"),
             )
         return evaluation, outcome
 

@@ -57,6 +57,8 @@ class RolloutMethods:
         otherwise. ``replace`` returns a completed deployment (the champion moved); the other
         strategies return it running, to be advanced by ``advance_rollout`` or ``keel rollout
         watch``. ``force`` (with a reason) lets a replace pass a policy that would refuse it.
+        A blessing that compared the version with another champion than the current one is
+        earned again first: the gates run against the current champion.
         """
         from keel.rollout.actions import deploy_with_policy
         from keel.rollout.window import log_position
@@ -75,6 +77,7 @@ class RolloutMethods:
             force=force,
             now=now,
             log_position=log_position(self.logs, model),
+            artifacts=self.artifacts,
         )
 
     def rollback(self, model: str, *, reason: str) -> dict[str, Any]:

@@ -183,7 +183,11 @@ def gate(
             title=f"gates of {evaluation.model} ({outcome.risk_profile} risk profile)",
         )
         colour = "green" if outcome.blessed else "red"
-        console.print(f"[bold {colour}]{evaluation.model} {outcome.verdict}[/bold {colour}]")
+        against = f"champion {outcome.champion}" if outcome.champion else "no champion"
+        console.print(
+            f"[bold {colour}]{evaluation.model} {outcome.verdict}[/bold {colour}] "
+            f"(compared with {against})"
+        )
         for reason in outcome.reasons:
             console.print(f"  - {reason}", markup=False)
         console.print(f"report: {page}")

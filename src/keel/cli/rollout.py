@@ -107,6 +107,7 @@ def deploy(
         limits=_limits(limit),
         reason=reason,
         force=force,
+        artifacts=client.artifacts,
     )
     compared = made.baselines or {}
     if compared and not compared.get("beats"):  # under every profile, even one with no gates

@@ -419,24 +419,9 @@ def gate(context: StepContext, registered: dict[str, Any], model: str) -> dict[s
 def _gate_on_holdout(client: Any, ref: ModelRef, rules: Policy) -> Any:
     """The policy's gates on the retrain's holdout, recorded like any gate run, without storing
     the holdout-pointed policy as the model's (``client.gate(policy=...)`` would)."""
-    from keel.evaluation.gates import run_gates
-    from keel.evaluation.runner import evaluate
-    from keel.registry import governance
+    from keel.evaluation.gating import gate_version
 
-    name, suite = rules.gate_suite_name(), rules.gate_suite()
-    assert name is not None and suite is not None
-    evaluation = evaluate(client.db, client.artifacts, client.actor, ref, name, suite)
-    outcome = run_gates(rules, evaluation)
-    governance.record_gate_result(
-        client.db,
-        client.actor,
-        ref,
-        verdict=outcome.verdict,
-        risk_profile=rules.risk_profile,
-        checks=outcome.checks,
-        reasons=outcome.reasons,
-        evaluation_id=evaluation.id,
-    )
+    _, outcome = gate_version(client.db, client.artifacts, client.actor, ref, rules)
     return outcome
 
 

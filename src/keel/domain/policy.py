@@ -276,6 +276,12 @@ class Gates(BaseModel):
             for i, v in enumerate(value)
         ]
 
+    @property
+    def compares_with_champion(self) -> bool:
+        """Whether a verdict depends on which version is champion (so a blessing earned
+        against one champion must be earned again against the next)."""
+        return any(g.kind == "comparative" for g in self.checks)
+
 
 class Promotion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -16,10 +16,14 @@ _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt
 
 @dataclass
 class GateOutcome:
+    """A verdict with its checks; ``champion`` names the version (``NAME/N``) the comparative
+    gates compared the candidate with, None when there was no champion to compare with."""
+
     verdict: str
     checks: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     risk_profile: str = "low"
+    champion: str | None = None
 
     @property
     def blessed(self) -> bool:
@@ -29,6 +33,7 @@ class GateOutcome:
         return {
             "verdict": self.verdict,
             "risk_profile": self.risk_profile,
+            "champion": self.champion,
             "reasons": self.reasons,
             "checks": self.checks,
         }
@@ -163,9 +168,11 @@ def _check_comparative(gate: Gate, snap: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_gates(policy: Policy, evaluation: Evaluation) -> GateOutcome:
+    """Every gate of ``policy`` on ``evaluation``; "blessed" only when each check passes."""
+    champion = evaluation.results.get("champion")
     if evaluation.status != "finished":
         reason = f"the evaluation failed: {evaluation.error}"
-        return GateOutcome("rejected", [], [reason], policy.risk_profile)
+        return GateOutcome("rejected", [], [reason], policy.risk_profile, champion)
     checks: list[dict[str, Any]] = []
     for gate in policy.gates.checks:
         checks.extend(check_gate(gate, evaluation))
@@ -180,4 +187,4 @@ def run_gates(policy: Policy, evaluation: Evaluation) -> GateOutcome:
     verdict = "blessed" if checks and not reasons else "rejected"
     if not checks:
         reasons.append("the policy declares no gates")
-    return GateOutcome(verdict, checks, reasons, policy.risk_profile)
+    return GateOutcome(verdict, checks, reasons, policy.risk_profile, champion)

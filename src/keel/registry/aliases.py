@@ -15,9 +15,10 @@ from sqlalchemy.engine import Connection
 from keel.domain.entities import AliasMove, AliasPeriod, ModelVersion
 from keel.domain.names import ModelRef, validate_alias, validate_name, validate_version
 from keel.errors import Conflict, GateFailed, InvalidInput, NotFound
-from keel.registry import audit, governance
+from keel.registry import audit
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, resolve_in, version_id_of
+from keel.registry.promotion import promotion_check_in
 from keel.registry.retry import retry_on_conflict
 from keel.store.database import Database
 from keel.store.schema import alias_history, aliases, model_versions, models
@@ -63,7 +64,7 @@ def set_alias(
             ).scalar()
             if current == target_id:
                 return target
-            overridden = _check_promotion(conn, name, alias, target_id, number, force, reason)
+            overridden = _check_promotion(conn, name, alias, number, force, reason)
             if overridden:
                 audit.append(
                     conn,
@@ -109,36 +110,28 @@ def _check_promotion(
     conn: Connection,
     name: str,
     alias: str,
-    version_id: int,
     number: int,
     force: bool,
     reason: str,
 ) -> list[str]:
-    """Why the policy forbids this move (empty: it allows it); raises unless forced."""
+    """Why the policy forbids this move (empty: it allows it); raises unless forced.
+
+    The rule is ``keel.registry.promotion``'s, shared with the rollout's up-front check; a
+    blessing earned against another champion is refused here with the ``keel gate`` command
+    (moving an alias never loads a model; ``keel deploy`` runs the gates again itself)."""
     if alias != CHAMPION:
         return []
-    policy = governance.policy_in(conn, name)
-    if policy is None:
-        return []
-    problems = []
-    if policy.promotion.require_blessing:
-        gate = governance.latest_gate_in(conn, version_id)
-        if gate is None:
-            problems.append("it has not passed the gates (none were run)")
-        elif gate["verdict"] != "blessed":
-            verdict, reasons = gate["verdict"], "; ".join(gate["reasons"])
-            problems.append(f"its latest gate verdict is {verdict}: {reasons}")
-    if policy.promotion.require_approval and not governance.approvals_in(conn, version_id):
-        problems.append("it has no recorded approval")
+    check = promotion_check_in(conn, name, number)
+    problems = list(check.problems)
     if not problems:
         return []
     if not force:
         raise GateFailed(
-            f"{name}/{number} cannot become {alias} under the {policy.risk_profile} risk profile: "
-            f"{'; '.join(problems)}. Run `keel gate {name}/{number}`, or force it with a reason",
+            f"{name}/{number} cannot become {alias} under the {check.risk_profile} risk profile: "
+            f"{'; '.join(problems)}. Run `{check.gate_command}`, or force it with a reason",
             model=name,
             version=number,
-            risk_profile=policy.risk_profile,
+            risk_profile=check.risk_profile,
             problems=problems,
         )
     if not reason or not reason.strip():

@@ -117,7 +117,7 @@ def get_evaluation(db: Database, evaluation_id: int) -> dict[str, Any]:
             hint = "list them with `keel evaluations list MODEL`"
             raise NotFound("evaluation", str(evaluation_id), hint=hint)
         gate = conn.execute(
-            sa.select(gate_results)
+            _gate_query()
             .where(gate_results.c.evaluation_id == evaluation_id)
             .order_by(gate_results.c.id.desc())
             .limit(1)
@@ -180,7 +180,10 @@ def record_gate_result(
     checks: list[dict[str, Any]],
     reasons: list[str],
     evaluation_id: int | None,
+    cause: str = "",
 ) -> None:
+    """Store a gate verdict; its audit entry names the champion the evaluation compared the
+    version with, and ``cause`` says why the gates ran (e.g. the champion changed)."""
     if verdict not in ("blessed", "rejected"):
         raise InvalidInput("verdict", f"{verdict!r} is not 'blessed' or 'rejected'")
     with db.write() as conn:
@@ -207,15 +210,44 @@ def record_gate_result(
                 "risk_profile": risk_profile,
                 "reasons": reasons,
                 "evaluation": evaluation_id,
+                "champion": _compared_in(conn, evaluation_id),
                 "checks": len(checks),
                 "failed": sum(1 for c in checks if not c.get("passed")),
+                **({"cause": cause} if cause else {}),
             },
         )
 
 
-def latest_gate_in(conn: Connection, version_id: int) -> dict[str, Any] | None:
+def _compared_in(conn: Connection, evaluation_id: int | None) -> str | None:
+    """``NAME/VERSION`` of the champion an evaluation compared with, or None."""
+    if evaluation_id is None:
+        return None
     row = conn.execute(
-        sa.select(gate_results)
+        sa.select(models.c.name, model_versions.c.version)
+        .select_from(evaluations)
+        .join(model_versions, model_versions.c.id == evaluations.c.champion_version_id)
+        .join(models, models.c.id == model_versions.c.model_id)
+        .where(evaluations.c.id == evaluation_id)
+    ).first()
+    return None if row is None else f"{row.name}/{row.version}"
+
+
+def _gate_query() -> sa.Select[Any]:
+    """Gate results with ``champion_version``: the number of the version their evaluation
+    compared the candidate with (None: no champion existed, or no evaluation is linked)."""
+    compared = model_versions.alias("compared")
+    return (
+        sa.select(gate_results, compared.c.version.label("champion_version"))
+        .select_from(gate_results)
+        .outerjoin(evaluations, evaluations.c.id == gate_results.c.evaluation_id)
+        .outerjoin(compared, compared.c.id == evaluations.c.champion_version_id)
+    )
+
+
+def latest_gate_in(conn: Connection, version_id: int) -> dict[str, Any] | None:
+    """The version's newest gate result, with the champion it was compared with."""
+    row = conn.execute(
+        _gate_query()
         .where(gate_results.c.version_id == version_id)
         .order_by(gate_results.c.id.desc())
         .limit(1)
@@ -230,9 +262,7 @@ def gate_history(db: Database, ref: ModelRef) -> list[dict[str, Any]]:
             conn, model_id_of(conn, version.name), version.name, version.version
         )
         rows = conn.execute(
-            sa.select(gate_results)
-            .where(gate_results.c.version_id == version_id)
-            .order_by(gate_results.c.id)
+            _gate_query().where(gate_results.c.version_id == version_id).order_by(gate_results.c.id)
         ).all()
     return [_jsonable(dict(r._mapping)) for r in rows]
 

@@ -17,8 +17,13 @@ ordered so that every crash or race leaves a state the controller can finish or 
 
 A staged deployment (canary, A/B) ends by promoting its candidate, so ``deploy`` checks up front
 that the policy would let the candidate become champion: a GateFailed now is better than one
-after the last step. Restoring a previous champion is always allowed (it is forced past the
-policy with the rollback's reason, audited as an override when the policy would have refused).
+after the last step. The rule is ``keel.registry.promotion``'s. When the candidate's blessing
+compared it with another champion than the current one and the policy's gates compare with the
+champion, ``deploy`` and ``promote`` run the gates again against the current champion first
+(``refresh_blessing``; it needs the artifact store to load both models, and without one they
+refuse with the ``keel gate`` command instead). Restoring a previous champion is always allowed
+(it is forced past the policy with the rollback's reason, audited as an override when the policy
+would have refused).
 
 Example (a store with a blessed version 2 of ``fraud`` whose champion is version 1)::
 
@@ -38,8 +43,10 @@ from keel.domain.names import ModelRef, validate_name, validate_version
 from keel.domain.policy import Policy, Rollout
 from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound
 from keel.registry import aliases, deployments, governance
-from keel.registry.models import model_id_of, resolve_in, version_id_of
+from keel.registry.models import model_id_of, resolve_in
+from keel.registry.promotion import PromotionCheck, promotion_check_in
 from keel.rollout.limits import Limits
+from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 
 __all__ = [
@@ -50,6 +57,7 @@ __all__ = [
     "finish",
     "promote",
     "promotion_problems",
+    "refresh_blessing",
     "rollback",
 ]
 
@@ -87,6 +95,7 @@ def deploy(
     force: bool = False,
     now: datetime | None = None,
     log_position: str | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> Deployment:
     """Start deploying ``model/version``; returns the deployment record.
 
@@ -94,6 +103,7 @@ def deploy(
     ``ab`` and ``shadow`` come back ``running`` for the controller to analyse. ``limits``
     override the policy's rollout limits for this deployment (see ``keel.rollout.limits``).
     ``force`` (with a reason) lets a ``replace`` pass a policy that would refuse the version.
+    With ``artifacts``, a blessing earned against another champion is earned again first.
     """
     validate_name(model, "model")
     number = validate_version(version)
@@ -108,6 +118,7 @@ def deploy(
     policy = governance.get_policy(db, model) or Policy()
     frozen = Limits.resolve(policy.rollout, limits).to_dict()
     if strategy in _STAGED and not force:
+        refresh_blessing(db, artifacts, actor, model, number)
         check_promotable(db, model, number)
     if strategy != "replace":
         with db.read() as conn:
@@ -136,7 +147,7 @@ def deploy(
     if strategy != "replace":
         return dataclasses.replace(started, baselines=compared)
     try:
-        done = finish(db, actor, started, reason=reason, force=force, now=now)
+        done = finish(db, actor, started, reason=reason, force=force, now=now, artifacts=artifacts)
         return dataclasses.replace(done, baselines=compared)
     except KeelError as exc:  # the champion did not move: nothing else will finish it
         _stop_after_failure(db, actor, started, exc)
@@ -169,6 +180,7 @@ def deploy_with_policy(
     force: bool = False,
     now: datetime | None = None,
     log_position: str | None = None,
+    artifacts: ArtifactStore | None = None,
 ) -> Deployment:
     """``deploy`` with what is not given taken from the stored policy's rollout section (the
     SDK's and the CLI's defaults): its strategy, its steps (when the strategy is the policy's),
@@ -195,42 +207,54 @@ def deploy_with_policy(
         force=force,
         now=now,
         log_position=log_position,
+        artifacts=artifacts,
     )
+
+
+def promotion_check(db: Database, model: str, version: int) -> PromotionCheck:
+    """What the model's policy says about ``version`` becoming champion now."""
+    with db.read() as conn:
+        target = resolve_in(conn, ModelRef(model, version=version))
+        return promotion_check_in(conn, model, target.version)
 
 
 def promotion_problems(db: Database, model: str, version: int) -> list[str]:
     """Why the model's policy would refuse ``version`` as champion (empty: it would not)."""
-    with db.read() as conn:
-        target = resolve_in(conn, ModelRef(model, version=version))
-        policy = governance.policy_in(conn, model)
-        if policy is None:
-            return []
-        version_id = version_id_of(conn, model_id_of(conn, model), model, target.version)
-        problems = []
-        if policy.promotion.require_blessing:
-            gate = governance.latest_gate_in(conn, version_id)
-            if gate is None:
-                problems.append("it has not passed the gates (none were run)")
-            elif gate["verdict"] != "blessed":
-                problems.append(
-                    f"its latest gate verdict is {gate['verdict']}: {'; '.join(gate['reasons'])}"
-                )
-        if policy.promotion.require_approval and not governance.approvals_in(conn, version_id):
-            problems.append("it has no recorded approval")
-    return problems
+    return list(promotion_check(db, model, version).problems)
 
 
 def check_promotable(db: Database, model: str, version: int) -> None:
     """GateFailed now, rather than at the last step, when the candidate could not be promoted."""
-    problems = promotion_problems(db, model, version)
-    if problems:
+    check = promotion_check(db, model, version)
+    if check.problems:
         raise GateFailed(
             f"{model}/{version} could not become champion under its policy: "
-            f"{'; '.join(problems)}. Run `keel gate {model}/{version}` before deploying it",
+            f"{'; '.join(check.problems)}. Run `{check.gate_command}` before deploying it",
             model=model,
             version=version,
-            problems=problems,
+            problems=list(check.problems),
         )
+
+
+def refresh_blessing(
+    db: Database, artifacts: ArtifactStore | None, actor: str, model: str, version: int
+) -> bool:
+    """Run the gates of ``model/version`` again when its blessing compared it with another
+    champion than the current one (and the policy's gates compare with the champion); returns
+    whether it did. Without ``artifacts`` it does nothing, and the policy check that follows
+    refuses with the ``keel gate`` command."""
+    from keel.evaluation.gating import gate_version
+
+    check = promotion_check(db, model, version)
+    if not check.stale or artifacts is None:
+        return False
+    policy = governance.get_policy(db, model)
+    assert policy is not None  # a stale blessing needs a policy that compares
+    before = f"{model}/{check.compared_with}" if check.compared_with else "no champion"
+    now = f"{model}/{check.champion}" if check.champion else "no champion"
+    cause = f"the champion changed since the blessing (compared with {before}, now {now})"
+    gate_version(db, artifacts, actor, ModelRef(model, version=version), policy, cause=cause)
+    return True
 
 
 def promote(
@@ -242,9 +266,11 @@ def promote(
     analysis: dict[str, Any] | None = None,
     now: datetime | None = None,
     force: bool = False,
+    artifacts: ArtifactStore | None = None,
 ) -> Deployment:
     """Make the candidate champion and mark the deployment ``promoted`` (see the module notes
     on ordering); ``force`` moves it past the policy's gates (audited as an override).
+    With ``artifacts``, a blessing earned against another champion is earned again first.
     GateFailed leaves the deployment running and the champion unchanged; Conflict means
     another process finished the deployment first."""
     return finish(
@@ -257,6 +283,7 @@ def promote(
         force=force,
         status="promoted",
         action="deployment.promote",
+        artifacts=artifacts,
     )
 
 
@@ -271,10 +298,14 @@ def finish(
     force: bool = False,
     status: Status = "completed",
     action: str = "deployment.complete",
+    artifacts: ArtifactStore | None = None,
 ) -> Deployment:
     """Move ``champion`` to the candidate, then end the deployment with ``status``. A refused
-    alias move (GateFailed, Conflict) leaves the deployment running for the caller to handle."""
+    alias move (GateFailed, Conflict) leaves the deployment running for the caller to handle.
+    Unless forced, a stale blessing is earned again first (``refresh_blessing``)."""
     model, candidate = deployment.model, deployment.candidate_version
+    if not force:
+        refresh_blessing(db, artifacts, actor, model, candidate)
     why = f"deployment #{deployment.id} ({deployment.strategy}): {reason}".rstrip(": ")
     aliases.set_alias(db, actor, model, CHAMPION, candidate, why, force=force)
     try:

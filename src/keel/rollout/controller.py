@@ -89,6 +89,7 @@ def advance(
                 now=when,
                 status=status,
                 action=f"deployment.{'promote' if status == 'promoted' else 'complete'}",
+                artifacts=artifacts,
             )
         except GateFailed as exc:  # the policy changed since the deployment started
             why = [f"the candidate cannot become champion: {exc.message}"]

@@ -115,6 +115,7 @@ async def deploy(
         limits=body.limits,
         reason=body.reason,
         force=body.force,
+        artifacts=ctx.artifacts,
     )
     return json_response(deployment.to_dict())
 

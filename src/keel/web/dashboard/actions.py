@@ -58,16 +58,26 @@ async def promote(
         raise Forbidden(
             "forcing past the model's gates needs an admin token", role="admin", held=token.role
         )
-    db = dashboard_of(request.app).client.db
+    client = dashboard_of(request.app).client
+    db, artifacts = client.db, client.artifacts
     actor = _actor(request, token)
 
     def run() -> dict[str, Any]:
         running = deployments.running(db, name)
         if running is not None and running.candidate_version == body.version:
-            done = actions.promote(db, actor, running, reason=body.reason, force=body.force)
+            done = actions.promote(
+                db, actor, running, reason=body.reason, force=body.force, artifacts=artifacts
+            )
             return {"action": "deployment_promoted", "deployment": done.to_dict()}
         started = actions.deploy(
-            db, actor, name, body.version, strategy="replace", reason=body.reason, force=body.force
+            db,
+            actor,
+            name,
+            body.version,
+            strategy="replace",
+            reason=body.reason,
+            force=body.force,
+            artifacts=artifacts,
         )
         return {"action": "champion_replaced", "deployment": started.to_dict()}
 
