@@ -120,6 +120,7 @@ def windows(
             "rows",
             "labelled",
             "accuracy",
+            "majority",
             "estimated",
             "drifted",
             "p99 ms",
@@ -133,6 +134,8 @@ def windows(
                 f"{w['rows']:,}",
                 f"{w['labelled_rows']:,}",
                 w["performance"].get("accuracy"),
+                # "always the most frequent class" on the same labelled rows: the floor
+                ((w["performance"].get("baselines") or {}).get("majority") or {}).get("accuracy"),
                 (w["estimate"].get("metrics") or {}).get("accuracy"),
                 len(w["drift"].get("drifted", [])),
                 w["operations"].get("latency_p99_ms"),

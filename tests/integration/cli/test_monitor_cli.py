@@ -77,6 +77,11 @@ def test_import_monitor_label_and_report(
     assert main([*store, "monitor", "windows", "cancer", "--json"]) == 0
     windows = json.loads(capsys.readouterr().out)
     assert [w["performance"]["accuracy"] for w in windows] == [0.0, 0.0]
+    majority = [w["performance"]["baselines"]["majority"]["accuracy"] for w in windows]
+    assert all(m >= 0.5 for m in majority)  # a constant beats a model that is always wrong
+    assert main([*store, "monitor", "windows", "cancer"]) == 0
+    table = capsys.readouterr().out
+    assert "majority" in table and f"{majority[0]:.4g}" in table
 
     reports = tmp_path / "reports"
     assert main([*store, "monitor", "report", "cancer", "--out", str(reports), "--json"]) == 0
