@@ -206,6 +206,9 @@ def status(ctx: typer.Context, model: ModelArgument, json: JsonOption = False) -
     )
     upcoming = found["next"]
     console.print(f"next: {upcoming['action']}: {'; '.join(upcoming['reasons'])}", markup=False)
+    split = (upcoming.get("analysis") or {}).get("srm")
+    if split and split.get("summary"):  # an A/B test: the split check, its unit and counts
+        console.print(f"split check: {split['summary']}", markup=False)
 
 
 @rollout_app.command("advance")

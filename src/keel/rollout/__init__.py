@@ -5,6 +5,7 @@ goes back.
 - ``actions``: deploy (replace, canary, A/B, shadow), promote and roll back, each audited;
 - ``limits``: the policy's limits, frozen into a deployment when it starts;
 - ``srm``: sample ratio mismatch, the check that the split is what was configured;
+- ``units``: what an A/B test counts: distinct entity keys on a sticky deployment, else rows;
 - ``sequential``: an always-valid sequential test (mSPRT), so looking at an A/B test every
   minute does not inflate false positives;
 - ``window``: the rows a step is judged on, cut from the prediction log by part arrival;

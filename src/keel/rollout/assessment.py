@@ -7,8 +7,10 @@ controller (``keel.rollout.controller``) applies the decision.
   the stable rows of the whole deployment;
 - ab: every look checks the split (SRM: a mismatch stops the test, nothing can be concluded
   from broken groups), guards errors and latency like a canary, then takes the always-valid
-  sequential test's decision: a better candidate is promoted; worse, futile or at its maximum
-  size, the test stops and the stable version stays;
+  sequential test's decision, both in the unit the traffic was split by (distinct entity keys
+  on a sticky deployment whose rows carry keys, rows otherwise: ``keel.rollout.units``): a
+  better candidate is promoted; worse, futile or at its maximum size, the test stops and the
+  stable version stays;
 - shadow: reports agreement with the stable answers and latency, and finishes after
   ``max_rows`` shadow rows, promoting only when the policy says ``promote_shadow``;
 - replace (and any deployment whose candidate is already champion, a promotion interrupted
@@ -37,9 +39,10 @@ from keel.registry import deployments
 from keel.registry.clock import utcnow
 from keel.registry.models import resolve_in
 from keel.rollout import srm
-from keel.rollout.analysis import analyse_step, shadow_agreement, stats_of
+from keel.rollout.analysis import analyse_step, shadow_agreement
 from keel.rollout.limits import Limits
-from keel.rollout.sequential import compare_proportions
+from keel.rollout.sequential import compare_proportions_by_unit
+from keel.rollout.units import accuracy_outcomes, error_outcomes
 from keel.rollout.window import read_window, split_variants
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
@@ -238,9 +241,11 @@ def _canary(look: _Look) -> Assessment:
 def _ab(look: _Look) -> Assessment:
     d, limits = look.deployment, look.limits
     stable, candidate = look.since_start()
-    ratio = srm.check(
-        {"stable": len(stable), "candidate": len(candidate)},
+    ratio = srm.check_split(
+        stable,
+        candidate,
         {"stable": 100.0 - d.candidate_weight, "candidate": d.candidate_weight},
+        sticky=d.sticky,
         alpha=limits.srm_alpha,
     )
     if min(len(stable), len(candidate)) < limits.min_rows_per_step:
@@ -255,10 +260,7 @@ def _ab(look: _Look) -> Assessment:
         action: Action = "rollback" if limits.auto_rollback else "stop"
         return Assessment(d.model, d, action, guard.reasons, entry, alert=True)
     if limits.ab_metric == "error_rate":
-        s, c = (
-            (guard.stable.errors, guard.stable.scored),
-            (guard.candidate.errors, guard.candidate.scored),
-        )
+        arms = [error_outcomes(rows, sticky=d.sticky) for rows in (stable, candidate)]
         floor, higher_is_better = limits.min_rows_per_step, False
     else:
         labels, reference_of = look.accuracy_inputs(candidate)
@@ -268,18 +270,16 @@ def _ab(look: _Look) -> Assessment:
         if labels is None or None in references:
             why = "waiting for labels (the A/B test compares accuracy from labels)"
             return Assessment(d.model, d, "wait", [why], entry)
-        measured = [
-            stats_of(rows, labels=labels, reference=ref, min_labelled=1)
+        arms = [
+            accuracy_outcomes(rows, labels, ref, sticky=d.sticky)
             for rows, ref in zip((stable, candidate), references, strict=True)
+            if ref is not None
         ]
-        s, c = (
-            (measured[0].correct, measured[0].labelled),
-            (measured[1].correct, measured[1].labelled),
-        )
         floor, higher_is_better = limits.min_labelled_rows, True
-    test = compare_proportions(
-        s,
-        c,
+    test = compare_proportions_by_unit(
+        (arms[0].successes, arms[0].rows),
+        (arms[1].successes, arms[1].rows),
+        unit=ratio.unit,
         alpha=limits.alpha,
         minimum_effect=limits.minimum_effect,
         max_rows=limits.max_rows,

@@ -22,6 +22,13 @@ matter), or when the test reaches its maximum size. ``τ`` defaults to the minim
 scale of effect the test is tuned to find; the plug-in variance needs some rows per arm
 (``min_rows``) before the normal approximation can be trusted.
 
+Its unit must match the split's: on a sticky A/B test a customer's twenty requests all went to
+one variant and their outcomes are alike, so they are not twenty independent observations.
+``compare_proportions_by_unit`` keeps the rows' proportion as the estimate (the error rate or
+accuracy per request, as reported everywhere) and widens each arm's variance by its design
+effect, the cluster-robust (CR1) variance over the rows' own, never below 1; it waits for
+``min_units`` units per arm, as a cluster-robust variance needs some dozens of clusters.
+
 >>> result = compare_proportions((1200, 3000), (1440, 3000), alpha=0.05, minimum_effect=0.01)
 >>> result.decision, round(result.estimate, 3)
 ('candidate_better', 0.08)
@@ -44,13 +51,17 @@ __all__ = [
     "SequentialResult",
     "compare_means",
     "compare_proportions",
+    "compare_proportions_by_unit",
     "confidence_sequence",
     "decide",
+    "design_effect",
     "log_mixture_ratio",
 ]
 
 Decision = Literal["continue", "candidate_better", "candidate_worse", "futility", "max_size"]
 _TINY_VARIANCE = 1e-12
+#: units per arm before a cluster-robust variance is trusted
+MIN_UNITS = 30
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,9 @@ class SequentialResult:
     minimum_effect: float
     tau: float
     higher_is_better: bool
+    unit: str = "rows"  # what the variance treats as independent: keys or rows
+    units: tuple[int, int] | None = None  # stable, candidate; None: one per row
+    design_effects: tuple[float, float] = (1.0, 1.0)
 
     @property
     def stopped(self) -> bool:
@@ -87,6 +101,12 @@ class SequentialResult:
             "futility": f"any difference is smaller than {self.minimum_effect:g} (futility)",
             "max_size": f"the test reached its maximum size ({sum(self.rows):,} rows)",
         }[self.decision]
+        if self.units is not None and self.unit != "rows":
+            s, c = self.design_effects
+            where += (
+                f"; by {self.unit}: {self.units[0]:,} and {self.units[1]:,}, "
+                f"variance x{s:.2g} and x{c:.2g} for requests of one key"
+            )
         return f"{said}: {where}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +121,9 @@ class SequentialResult:
             "minimum_effect": self.minimum_effect,
             "tau": self.tau,
             "higher_is_better": self.higher_is_better,
+            "unit": self.unit,
+            "units": None if self.units is None else list(self.units),
+            "design_effects": list(self.design_effects),
         }
 
 
@@ -132,8 +155,13 @@ def decide(
     tau: float | None = None,
     higher_is_better: bool = True,
     min_rows: int = 100,
+    unit: str = "rows",
+    units: tuple[int, int] | None = None,
+    design_effects: tuple[float, float] = (1.0, 1.0),
+    min_units: int = MIN_UNITS,
 ) -> SequentialResult:
-    """Look at a test whose estimated difference is ``estimate`` with variance ``variance``."""
+    """Look at a test whose estimated difference is ``estimate`` with variance ``variance``;
+    ``units`` (with ``min_units``) when its rows come in groups such as a key's requests."""
     if not 0.0 < alpha < 1.0:
         raise InvalidInput("alpha", f"must lie in (0, 1), got {alpha!r}")
     if not minimum_effect > 0:
@@ -147,7 +175,8 @@ def decide(
     p_value = min(1.0, math.exp(-log_ratio)) if log_ratio > -700 else 1.0
     low, high = confidence_sequence(estimate, variance, scale, alpha)
     decision: Decision = "continue"
-    if min(rows) >= min_rows:
+    enough_units = units is None or unit == "rows" or min(units) >= min_units
+    if min(rows) >= min_rows and enough_units:
         if log_ratio >= math.log(1.0 / alpha):
             better = (estimate > 0) == higher_is_better
             decision = "candidate_better" if better else "candidate_worse"
@@ -166,6 +195,9 @@ def decide(
         minimum_effect=minimum_effect,
         tau=scale,
         higher_is_better=higher_is_better,
+        unit=unit,
+        units=None if units is None else (int(units[0]), int(units[1])),
+        design_effects=(float(design_effects[0]), float(design_effects[1])),
     )
 
 
@@ -188,6 +220,71 @@ def compare_proportions(
         p * (1 - p) / n for p, n in (((h + 0.5) / (n + 1), n) for h, n in (stable, candidate))
     )
     return decide(estimate, variance, (s_rows, c_rows), **options)
+
+
+def design_effect(successes: Any, rows: Any) -> float:
+    """How much grouping a proportion's rows into units (``successes`` and ``rows`` per unit)
+    widens its variance: the CR1 cluster-robust variance of the proportion over the rows' own
+    (i.i.d.) variance. At least 1 (never bolder than counting rows); 1 when there is nothing
+    to estimate it from (fewer than two units, or a proportion of 0 or 1).
+
+    >>> design_effect([1, 0, 1, 0], [1, 1, 1, 1])
+    1.0
+    >>> round(design_effect([10, 0] * 50, [10] * 100), 1)  # a key's 10 answers all alike
+    10.1
+    """
+    s = np.asarray(successes, dtype="float64")
+    n = np.asarray(rows, dtype="float64")
+    total, groups = float(n.sum()), len(n)
+    if groups < 2 or total < 2:
+        return 1.0
+    p = float(s.sum()) / total
+    if not 0.0 < p < 1.0:
+        return 1.0
+    robust = groups / (groups - 1) * float(np.sum((s - p * n) ** 2)) / total**2
+    rowwise = p * (1 - p) / (total - 1)
+    return max(1.0, robust / rowwise)
+
+
+def compare_proportions_by_unit(
+    stable: tuple[Any, Any], candidate: tuple[Any, Any], *, unit: str = "keys", **options: Any
+) -> SequentialResult:
+    """Test the difference of two proportions whose rows come in units (a key's requests):
+    each arm as (successes per unit, rows per unit). The estimate is the rows' proportion, as
+    in ``compare_proportions``; each arm's variance is multiplied by its ``design_effect``.
+    With one row per unit this is ``compare_proportions``. ``options`` are those of ``decide``.
+    """
+    arms = []
+    for name, (hits, total) in (("stable", stable), ("candidate", candidate)):
+        s = np.asarray(hits, dtype="float64")
+        n = np.asarray(total, dtype="float64")
+        if s.shape != n.shape or s.ndim != 1:
+            raise InvalidInput(name, "needs successes and rows per unit, two arrays of one length")
+        if np.any(n < 1) or np.any(s < 0) or np.any(s > n):
+            raise InvalidInput(name, "needs 0 <= successes <= rows, at least one row per unit")
+        arms.append((s, n))
+    counts = [(round(float(s.sum())), round(float(n.sum()))) for s, n in arms]
+    effects = (design_effect(*arms[0]), design_effect(*arms[1]))
+    units = (len(arms[0][1]), len(arms[1][1]))
+    (s_hits, s_rows), (c_hits, c_rows) = counts
+    if s_rows == 0 or c_rows == 0:
+        return decide(0.0, 1.0, (s_rows, c_rows), unit=unit, units=units, **options)
+    estimate = c_hits / c_rows - s_hits / s_rows
+    variance = sum(
+        effect * p * (1 - p) / n
+        for effect, (p, n) in zip(
+            effects, (((h + 0.5) / (n + 1), n) for h, n in counts), strict=True
+        )
+    )
+    return decide(
+        estimate,
+        variance,
+        (s_rows, c_rows),
+        unit=unit,
+        units=units,
+        design_effects=effects,
+        **options,
+    )
 
 
 def compare_means(stable: Any, candidate: Any, **options: Any) -> SequentialResult:

@@ -39,6 +39,7 @@ COLUMNS = (
     "score",
     "latency_ms",
     "status",
+    "entity_key",  # the unit an A/B test counts on a sticky deployment (keel.rollout.units)
 )
 
 

@@ -39,9 +39,11 @@ class Rollout:
         latency_ms: float = 20.0,
         request_ids: list[str] | None = None,
         same_requests: bool = False,
+        entity_keys: list[str] | None = None,
     ) -> list[str]:
         """Log ``n`` predictions of ``version``; returns their request ids. ``same_requests``
-        scores the inputs of the previous call again (a shadow answering the same requests)."""
+        scores the inputs of the previous call again (a shadow answering the same requests);
+        ``entity_keys`` are the requests' keys, one per row."""
         self.seed += 0 if same_requests else 1
         rng = np.random.default_rng(self.seed)
         features = self.frame.drop(columns=["target"]).sample(
@@ -71,6 +73,7 @@ class Rollout:
             latency_ms=latency,
             status=status,
             request_ids=request_ids,
+            entity_keys=entity_keys,
             variant=variant,
         )
         return log_predictions(self.client.logs, MODEL, version, table).request_ids

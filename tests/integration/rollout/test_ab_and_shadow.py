@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from keel.monitoring.outbox import list_notifications
 from keel.registry import deployments
 from keel.rollout import actions
@@ -39,6 +41,10 @@ def test_a_skewed_split_stops_the_test_for_sample_ratio_mismatch(rollout: Rollou
     assert rollout.champion() == 1
     events = [n["event"] for n in list_notifications(rollout.client.db) if n["sink"] == "*"]
     assert events == ["deployment.stopped"]
+    from keel.web.dashboard.model_view import model_page
+
+    shown = model_page(rollout.client.db, MODEL)["deployments"][0]["split_check"]
+    assert shown.startswith("sample ratio mismatch by rows: stable 1,000 rows 56.2%")
 
 
 def test_a_better_candidate_wins_and_is_promoted(rollout: Rollout) -> None:
@@ -117,3 +123,46 @@ def test_an_error_rate_test_promotes_the_candidate_with_fewer_errors(rollout: Ro
     test = result["analysis"]["test"]
     assert test["metric"] == "error_rate" and test["estimate"] < 0 and not test["higher_is_better"]
     assert rollout.champion() == 2
+
+
+def _keys(rng: np.random.Generator, names: list[str], per_key: int) -> list[str]:
+    return list(rng.permutation(np.repeat(names, per_key)))
+
+
+def test_a_sticky_test_counts_keys_not_rows_and_says_so(rollout: Rollout) -> None:
+    """The live case: 209 of 400 keys on the candidate with 20 requests each (p = 5.7e-5 by
+    rows) is a healthy split by keys; the test goes on, and its variance is by key too."""
+    _ab(rollout, ab_metric="error_rate")
+    rng = np.random.default_rng(5)
+    customers = [f"customer-{i}" for i in range(400)]
+    chosen = set(rng.choice(400, 209, replace=False).tolist())
+    on_candidate = [c for i, c in enumerate(customers) if i in chosen]
+    on_stable = [c for i, c in enumerate(customers) if i not in chosen]
+    rollout.rows(1, 3_820, variant="stable", error_rate=0.02, entity_keys=_keys(rng, on_stable, 20))
+    rollout.rows(
+        2, 4_180, variant="candidate", error_rate=0.02, entity_keys=_keys(rng, on_candidate, 20)
+    )
+    result = rollout.advance(60)
+    assert result["action"] == "wait", result["reasons"]
+    split = result["analysis"]["srm"]
+    assert not split["mismatch"] and split["unit"] == "keys"
+    assert split["counts"] == {"stable": 191, "candidate": 209}
+    assert split["rows"] == {"stable": 3_820, "candidate": 4_180}
+    assert split["summary"].startswith("split as configured by keys: stable 191 keys")
+    test = result["analysis"]["test"]
+    assert test["unit"] == "keys" and test["units"] == [191, 209]
+    assert test["rows"] == [3_820, 4_180]
+
+
+def test_a_test_that_is_not_sticky_counts_rows(rollout: Rollout) -> None:
+    actions.deploy(
+        rollout.client.db, "ann", MODEL, 2, strategy="ab", steps=[50], sticky=False,
+        limits={"ab_metric": "error_rate"},
+    )  # fmt: skip
+    rng = np.random.default_rng(6)
+    names = [f"customer-{i}" for i in range(50)]
+    rollout.rows(1, 1_000, variant="stable", entity_keys=_keys(rng, names, 20))
+    rollout.rows(2, 780, variant="candidate", entity_keys=_keys(rng, names, 20)[:780])
+    result = rollout.advance(60)
+    assert result["action"] == "stop" and "sample ratio mismatch by rows" in result["reasons"][0]
+    assert result["analysis"]["srm"]["unit"] == "rows"

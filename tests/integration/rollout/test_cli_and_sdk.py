@@ -130,3 +130,27 @@ def test_the_sdk_deploys_advances_and_rolls_back(rollout: Rollout) -> None:
         assert done.status == "completed" and client.rollback(MODEL, reason="x")["champion"] == 1
     finally:
         client.close()
+
+
+def test_status_of_an_ab_test_names_the_unit_of_its_split_check(rollout: Rollout) -> None:
+    from keel.rollout import actions
+
+    actions.deploy(
+        rollout.client.db, "ann", MODEL, 2, strategy="ab", steps=[50], sticky=True,
+        limits={"ab_metric": "error_rate"},
+    )  # fmt: skip
+    keys = [f"customer-{i % 60}" for i in range(600)]
+    rollout.rows(1, 600, variant="stable", entity_keys=keys)
+    rollout.rows(2, 560, variant="candidate", entity_keys=[k.upper() for k in keys[:560]])
+    settings = rollout.client.settings
+    faces = Faces(store_url=settings.store_url, artifacts=settings.artifacts, actor="bob")
+    try:
+        code, out, error = run(faces, "rollout", "status", MODEL)
+    finally:
+        if faces._client is not None:
+            faces._client.close()
+    assert code == 0, error
+    assert (
+        "split check: split as configured by keys: stable 60 keys 50.0% (expected 50.0%), "
+        "candidate 60 keys 50.0% (expected 50.0%)"
+    ) in " ".join(out.split())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -65,3 +67,100 @@ def test_bad_inputs_are_refused(
     with pytest.raises(InvalidInput) as caught:
         srm.check(counts, shares)
     assert caught.value.field == field
+
+
+# --- the unit: a sticky test's split is decided once per key, not once per row -------------
+
+SIMS, KEYS = 2_000, 400
+HALVES = {"stable": 50.0, "candidate": 50.0}
+
+
+def _rows_per_key(rng: np.random.Generator, kind: int | str, size: tuple[int, int]) -> Any:
+    if kind == "geometric":  # most keys send a few requests, some send dozens
+        return rng.geometric(1 / 8, size)
+    if kind == "poisson":
+        return 1 + rng.poisson(9, size)
+    return np.full(size, kind)
+
+
+def _upper(alpha: float, trials: int) -> int:
+    """The most flags ``trials`` healthy checks at level ``alpha`` give, but for 1 in 10,000."""
+    return int(stats.binom.ppf(1 - 1e-4, trials, alpha))
+
+
+@pytest.mark.parametrize("kind", [1, 5, 20, "geometric", "poisson"])
+def test_healthy_sticky_splits_are_flagged_at_the_nominal_rate_by_keys(kind: int | str) -> None:
+    """2,000 healthy 50/50 splits of 400 keys with ``kind`` requests per key: counted by keys
+    the check flags at its level; counted by rows it flags far more often from 5 per key on."""
+    rng = np.random.default_rng(2026)
+    on_candidate = rng.random((SIMS, KEYS)) < 0.5
+    rows = _rows_per_key(rng, kind, (SIMS, KEYS))
+    keys = on_candidate.sum(axis=1)
+    candidate_rows, all_rows = (rows * on_candidate).sum(axis=1), rows.sum(axis=1)
+    for alpha in (srm.DEFAULT_ALPHA, 0.05):
+        by_keys = sum(
+            srm.check(
+                {"stable": KEYS - int(k), "candidate": int(k)}, HALVES, alpha=alpha, unit="keys"
+            ).mismatch
+            for k in keys
+        )
+        assert by_keys <= _upper(alpha, SIMS), (kind, alpha, by_keys)
+        by_rows = sum(
+            srm.check({"stable": int(n - c), "candidate": int(c)}, HALVES, alpha=alpha).mismatch
+            for c, n in zip(candidate_rows, all_rows, strict=True)
+        )
+        if kind != 1:  # what counting rows did: 13% (5 per key) to 46% (20) at 0.001
+            assert by_rows > 3 * _upper(alpha, SIMS), (kind, alpha, by_rows)
+
+
+def _sticky_frames(
+    rng: np.random.Generator, keys: int, on_candidate: np.ndarray, per_key: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    names = np.repeat(np.array([f"customer-{i}" for i in range(keys)]), per_key)
+    side = np.repeat(on_candidate, per_key)
+    when = pd.to_datetime(rng.permutation(len(names)), unit="s", utc=True)
+    rows = pd.DataFrame({"entity_key": names, "timestamp": when, "status": "ok"})
+    return rows[~side].reset_index(drop=True), rows[side].reset_index(drop=True)
+
+
+def test_the_rows_of_healthy_sticky_tests_are_counted_by_key() -> None:
+    """Through check_split from the logged rows: 120 healthy splits of 200 keys with uneven
+    requests per key (geometric, mean 8) are not flagged; counting rows flags many."""
+    rng = np.random.default_rng(99)
+    by_keys = by_rows = 0
+    for _ in range(120):
+        frames = _sticky_frames(rng, 200, rng.random(200) < 0.5, rng.geometric(1 / 8, 200))
+        found = srm.check_split(*frames, HALVES, sticky=True)
+        assert found.unit == "keys" and sum(found.counts.values()) == 200
+        by_keys += found.mismatch
+        by_rows += srm.check_split(*frames, HALVES, sticky=False).mismatch
+    assert by_keys <= _upper(srm.DEFAULT_ALPHA, 120)
+    assert by_rows >= 24  # about 40% of them
+
+
+def test_the_live_case_of_209_keys_of_400_on_the_candidate_is_not_a_mismatch() -> None:
+    """An A/B test was stopped for "sample ratio mismatch" with 209 of 400 keys on the
+    candidate, 20 requests each: p = 5.7e-5 by rows, but the keys were split as configured."""
+    rng = np.random.default_rng(0)
+    on_candidate = np.zeros(400, dtype=bool)
+    on_candidate[rng.choice(400, 209, replace=False)] = True
+    stable, candidate = _sticky_frames(rng, 400, on_candidate, np.full(400, 20))
+    found = srm.check_split(stable, candidate, HALVES, sticky=True)
+    assert not found.mismatch and found.unit == "keys"
+    assert found.counts == {"stable": 191, "candidate": 209}
+    assert found.rows == {"stable": 3_820, "candidate": 4_180}
+    assert found.p_value == pytest.approx(stats.chisquare([191, 209]).pvalue)
+    assert "split as configured by keys: stable 191 keys" in found.reason
+    assert "(rows: stable 3,820, candidate 4,180)" in found.reason
+    assert found.to_dict()["summary"] == found.reason
+    by_rows = srm.check_split(stable, candidate, HALVES, sticky=False)
+    assert by_rows.mismatch and f"{by_rows.p_value:.1e}" == "5.7e-05"
+    assert by_rows.unit == "rows" and "sample ratio mismatch by rows" in by_rows.reason
+
+
+def test_keys_seen_on_both_variants_are_named_in_the_reason() -> None:
+    stable = pd.DataFrame({"entity_key": ["a", "b"], "timestamp": [1, 2]})
+    candidate = pd.DataFrame({"entity_key": ["a", "c"], "timestamp": [0, 3]})
+    found = srm.check_split(stable, candidate, HALVES, sticky=True)
+    assert found.mixed_keys == 1 and found.counts == {"stable": 1, "candidate": 2}
+    assert "keys seen on both variants: 1 (counted where first seen)" in found.reason

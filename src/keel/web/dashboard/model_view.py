@@ -187,7 +187,21 @@ def _pick(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _deployment(row: Any) -> dict[str, Any]:
-    return {**_pick(row, _DEPLOYMENT_FIELDS), "ended_at": row.finished_at}
+    return {
+        **_pick(row, _DEPLOYMENT_FIELDS),
+        "ended_at": row.finished_at,
+        "split_check": _split_check(row),
+    }
+
+
+def _split_check(row: Any) -> str | None:
+    """An A/B test's last sample-ratio check as the rollout wrote it: verdict, unit (keys or
+    rows), counts and p-value."""
+    for entry in reversed(row.analysis or []):
+        found = entry.get("srm") if isinstance(entry, dict) else None
+        if isinstance(found, dict) and found.get("summary"):
+            return str(found["summary"])
+    return None
 
 
 def _retrain(row: Any) -> dict[str, Any]:
