@@ -435,7 +435,9 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
 
         target = self._ref(ref)
         name, chosen = self._suite(target.name, suite, policy)
-        return evaluate(self.db, self.artifacts, self.actor, target, name, chosen)
+        rules = self.get_policy(target.name)
+        runs = rules.gates.cost_runs if rules is not None else 5
+        return evaluate(self.db, self.artifacts, self.actor, target, name, chosen, cost_runs=runs)
 
     def _suite(
         self, model: str, suite: str | Suite | None, policy: Policy | dict[str, Any] | None
@@ -450,7 +452,9 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
         self, ref: str | ModelRef, *, policy: Policy | dict[str, Any] | None = None
     ) -> tuple[Evaluation, GateOutcome]:
         """Run the policy's gate suite and gates; store "blessed" or "rejected" with reasons and
-        the champion the version was compared with (``outcome.champion``)."""
+        the champion the version was compared with (``outcome.champion``). An evaluation of the
+        same version, suite, snapshots and champion younger than ``gates.reuse_evaluation`` is
+        judged instead of evaluating again (``evaluation.reused``)."""
         from keel.evaluation.gating import gate_version
 
         target = self._ref(ref)

@@ -108,7 +108,30 @@ def _show_evaluation(evaluation: Evaluation) -> None:
             console.print(f"[yellow]data quality:[/yellow] {issue}")
     cost = evaluation.results.get("cost")
     if cost:
-        print_table(["cost", "value"], ([k, v] for k, v in cost.items()), title="cost")
+        _show_cost(cost, evaluation.results.get("cost_detail") or {})
+
+
+def _show_cost(cost: dict[str, Any], detail: dict[str, Any]) -> None:
+    """Medians with their spread, beside the champion's and the ratio when it was measured."""
+    spread, champion = detail.get("spread", {}), detail.get("champion") or {}
+    ratio = detail.get("ratio", {})
+    rows = []
+    for key, value in cost.items():
+        low_high = spread.get(key)
+        rows.append(
+            [
+                key,
+                value,
+                f"{low_high[0]:.4g}-{low_high[1]:.4g}" if low_high else "",
+                champion.get(key),
+                f"{ratio[key]:.3g}x" if key in ratio else "",
+            ]
+        )
+    runs = detail.get("runs")
+    title = f"cost (median of {runs} runs, interleaved with the champion)" if runs else "cost"
+    print_table(["cost", "median", "min-max", "champion", "ratio"], rows, title=title)
+    if detail.get("champion_error"):
+        console.print(f"[yellow]champion cost:[/yellow] {detail['champion_error']}", markup=False)
 
 
 def _warn_baselines(snap: dict[str, Any]) -> None:
@@ -167,6 +190,14 @@ def gate(
     if json:
         print_json({"evaluation": evaluation.to_dict(), "gates": outcome.to_dict()})
     else:
+        if evaluation.reused:
+            console.print(
+                f"reused evaluation {evaluation.id}: the same version, suite and snapshots, "
+                "compared with the same champion, younger than gates.reuse_evaluation "
+                "(set it to off to evaluate every time)",
+                markup=False,
+            )
+        _show_cost_only(evaluation)
         print_table(
             ["gate", "snapshot", "value", "threshold", "verdict", "detail"],
             (
@@ -193,6 +224,12 @@ def gate(
         console.print(f"report: {page}")
     if not outcome.blessed:
         raise typer.Exit(4)
+
+
+def _show_cost_only(evaluation: Evaluation) -> None:
+    cost = evaluation.results.get("cost")
+    if cost:
+        _show_cost(cost, evaluation.results.get("cost_detail") or {})
 
 
 def approve(

@@ -12,6 +12,8 @@ Gates are written as sentences, parsed here so a typo fails when the policy is r
 - ``accuracy >= 0.92`` (optionally ``... on SNAPSHOT``): an absolute threshold;
 - ``slice young: recall >= 0.6``: a threshold on one slice;
 - ``latency_p99_ms <= 20``, ``size_mb <= 50``: budgets on the model's cost;
+- ``latency_p99_ms <= 1.5x champion``: a budget on the ratio of its cost to the champion's
+  (measured interleaved in one process, so the machine's load cancels out);
 - ``roc_auc not worse than champion by more than 0.005 at 95% confidence``: non-inferiority;
 - ``accuracy beats baseline majority`` (or ``persistence``, ``mean``; ``by 0.01``): naive baselines.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import re
 import typing
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import (
@@ -78,6 +81,7 @@ _COMPARATIVE = re.compile(
     rf"^(?P<metric>\w+)\s+not\s+worse\s+than\s+champion\s+by\s+more\s+than\s+"
     rf"(?P<margin>{_NUMBER})(?:\s+at\s+(?P<confidence>{_NUMBER})\s*%\s+confidence)?{_ON}$"
 )
+_RATIO = re.compile(rf"^(?P<metric>\w+)\s*(?P<op><=|<)\s*(?P<value>{_NUMBER})\s*x\s+champion$")
 _BASELINE = re.compile(
     rf"^(?P<metric>\w+)\s+beats\s+(?:baseline\s+)?(?P<baseline>\w+)"
     rf"(?:\s+by\s+(?P<margin>{_NUMBER}))?{_ON}$"
@@ -99,6 +103,7 @@ class Gate(BaseModel):
     confidence: float = 95.0
     baseline: str | None = None
     snapshot: str | None = None
+    ratio: bool = False  # a cost budget on candidate/champion, not on the candidate alone
 
     @property
     def higher_is_better(self) -> bool:
@@ -135,6 +140,20 @@ def parse_gate(text: str, field: str = "gates") -> Gate:
             margin=margin,
             confidence=confidence,
             snapshot=match["snapshot"],
+        )
+    if match := _RATIO.match(clean):
+        metric = _metric(match["metric"], clean, field)
+        if metric not in COST_METRICS:
+            raise InvalidInput(
+                field,
+                f"{clean!r}: a ratio to the champion is a cost budget (e.g. 'latency_p99_ms <= "
+                f"1.5x champion'); compare {metric} with 'not worse than champion by more than'",
+            )
+        factor = finite(match["value"], field, clean)
+        if factor <= 0:
+            raise InvalidInput(field, f"{clean!r}: the ratio must be above 0")
+        return Gate(
+            text=clean, kind="cost", metric=metric, op=match["op"], threshold=factor, ratio=True
         )
     if match := _BASELINE.match(clean):
         metric = _metric(match["metric"], clean, field, cost=False)
@@ -188,7 +207,9 @@ def _metric(name: str, text: str, field: str, *, cost: bool = True) -> str:
         # neither the champion comparison nor the baselines measure cost: such a gate could
         # never pass, so it fails here, when the policy is read
         raise InvalidInput(
-            field, f"{text!r}: cost metrics take a budget, e.g. '{name} <= 50', not a comparison"
+            field,
+            f"{text!r}: cost metrics take a budget, e.g. '{name} <= 50' or "
+            f"'{name} <= 1.5x champion'",
         )
     return name
 
@@ -259,10 +280,34 @@ class Suite(BaseModel):
 
 
 class Gates(BaseModel):
+    """The gate suite and checks; ``cost_runs``: how many interleaved runs each cost figure is
+    the median of; ``reuse_evaluation``: how old a stored evaluation of the same version, suite
+    and snapshots (and champion) may be for ``keel gate`` to reuse it (``off``: never)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     suite: str | None = None
     checks: list[Gate] = Field(default_factory=list)
+    cost_runs: int = Field(default=5, ge=1, le=50)
+    reuse_evaluation: str = "1h"
+
+    @field_validator("reuse_evaluation", mode="before")
+    @classmethod
+    def _reuse(cls, value: Any) -> Any:
+        if value is False or value == "off":  # YAML reads an unquoted off as false
+            return "off"
+        try:
+            parse_duration(value, "gates.reuse_evaluation")
+        except InvalidInput as exc:
+            raise ValueError(f"{exc.problem}, or 'off'") from exc
+        return value
+
+    @property
+    def reuse_age(self) -> timedelta | None:
+        """The age below which ``keel gate`` reuses an evaluation; None: never."""
+        if self.reuse_evaluation == "off":
+            return None
+        return parse_duration(self.reuse_evaluation, "gates.reuse_evaluation")
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -280,7 +325,7 @@ class Gates(BaseModel):
     def compares_with_champion(self) -> bool:
         """Whether a verdict depends on which version is champion (so a blessing earned
         against one champion must be earned again against the next)."""
-        return any(g.kind == "comparative" for g in self.checks)
+        return any(g.kind == "comparative" or g.ratio for g in self.checks)
 
 
 class Promotion(BaseModel):

@@ -70,16 +70,48 @@ def _targets(gate: Gate, evaluation: Evaluation) -> list[dict[str, Any]]:
 def check_gate(gate: Gate, evaluation: Evaluation) -> list[dict[str, Any]]:
     """One check per snapshot the gate applies to (cost gates: one check)."""
     if gate.kind == "cost":
-        value = evaluation.results.get("cost", {}).get(gate.metric)
-        threshold = f"{gate.op} {gate.threshold:g}"
-        if value is None:
-            return [_check(gate, None, None, threshold, False, "cost was not measured")]
-        assert gate.op is not None and gate.threshold is not None
-        return [_check(gate, None, value, threshold, _OPS[gate.op](value, gate.threshold))]
+        return [_check_cost(gate, evaluation.results)]
     targets = _targets(gate, evaluation)
     if not targets:
         return [_check(gate, gate.snapshot, None, "", False, "no such snapshot in the suite")]
     return [_check_snapshot(gate, s) for s in targets]
+
+
+def _check_cost(gate: Gate, results: dict[str, Any]) -> dict[str, Any]:
+    """A budget on the median of the cost runs, or (``ratio``) on candidate/champion."""
+    assert gate.op is not None and gate.threshold is not None
+    value = results.get("cost", {}).get(gate.metric)
+    detail = results.get("cost_detail") or {}
+    if not gate.ratio:
+        threshold = f"{gate.op} {gate.threshold:g}"
+        if value is None:
+            return _check(gate, None, None, threshold, False, "cost was not measured")
+        passed = _OPS[gate.op](value, gate.threshold)
+        return _check(gate, None, value, threshold, passed, _spread(gate.metric, detail))
+    threshold = f"{gate.op} {gate.threshold:g}x champion"
+    if value is None:
+        return _check(gate, None, None, threshold, False, "cost was not measured")
+    if detail.get("champion_error"):
+        return _check(gate, None, None, threshold, False, detail["champion_error"])
+    if not detail.get("champion"):
+        why = "no other version is champion: nothing to compare with"
+        return _check(gate, None, None, threshold, True, why)
+    ratio = detail.get("ratio", {}).get(gate.metric)
+    theirs = detail["champion"].get(gate.metric)
+    if ratio is None:
+        why = f"no ratio: the champion's {gate.metric} is {theirs}"
+        return _check(gate, None, None, threshold, False, why)
+    passed = _OPS[gate.op](ratio, gate.threshold)
+    why = f"{value:.4g} vs champion {theirs:.4g}; {_spread(gate.metric, detail)}"
+    return _check(gate, None, ratio, threshold, passed, why.rstrip("; "))
+
+
+def _spread(metric: str, detail: dict[str, Any]) -> str:
+    """``median of 5 runs, 1.2-3.4`` for a timed figure (empty when it was not spread)."""
+    low_high = detail.get("spread", {}).get(metric)
+    if not low_high:
+        return ""
+    return f"median of {detail.get('runs', '?')} runs, {low_high[0]:.4g}-{low_high[1]:.4g}"
 
 
 def _check_snapshot(gate: Gate, snap: dict[str, Any]) -> dict[str, Any]:

@@ -4,10 +4,17 @@ the champion on the same rows, and record the result with the exact snapshots us
 Each model gets the snapshot's features with its own signature's training dtypes
 (``LoadedModel.typed``), so a snapshot registered from CSV text still gives a model trained on
 pandas categories its categories.
+
+Cost is measured ``cost_runs`` times, interleaved with the champion in the same process
+(``keel.evaluation.cost``): ``results["cost"]`` holds the candidate's medians and
+``results["cost_detail"]`` the spread, the champion's medians and the candidate/champion ratios.
+``results["suite_digest"]`` fingerprints what was asked (the suite and the number of cost runs),
+so a later ``keel gate`` can tell a stored evaluation it may reuse.
 """
 
 from __future__ import annotations
 
+import hashlib
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +31,7 @@ from keel.evaluation.bootstrap import (
     multiclass_bootstrap,
     regression_bootstrap,
 )
-from keel.evaluation.cost import measure_cost
+from keel.evaluation.cost import measure_interleaved
 from keel.evaluation.curves import binary_curves
 from keel.evaluation.metrics import classification_metrics, regression_metrics
 from keel.evaluation.significance import delong, mcnemar
@@ -46,10 +53,12 @@ class Evaluation:
     results: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     id: int | None = None
+    reused: bool = False  # True: a stored evaluation, not run again (see keel.evaluation.gating)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "reused": self.reused,
             "model": self.model,
             "suite": self.suite,
             "status": self.status,
@@ -222,11 +231,13 @@ def evaluate(
     suite: Suite,
     *,
     record: bool = True,
+    cost_runs: int = 5,
 ) -> Evaluation:
     """Run ``suite`` on the version ``ref`` points at.
 
     Bad input (a missing snapshot, label column or feature) raises; a model that fails to
-    predict gives a failed evaluation, recorded like any other.
+    predict gives a failed evaluation, recorded like any other. ``cost_runs`` is how many
+    interleaved runs the cost figures are the median of (the policy's ``gates.cost_runs``).
     """
     candidate = load(db, artifacts, ref)
     version = candidate.version
@@ -249,10 +260,12 @@ def evaluate(
         else ("binary" if len(classes) == 2 else "multiclass"),
         "classes": classes,
         "champion": str(champion_ref) if champion_ref else None,
+        "suite_digest": suite_digest(suite, cost_runs),
         "snapshots": [],
     }
     used: list[dict[str, Any]] = []
     first_features: pd.DataFrame | None = None
+    champion_features: pd.DataFrame | None = None
     try:
         for snapshot_ref in suite.snapshots:
             snapshot = snapshots.get(db, snapshot_ref)
@@ -283,6 +296,8 @@ def evaluate(
             )
             if champion is not None:
                 champion_names = _features(champion, frame, suite.target, where)
+                if champion_features is None:
+                    champion_features = champion.typed(frame[champion_names])
                 try:
                     theirs = _score(
                         champion, champion.typed(frame[champion_names]), classes is not None
@@ -293,7 +308,9 @@ def evaluate(
                 except _PredictFailed as exc:
                     results["snapshots"][-1]["comparison"] = {"error": str(exc)}
         if suite.measure_cost and first_features is not None:
-            results["cost"] = measure_cost(candidate.model, first_features, version.size_bytes)
+            _measure_cost(
+                results, candidate, first_features, champion, champion_features, cost_runs
+            )
         status, error = "finished", None
     except _PredictFailed as exc:
         status, error = "failed", str(exc)
@@ -311,6 +328,36 @@ def evaluate(
             error=error,
         )
     return evaluation
+
+
+def suite_digest(suite: Suite, cost_runs: int) -> str:
+    """A fingerprint of what an evaluation was asked to do (the suite's fields by name, and the
+    number of cost runs): equal digests on the same snapshots give the same figures."""
+    text = suite.model_dump_json() + f"|cost_runs={cost_runs}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _measure_cost(
+    results: dict[str, Any],
+    candidate: LoadedModel,
+    features: pd.DataFrame,
+    champion: LoadedModel | None,
+    champion_features: pd.DataFrame | None,
+    runs: int,
+) -> None:
+    """The candidate's cost, interleaved with the champion's on the same rows (each typed for
+    its own model)."""
+    with_champion = champion is not None and champion_features is not None
+    measured = measure_interleaved(
+        candidate.model,
+        champion.model if with_champion and champion is not None else None,
+        features,
+        (candidate.version.size_bytes, champion.version.size_bytes if champion else None),
+        runs=runs,
+        champion_frame=champion_features,
+    )
+    results["cost"] = measured.candidate
+    results["cost_detail"] = measured.to_dict()
 
 
 def _snapshot_results(

@@ -160,6 +160,32 @@ def list_evaluations(db: Database, name: str, version: int | None = None) -> lis
         return [_jsonable(dict(r._mapping)) for r in conn.execute(query)]
 
 
+def recent_evaluations(
+    db: Database, ref: ModelRef, suite: str, since: datetime
+) -> list[dict[str, Any]]:
+    """Finished evaluations of one version by ``suite`` made at or after ``since``, newest
+    first, each with ``champion_version`` (the number of the version it compared with)."""
+    compared = model_versions.alias("compared")
+    with db.read() as conn:
+        version = resolve_in(conn, ref)
+        version_id = version_id_of(
+            conn, model_id_of(conn, version.name), version.name, version.version
+        )
+        rows = conn.execute(
+            sa.select(evaluations, compared.c.version.label("champion_version"))
+            .select_from(evaluations)
+            .outerjoin(compared, compared.c.id == evaluations.c.champion_version_id)
+            .where(
+                evaluations.c.version_id == version_id,
+                evaluations.c.suite == suite,
+                evaluations.c.status == "finished",
+                evaluations.c.created_at >= since,
+            )
+            .order_by(evaluations.c.id.desc())
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 def _evaluation_query() -> sa.Select[Any]:
     return sa.select(
         evaluations, models.c.name.label("model"), model_versions.c.version.label("version")

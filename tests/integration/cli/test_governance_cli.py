@@ -281,3 +281,16 @@ def test_stored_evaluations_are_listed_and_reported_again(tmp_path, capsys) -> N
     assert "blessed" in page and "iris-holdout/1" in page
     assert cli([*store, "evaluations", "report", "999"]) == 3
     assert "evaluation '999' not found" in capsys.readouterr().err
+
+
+def test_gate_after_evaluate_judges_that_evaluation_and_names_the_champion(
+    store, workdir, capsys
+) -> None:
+    assert main([*store, "evaluate", "cancer/2", "--out", "reports"]) == 0
+    capsys.readouterr()
+    assert main([*store, "gate", "cancer/2", "--out", "reports"]) == 4
+    out = capsys.readouterr().out
+    assert "reused evaluation 1: the same version, suite and snapshots" in out
+    assert "cancer/2 rejected (compared with champion cancer/1)" in out
+    with Client(store[1], store[3]) as client:
+        assert [e["id"] for e in client.list_evaluations("cancer")] == [1]

@@ -108,6 +108,7 @@ def test_rerunning_gives_the_same_numbers_except_cost(registered: Client) -> Non
     again = registered.evaluate("cancer/2", suite(measure_cost=True))
     assert first.id != again.id
     assert first.results.pop("cost")["size_mb"] == again.results.pop("cost")["size_mb"]
+    assert first.results.pop("cost_detail")["runs"] == again.results.pop("cost_detail")["runs"]
     assert first.results == again.results
 
 

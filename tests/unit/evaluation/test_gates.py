@@ -109,6 +109,64 @@ def test_cost_gates() -> None:
     assert one("size_mb <= 50", evaluation())["detail"] == "cost was not measured"
 
 
+def test_ratio_cost_gates_compare_with_the_champion_measured_beside_it() -> None:
+    ev = evaluation(cost={"latency_p99_ms": 30.0})
+    ev.results["cost_detail"] = {
+        "runs": 5,
+        "spread": {"latency_p99_ms": [25.0, 90.0]},
+        "champion": {"latency_p99_ms": 25.0},
+        "ratio": {"latency_p99_ms": 1.2},
+        "champion_error": None,
+    }
+    within = one("latency_p99_ms <= 1.5x champion", ev)
+    assert within["passed"] and within["value"] == 1.2
+    assert within["threshold"] == "<= 1.5x champion"
+    assert within["detail"] == "30 vs champion 25; median of 5 runs, 25-90"
+    assert not one("latency_p99_ms < 1.1x champion", ev)["passed"]
+    budget = one("latency_p99_ms <= 40", ev)  # a plain budget judges the median, with its spread
+    assert budget["passed"] and budget["detail"] == "median of 5 runs, 25-90"
+    ev.results["cost_detail"].update(champion=None, ratio={})
+    alone = one("latency_p99_ms <= 1.5x champion", ev)
+    assert alone["passed"] and alone["detail"].endswith("nothing to compare with")
+    ev.results["cost_detail"]["champion_error"] = "the champion failed to predict"
+    failed = one("latency_p99_ms <= 1.5x champion", ev)
+    assert not failed["passed"] and failed["detail"] == "the champion failed to predict"
+    assert not one("latency_p99_ms <= 1.5x champion", evaluation())["passed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("accuracy <= 2x champion", "a ratio to the champion is a cost budget"),
+        ("latency_p99_ms <= 0x champion", "the ratio must be above 0"),
+        ("latency_p99_ms >= 2x champion", "is not a gate"),
+    ],
+)
+def test_ratio_gates_are_cost_budgets(text: str, problem: str) -> None:
+    from keel.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=problem):
+        parse_gate(text)
+
+
+def test_the_policy_sets_cost_runs_and_the_reuse_age() -> None:
+    from datetime import timedelta
+
+    from keel.errors import InvalidInput
+
+    default = Policy.parse({})
+    assert default.gates.cost_runs == 5 and default.gates.reuse_age == timedelta(hours=1)
+    assert not default.gates.compares_with_champion
+    off = Policy.parse({"gates": {"reuse_evaluation": False, "cost_runs": 9}})
+    assert off.gates.reuse_age is None and off.to_dict()["gates"]["reuse_evaluation"] == "off"
+    ratio = Policy.parse({"gates": {"checks": ["size_mb <= 2x champion"]}})
+    assert ratio.gates.compares_with_champion
+    for bad, field in (({"cost_runs": 0}, "cost_runs"), ({"reuse_evaluation": "soon"}, "reuse")):
+        with pytest.raises(InvalidInput) as raised:
+            Policy.parse({"gates": bad})
+        assert raised.value.field == f"policy.gates.{field}" or field in raised.value.field
+
+
 def test_comparative_gates_use_the_one_sided_bound() -> None:
     # roc_auc: difference -0.002, lower 95% one-sided bound -0.002 - 1.645 * 0.003 = -0.006935
     close = one("roc_auc not worse than champion by more than 0.01")
