@@ -642,6 +642,16 @@ class Policy(BaseModel):
                 f"the {self.risk_profile} profile requires a comparison with the champion, e.g. "
                 "'roc_auc not worse than champion by more than 0.005 at 95% confidence'",
             )
+        guarded = self.promotion.require_blessing or self.promotion.require_comparative
+        suite, name = self.gate_suite(), self.gate_suite_name()
+        compares = guarded and self.gates.compares_with_champion
+        if compares and suite is not None and suite.compare_with != "champion":
+            # a blessing must name the champion it beat; this suite would never compare
+            raise InvalidInput(
+                f"suites.{name}.compare_with",
+                f"is {suite.compare_with!r}, but the gates compare with the champion and a "
+                "promotion needs a blessing against it; set compare_with: champion",
+            )
         return self
 
     def gate_suite(self) -> Suite | None:

@@ -104,6 +104,6 @@ def promotion_check_in(conn: Connection, model: str, version: int) -> PromotionC
 
 
 def _stale_problem(model: str, compared_with: int | None, champion: int | None) -> str:
-    before = f"champion {model}/{compared_with}" if compared_with else "no champion (none existed)"
+    before = f"champion {model}/{compared_with}" if compared_with else "no champion"
     now = f"the champion is now {model}/{champion}" if champion else "there is no champion now"
     return f"its blessing compared it with {before}, but {now}"

@@ -50,7 +50,7 @@ def test_moving_the_alias_or_deploying_blind_refuses_with_the_gate_command(
     with pytest.raises(GateFailed) as refused:
         blessed_alone.set_alias("cancer", "champion", 2, reason="try")
     assert refused.value.fields["problems"] == [
-        "its blessing compared it with no champion (none existed), but the champion is now cancer/1"
+        "its blessing compared it with no champion, but the champion is now cancer/1"
     ]
     assert "Run `keel gate cancer/2`" in refused.value.message
     assert blessed_alone.get_version("models:/cancer@champion").version == 1

@@ -256,3 +256,18 @@ def test_no_gates_or_a_failed_evaluation_is_rejected() -> None:
     outcome = run_gates(policy("accuracy >= 0.5"), failed)
     assert outcome.verdict == "rejected" and outcome.checks == []
     assert outcome.reasons == ["the evaluation failed: credit/2 failed to predict: boom"]
+
+
+def test_a_guarded_policy_whose_gates_compare_needs_a_suite_that_compares() -> None:
+    from keel.errors import InvalidInput
+
+    suite = {"snapshots": ["holdout"], "target": "y", "compare_with": ""}
+    checks = ["accuracy >= 0.9", "latency_p99_ms <= 2x champion"]
+    with pytest.raises(InvalidInput) as raised:
+        Policy.parse(
+            {"risk_profile": "medium", "suites": {"s": suite}, "gates": {"checks": checks}}
+        )
+    assert raised.value.field == "policy.suites.s.compare_with"
+    assert "set compare_with: champion" in raised.value.problem
+    unguarded = Policy.parse({"suites": {"s": suite}, "gates": {"checks": checks}})
+    assert unguarded.risk_profile == "low"  # nothing is promoted on its blessing
