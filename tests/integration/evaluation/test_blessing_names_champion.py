@@ -107,3 +107,26 @@ def test_a_forced_replace_does_not_gate_again_and_other_profiles_do_not_care(
     blessed_alone.set_alias("cancer", "champion", 3, reason="no gate compares with it")
     assert blessed_alone.get_version("models:/cancer@champion").version == 3
     assert len(blessed_alone.gate_history("cancer/3")) == 1
+
+
+def test_the_dashboards_promote_gates_again_like_every_other_door(blessed_alone: Client) -> None:
+    import warnings
+
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    from keel.web.dashboard import create_dashboard
+
+    with warnings.catch_warnings():  # Starlette asks for httpx2 on import
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    app = create_dashboard(blessed_alone.settings, client=blessed_alone, token_ttl_s=0.0)
+    with TestClient(app) as http:
+        weak = http.post("/api/models/cancer/promote", json={"version": 2, "reason": "ship it"})
+        strong = http.post("/api/models/cancer/promote", json={"version": 3, "reason": "ship it"})
+    assert weak.status_code == 409, weak.text
+    assert "its latest gate verdict is rejected" in weak.json()["message"]
+    assert strong.status_code == 200, strong.text
+    assert strong.json()["action"] == "champion_replaced"
+    assert blessed_alone.get_version("models:/cancer@champion").version == 3
+    assert [g["champion_version"] for g in blessed_alone.gate_history("cancer/2")] == [None, 1]
