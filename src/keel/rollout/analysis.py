@@ -15,7 +15,13 @@ hundred rows must not roll a good version back on noise, and a real regression i
   1% of the candidate's rows slower than that bound (one-sided binomial test), so a few stuck
   requests in a small step cannot breach;
 - accuracy: stable minus candidate above ``max_accuracy_drop``, z-test on the two accuracies
-  (labels on both sides, or estimates on both sides; never one of each).
+  (labels on both sides, or estimates on both sides; never one of each);
+- every estimated metric (``estimated_accuracy``, ``_precision``, ``_recall``, ``_f1``,
+  ``_roc_auc``) that a monitoring rule of the policy names (``rules``): the candidate's estimate
+  on its step rows breaches the rule (its typed threshold, or for ``below reference`` the
+  candidate's reference limit at the step's row count, so a small step is not judged by a
+  window's limit) while the stable version's estimate on its own rows does not (when both
+  breach, the data moved, not the candidate).
 
 The verdict is ``wait`` until both versions have ``min_rows_per_step`` rows, ``breach`` as
 soon as a limit is breached (even before the step's interval is over: a regression is rolled
@@ -35,7 +41,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +53,7 @@ from keel.rollout.limits import Limits
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.domain.alert_rules import AlertRule
     from keel.monitoring.references import Reference
 
 __all__ = ["Check", "StepAnalysis", "VariantStats", "analyse_step", "shadow_agreement", "stats_of"]
@@ -71,6 +78,10 @@ class VariantStats:
     estimated_accuracy: float | None = None  # CBPE, from scores
     estimated_accuracy_se: float | None = None
     rejected: int = 0  # rows the input policy rejected: never scored
+    #: every CBPE estimate (accuracy, precision, recall, f1, roc_auc) and its standard error
+    estimated: dict[str, float] = field(default_factory=dict)
+    estimated_se: dict[str, float] = field(default_factory=dict)
+    estimated_rows: int = 0
 
     @property
     def scored(self) -> int:
@@ -141,9 +152,21 @@ def stats_of(
     answered = rows[~rows["status"].isin(UNANSWERED)] if "status" in rows else rows
     labelled, correct = _labelled(answered, labels, reference)
     accuracy = correct / labelled if labelled >= min_labelled else None
-    estimate, se = _estimate(answered, reference)
+    estimated, spread, rows_estimated = _estimate(answered, reference)
     return VariantStats(
-        count, errors, out.error_rate, p99, labelled, correct, accuracy, estimate, se, rejected
+        count,
+        errors,
+        out.error_rate,
+        p99,
+        labelled,
+        correct,
+        accuracy,
+        estimated.get("accuracy"),
+        spread.get("accuracy"),
+        rejected,
+        estimated,
+        spread,
+        rows_estimated,
     )
 
 
@@ -169,21 +192,29 @@ def _labelled(
     return len(right), int(right.sum())
 
 
-def _estimate(rows: pd.DataFrame, reference: Reference) -> tuple[float | None, float | None]:
+def _estimate(
+    rows: pd.DataFrame, reference: Reference
+) -> tuple[dict[str, float], dict[str, float], int]:
+    """Every CBPE estimate of ``rows``, each with its standard error (half its 95% band over
+    1.96), and the rows estimated; empty without scores or a calibrator."""
     from keel.monitoring.estimation import estimate_performance
 
     scores = _floats(rows, "score")
     if rows.empty or reference.calibrator is None or not np.isfinite(scores).any():
-        return None, None
+        return {}, {}, 0
     try:
         found = estimate_performance(
-            rows["prediction"].to_numpy(), scores, reference.classes, reference.calibrator, draws=1
+            rows["prediction"].to_numpy(), scores, reference.classes, reference.calibrator
         )
     except InvalidInput:  # predictions that are not the reference's classes: no estimate
-        return None, None
-    low, high = found.bands["accuracy"]
+        return {}, {}, 0
     z = statistics.NormalDist().inv_cdf(0.5 + found.confidence / 2)
-    return float(found.metrics["accuracy"]), (high - low) / (2 * z)
+    values, spread = {}, {}
+    for name, value in found.metrics.items():
+        low, high = found.bands[name]
+        if math.isfinite(value) and math.isfinite(low) and math.isfinite(high):
+            values[name], spread[name] = float(value), (high - low) / (2 * z)
+    return values, spread, found.rows
 
 
 def _one_sided(z: float) -> float:
@@ -251,6 +282,48 @@ def _accuracy_check(stable: VariantStats, candidate: VariantStats, limits: Limit
     return Check("accuracy", s, c, limits.max_accuracy_drop, breached, p_value, detail)
 
 
+def _estimated_checks(
+    rules: Sequence[AlertRule],
+    stable: VariantStats,
+    candidate: VariantStats,
+    references: dict[str, Reference | None],
+) -> list[Check]:
+    """The policy's rules on estimated metrics, judged on each version's step rows."""
+
+    def limit_of(rule: AlertRule, side: str, rows: int) -> float | None:
+        if rule.against != "reference":
+            return rule.threshold
+        reference = references[side]
+        limits = reference.limits if reference is not None else None
+        entry = limits.get(rule.metric) if limits is not None else None
+        return None if entry is None or rows < 1 else entry.limit([rows])
+
+    checks = []
+    for rule in rules:
+        if rule.family != "estimated" or rule.against not in (None, "reference"):
+            continue
+        metric = rule.metric.removeprefix("estimated_")
+        c = candidate.estimated.get(metric)
+        limit = limit_of(rule, "candidate", candidate.estimated_rows)
+        if c is None or limit is None:
+            continue
+        s = stable.estimated.get(metric)
+        stable_limit = limit_of(rule, "stable", stable.estimated_rows)
+        stable_breaches = (
+            s is not None and stable_limit is not None and rule.breached(s, stable_limit)
+        )
+        breached = rule.breached(c, limit) and not stable_breaches
+        where = "the reference limit" if rule.against == "reference" else "the threshold"
+        shown_stable = "n/a" if s is None else f"{s:.4f}"
+        detail = (
+            f"{rule.metric} {c:.4f} on the candidate's {candidate.estimated_rows:,} rows against "
+            f"{where} {limit:.4f} of '{rule.text}' (stable {shown_stable}"
+            + (", breaching too: the data moved, not the candidate)" if stable_breaches else ")")
+        )
+        checks.append(Check(rule.metric, s, c, limit, breached, None, detail))
+    return checks
+
+
 def analyse_step(
     stable_rows: pd.DataFrame,
     candidate_rows: pd.DataFrame,
@@ -261,11 +334,13 @@ def analyse_step(
     labels: pd.DataFrame | None = None,
     reference_of: Callable[[str], Reference | None] | None = None,
     accuracy: bool = True,
+    rules: Sequence[AlertRule] = (),
 ) -> StepAnalysis:
     """Compare the candidate's rows with the stable version's under ``limits``.
 
     ``reference_of("stable" | "candidate")`` gives each version's reference (None: no accuracy);
     ``accuracy=False`` leaves accuracy out (an A/B test measures it with its own test).
+    ``rules``: the policy's monitoring rules; those on estimated metrics are checks too.
     """
     references: dict[str, Reference | None] = {"stable": None, "candidate": None}
     if accuracy and reference_of is not None:
@@ -292,6 +367,8 @@ def analyse_step(
         )
         if c is not None
     ]
+    if accuracy:
+        checks += _estimated_checks(rules, stable, candidate, references)
     breaches = [c.detail for c in checks if c.breached]
     if breaches:
         return StepAnalysis("breach", breaches, stable, candidate, checks)

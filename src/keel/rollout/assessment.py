@@ -224,6 +224,7 @@ def _canary(look: _Look) -> Assessment:
         interval_s=d.interval_s,
         labels=labels,
         reference_of=reference_of,
+        rules=look.policy.monitoring.alerts,
     )
     entry = look.base(**result.to_dict(), position=window.position, parts=window.parts)
     if result.verdict == "wait":
