@@ -1,7 +1,8 @@
 """NannyML's half of ``bench/estimation.py``; run by the NannyML venv's python, never by Keel's.
 
-``_nannyml_worker.py --workdir DIR --case NAME --chunk N`` reads ``DIR/NAME_reference.parquet``
-(held-out rows: ``y_true``, ``y_pred``, ``y_pred_proba``) and ``DIR/NAME_analysis.parquet``
+``_nannyml_worker.py --workdir DIR --case NAME --analysis WHICH --chunk N`` reads
+``DIR/NAME_reference.parquet`` (held-out rows: ``y_true``, ``y_pred``, ``y_pred_proba``) and
+``DIR/NAME_WHICH.parquet``
 (``y_pred``, ``y_pred_proba``, in chunk order), fits ``nannyml.CBPE`` (binary classification,
 accuracy and ROC AUC, ``chunk_size=N``, its defaults otherwise: isotonic calibration when it
 helps, thresholds at the reference chunks' mean +- 3 standard deviations, bands at +- 3 sampling
@@ -29,13 +30,13 @@ def log(message: str) -> None:
     print(f"[nannyml] {message}", file=sys.stderr, flush=True)
 
 
-def run(workdir: Path, case: str, chunk: int) -> dict[str, Any]:
+def run(workdir: Path, case: str, analysis_name: str, chunk: int) -> dict[str, Any]:
     os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"  # NannyML reports usage over the network
     import nannyml as nml
     import pandas as pd
 
     reference = pd.read_parquet(workdir / f"{case}_reference.parquet")
-    analysis = pd.read_parquet(workdir / f"{case}_analysis.parquet")
+    analysis = pd.read_parquet(workdir / f"{case}_{analysis_name}.parquet")
 
     def estimator() -> Any:
         return nml.CBPE(
@@ -72,7 +73,10 @@ def run(workdir: Path, case: str, chunk: int) -> dict[str, Any]:
             "alert": frame[(metric, "alert")].astype(bool).tolist(),
             "lower_threshold": float(frame[(metric, "lower_threshold")].iloc[0]),
         }
-    log(f"{case}: fit {fit_s:.3f} s, estimate {estimate_s:.3f} s, {len(frame)} chunks")
+    log(
+        f"{case} {analysis_name}: fit {fit_s:.3f} s, estimate {estimate_s:.3f} s, "
+        f"{len(frame)} chunks"
+    )
     return out
 
 
@@ -80,9 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--case", required=True)
+    parser.add_argument("--analysis", required=True)
     parser.add_argument("--chunk", type=int, required=True)
     args = parser.parse_args()
-    print(json.dumps(run(args.workdir, args.case, args.chunk)), flush=True)
+    print(json.dumps(run(args.workdir, args.case, args.analysis, args.chunk)), flush=True)
 
 
 if __name__ == "__main__":

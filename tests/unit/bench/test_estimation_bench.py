@@ -35,13 +35,14 @@ def test_figures_count_coverage_and_alerts() -> None:
     got = figures(side, realized, fell)["accuracy"]
     assert got["covered_chunks"] == 2 and abs(got["mae"] - (0.01 + 0.0 + 0.05) / 3) < 1e-12
     assert (got["alerts_found"], got["alerts_missed"], got["false_alerts"]) == (1, 0, 1)
-    case = {
+    analysis = {
         "keel_default": {"accuracy": got, "roc_auc": got},
         "nannyml": {"accuracy": {**got, "mae": 0.0}, "roc_auc": got},
-        "false_positive_rate": {"rate": 0.005},
     }
-    checks = targets({"sim": case})
-    assert checks["sim_accuracy_mae_not_worse"] is False
-    assert checks["sim_roc_auc_mae_not_worse"] is True
+    checks = targets(
+        {"sim": {"shift": analysis, "false_positive_rate": {"rate": 0.005}, "keel_s": 1.0}}
+    )
+    assert checks["sim_shift_accuracy_mae_not_worse"] is False
+    assert checks["sim_shift_roc_auc_mae_not_worse"] is True
     assert checks["sim_false_positive_rate_under_1pct"] is True
-    assert checks["sim_accuracy_coverage_93"] is False
+    assert checks["sim_shift_accuracy_coverage_93"] is False
