@@ -166,3 +166,21 @@ def test_a_test_that_is_not_sticky_counts_rows(rollout: Rollout) -> None:
     result = rollout.advance(60)
     assert result["action"] == "stop" and "sample ratio mismatch by rows" in result["reasons"][0]
     assert result["analysis"]["srm"]["unit"] == "rows"
+
+
+def test_an_accuracy_test_by_keys_still_finds_a_better_candidate(rollout: Rollout) -> None:
+    _ab(rollout)
+    rng = np.random.default_rng(7)
+    stable = rollout.rows(
+        1, 600, variant="stable", entity_keys=_keys(rng, [f"s{i}" for i in range(60)], 10)
+    )
+    candidate = rollout.rows(
+        2, 600, variant="candidate", entity_keys=_keys(rng, [f"c{i}" for i in range(60)], 10)
+    )
+    rollout.label(stable, wrong=0.20)
+    rollout.label(candidate, wrong=0.05)
+    result = rollout.advance(60)
+    assert result["action"] == "promote", result["reasons"]
+    test = result["analysis"]["test"]
+    assert test["metric"] == "accuracy" and test["unit"] == "keys" and test["units"] == [60, 60]
+    assert "by keys: 60 and 60" in result["reasons"][0]
