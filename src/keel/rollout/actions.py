@@ -39,12 +39,16 @@ from datetime import datetime
 from typing import Any
 
 from keel.domain.deployments import STRATEGIES, Deployment, Status
-from keel.domain.names import ModelRef, validate_name, validate_version
+from keel.domain.names import validate_name, validate_version
 from keel.domain.policy import Policy, Rollout
-from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound
+from keel.errors import Conflict, InvalidInput, KeelError, NotFound
 from keel.registry import aliases, deployments, governance
-from keel.registry.models import model_id_of, resolve_in
-from keel.registry.promotion import PromotionCheck, promotion_check_in
+from keel.registry.models import model_id_of
+from keel.rollout.blessing import (
+    check_promotable,
+    promotion_problems,
+    refresh_blessing,
+)
 from keel.rollout.limits import Limits
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
@@ -209,52 +213,6 @@ def deploy_with_policy(
         log_position=log_position,
         artifacts=artifacts,
     )
-
-
-def promotion_check(db: Database, model: str, version: int) -> PromotionCheck:
-    """What the model's policy says about ``version`` becoming champion now."""
-    with db.read() as conn:
-        target = resolve_in(conn, ModelRef(model, version=version))
-        return promotion_check_in(conn, model, target.version)
-
-
-def promotion_problems(db: Database, model: str, version: int) -> list[str]:
-    """Why the model's policy would refuse ``version`` as champion (empty: it would not)."""
-    return list(promotion_check(db, model, version).problems)
-
-
-def check_promotable(db: Database, model: str, version: int) -> None:
-    """GateFailed now, rather than at the last step, when the candidate could not be promoted."""
-    check = promotion_check(db, model, version)
-    if check.problems:
-        raise GateFailed(
-            f"{model}/{version} could not become champion under its policy: "
-            f"{'; '.join(check.problems)}. Run `{check.gate_command}` before deploying it",
-            model=model,
-            version=version,
-            problems=list(check.problems),
-        )
-
-
-def refresh_blessing(
-    db: Database, artifacts: ArtifactStore | None, actor: str, model: str, version: int
-) -> bool:
-    """Run the gates of ``model/version`` again when its blessing compared it with another
-    champion than the current one (and the policy's gates compare with the champion); returns
-    whether it did. Without ``artifacts`` it does nothing, and the policy check that follows
-    refuses with the ``keel gate`` command."""
-    from keel.evaluation.gating import gate_version
-
-    check = promotion_check(db, model, version)
-    if not check.stale or artifacts is None:
-        return False
-    policy = governance.get_policy(db, model)
-    assert policy is not None  # a stale blessing needs a policy that compares
-    before = f"{model}/{check.compared_with}" if check.compared_with else "no champion"
-    now = f"{model}/{check.champion}" if check.champion else "no champion"
-    cause = f"the champion changed since the blessing (compared with {before}, now {now})"
-    gate_version(db, artifacts, actor, ModelRef(model, version=version), policy, cause=cause)
-    return True
 
 
 def promote(
