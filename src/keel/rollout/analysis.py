@@ -282,48 +282,6 @@ def _accuracy_check(stable: VariantStats, candidate: VariantStats, limits: Limit
     return Check("accuracy", s, c, limits.max_accuracy_drop, breached, p_value, detail)
 
 
-def _estimated_checks(
-    rules: Sequence[AlertRule],
-    stable: VariantStats,
-    candidate: VariantStats,
-    references: dict[str, Reference | None],
-) -> list[Check]:
-    """The policy's rules on estimated metrics, judged on each version's step rows."""
-
-    def limit_of(rule: AlertRule, side: str, rows: int) -> float | None:
-        if rule.against != "reference":
-            return rule.threshold
-        reference = references[side]
-        limits = reference.limits if reference is not None else None
-        entry = limits.get(rule.metric) if limits is not None else None
-        return None if entry is None or rows < 1 else entry.limit([rows])
-
-    checks = []
-    for rule in rules:
-        if rule.family != "estimated" or rule.against not in (None, "reference"):
-            continue
-        metric = rule.metric.removeprefix("estimated_")
-        c = candidate.estimated.get(metric)
-        limit = limit_of(rule, "candidate", candidate.estimated_rows)
-        if c is None or limit is None:
-            continue
-        s = stable.estimated.get(metric)
-        stable_limit = limit_of(rule, "stable", stable.estimated_rows)
-        stable_breaches = (
-            s is not None and stable_limit is not None and rule.breached(s, stable_limit)
-        )
-        breached = rule.breached(c, limit) and not stable_breaches
-        where = "the reference limit" if rule.against == "reference" else "the threshold"
-        shown_stable = "n/a" if s is None else f"{s:.4f}"
-        detail = (
-            f"{rule.metric} {c:.4f} on the candidate's {candidate.estimated_rows:,} rows against "
-            f"{where} {limit:.4f} of '{rule.text}' (stable {shown_stable}"
-            + (", breaching too: the data moved, not the candidate)" if stable_breaches else ")")
-        )
-        checks.append(Check(rule.metric, s, c, limit, breached, None, detail))
-    return checks
-
-
 def analyse_step(
     stable_rows: pd.DataFrame,
     candidate_rows: pd.DataFrame,
@@ -368,7 +326,18 @@ def analyse_step(
         if c is not None
     ]
     if accuracy:
-        checks += _estimated_checks(rules, stable, candidate, references)
+        from keel.rollout.estimated_checks import Estimates, estimated_checks
+
+        judged = estimated_checks(
+            rules,
+            Estimates(stable.estimated, stable.estimated_rows),
+            Estimates(candidate.estimated, candidate.estimated_rows),
+            references,
+        )
+        checks += [
+            Check(j.metric, j.stable, j.candidate, j.limit, j.breached, None, j.detail)
+            for j in judged
+        ]
     breaches = [c.detail for c in checks if c.breached]
     if breaches:
         return StepAnalysis("breach", breaches, stable, candidate, checks)
