@@ -79,6 +79,15 @@ def test_reference_rules_observe_limits_fire_on_a_drop_and_show_in_the_report(
     assert alert["value"] < alert["threshold"] < 1.0
     assert alert["details"]["reference"]["limit"] == alert["threshold"]
 
+    # the same sentence as a retrain trigger fires on the champion's own predictions
+    from keel.controller.triggers import consider
+
+    with_trigger = Policy.parse({**POLICY, "retraining": {"triggers": [RULES[0]]}})
+    verdict = consider(
+        client, "cancer", with_trigger, cancer_version.version, datetime(2026, 11, 6, tzinfo=UTC)
+    )
+    assert verdict.trigger == RULES[0] and verdict.details["reference"]["source"] == "out-of-fold"
+
     report = client.monitor_report("cancer")
     limits = report["reference_limits"][0]
     assert limits["calibration"]["source"] == "out-of-fold"
