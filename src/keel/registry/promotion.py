@@ -21,17 +21,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel.registry import governance
+from keel.registry.deployments import champion_in
 from keel.registry.models import model_id_of, version_id_of
-from keel.store.schema import aliases, model_versions, models
 
-__all__ = ["PromotionCheck", "champion_version_in", "promotion_check_in"]
-
-#: the alias the policy guards
-CHAMPION = "champion"
+__all__ = ["PromotionCheck", "promotion_check_in"]
 
 
 @dataclass(frozen=True)
@@ -60,23 +56,13 @@ class PromotionCheck:
         return f"keel gate {self.model}/{self.version}"
 
 
-def champion_version_in(conn: Connection, model: str) -> int | None:
-    """The number of the version ``champion`` points at, or None."""
-    return conn.execute(
-        sa.select(model_versions.c.version)
-        .select_from(aliases.join(model_versions, aliases.c.version_id == model_versions.c.id))
-        .join(models, models.c.id == aliases.c.model_id)
-        .where(models.c.name == model, aliases.c.alias == CHAMPION)
-    ).scalar_one_or_none()
-
-
 def promotion_check_in(conn: Connection, model: str, version: int) -> PromotionCheck:
     """Check ``model/version`` against the stored policy and the current champion."""
     policy = governance.policy_in(conn, model)
     if policy is None:
         return PromotionCheck(model, version, None)
     version_id = version_id_of(conn, model_id_of(conn, model), model, version)
-    champion = champion_version_in(conn, model)
+    champion = champion_in(conn, model)
     rule = policy.promotion
     problems: list[str] = []
     stale, compared_with = False, None
