@@ -222,11 +222,19 @@ class Observer:
         None while fewer are labelled, or when the baseline does not apply to the task (``mean``
         for a classifier, ``majority`` for a regressor) or the metric was not computed."""
         assert rule.baseline is not None
-        joined, newest = self._newest_rows(rule.labelled_rows or 0)
+        wanted = rule.labelled_rows or 0
+        joined, newest = self._newest_rows(wanted)
         if joined is None or newest is None:
             return None
         reference = self.references(int(newest.version))
-        metrics = realized_metrics(joined, reference)
+        classifier = reference.task == "classification"
+        if (rule.baseline == "mean" and classifier) or (
+            rule.baseline == "majority" and not classifier
+        ):
+            return None  # a default rule for the other task: nothing to read or score
+        if wanted not in self._labelled:
+            self._labelled[wanted] = self._newest_labelled(wanted)
+        metrics = self._labelled[wanted][0]
         baselines = realized_baselines(
             joined, reference, persistence=rule.baseline == "persistence"
         )
