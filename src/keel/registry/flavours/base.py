@@ -16,6 +16,7 @@ import contextlib
 import importlib
 import json
 import math
+from abc import ABC, abstractmethod
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -32,7 +33,7 @@ def top_module(model: Any) -> str:
     return type(model).__module__.split(".")[0]
 
 
-class Flavour:
+class Flavour(ABC):
     """One framework. Subclasses set the class attributes and implement ``save`` and ``load``."""
 
     #: the name users see ("lightgbm")
@@ -55,12 +56,13 @@ class Flavour:
         except ImportError as exc:
             raise FrameworkMissing(self.name, self.package, self.extra) from exc
 
+    @abstractmethod
     def detects(self, model: Any) -> bool:
         """Whether ``model`` is one this flavour saves (checked without importing frameworks)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save(self, model: Any) -> bytes:
-        raise NotImplementedError
+        """``model`` as bytes in the framework's own format."""
 
     def needs_trust(self, data: bytes) -> list[str]:
         """Types loading ``data`` would build beyond what Keel trusts by default. A native
@@ -70,10 +72,14 @@ class Flavour:
 
     def check(self, data: bytes) -> None:
         """Refuse (UntrustedArtifact or InvalidInput) bytes that are not a well-formed file of
-        this flavour, before anything is built from them."""
+        this flavour, before anything is built from them. A flavour whose loader is its own
+        check (skops reviews every type it builds; cloudpickle needs a recorded trust) keeps
+        this default."""
+        return None
 
+    @abstractmethod
     def load(self, data: bytes) -> Any:
-        raise NotImplementedError
+        """The model saved in ``data`` (checked first by ``check``)."""
 
     def read_file(self, data: bytes) -> Any:
         """A model from a file in the framework's own format (as its users save them)."""
