@@ -4,9 +4,11 @@ Built from the stored windows and alerts only (never the raw log), so a report o
 traffic reads one row per window. The HTML inlines uPlot and the data, so it opens anywhere with
 no network: realized and estimated accuracy over time against the alert thresholds (a
 ``below reference`` rule's limit drawn window by window, as the window's reference gives it at
-the window's size), the reference limits table (where they learnt from, mean, spread), drifted
-features, latency, throughput and cost over time, the drift table of one window with
-per-feature distribution overlays, data-quality issues and the alert timeline.
+the window's size) and the naive baselines scored on the same rows, the table of the model's
+margin over each baseline per window (``keel.monitoring.report_baselines``), the reference
+limits table (where they learnt from, mean, spread), drifted features, latency, throughput
+and cost over time, the drift table of one window with per-feature distribution overlays,
+data-quality issues and the alert timeline.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from keel.domain.policy import Policy
 from keel.errors import InvalidInput, NotFound
 from keel.evaluation.html_parts import asset, fmt, table
+from keel.monitoring.report_baselines import baseline_report, baselines_section
 
 if TYPE_CHECKING:
     from keel.monitoring.reference_limits import MetricLimit
@@ -30,7 +33,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bot
 .muted{color:#667} table{border-collapse:collapse;margin:6px 0 12px}
 td,th{padding:4px 10px;border:1px solid #dde;text-align:right}
 th{background:#f3f5f9} td:first-child,th:first-child{text-align:left}
-.drifted{color:#b3261e;font-weight:600} .ok{color:#0a7d32}
+.drifted,.behind{color:#b3261e;font-weight:600} .ok{color:#0a7d32}
 .charts{display:flex;flex-wrap:wrap;gap:18px} .chart h4{margin:4px 0;font-size:13px}
 .firing{color:#b3261e;font-weight:600} .resolved{color:#0a7d32} .acknowledged{color:#a15c00}
 .cards{display:flex;gap:14px;flex-wrap:wrap} .card{border:1px solid #dde;border-radius:6px;
@@ -60,10 +63,22 @@ if (time.length) {
                {label: 'estimated accuracy', values: T.estimated},
                {label: 'estimate low', values: T.estimated_low, dash: true, width: 1},
                {label: 'estimate high', values: T.estimated_high, dash: true, width: 1}];
+  const B = DATA.baselines || {};
+  for (const [name, values] of Object.entries(B.accuracy || {})) if (name !== 'model')
+    acc.push({label: 'baseline: ' + name, values: values, dash: true, color: '#6b6b6b',
+              width: 1.5});
   for (const t of DATA.thresholds) acc.push({label: t.label,
                                              values: t.values || time.map(() => t.value),
                                              dash: true, color: '#b3261e', width: 1});
   chart(over, 'Accuracy and estimated accuracy', time, acc, {time: true, label: 'accuracy'});
+  const errors = [];
+  for (const metric of ['rmse', 'mae'])
+    for (const [name, values] of Object.entries(B[metric] || {}))
+      errors.push(name === 'model' ? {label: metric, values: values}
+                  : {label: metric + ' of baseline: ' + name, values: values, dash: true,
+                     width: 1.5});
+  if (errors.length) chart(over, 'Error (labels) and the naive baselines', time, errors,
+                           {time: true, label: 'error'});
   chart(over, 'Drifted features', time, [{label: 'drifted features', values: T.drifted}],
         {time: true, label: 'features'});
   chart(over, 'Latency', time, [{label: 'p50', values: T.p50}, {label: 'p95', values: T.p95},
@@ -246,8 +261,12 @@ def build_report(
     *,
     window: str | None = None,
 ) -> dict[str, Any]:
-    """The report's data: time series over ``windows``, one window's drift, the alerts."""
+    """The report's data: time series over ``windows``, the model against the naive baselines
+    per labelled window, one window's drift, the alerts."""
     detail = select_window(windows, window)
+    watched = (
+        [r.metric for r in policy.monitoring.alerts if r.against == "baseline"] if policy else []
+    )
     return {
         "model": model,
         "windows": len(windows),
@@ -258,6 +277,7 @@ def build_report(
         "series": _series(windows),
         "thresholds": _thresholds(policy, windows),
         "reference_limits": _reference_limits(windows),
+        "baselines": baseline_report(windows, watched),
         "window": detail,
         "alerts": alerts,
     }
@@ -387,7 +407,12 @@ def to_html(report: dict[str, Any]) -> str:
     features = ((detail or {}).get("drift") or {}).get("features", [])
     overlays = [o for o in map(_overlay, features[:MAX_OVERLAYS]) if o is not None]
     payload = json.dumps(
-        {"series": report["series"], "thresholds": report["thresholds"], "overlays": overlays}
+        {
+            "series": report["series"],
+            "thresholds": report["thresholds"],
+            "baselines": (report.get("baselines") or {}).get("series", {}),
+            "overlays": overlays,
+        }
     ).replace("</", "<\\/")
     series = report["series"]
     latest_accuracy = next((a for a in reversed(series["accuracy"]) if a is not None), None)
@@ -411,6 +436,7 @@ def to_html(report: dict[str, Any]) -> str:
         '<div class="cards">'
         + "".join(f'<div class="card">{html.escape(k)}<b>{v}</b></div>' for k, v in cards)
         + '</div><h2>Over time</h2><div class="charts" id="charts-time"></div>'
+        + baselines_section(report.get("baselines"))
         + _drift_section(detail)
         + _limits_section(report.get("reference_limits") or [])
         + _alerts_section(report["alerts"])
