@@ -2,7 +2,9 @@
 
 The HTML inlines the chart library shipped with Keel (uPlot) and the data, so the file opens
 anywhere with no network: ROC and precision-recall curves, a calibration plot, the confusion
-matrix, metrics beside naive baselines and the champion, slices, cost, and every gate check.
+matrix, metrics beside naive baselines and the champion, slices, cost (per figure the median of
+the interleaved runs, its spread, the champion's, and the ratio to the champion), and every gate
+check.
 """
 
 from __future__ import annotations
@@ -168,6 +170,65 @@ def _gates(outcome: GateOutcome | None) -> str:
     )
 
 
+#: what each cost figure is, in the order the Cost table lists them
+COST_FIGURES = {
+    "latency_p50_ms": "latency p50, single row (ms)",
+    "latency_p99_ms": "latency p99, single row (ms)",
+    "latency_batch_p50_ms": "latency p50, batch (ms)",
+    "latency_batch_p99_ms": "latency p99, batch (ms)",
+    "batch_rows": "rows per batch",
+    "peak_memory_mb": "peak memory while predicting (MB)",
+    "size_mb": "artifact size (MB)",
+}
+
+
+def _spread(values: list[float] | None) -> str:
+    return f"{_fmt(values[0])} to {_fmt(values[1])}" if values and len(values) == 2 else ""
+
+
+def _cost_section(results: dict[str, Any]) -> str:
+    """Each cost figure: the candidate's median over the interleaved runs and its spread (min to
+    max), the champion's, and the candidate/champion ratio of the medians. A stored evaluation
+    without ``cost_detail`` (one run, no champion) lists its figures as they were measured."""
+    cost = results.get("cost")
+    if not cost:
+        return ""
+    detail = results.get("cost_detail")
+    order = [*(k for k in COST_FIGURES if k in cost), *(k for k in cost if k not in COST_FIGURES)]
+    if not detail:
+        return "<h2>Cost</h2>" + _table(["measure", "value"], [[k, cost[k]] for k in order])
+    runs = detail.get("runs")
+    champion = detail.get("champion") or {}
+    spread, theirs = detail.get("spread") or {}, detail.get("champion_spread") or {}
+    ratio = detail.get("ratio") or {}
+    headers = ["figure", "median", "spread (min to max)"]
+    if champion:
+        headers += ["champion median", "champion spread", "ratio to champion"]
+    rows: list[list[Any]] = []
+    for key in order:
+        row: list[Any] = [COST_FIGURES.get(key, key), cost[key], _spread(spread.get(key))]
+        if champion:
+            row += [champion.get(key), _spread(theirs.get(key)), ratio.get(key)]
+        rows.append(row)
+    how = (
+        f"median of {runs} interleaved runs (candidate, champion, candidate, ...) in the same "
+        "process, so the ratio to the champion cancels the load both met"
+        if champion
+        else f"median of {runs} runs"
+    )
+    notes = [
+        f"{how}; a latency's spread is its fastest and slowest run; memory and size are "
+        "measured once"
+    ]
+    if detail.get("champion_error"):
+        notes.append(str(detail["champion_error"]))
+    return (
+        "<h2>Cost</h2>"
+        + "".join(f"<p class=muted>{html.escape(n)}</p>" for n in notes)
+        + _table(headers, rows)
+    )
+
+
 def to_json(evaluation: Evaluation, outcome: GateOutcome | None = None) -> dict[str, Any]:
     data = evaluation.to_dict()
     if outcome is not None:
@@ -196,12 +257,7 @@ def to_html(evaluation: Evaluation, outcome: GateOutcome | None = None) -> str:
             + _tests(snap)
             + (f"<h3>Data quality</h3><ul>{quality}</ul>" if quality else "")
         )
-    cost = results.get("cost")
-    cost_html = (
-        "<h2>Cost</h2>" + _table(["measure", "value"], [[k, v] for k, v in cost.items()])
-        if cost
-        else ""
-    )
+    cost_html = _cost_section(results)
     failed = (
         f'<p class="fail">Evaluation failed: {html.escape(evaluation.error or "")}</p>'
         if evaluation.status != "finished"

@@ -8,7 +8,8 @@ import re
 from importlib import resources
 
 from keel.client import Client
-from keel.evaluation.report import to_html, to_json
+from keel.evaluation.html_parts import fmt
+from keel.evaluation.report import COST_FIGURES, to_html, to_json
 from keel.evaluation.runner import Evaluation
 
 from .conftest import HOLDOUT_SUITE
@@ -23,11 +24,12 @@ def test_the_html_report_is_self_contained(registered: Client) -> None:
     rules = {
         "suites": {"holdout": {**HOLDOUT_SUITE, "measure_cost": True}},
         "gates": {
+            "cost_runs": 3,
             "checks": [
                 "accuracy >= 0.9",
                 "slice large: recall >= 0.5",
                 "roc_auc not worse than champion by more than 0.01",
-            ]
+            ],
         },
     }
     evaluation, outcome = registered.gate("cancer/2", policy=rules)
@@ -62,6 +64,25 @@ def test_the_html_report_is_self_contained(registered: Client) -> None:
     ]
     assert snap["comparison"]["champion_curves"]["roc"]["fpr"][0] == 0.0
 
+    # the cost: per figure the median of the runs, its spread, the champion's and the ratio
+    cost, detail = evaluation.results["cost"], evaluation.results["cost_detail"]
+    assert detail["runs"] == 3 and detail["champion"] and detail["ratio"]
+    assert "median of 3 interleaved runs" in page
+    section = page[page.index("<h2>Cost</h2>") :]
+    for key in ("latency_p50_ms", "latency_p99_ms", "latency_batch_p50_ms", "latency_batch_p99_ms"):
+        low, high = detail["spread"][key]
+        theirs = detail["champion_spread"][key]
+        row = (
+            f"<tr><td>{html.escape(COST_FIGURES[key])}</td><td>{fmt(cost[key])}</td>"
+            f"<td>{fmt(low)} to {fmt(high)}</td><td>{fmt(detail['champion'][key])}</td>"
+            f"<td>{fmt(theirs[0])} to {fmt(theirs[1])}</td><td>{fmt(detail['ratio'][key])}</td>"
+            "</tr>"
+        )
+        assert row in section, key
+        assert low <= cost[key] <= high
+    size = detail["ratio"]["size_mb"]
+    assert f"<td>{fmt(size)}</td>" in section and "artifact size (MB)" in section
+
     report = to_json(evaluation, outcome)
     assert report["gates"] == outcome.to_dict()
     assert report["id"] == evaluation.id and report["status"] == "finished"
@@ -89,3 +110,37 @@ def test_text_from_the_data_is_escaped() -> None:
     page = to_html(Evaluation("m/1", "s", "finished", {"snapshots": [snap]}))
     assert page.count("<script>") == 2  # uPlot and the chart code, nothing injected
     assert "&lt;b&gt;bold&lt;/b&gt;" in page
+
+
+def test_a_stored_evaluation_without_cost_detail_lists_its_cost_as_before() -> None:
+    old = {"snapshots": [], "cost": {"latency_p50_ms": 0.5, "size_mb": 0.0123}}
+    page = to_html(Evaluation("m/1", "s", "finished", old))
+    section = page[page.index("<h2>Cost</h2>") :]
+    assert "<tr><th>measure</th><th>value</th></tr>" in section
+    assert "<tr><td>latency_p50_ms</td><td>0.5000</td></tr>" in section
+    assert "interleaved" not in page and "spread" not in section
+
+
+def test_cost_without_a_champion_shows_the_spread_and_says_why_the_champion_is_missing() -> None:
+    results = {
+        "snapshots": [],
+        "cost": {"latency_p99_ms": 2.5, "peak_memory_mb": 1.25},
+        "cost_detail": {
+            "runs": 4,
+            "spread": {"latency_p99_ms": [2.0, 7.75]},
+            "champion": None,
+            "champion_spread": {},
+            "ratio": {},
+            "champion_error": "the champion failed to predict: <boom>",
+        },
+    }
+    page = to_html(Evaluation("m/2", "s", "finished", results))
+    section = page[page.index("<h2>Cost</h2>") :]
+    assert "median of 4 runs;" in section and "interleaved" not in section
+    assert "<th>champion median</th>" not in section
+    assert (
+        "<tr><td>latency p99, single row (ms)</td><td>2.5000</td><td>2.0000 to 7.7500</td></tr>"
+        in section
+    )
+    assert "<tr><td>peak memory while predicting (MB)</td><td>1.2500</td><td></td></tr>" in section
+    assert "the champion failed to predict: &lt;boom&gt;" in section and "<boom>" not in page
