@@ -9,6 +9,7 @@ goes back.
 - ``sequential``: an always-valid sequential test (mSPRT), so looking at an A/B test every
   minute does not inflate false positives;
 - ``window``: the rows a step is judged on, cut from the prediction log by part arrival;
+- ``variant_stats``: one version's measurements on a step's rows, counted by key when sticky;
 - ``analysis``: one step's comparison of candidate and stable (errors, latency p99, accuracy
   from labels or estimates), with a verdict: pass, breach or wait;
 - ``assessment``: what a running deployment should do now, per strategy, from reads only;

@@ -1,11 +1,11 @@
 """One step's analysis: is the candidate doing worse than the stable version?
 
-On the rows a step received (``keel.rollout.window``) each version is measured the same way:
-its error rate (``status == "error"`` among the rows the model was asked about: a row the input
-policy rejected never reached it and counts neither way), its latency p99 and, for classifiers,
-its accuracy from
-delayed labels when at least ``min_labelled_rows`` of its rows have one, else its label-free
-CBPE estimate when its rows carry scores (``keel.monitoring.estimation``). The candidate
+On the rows a step received (``keel.rollout.window``) each version is measured the same way
+(``keel.rollout.variant_stats``): its error rate (``status == "error"`` among the rows the
+model was asked about: a row the input policy rejected never reached it and counts neither
+way), its latency p99 and, for classifiers, its accuracy from delayed labels when at least
+``min_labelled_rows`` of its rows have one, else its label-free CBPE estimate when its rows
+carry scores (``keel.monitoring.estimation``). The candidate
 breaches a limit only when the difference is both larger than the policy allows and
 significant (one-sided, p < 0.01), the rule drift alarms follow too: a canary step of a few
 hundred rows must not roll a good version back on noise, and a real regression is both.
@@ -22,6 +22,26 @@ hundred rows must not roll a good version back on noise, and a real regression i
   candidate's reference limit at the step's row count, so a small step is not judged by a
   window's limit) while the stable version's estimate on its own rows does not (when both
   breach, the data moved, not the candidate).
+
+Counted by keys. On a sticky deployment (``sticky``) a customer's requests all go to one
+version, and they are alike: a key that errors errors on most of its requests. Twenty requests
+of one key are then not twenty independent rows, and a row-level z-test of a step where
+customers come back 5 to 20 times breaches healthy canaries many times more often than its
+1%. So, as the A/B test does (``keel.rollout.units``), rows that carry an entity key are
+grouped by key (keyless rows, and every row of a deployment that is not sticky, stay one unit
+each): the error rate and accuracy keep their per-request values, and each version's variance
+is multiplied by its design effect, the cluster-robust (CR1) variance over the rows' own
+(``keel.rollout.sequential.design_effect``; for the estimated accuracy, of each row's
+calibrated chance of being right summed per key). The latency check keeps its question (is
+more than 1% of the candidate's *requests* slower than the bound: the p99 is a share of
+requests, and counting slow keys instead would ask another question, whose healthy share
+grows with the requests per key), and answers it as Rao and Scott did for clustered binary
+data: the slow and total row counts are divided by the design effect of the slow-request
+indicator over keys before the binomial test, so one slow customer's 20 requests weigh as
+about one observation, while slowness spread over many keys still breaches. The minimum size
+counts keys as well: a step waits until each version also has ``MIN_UNITS`` (30) units, as a
+cluster-robust variance needs some dozens of clusters (400 rows from 3 keys are 3
+observations). Each check's detail says which unit it used ("by 212 and 48 keys" or "by rows").
 
 The verdict is ``wait`` until both versions have ``min_rows_per_step`` rows, ``breach`` as
 soon as a limit is breached (even before the step's interval is over: a regression is rolled
@@ -47,8 +67,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from keel.errors import InvalidInput
 from keel.rollout.limits import Limits
+from keel.rollout.sequential import MIN_UNITS
+from keel.rollout.units import by_unit
+from keel.rollout.variant_stats import UNANSWERED, VariantStats, floats_of, stats_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,37 +81,7 @@ if TYPE_CHECKING:
 __all__ = ["Check", "StepAnalysis", "VariantStats", "analyse_step", "shadow_agreement", "stats_of"]
 
 SIGNIFICANCE = 0.01
-#: rows with no prediction: the model raised, or the input policy rejected the row
-UNANSWERED = ("error", "rejected")
 Verdict = Literal["pass", "breach", "wait"]
-
-
-@dataclass(frozen=True)
-class VariantStats:
-    """One version's measurements on a step's rows."""
-
-    rows: int
-    errors: int
-    error_rate: float | None
-    latency_p99_ms: float | None
-    labelled: int = 0
-    correct: int = 0
-    accuracy: float | None = None  # from labels
-    estimated_accuracy: float | None = None  # CBPE, from scores
-    estimated_accuracy_se: float | None = None
-    rejected: int = 0  # rows the input policy rejected: never scored
-    #: every CBPE estimate (accuracy, precision, recall, f1, roc_auc) and its standard error
-    estimated: dict[str, float] = field(default_factory=dict)
-    estimated_se: dict[str, float] = field(default_factory=dict)
-    estimated_rows: int = 0
-
-    @property
-    def scored(self) -> int:
-        """The rows the model was asked about (the error rate's denominator)."""
-        return self.rows - self.rejected
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -130,91 +122,18 @@ class StepAnalysis:
         }
 
 
-def stats_of(
-    rows: pd.DataFrame,
-    *,
-    labels: pd.DataFrame | None = None,
-    reference: Reference | None = None,
-    min_labelled: int = 100,
-) -> VariantStats:
-    """Measure one version's rows; accuracy needs a classifier's ``reference`` (its classes,
-    and its calibrator for the estimate)."""
-    count = len(rows)
-    errors = int((rows["status"] == "error").sum()) if "status" in rows else 0
-    rejected = int((rows["status"] == "rejected").sum()) if "status" in rows else 0
-    scored = count - rejected
-    latency = _floats(rows, "latency_ms")
-    finite = latency[np.isfinite(latency)]
-    p99 = float(np.percentile(finite, 99)) if finite.size else None
-    out = VariantStats(count, errors, errors / scored if scored else None, p99, rejected=rejected)
-    if reference is None or reference.task == "regression" or count == 0:
-        return out
-    answered = rows[~rows["status"].isin(UNANSWERED)] if "status" in rows else rows
-    labelled, correct = _labelled(answered, labels, reference)
-    accuracy = correct / labelled if labelled >= min_labelled else None
-    estimated, spread, rows_estimated = _estimate(answered, reference)
-    return VariantStats(
-        count,
-        errors,
-        out.error_rate,
-        p99,
-        labelled,
-        correct,
-        accuracy,
-        estimated.get("accuracy"),
-        spread.get("accuracy"),
-        rejected,
-        estimated,
-        spread,
-        rows_estimated,
-    )
+def _counted(stable: VariantStats, candidate: VariantStats) -> str:
+    """Which unit a check used, for its detail."""
+    if stable.unit == candidate.unit == "rows":
+        return "by rows"
+    unit = stable.unit if stable.unit == candidate.unit else "keys and rows"
+    return f"by {stable.units:,} and {candidate.units:,} {unit}"
 
 
-def _floats(rows: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in rows or len(rows) == 0:
-        return np.array([], dtype="float64")
-    import pandas as pd
-
-    return pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _labelled(
-    rows: pd.DataFrame, labels: pd.DataFrame | None, reference: Reference
-) -> tuple[int, int]:
-    from keel.monitoring.performance import join_labels, outcomes
-
-    if labels is None or labels.empty or rows.empty:
-        return 0, 0
-    joined = join_labels(rows[["request_id", "prediction"]], labels)
-    if joined.empty:
-        return 0, 0
-    right, _ = outcomes(joined, reference)
-    return len(right), int(right.sum())
-
-
-def _estimate(
-    rows: pd.DataFrame, reference: Reference
-) -> tuple[dict[str, float], dict[str, float], int]:
-    """Every CBPE estimate of ``rows``, each with its standard error (half its 95% band over
-    1.96), and the rows estimated; empty without scores or a calibrator."""
-    from keel.monitoring.estimation import estimate_performance
-
-    scores = _floats(rows, "score")
-    if rows.empty or reference.calibrator is None or not np.isfinite(scores).any():
-        return {}, {}, 0
-    try:
-        found = estimate_performance(
-            rows["prediction"].to_numpy(), scores, reference.classes, reference.calibrator
-        )
-    except InvalidInput:  # predictions that are not the reference's classes: no estimate
-        return {}, {}, 0
-    z = statistics.NormalDist().inv_cdf(0.5 + found.confidence / 2)
-    values, spread = {}, {}
-    for name, value in found.metrics.items():
-        low, high = found.bands[name]
-        if math.isfinite(value) and math.isfinite(low) and math.isfinite(high):
-            values[name], spread[name] = float(value), (high - low) / (2 * z)
-    return values, spread, found.rows
+def _widened(stable: float, candidate: float) -> str:
+    if stable == candidate == 1.0:
+        return ""
+    return f", variance x{stable:.2g} and x{candidate:.2g}"
 
 
 def _one_sided(z: float) -> float:
@@ -226,37 +145,51 @@ def _error_check(stable: VariantStats, candidate: VariantStats, limits: Limits) 
     se = 0.0
     if stable.scored and candidate.scored:  # else every row was rejected: nothing to compare
         pooled = (stable.errors + candidate.errors) / (stable.scored + candidate.scored)
-        se = math.sqrt(pooled * (1 - pooled) * (1 / stable.scored + 1 / candidate.scored))
+        spread = stable.error_effect / stable.scored + candidate.error_effect / candidate.scored
+        se = math.sqrt(pooled * (1 - pooled) * spread)
     p_value = _one_sided((c - s) / se) if se > 0 else 1.0
     breached = c - s > limits.max_error_rate_increase and p_value < SIGNIFICANCE
     detail = (
         f"error rate {c:.2%} against {s:.2%} ({c - s:+.2%}, limit "
-        f"+{limits.max_error_rate_increase:.2%}, p = {p_value:.2g})"
+        f"+{limits.max_error_rate_increase:.2%}, p = {p_value:.2g}; "
+        f"{_counted(stable, candidate)}{_widened(stable.error_effect, candidate.error_effect)})"
     )
     return Check("error_rate", s, c, limits.max_error_rate_increase, breached, p_value, detail)
 
 
 def _latency_check(
-    stable_rows: pd.DataFrame, candidate_rows: pd.DataFrame, limits: Limits
+    stable_rows: pd.DataFrame,
+    candidate_rows: pd.DataFrame,
+    limits: Limits,
+    counted: tuple[VariantStats, VariantStats],
+    sticky: bool,
 ) -> Check | None:
     from scipy import stats
 
-    stable, candidate = _floats(stable_rows, "latency_ms"), _floats(candidate_rows, "latency_ms")
-    stable, candidate = stable[np.isfinite(stable)], candidate[np.isfinite(candidate)]
+    stable, every = floats_of(stable_rows, "latency_ms"), floats_of(candidate_rows, "latency_ms")
+    stable, candidate = stable[np.isfinite(stable)], every[np.isfinite(every)]
     if stable.size == 0 or candidate.size == 0:
         return None
     s99, c99 = float(np.percentile(stable, 99)), float(np.percentile(candidate, 99))
     ratio = c99 / s99 if s99 > 0 else (math.inf if c99 > 0 else 1.0)
     # the candidate's p99 exceeds the limit exactly when more than 1% of its rows are slower
-    # than the limit: a one-sided binomial test of that share against 1%
+    # than the limit: a one-sided binomial test of that share against 1%, on rows counted by
+    # key (Rao-Scott: both counts divided by the design effect of "slower" over the keys)
     bound = limits.max_latency_p99_ratio * s99
     above = int((candidate > bound).sum())
-    p_value = float(stats.binomtest(above, candidate.size, 0.01, alternative="greater").pvalue)
+    effect = 1.0
+    if counted[1].unit != "rows":
+        slow = by_unit(candidate_rows, every > bound, sticky=sticky, keep=np.isfinite(every))
+        effect = slow.effect
+    trials = max(1, round(candidate.size / effect))
+    hits = min(trials, round(above / effect))
+    p_value = float(stats.binomtest(hits, trials, 0.01, alternative="greater").pvalue)
     breached = ratio > limits.max_latency_p99_ratio and p_value < SIGNIFICANCE
+    widened = "" if effect == 1.0 else f", counts / {effect:.2g}"
     detail = (
         f"latency p99 {c99:.4g} ms against {s99:.4g} ms (x{ratio:.2f}, limit "
         f"x{limits.max_latency_p99_ratio:g}; {above / candidate.size:.1%} of the candidate's "
-        f"rows slower than {bound:.4g} ms, p = {p_value:.2g})"
+        f"rows slower than {bound:.4g} ms, p = {p_value:.2g}; {_counted(*counted)}{widened})"
     )
     return Check(
         "latency_p99_ms", s99, c99, limits.max_latency_p99_ratio, breached, p_value, detail
@@ -266,10 +199,18 @@ def _latency_check(
 def _accuracy_check(stable: VariantStats, candidate: VariantStats, limits: Limits) -> Check | None:
     if stable.accuracy is not None and candidate.accuracy is not None:
         s, c, source = stable.accuracy, candidate.accuracy, "labels"
-        se = math.sqrt(s * (1 - s) / stable.labelled + c * (1 - c) / candidate.labelled)
+        effects = stable.accuracy_effect, candidate.accuracy_effect
+        se = math.sqrt(
+            effects[0] * s * (1 - s) / stable.labelled
+            + effects[1] * c * (1 - c) / candidate.labelled
+        )
     elif stable.estimated_accuracy is not None and candidate.estimated_accuracy is not None:
         s, c, source = stable.estimated_accuracy, candidate.estimated_accuracy, "estimates"
-        se = math.hypot(stable.estimated_accuracy_se or 0.0, candidate.estimated_accuracy_se or 0.0)
+        effects = stable.estimated_effect, candidate.estimated_effect
+        se = math.hypot(
+            (stable.estimated_accuracy_se or 0.0) * math.sqrt(effects[0]),
+            (candidate.estimated_accuracy_se or 0.0) * math.sqrt(effects[1]),
+        )
     else:
         return None
     drop = s - c
@@ -277,7 +218,8 @@ def _accuracy_check(stable: VariantStats, candidate: VariantStats, limits: Limit
     breached = drop > limits.max_accuracy_drop and p_value < SIGNIFICANCE
     detail = (
         f"accuracy ({source}) {c:.2%} against {s:.2%} ({-drop:+.2%}, limit "
-        f"-{limits.max_accuracy_drop:.2%}, p = {p_value:.2g})"
+        f"-{limits.max_accuracy_drop:.2%}, p = {p_value:.2g}; "
+        f"{_counted(stable, candidate)}{_widened(*effects)})"
     )
     return Check("accuracy", s, c, limits.max_accuracy_drop, breached, p_value, detail)
 
@@ -293,22 +235,27 @@ def analyse_step(
     reference_of: Callable[[str], Reference | None] | None = None,
     accuracy: bool = True,
     rules: Sequence[AlertRule] = (),
+    sticky: bool = False,
 ) -> StepAnalysis:
     """Compare the candidate's rows with the stable version's under ``limits``.
 
     ``reference_of("stable" | "candidate")`` gives each version's reference (None: no accuracy);
     ``accuracy=False`` leaves accuracy out (an A/B test measures it with its own test).
     ``rules``: the policy's monitoring rules; those on estimated metrics are checks too.
+    ``sticky``: the deployment routes by entity key, so rows that carry one count by key.
     """
     references: dict[str, Reference | None] = {"stable": None, "candidate": None}
     if accuracy and reference_of is not None:
         references = {side: reference_of(side) for side in references}
-    floor = limits.min_labelled_rows
-    stable = stats_of(
-        stable_rows, labels=labels, reference=references["stable"], min_labelled=floor
-    )
-    candidate = stats_of(
-        candidate_rows, labels=labels, reference=references["candidate"], min_labelled=floor
+    stable, candidate = (
+        stats_of(
+            rows,
+            labels=labels,
+            reference=references[side],
+            min_labelled=limits.min_labelled_rows,
+            sticky=sticky,
+        )
+        for rows, side in ((stable_rows, "stable"), (candidate_rows, "candidate"))
     )
     if min(stable.rows, candidate.rows) < limits.min_rows_per_step:
         reason = (
@@ -316,11 +263,19 @@ def analyse_step(
             f"{limits.min_rows_per_step:,} each needs"
         )
         return StepAnalysis("wait", [reason], stable, candidate)
+    keyed = [v for v in (stable, candidate) if v.unit != "rows"]
+    if keyed and min(v.units for v in keyed) < MIN_UNITS:
+        reason = (
+            f"waiting for keys: stable {stable.units:,} {stable.unit}, candidate "
+            f"{candidate.units:,} {candidate.unit} of the {MIN_UNITS} each needs (the rows of "
+            "one key are alike)"
+        )
+        return StepAnalysis("wait", [reason], stable, candidate)
     checks = [_error_check(stable, candidate, limits)]
     checks += [
         c
         for c in (
-            _latency_check(stable_rows, candidate_rows, limits),
+            _latency_check(stable_rows, candidate_rows, limits, (stable, candidate), sticky),
             _accuracy_check(stable, candidate, limits) if accuracy else None,
         )
         if c is not None

@@ -225,6 +225,7 @@ def _canary(look: _Look) -> Assessment:
         labels=labels,
         reference_of=reference_of,
         rules=look.policy.monitoring.alerts,
+        sticky=d.sticky,
     )
     entry = look.base(**result.to_dict(), position=window.position, parts=window.parts)
     if result.verdict == "wait":
@@ -255,7 +256,9 @@ def _ab(look: _Look) -> Assessment:
     if ratio.mismatch:
         why = f"{ratio.reason}; the groups cannot be compared"
         return Assessment(d.model, d, "stop", [why], look.base(srm=ratio.to_dict()))
-    guard = analyse_step(stable, candidate, limits, elapsed_s=0, interval_s=0, accuracy=False)
+    guard = analyse_step(
+        stable, candidate, limits, elapsed_s=0, interval_s=0, accuracy=False, sticky=d.sticky
+    )
     entry = look.base(srm=ratio.to_dict(), **guard.to_dict())
     if guard.verdict == "breach":
         action: Action = "rollback" if limits.auto_rollback else "stop"

@@ -12,6 +12,11 @@ what was randomised:
 - rows without a key, or any row of a deployment that is not sticky: each row is its own unit
   (each was routed by a draw of its own).
 
+The canary step analysis (``keel.rollout.analysis``) counts the same units: its minimum size
+asks for keys as well as rows, and each proportion it tests (errors, right answers, slow
+requests) is summed per unit (``by_unit``) so its variance can be widened by the units' design
+effect (``UnitOutcomes.effect``, ``keel.rollout.sequential.design_effect``).
+
 A key seen on both variants (sticky hashing keeps a key on one variant for the whole
 deployment, so its routing changed: worth a look) counts for the sample-ratio check on the
 variant of its first row (first exposure, by ``timestamp``, then log order); its outcomes stay
@@ -43,9 +48,11 @@ __all__ = [
     "UnitCounts",
     "UnitOutcomes",
     "accuracy_outcomes",
+    "by_unit",
     "count_units",
     "error_outcomes",
     "unit_codes",
+    "unit_count",
     "unit_of",
 ]
 
@@ -81,6 +88,14 @@ class UnitOutcomes:
     def units(self) -> int:
         return len(self.rows)
 
+    @property
+    def effect(self) -> float:
+        """How much counting in units widens the variance of the proportion (successes over
+        rows): its design effect, at least 1 (``keel.rollout.sequential.design_effect``)."""
+        from keel.rollout.sequential import design_effect
+
+        return design_effect(self.successes, self.rows)
+
 
 def unit_of(keyed_rows: int, keyless_rows: int) -> Unit:
     """The unit's name for rows of which ``keyed_rows`` are counted by key."""
@@ -108,6 +123,24 @@ def unit_codes(rows: pd.DataFrame, *, sticky: bool) -> np.ndarray:
     missing = codes < 0
     codes[missing] = len(uniques) + np.arange(int(missing.sum()), dtype="int64")
     return codes
+
+
+def unit_count(rows: pd.DataFrame, *, sticky: bool) -> tuple[Unit, int]:
+    """The unit one variant's ``rows`` are counted in, and how many units they hold."""
+    keys = _keys(rows, sticky)
+    keyed = 0 if keys is None else int(keys.notna().sum())
+    return unit_of(keyed, len(rows) - keyed), len(np.unique(unit_codes(rows, sticky=sticky)))
+
+
+def by_unit(rows: pd.DataFrame, values: Any, *, sticky: bool, keep: Any = None) -> UnitOutcomes:
+    """Per-row ``values`` (0/1 outcomes, or each row's chance of one) summed per unit of
+    ``rows``, over the rows ``keep`` marks (all of them when None)."""
+    codes = unit_codes(rows, sticky=sticky)
+    summed = np.asarray(values, dtype="float64")
+    if keep is not None:
+        mask = np.asarray(keep, dtype=bool)
+        codes, summed = codes[mask], summed[mask]
+    return _summed(summed, codes)
 
 
 def count_units(stable: pd.DataFrame, candidate: pd.DataFrame, *, sticky: bool) -> UnitCounts:
@@ -157,12 +190,10 @@ def _summed(right: np.ndarray, codes: np.ndarray) -> UnitOutcomes:
 def error_outcomes(rows: pd.DataFrame, *, sticky: bool) -> UnitOutcomes:
     """Errors per unit among the rows the model was asked about (rejected rows left out, as
     the error rate of ``keel.rollout.analysis`` does)."""
-    codes = unit_codes(rows, sticky=sticky)
     if "status" not in rows:
-        return _summed(np.zeros(len(rows), dtype=bool), codes)
-    status = rows["status"].to_numpy()
-    scored = status != "rejected"
-    return _summed(status[scored] == "error", codes[scored])
+        return by_unit(rows, np.zeros(len(rows)), sticky=sticky)
+    errors, scored = (rows["status"] == "error"), (rows["status"] != "rejected")
+    return by_unit(rows, errors.to_numpy(), sticky=sticky, keep=scored.to_numpy())
 
 
 def accuracy_outcomes(
@@ -170,7 +201,7 @@ def accuracy_outcomes(
 ) -> UnitOutcomes:
     """Right answers per unit among the answered rows with a label of one of the classes."""
     from keel.monitoring.performance import join_labels, outcomes
-    from keel.rollout.analysis import UNANSWERED
+    from keel.rollout.variant_stats import UNANSWERED
 
     if reference.task == "regression":  # no right or wrong to count
         return _summed(np.array([], dtype=bool), np.array([], dtype="int64"))

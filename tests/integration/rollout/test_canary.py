@@ -11,7 +11,7 @@ from keel.rollout import actions
 from .conftest import MODEL, Rollout
 
 
-def _deploy(rollout: Rollout, steps: list[float], **limits: object) -> int:
+def _deploy(rollout: Rollout, steps: list[float], *, sticky: bool = False, **limits: object) -> int:
     started = actions.deploy(
         rollout.client.db,
         "ann",
@@ -22,6 +22,7 @@ def _deploy(rollout: Rollout, steps: list[float], **limits: object) -> int:
         interval_s=600,
         limits=dict(limits),
         reason="retrained on March",
+        sticky=sticky,
     )
     return started.id
 
@@ -127,3 +128,28 @@ def test_rows_of_the_previous_step_do_not_count_for_the_next(rollout: Rollout) -
     assert rollout.advance(601)["action"] == "step"
     waiting = rollout.advance(601)  # the interval is over, but the new step has no rows yet
     assert waiting["action"] == "wait" and "waiting for rows" in waiting["reasons"][0]
+
+
+@pytest.mark.parametrize("sticky", [True, False])
+def test_a_sticky_canary_counts_keys_so_errors_of_two_customers_are_not_a_regression(
+    rollout: Rollout, sticky: bool
+) -> None:
+    _deploy(rollout, [10, 50, 100], sticky=sticky, auto_rollback=True)
+    # 2 of 100 customers always get an error on stable (2%), 2 of 40 on the candidate (5%)
+    for version, variant, keys, each in ((1, "stable", 100, 20), (2, "candidate", 40, 10)):
+        names = [f"{variant}-{k}" for k in range(keys) for _ in range(each)]
+        rollout.rows(
+            version, 2 * each, variant=variant, error_rate=1.0, entity_keys=names[: 2 * each]
+        )
+        rest = names[2 * each :]
+        rollout.rows(version, len(rest), variant=variant, entity_keys=rest)
+    result = rollout.advance(30)
+    errors = next(c for c in result["analysis"]["checks"] if c["metric"] == "error_rate")
+    assert errors["candidate"] - errors["stable"] > 0.02
+    if sticky:  # by keys: 4 customers, not 60 independent errors
+        assert result["action"] == "wait" and "interval" in result["reasons"][0]
+        assert "by 100 and 40 keys" in errors["detail"] and not errors["breached"]
+        assert result["analysis"]["candidate"]["unit"] == "keys"
+    else:  # each request its own observation: significant, rolled back
+        assert result["action"] == "rollback" and "by rows" in errors["detail"]
+        assert rollout.champion() == 1

@@ -66,9 +66,9 @@ def reference() -> Reference:
 
 
 def test_docstring_examples_run() -> None:
-    from keel.rollout import limits, window
+    from keel.rollout import limits, variant_stats, window
 
-    for module in (analysis, window, limits):
+    for module in (analysis, window, limits, variant_stats):
         assert doctest.testmod(module).failed == 0
 
 

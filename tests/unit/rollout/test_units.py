@@ -102,3 +102,29 @@ def test_accuracy_outcomes_count_labelled_answers_per_key() -> None:
 @pytest.mark.parametrize("sticky", [True, False])
 def test_outcomes_of_no_rows_are_empty(sticky: bool) -> None:
     assert error_outcomes(_rows([], status=[]), sticky=sticky).units == 0
+
+
+def test_unit_count_names_the_unit_and_counts_distinct_keys_and_keyless_rows() -> None:
+    rows = _rows(["a", "a", "b", None, None])
+    assert units.unit_count(rows, sticky=True) == ("keys and rows", 4)
+    assert units.unit_count(rows.dropna(), sticky=True) == ("keys", 2)
+    assert units.unit_count(rows, sticky=False) == ("rows", 5)
+    assert units.unit_count(_rows([]), sticky=True) == ("rows", 0)
+
+
+def test_by_unit_sums_values_per_key_over_the_kept_rows_and_gives_their_design_effect() -> None:
+    rows = _rows(["a", "a", "b", "b", "c", "c"])
+    found = units.by_unit(rows, [0.5, 0.5, 1, 1, 0, 9], sticky=True, keep=[1, 1, 1, 1, 1, 0])
+    assert sorted(zip(found.successes.tolist(), found.rows.tolist(), strict=True)) == [
+        (0.0, 1.0),
+        (1.0, 2.0),
+        (2.0, 2.0),
+    ]
+    # ten keys whose ten requests all fail or all succeed: variance x10 (and 10/9 for CR1)
+    alike = units.by_unit(
+        _rows([k for k in "abcdefghij" for _ in range(10)]),
+        [1.0 if k in "abcde" else 0.0 for k in "abcdefghij" for _ in range(10)],
+        sticky=True,
+    )
+    assert alike.effect == pytest.approx(10 * 10 / 9 * 99 / 100)
+    assert units.by_unit(_rows(list("abcd")), [1, 0, 1, 0], sticky=True).effect == 1.0
