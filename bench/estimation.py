@@ -37,6 +37,11 @@ What
   the same scores: ``CBPE(metrics=["accuracy", "roc_auc"], chunk_size=N)``, its defaults
   otherwise (its bands are +-3 sampling errors, its thresholds the reference chunks' mean +-3
   standard deviations). Its usage reporting is switched off.
+- Replicates: each case is drawn ``--replicates`` times (5; 2 with ``--quick``), each with its
+  own seed: new simulated rows (or a new split of the credit table), a new model, new chunks.
+  One draw decides little: an isotonic map learnt from 10,000 rows moves by about as much as
+  the gap between two ways of building it, so the figures pool every replicate's chunks, and
+  the accuracy MAE of each replicate is listed beside them.
 - Per case and metric: MAE of the estimate against the chunk's realized value; coverage: the
   share of chunks whose band holds the realized value (Keel's nominal 95%, NannyML's +-3 sigma);
   alerts: chunks where the realized value really fell (below the held-out reference's own
@@ -122,8 +127,8 @@ def score_shifted(
     return pd.concat(kept, ignore_index=True).iloc[:rows]
 
 
-def simulation_case(quick: bool) -> dict[str, Any]:
-    rng = np.random.default_rng(SEED)
+def simulation_case(quick: bool, replicate: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(SEED + 100 * replicate)
     train_rows, reference_rows, chunk, chunks = (
         (4_000, 2_000, 1_000, 45) if quick else (20_000, 10_000, 2_000, 90)
     )
@@ -142,6 +147,7 @@ def simulation_case(quick: bool) -> dict[str, Any]:
 
     return {
         "name": "simulation",
+        "replicate": replicate,
         "train": simulate(rng, train_rows),
         "reference": simulate(rng, reference_rows),
         "analyses": analyses,
@@ -153,12 +159,13 @@ def simulation_case(quick: bool) -> dict[str, Any]:
     }
 
 
-def credit_case(quick: bool) -> dict[str, Any]:
+def credit_case(quick: bool, replicate: int = 0) -> dict[str, Any]:
     frame = pd.read_csv(CREDIT).drop(columns=["ID"])
     if quick:
         frame = frame.sample(n=15_000, random_state=SEED)
     target = "default_payment_next_month"
-    shuffled = frame.sample(frac=1.0, random_state=SEED).reset_index(drop=True)
+    # each replicate splits the table anew: another model, reference and set of chunks
+    shuffled = frame.sample(frac=1.0, random_state=SEED + replicate).reset_index(drop=True)
     n = len(shuffled)
     train, reference = shuffled.iloc[: int(0.4 * n)], shuffled.iloc[int(0.4 * n) : int(0.6 * n)]
     rest = shuffled.iloc[int(0.6 * n) :].reset_index(drop=True)
@@ -169,6 +176,7 @@ def credit_case(quick: bool) -> dict[str, Any]:
 
     return {
         "name": "credit",
+        "replicate": replicate,
         "train": train.reset_index(drop=True),
         "reference": reference.reset_index(drop=True),
         "analyses": analyses,
@@ -180,6 +188,11 @@ def credit_case(quick: bool) -> dict[str, Any]:
 
 
 # -- Keel ---------------------------------------------------------------------------------------
+def tag(case: dict[str, Any]) -> str:
+    """The case's name with its replicate: names its files, store and NannyML's inputs."""
+    return f"{case['name']}{case['replicate']}"
+
+
 def realized_of(truth: np.ndarray, prediction: np.ndarray, score: np.ndarray, chunk: int) -> Any:
     from sklearn.metrics import roc_auc_score
 
@@ -201,12 +214,13 @@ def keel_case(workdir: Path, case: dict[str, Any]) -> dict[str, Any]:
     from keel.monitoring.estimation import estimate_performance
     from keel.monitoring.runner import References
 
-    name, target, features, chunk = case["name"], case["target"], case["features"], case["chunk"]
+    target, features, chunk = case["target"], case["features"], case["chunk"]
+    name = tag(case)
     train, reference = case["train"], case["reference"]
     # early stopping off: "auto" turns it on from 10,000 rows, so a refit on 4/5 of them would
     # not be the same procedure as the fit it stands in for
     model = HistGradientBoostingClassifier(
-        max_iter=case["trees"], early_stopping=False, random_state=0
+        max_iter=case["trees"], early_stopping=False, random_state=case["replicate"]
     )
     model.fit(train[features], train[target])
     pd.DataFrame(
@@ -286,7 +300,7 @@ def false_positives(case: dict[str, Any], model: Any, built: Any, chunk: int) ->
     """The default reference's three rules over ``FP_WINDOWS`` fresh no-shift windows."""
     from keel.monitoring.estimation import estimate_performance
 
-    rng = np.random.default_rng(SEED + 1)
+    rng = np.random.default_rng(SEED + 1 + 100 * case["replicate"])
     features, target = case["features"], case["target"]
     rules = {
         "accuracy below reference": "accuracy",
@@ -376,39 +390,73 @@ def figures(
     return out
 
 
-def summarise(
-    keel: dict[str, Any], case: dict[str, Any], nannyml: dict[str, Any] | None
-) -> dict[str, Any]:
-    """One analysis's figures; ``keel`` holds the whole case (build times, calibration)."""
-    realized = case["realized"]
-    # a chunk's metric really fell when its realized value is below the held-out reference's
-    # own limit for it (the same rule, fed labels)
-    fell = {
-        metric: [v < case["heldout"][metric]["limit"] for v in realized[metric]]
+def _fell(measured: dict[str, Any]) -> dict[str, list[bool]]:
+    """Per chunk: did the metric really fall, i.e. is its realized value below the held-out
+    reference's own limit for it (the same rule, fed labels)?"""
+    return {
+        metric: [v < measured["heldout"][metric]["limit"] for v in measured["realized"][metric]]
         for metric in METRICS
     }
+
+
+def _pooled_side(sides: list[dict[str, Any]]) -> dict[str, Any]:
+    """One method's per-chunk lists of every replicate, end to end."""
+    return {
+        metric: {
+            key: [x for side in sides for x in side[metric][key]]
+            for key in ("value", "low", "high", "alert")
+        }
+        for metric in METRICS
+    }
+
+
+def _pooled(lists: list[dict[str, list[Any]]]) -> dict[str, list[Any]]:
+    return {metric: [x for one in lists for x in one[metric]] for metric in METRICS}
+
+
+def summarise(
+    chunk_rows: int, replicates: list[tuple[dict[str, Any], dict[str, Any] | None]]
+) -> dict[str, Any]:
+    """One analysis's figures over its replicates' chunks pooled (``replicates``: per replicate,
+    Keel's measurements and NannyML's, or None), and each replicate's accuracy MAE."""
+    fell = _pooled([_fell(measured) for measured, _ in replicates])
+    realized = _pooled([measured["realized"] for measured, _ in replicates])
     out: dict[str, Any] = {
-        "chunks": case["chunks"],
-        "chunk_rows": keel["chunk_rows"],
+        "replicates": len(replicates),
+        "chunks": sum(measured["chunks"] for measured, _ in replicates),
+        "chunk_rows": chunk_rows,
         "really_fell": {metric: int(sum(fell[metric])) for metric in METRICS},
-        "keel_default": figures(case["default"], realized, fell),
-        "keel_heldout": figures(case["heldout"], realized, fell),
-        "keel_default_wall_s": case["default"]["wall_s"],
-        "keel_heldout_wall_s": case["heldout"]["wall_s"],
         "nannyml": None,
     }
-    if nannyml is not None:
-        out["nannyml"] = figures(nannyml, realized, fell)
-        out["nannyml_wall_s"] = nannyml["wall_s"]
-        out["nannyml_version"] = nannyml["version"]
+    for label in ("default", "heldout"):
+        sides = [measured[label] for measured, _ in replicates]
+        out[f"keel_{label}"] = figures(_pooled_side(sides), realized, fell)
+        out[f"keel_{label}_wall_s"] = sum(side["wall_s"] for side in sides)
+        out[f"keel_{label}_accuracy_mae_by_replicate"] = [
+            figures(side, measured["realized"], _fell(measured))["accuracy"]["mae"]
+            for side, (measured, _) in zip(sides, replicates, strict=True)
+        ]
+    theirs = [nannyml for _, nannyml in replicates]
+    if all(nannyml is not None for nannyml in theirs):
+        mine = [n for n in theirs if n is not None]
+        out["nannyml"] = figures(_pooled_side(mine), realized, fell)
+        out["nannyml_wall_s"] = sum(n["wall_s"] for n in mine)
+        out["nannyml_version"] = mine[0]["version"]
+        out["nannyml_accuracy_mae_by_replicate"] = [
+            figures(n, measured["realized"], _fell(measured))["accuracy"]["mae"]
+            for n, (measured, _) in zip(mine, replicates, strict=True)
+        ]
         out["heldout_vs_nannyml_max_abs_diff"] = {
-            metric: float(
-                np.max(
-                    np.abs(
-                        np.asarray(case["heldout"][metric]["value"])
-                        - np.asarray(nannyml[metric]["value"], dtype=float)
+            metric: max(
+                float(
+                    np.max(
+                        np.abs(
+                            np.asarray(measured["heldout"][metric]["value"])
+                            - np.asarray(n[metric]["value"], dtype=float)
+                        )
                     )
                 )
+                for n, (measured, _) in zip(mine, replicates, strict=True)
             )
             for metric in METRICS
         }
@@ -451,13 +499,66 @@ def rounded(value: Any) -> Any:
     return round(value, 5) if isinstance(value, float) else value
 
 
+def run_case(builder: Any, workdir: Path, args: argparse.Namespace, python: Any) -> dict[str, Any]:
+    """Every replicate of one case, Keel then NannyML, pooled per analysis."""
+    keel_runs: list[dict[str, Any]] = []
+    nannyml_runs: list[dict[str, Any]] = []
+    fp_windows, fp_fired = 0, 0
+    by_rule: dict[str, float] = {}
+    for replicate in range(args.replicates):
+        case = builder(args.quick, replicate)
+        log(f"{tag(case)}: Keel")
+        keel = keel_case(workdir, case)
+        keel_runs.append(keel)
+        theirs: dict[str, Any] = {}
+        for analysis in keel["analyses"]:
+            if python is not None:
+                log(f"{tag(case)} {analysis}: NannyML")
+                theirs[analysis] = nannyml_case(python, workdir, tag(case), analysis, case["chunk"])
+        nannyml_runs.append(theirs)
+        if "false_positive_rate" in keel:
+            fp = keel["false_positive_rate"]
+            fp_windows += fp["windows"]
+            fp_fired += round(fp["rate"] * fp["windows"])
+            for rule, rate in fp["by_rule"].items():
+                by_rule[rule] = by_rule.get(rule, 0.0) + rate * fp["windows"]
+    first = keel_runs[0]
+    whole: dict[str, Any] = {
+        "keel_default_build_s": [k["default_build_s"] for k in keel_runs],
+        "keel_heldout_build_s": [k["heldout_build_s"] for k in keel_runs],
+        "keel_default_calibration": first["default_calibration"],
+    }
+    if fp_windows:
+        whole["false_positive_rate"] = {
+            "windows": fp_windows,
+            "window_rows": first["false_positive_rate"]["window_rows"],
+            "rate": fp_fired / fp_windows,
+            "by_rule": {rule: count / fp_windows for rule, count in by_rule.items()},
+        }
+    for analysis in first["analyses"]:
+        pairs = [
+            (keel["analyses"][analysis], theirs.get(analysis))
+            for keel, theirs in zip(keel_runs, nannyml_runs, strict=True)
+        ]
+        whole[analysis] = summarise(first["chunk_rows"], pairs)
+    return whole
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a smaller simulation")
     parser.add_argument("--no-nannyml", action="store_true", help="leave NannyML out")
+    parser.add_argument(
+        "--replicates",
+        type=int,
+        default=None,
+        help="independent draws of each case (default 5, 2 with --quick)",
+    )
     args = parser.parse_args()
+    if args.replicates is None:
+        args.replicates = 2 if args.quick else 5
     started = time.perf_counter()
     python = None if args.no_nannyml else nannyml_python()
     load = [os.getloadavg()[0]]
@@ -471,28 +572,16 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="keel-bench-estimation-") as folder,
     ):
         workdir = Path(folder)
-        for case in (simulation_case(args.quick), credit_case(args.quick)):
-            log(f"{case['name']}: Keel")
-            keel = keel_case(workdir, case)
-            whole: dict[str, Any] = {
-                "keel_default_build_s": keel["default_build_s"],
-                "keel_heldout_build_s": keel["heldout_build_s"],
-                "keel_default_calibration": keel["default_calibration"],
-            }
-            if "false_positive_rate" in keel:
-                whole["false_positive_rate"] = keel["false_positive_rate"]
-            for analysis, measured in keel["analyses"].items():
-                nannyml = None
-                if python is not None:
-                    log(f"{case['name']} {analysis}: NannyML")
-                    nannyml = nannyml_case(python, workdir, case["name"], analysis, case["chunk"])
-                whole[analysis] = summarise(keel, measured, nannyml)
-            results[case["name"]] = whole
+        for builder in (simulation_case, credit_case):
+            results[builder.__name__.removesuffix("_case")] = run_case(
+                builder, workdir, args, python
+            )
     load.append(os.getloadavg()[0])
     answer = {
         "bench": "estimation",
         "quick": args.quick,
         "cores": len(os.sched_getaffinity(0)),
+        "replicates": args.replicates,
         "load_avg_1m": load,
         **results,
         "targets": targets(results),

@@ -24,7 +24,9 @@ Bernoulli(c_i) outcomes (c_i the calibrated chance that row i is right), with va
 sum c_i (1 - c_i). And the calibration itself, learnt from a finite reference: ``fit_calibration``
 refits the map on ``CALIBRATION_RESAMPLES`` bootstrap resamples of the reference and keeps each
 refit's difference from the fit on a grid of scores; the spread of the window's estimate over
-those refits is the calibration's share. The accuracy band is normal with both variances added;
+those refits is the calibration's share, and their mean shift is its bias, taken off the
+accuracy estimate (see ``_calibration_error``). The accuracy band is normal with both variances
+added;
 precision, recall, F1 and ROC AUC are ratios, so theirs come from a seeded parametric bootstrap
 whose draws take their labels from the calibrated probabilities of one refit each. What no band
 covers: a change in P(label | score) after the reference (concept drift).
@@ -310,52 +312,67 @@ def estimate_performance(
         "skipped_rows": int(missing.sum()),
     }
     if task == "multiclass":
-        metrics = {"accuracy": float(p.mean())}
-        sign = np.ones(len(p))
-        spread = _calibration_spread(calibrator, scores, p, sign)
-        bands = {"accuracy": _accuracy_band(p, confidence, spread)}
+        bias, spread = _calibration_error(calibrator, scores, p, np.ones(len(p)))
+        accuracy = _clipped(float(p.mean()) - bias)
+        metrics = {"accuracy": accuracy}
+        bands = {"accuracy": _accuracy_band(p, confidence, spread, accuracy)}
         return PerformanceEstimate(metrics, bands, **common)
     positive = predicted == plain[1]
     right = np.where(positive, p, 1.0 - p)  # the chance each prediction is right
     tp, fp = float(p[positive].sum()), float((1.0 - p[positive]).sum())
     fn, tn = float(p[~positive].sum()), float((1.0 - p[~positive]).sum())
+    bias, spread = _calibration_error(calibrator, scores, p, np.where(positive, 1.0, -1.0))
     metrics = {
-        "accuracy": float(right.mean()),
+        "accuracy": _clipped(float(right.mean()) - bias),
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "roc_auc": _expected_auc(scores, p),
     }
     bands = _bootstrap_bands(scores, p, positive, metrics, confidence, draws, seed, calibrator)
-    spread = _calibration_spread(calibrator, scores, p, np.where(positive, 1.0, -1.0))
-    bands["accuracy"] = _accuracy_band(right, confidence, spread)
+    bands["accuracy"] = _accuracy_band(right, confidence, spread, metrics["accuracy"])
     matrix = {"labels": list(plain), "matrix": [[tn, fp], [fn, tp]]}
     return PerformanceEstimate(metrics, bands, **common, confusion_matrix=matrix, draws=draws)
 
 
 # -- the estimates ------------------------------------------------------------------------------
-def _calibration_spread(
+def _calibration_error(
     calibrator: Calibrator, score: np.ndarray, p: np.ndarray, sign: np.ndarray
-) -> float:
-    """The standard deviation of the window's estimated accuracy over the calibrator's bootstrap
-    refits: how much the estimate moves with the reference it was learnt from. ``sign`` is +1
-    where the chance of being right is p, -1 where it is 1 - p."""
+) -> tuple[float, float]:
+    """The bias and standard deviation of the window's estimated accuracy over the
+    calibrator's bootstrap refits: how the estimate moves with the reference it was learnt from.
+    ``sign`` is +1 where the chance of being right is p, -1 where it is 1 - p.
+
+    The bias is there: an isotonic fit's end blocks chase their few rows' noise outwards (the
+    top one up, the bottom one down), and both ways make the rows there look more often right,
+    so a map learnt from a finite reference overstates accuracy (by 0.002 with 10,000 reference
+    rows in a seeded simulation, against a standard error of 0.004). The refits overstate it in
+    the same way relative to the fit, so their mean difference estimates the bias (the
+    bootstrap's bias correction). It takes off only part of the bias (0.0074 down to 0.0046
+    over 300 seeds with 1,000 reference rows), so the spread returned counts the estimated bias
+    once more beside the refits' standard deviation: what is left is of its order."""
     if calibrator.resamples < 2:
-        return 0.0
+        return 0.0, 0.0
     means = [
         float(np.mean(sign * (calibrator.resampled(score, p, b) - p)))
         for b in range(calibrator.resamples)
     ]
-    return float(np.std(means, ddof=1))
+    bias = float(np.mean(means))
+    return bias, math.hypot(float(np.std(means, ddof=1)), bias)
+
+
+def _clipped(value: float) -> float:
+    return min(1.0, max(0.0, value))
 
 
 def _accuracy_band(
-    right: np.ndarray, confidence: float, calibration_sd: float = 0.0
+    right: np.ndarray, confidence: float, calibration_sd: float = 0.0, centre: float | None = None
 ) -> tuple[float, float]:
-    """Normal band for the mean of independent Bernoulli(right_i) outcomes, widened by the
-    calibration's own standard deviation (the two variances add)."""
+    """Normal band around ``centre`` (the bias-corrected estimate; else the mean of ``right``)
+    for the mean of independent Bernoulli(right_i) outcomes, widened by the calibration's own
+    standard deviation (the two variances add)."""
     z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
-    mean = float(right.mean())
+    mean = float(right.mean()) if centre is None else centre
     labels_sd = math.sqrt(float(np.sum(right * (1.0 - right)))) / len(right)
     spread = z * math.hypot(labels_sd, calibration_sd)
     return max(0.0, mean - spread), min(1.0, mean + spread)
