@@ -285,8 +285,8 @@ def analyse_step(
 
         judged = estimated_checks(
             rules,
-            Estimates(stable.estimated, stable.estimated_rows),
-            Estimates(candidate.estimated, candidate.estimated_rows),
+            Estimates(stable.estimated, stable.estimated_rows, stable.estimated_effect),
+            Estimates(candidate.estimated, candidate.estimated_rows, candidate.estimated_effect),
             references,
         )
         checks += [

@@ -4,8 +4,12 @@
 estimate on its step rows against the rule's typed threshold, or, for a ``below reference``
 rule, against the candidate's reference limit at the step's row count
 (``keel.monitoring.reference_limits``), so a step of a few hundred rows is held to the spread of
-a few hundred rows. It breaches only while the stable version's estimate on its own rows stays
-within its own limit: when both cross, the data moved, not the candidate.
+a few hundred rows. On a sticky deployment a customer's requests are alike, so the rows count
+as ``rows / effect`` independent ones (``effect``: the design effect over entity keys of each
+row's chance of being right, ``keel.rollout.variant_stats``): 400 rows from 20 keys are held to
+a much wider limit than 400 independent rows. It breaches only while the stable version's
+estimate on its own rows stays within its own limit: when both cross, the data moved, not the
+candidate.
 """
 
 from __future__ import annotations
@@ -23,10 +27,17 @@ __all__ = ["Estimates", "RuleCheck", "estimated_checks"]
 
 @dataclass(frozen=True)
 class Estimates:
-    """One version's CBPE estimates on its step rows and how many rows they cover."""
+    """One version's CBPE estimates on its step rows, how many rows they cover, and the
+    design effect of those rows over entity keys (1: independent rows)."""
 
     values: Mapping[str, float]
     rows: int
+    effect: float = 1.0
+
+    @property
+    def effective_rows(self) -> int:
+        """The independent rows the step's rows are worth."""
+        return max(1, round(self.rows / max(self.effect, 1.0))) if self.rows >= 1 else 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ def estimated_checks(
     """The policy's rules on estimated metrics, judged on each version's step rows."""
 
     def limit_of(rule: AlertRule, side: str, rows: int) -> float | None:
+        """The rule's limit for ``rows`` independent rows of ``side``."""
         if rule.against != "reference":
             return rule.threshold
         reference = references[side]
@@ -63,19 +75,24 @@ def estimated_checks(
             continue
         metric = rule.metric.removeprefix("estimated_")
         c = candidate.values.get(metric)
-        limit = limit_of(rule, "candidate", candidate.rows)
+        limit = limit_of(rule, "candidate", candidate.effective_rows)
         if c is None or limit is None:
             continue
         s = stable.values.get(metric)
-        stable_limit = limit_of(rule, "stable", stable.rows)
+        stable_limit = limit_of(rule, "stable", stable.effective_rows)
         stable_breaches = (
             s is not None and stable_limit is not None and rule.breached(s, stable_limit)
         )
         breached = rule.breached(c, limit) and not stable_breaches
         where = "the reference limit" if rule.against == "reference" else "the threshold"
         shown_stable = "n/a" if s is None else f"{s:.4f}"
+        worth = (
+            f" (worth {candidate.effective_rows:,} independent ones by key)"
+            if candidate.effective_rows != candidate.rows
+            else ""
+        )
         detail = (
-            f"{rule.metric} {c:.4f} on the candidate's {candidate.rows:,} rows against "
+            f"{rule.metric} {c:.4f} on the candidate's {candidate.rows:,} rows{worth} against "
             f"{where} {limit:.4f} of '{rule.text}' (stable {shown_stable}"
             + (", breaching too: the data moved, not the candidate)" if stable_breaches else ")")
         )

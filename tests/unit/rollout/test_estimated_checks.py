@@ -115,3 +115,24 @@ def test_when_both_versions_breach_the_data_moved_not_the_candidate(
     estimated = [c for c in both.checks if c.metric.startswith("estimated_")]
     assert estimated and not any(c.breached for c in estimated)
     assert any("the data moved" in c.detail for c in estimated)
+
+
+def test_a_sticky_step_is_held_to_the_limit_of_the_keys_it_is_worth(reference: Reference) -> None:
+    """400 rows whose keys make them worth 50 independent ones get the wider limit of 50 rows:
+    an estimate that would breach 400 independent rows' limit does not breach it."""
+    from keel.rollout.estimated_checks import Estimates, estimated_checks
+
+    accuracy = reference.limits.get("accuracy")  # type: ignore[union-attr]
+    between = (accuracy.limit([400]) + accuracy.limit([50])) / 2  # below 400's, above 50's
+    rule = [parse_alert_rule("estimated_accuracy below reference")]
+    stable = Estimates({"accuracy": accuracy.mean}, 400)
+    sides = {"stable": reference, "candidate": reference}
+    (independent,) = estimated_checks(rule, stable, Estimates({"accuracy": between}, 400), sides)
+    (clustered,) = estimated_checks(
+        rule, stable, Estimates({"accuracy": between}, 400, effect=8.0), sides
+    )
+    assert independent.breached and independent.limit == pytest.approx(accuracy.limit([400]))
+    assert not clustered.breached and clustered.limit == pytest.approx(accuracy.limit([50]))
+    assert "worth 50 independent ones by key" in clustered.detail
+    assert Estimates({}, 0, effect=3.0).effective_rows == 0
+    assert Estimates({}, 10, effect=0.5).effective_rows == 10  # never more than its rows
