@@ -41,7 +41,12 @@ indicator over keys before the binomial test, so one slow customer's 20 requests
 about one observation, while slowness spread over many keys still breaches. The minimum size
 counts keys as well: a step waits until each version also has ``MIN_UNITS`` (30) units, as a
 cluster-robust variance needs some dozens of clusters (400 rows from 3 keys are 3
-observations). Each check's detail says which unit it used ("by 212 and 48 keys" or "by rows").
+observations) before it may pass. A breach does not wait for them: with a few keys the design
+effect is estimated from few clusters (or not at all: 1 with a single key), and rolling back on
+thin evidence is the safe error of the two (a good candidate is tried again; a bad one left in
+front of customers costs them), so a canary whose few keys fail far more than the stable
+version's rolls back at once. Each check's detail says which unit it used ("by 212 and 48
+keys" or "by rows").
 
 The verdict is ``wait`` until both versions have ``min_rows_per_step`` rows, ``breach`` as
 soon as a limit is breached (even before the step's interval is over: a regression is rolled
@@ -263,14 +268,6 @@ def analyse_step(
             f"{limits.min_rows_per_step:,} each needs"
         )
         return StepAnalysis("wait", [reason], stable, candidate)
-    keyed = [v for v in (stable, candidate) if v.unit != "rows"]
-    if keyed and min(v.units for v in keyed) < MIN_UNITS:
-        reason = (
-            f"waiting for keys: stable {stable.units:,} {stable.unit}, candidate "
-            f"{candidate.units:,} {candidate.unit} of the {MIN_UNITS} each needs (the rows of "
-            "one key are alike)"
-        )
-        return StepAnalysis("wait", [reason], stable, candidate)
     checks = [_error_check(stable, candidate, limits)]
     checks += [
         c
@@ -296,6 +293,14 @@ def analyse_step(
     breaches = [c.detail for c in checks if c.breached]
     if breaches:
         return StepAnalysis("breach", breaches, stable, candidate, checks)
+    keyed = [v for v in (stable, candidate) if v.unit != "rows"]
+    if keyed and min(v.units for v in keyed) < MIN_UNITS:
+        reason = (
+            f"within limits, waiting for keys: stable {stable.units:,} {stable.unit}, candidate "
+            f"{candidate.units:,} {candidate.unit} of the {MIN_UNITS} each needs to pass (the "
+            "rows of one key are alike)"
+        )
+        return StepAnalysis("wait", [reason], stable, candidate, checks)
     if elapsed_s < interval_s:
         reason = f"within limits; the step's interval runs {elapsed_s:.0f} of {interval_s:.0f} s"
         return StepAnalysis("wait", [reason], stable, candidate, checks)
