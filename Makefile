@@ -15,8 +15,9 @@ $(STAMP):
 demo: $(STAMP)
 	$(BIN)/keel demo
 
+# two workers, one test file each at a time (a file's fixtures stay in one process)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def _run_setup_script(name: str) -> None:
+    """Run ``scripts/NAME`` under a lock: the suite's workers may all find the service missing
+    at once, and two apt-get installs (or two cluster starts) at once fail."""
+    lock = Path(tempfile.gettempdir()) / f"keel-{name}.lock"
+    subprocess.run(["flock", str(lock), "bash", str(REPO / "scripts" / name)], check=False)
+
+
 def _pg_answers() -> bool:
     import psycopg
 
@@ -69,7 +77,7 @@ def _pg_answers() -> bool:
 def postgres() -> str:
     """PostgreSQL at 127.0.0.1:5432, started (or installed) when down; fails loudly, never skips."""
     if not _pg_answers():
-        subprocess.run(["bash", str(REPO / "scripts" / "ensure-postgres.sh")], check=False)
+        _run_setup_script("ensure-postgres.sh")
         deadline = time.monotonic() + 30
         while not _pg_answers() and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -127,7 +135,7 @@ def browser():  # type: ignore[no-untyped-def]
     is open, which would break every later test that starts its own (``asyncio.run``).
     """
     if not Path(CHROMIUM).exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], check=False)
+        _run_setup_script("ensure-chromium.sh")
         if not Path(CHROMIUM).exists():
             pytest.fail(f"{CHROMIUM} is missing and could not be installed")
     from playwright.sync_api import sync_playwright
