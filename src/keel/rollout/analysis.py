@@ -38,15 +38,14 @@ requests, and counting slow keys instead would ask another question, whose healt
 grows with the requests per key), and answers it as Rao and Scott did for clustered binary
 data: the slow and total row counts are divided by the design effect of the slow-request
 indicator over keys before the binomial test, so one slow customer's 20 requests weigh as
-about one observation, while slowness spread over many keys still breaches. The minimum size
-counts keys as well: a step waits until each version also has ``MIN_UNITS`` (30) units, as a
-cluster-robust variance needs some dozens of clusters (400 rows from 3 keys are 3
-observations) before it may pass. A breach does not wait for them: with a few keys the design
-effect is estimated from few clusters (or not at all: 1 with a single key), and rolling back on
-thin evidence is the safe error of the two (a good candidate is tried again; a bad one left in
-front of customers costs them), so a canary whose few keys fail far more than the stable
-version's rolls back at once. Each check's detail says which unit it used ("by 212 and 48
-keys" or "by rows").
+about one observation, while slowness spread over many keys still breaches. With fewer than
+``MIN_UNITS`` (30) keys on a side (400 rows from 3 keys are 3 observations) the checks still
+run: the design effect is then estimated from few clusters (or not at all: 1 with a single
+key), which errs towards rolling back, the safe error of the two, and a canary whose few keys
+fail far more than the stable version's rolls back at once. A step that passes so says that it
+saw few keys: its checks could only see a large regression. (Waiting for 30 keys instead would
+hold forever a deployment routed by a handful of keys, such as a lender's branches.) Each
+check's detail says which unit it used ("by 212 and 48 keys" or "by rows").
 
 The verdict is ``wait`` until both versions have ``min_rows_per_step`` rows, ``breach`` as
 soon as a limit is breached (even before the step's interval is over: a regression is rolled
@@ -293,18 +292,24 @@ def analyse_step(
     breaches = [c.detail for c in checks if c.breached]
     if breaches:
         return StepAnalysis("breach", breaches, stable, candidate, checks)
-    keyed = [v for v in (stable, candidate) if v.unit != "rows"]
-    if keyed and min(v.units for v in keyed) < MIN_UNITS:
-        reason = (
-            f"within limits, waiting for keys: stable {stable.units:,} {stable.unit}, candidate "
-            f"{candidate.units:,} {candidate.unit} of the {MIN_UNITS} each needs to pass (the "
-            "rows of one key are alike)"
-        )
-        return StepAnalysis("wait", [reason], stable, candidate, checks)
+    caution = _few_keys(stable, candidate)
     if elapsed_s < interval_s:
         reason = f"within limits; the step's interval runs {elapsed_s:.0f} of {interval_s:.0f} s"
-        return StepAnalysis("wait", [reason], stable, candidate, checks)
-    return StepAnalysis("pass", [c.detail for c in checks], stable, candidate, checks)
+        return StepAnalysis("wait", [reason, *caution], stable, candidate, checks)
+    return StepAnalysis("pass", [*caution, *[c.detail for c in checks]], stable, candidate, checks)
+
+
+def _few_keys(stable: VariantStats, candidate: VariantStats) -> list[str]:
+    """A caution when a side's rows come from fewer than ``MIN_UNITS`` keys: its checks had
+    little power (the rows of one key are alike), which a pass should say."""
+    keyed = [v for v in (stable, candidate) if v.unit != "rows"]
+    if not keyed or min(v.units for v in keyed) >= MIN_UNITS:
+        return []
+    return [
+        f"few keys: stable {stable.units:,} {stable.unit}, candidate {candidate.units:,} "
+        f"{candidate.unit} (under {MIN_UNITS} a side, the rows of one key are alike, so the "
+        "checks could only see a large regression)"
+    ]
 
 
 def shadow_agreement(stable_rows: pd.DataFrame, candidate_rows: pd.DataFrame) -> dict[str, Any]:
