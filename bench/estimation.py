@@ -1,8 +1,9 @@
 """Benchmark: Keel's label-free estimate (CBPE) against NannyML's, same chunks, same scores.
 
-Run ``.venv/bin/python bench/estimation.py`` (a few minutes) or with ``--quick`` (under a minute
-once NannyML's venv exists); ``--no-nannyml`` leaves NannyML out. Progress goes to stderr; the
-answer is one line of JSON on stdout.
+Run ``.venv/bin/python bench/estimation.py`` (about 15 minutes on 2 cores: five draws of each
+case) or with ``--quick`` (one smaller draw of each: a few minutes once NannyML's venv exists);
+``--no-nannyml`` leaves NannyML out. Progress goes to stderr; the answer is one line of JSON on
+stdout.
 
 What
 - Cases, each a binary classifier (scikit-learn's HistGradientBoostingClassifier, 100 trees, 50
@@ -37,7 +38,7 @@ What
   the same scores: ``CBPE(metrics=["accuracy", "roc_auc"], chunk_size=N)``, its defaults
   otherwise (its bands are +-3 sampling errors, its thresholds the reference chunks' mean +-3
   standard deviations). Its usage reporting is switched off.
-- Replicates: each case is drawn ``--replicates`` times (5; 2 with ``--quick``), each with its
+- Replicates: each case is drawn ``--replicates`` times (5; 1 with ``--quick``), each with its
   own seed: new simulated rows (or a new split of the credit table), a new model, new chunks.
   One draw decides little: an isotonic map learnt from 10,000 rows moves by about as much as
   the gap between two ways of building it, so the figures pool every replicate's chunks, and
@@ -554,11 +555,11 @@ def main() -> None:
         "--replicates",
         type=int,
         default=None,
-        help="independent draws of each case (default 5, 2 with --quick)",
+        help="independent draws of each case (default 5, 1 with --quick)",
     )
     args = parser.parse_args()
     if args.replicates is None:
-        args.replicates = 2 if args.quick else 5
+        args.replicates = 1 if args.quick else 5
     started = time.perf_counter()
     python = None if args.no_nannyml else nannyml_python()
     load = [os.getloadavg()[0]]
