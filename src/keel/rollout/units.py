@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from keel.monitoring.references import Reference
 
 __all__ = [
+    "UNANSWERED",
     "Unit",
     "UnitCounts",
     "UnitOutcomes",
@@ -55,6 +56,9 @@ __all__ = [
     "unit_count",
     "unit_of",
 ]
+
+#: rows with no prediction: the model raised, or the input policy rejected the row
+UNANSWERED = ("error", "rejected")
 
 Unit = Literal["keys", "rows", "keys and rows"]
 KEY = "entity_key"
@@ -201,7 +205,6 @@ def accuracy_outcomes(
 ) -> UnitOutcomes:
     """Right answers per unit among the answered rows with a label of one of the classes."""
     from keel.monitoring.performance import join_labels, outcomes
-    from keel.rollout.variant_stats import UNANSWERED
 
     if reference.task == "regression":  # no right or wrong to count
         return _summed(np.array([], dtype=bool), np.array([], dtype="int64"))

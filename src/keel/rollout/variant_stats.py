@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keel.errors import InvalidInput
-from keel.rollout.units import accuracy_outcomes, by_unit, error_outcomes, unit_count
+from keel.rollout.units import UNANSWERED, accuracy_outcomes, by_unit, error_outcomes, unit_count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from keel.monitoring.references import Reference
 
 __all__ = ["UNANSWERED", "VariantStats", "stats_of"]
-
-#: rows with no prediction: the model raised, or the input policy rejected the row
-UNANSWERED = ("error", "rejected")
 
 
 @dataclass(frozen=True)
