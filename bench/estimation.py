@@ -212,7 +212,6 @@ def keel_case(workdir: Path, case: dict[str, Any]) -> dict[str, Any]:
 
     import keel
     from keel.domain.policy import Policy
-    from keel.monitoring.estimation import estimate_performance
     from keel.monitoring.runner import References
 
     target, features, chunk = case["target"], case["features"], case["chunk"]
@@ -262,31 +261,31 @@ def keel_case(workdir: Path, case: dict[str, Any]) -> dict[str, Any]:
                 "chunks": chunks,
                 "realized": realized_of(truth, prediction, score, chunk),
             }
+            rows = analysis[features].assign(prediction=prediction, score=score)
             for label, ref in built.items():
                 started = time.perf_counter()
                 estimates = [
-                    estimate_performance(
-                        prediction[i * chunk : (i + 1) * chunk],
-                        score[i * chunk : (i + 1) * chunk],
-                        ref.classes,
-                        ref.calibrator,
-                        seed=i,
-                    )
+                    window_estimate(rows.iloc[i * chunk : (i + 1) * chunk], ref, seed=i)
                     for i in range(chunks)
                 ]
                 estimate_s = time.perf_counter() - started
+                side_shift = [e.get("shift", {}) for e in estimates]
                 assert ref.limits is not None
                 side: dict[str, Any] = {
                     "estimate_s": estimate_s,
                     "wall_s": out[f"{label}_build_s"] + estimate_s,
+                    "reweighted": sum(bool(s.get("weighted")) for s in side_shift),
+                    "effective_rows": [
+                        s["effective_rows"] for s in side_shift if s.get("weighted")
+                    ],
                 }
                 for metric in METRICS:
                     limit = ref.limits.metrics[metric].limit([chunk])
-                    values = [e.metrics[metric] for e in estimates]
+                    values = [e["metrics"][metric] for e in estimates]
                     side[metric] = {
                         "value": values,
-                        "low": [e.bands[metric][0] for e in estimates],
-                        "high": [e.bands[metric][1] for e in estimates],
+                        "low": [(e["bands"][metric] or [np.nan])[0] for e in estimates],
+                        "high": [(e["bands"][metric] or [np.nan, np.nan])[1] for e in estimates],
                         "limit": limit,
                         "alert": [v < limit for v in values],
                     }
@@ -297,10 +296,22 @@ def keel_case(workdir: Path, case: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def window_estimate(rows: pd.DataFrame, reference: Any, seed: int) -> dict[str, Any]:
+    """What a monitoring run records for a window of ``rows`` (features, prediction, score):
+    the inputs' drift checks under the default policy decide whether the estimate reweights the
+    reference's held-out rows (``keel.monitoring.window_estimate``)."""
+    from keel.domain.policy import Policy
+    from keel.monitoring.drift import detect_drift
+    from keel.monitoring.window_estimate import estimate_window
+    from keel.monitoring.window_record import drift_config
+
+    rules = Policy.parse({}).monitoring.drift
+    drift = detect_drift(reference.inputs, rows[reference.features], drift_config(rules, seed=seed))
+    return estimate_window(rows, reference, rules, shifted=drift.alarm, seed=seed)
+
+
 def false_positives(case: dict[str, Any], model: Any, built: Any, chunk: int) -> dict[str, Any]:
     """The default reference's three rules over ``FP_WINDOWS`` fresh no-shift windows."""
-    from keel.monitoring.estimation import estimate_performance
-
     rng = np.random.default_rng(SEED + 1 + 100 * case["replicate"])
     features, target = case["features"], case["target"]
     rules = {
@@ -315,13 +326,12 @@ def false_positives(case: dict[str, Any], model: Any, built: Any, chunk: int) ->
         window = case["fresh"](rng, chunk)
         score = model.predict_proba(window[features])[:, 1]
         prediction = model.predict(window[features])
-        estimate = estimate_performance(
-            prediction, score, built.classes, built.calibrator, draws=1, seed=index
-        )
+        rows = window[features].assign(prediction=prediction, score=score)
+        estimate = window_estimate(rows, built, seed=index)["metrics"]
         values = {
             "accuracy below reference": float(np.mean(prediction == window[target].to_numpy())),
-            "estimated_accuracy below reference": estimate.metrics["accuracy"],
-            "estimated_roc_auc below reference": estimate.metrics["roc_auc"],
+            "estimated_accuracy below reference": estimate["accuracy"],
+            "estimated_roc_auc below reference": estimate["roc_auc"],
         }
         hits = [rule for rule in rules if values[rule] < limits[rule]]
         for rule in hits:
@@ -433,6 +443,12 @@ def summarise(
         sides = [measured[label] for measured, _ in replicates]
         out[f"keel_{label}"] = figures(_pooled_side(sides), realized, fell)
         out[f"keel_{label}_wall_s"] = sum(side["wall_s"] for side in sides)
+        # chunks whose inputs drifted and whose estimate reweighted the held-out rows
+        out[f"keel_{label}_reweighted_chunks"] = sum(side["reweighted"] for side in sides)
+        effective = [x for side in sides for x in side["effective_rows"]]
+        out[f"keel_{label}_effective_rows_median"] = (
+            float(np.median(effective)) if effective else None
+        )
         out[f"keel_{label}_accuracy_mae_by_replicate"] = [
             figures(side, measured["realized"], _fell(measured))["accuracy"]["mae"]
             for side, (measured, _) in zip(sides, replicates, strict=True)

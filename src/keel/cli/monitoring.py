@@ -122,6 +122,7 @@ def windows(
             "accuracy",
             "majority",
             "estimated",
+            "reweighted",
             "drifted",
             "p99 ms",
             "cost/1k",
@@ -137,6 +138,9 @@ def windows(
                 # "always the most frequent class" on the same labelled rows: the floor
                 ((w["performance"].get("baselines") or {}).get("majority") or {}).get("accuracy"),
                 (w["estimate"].get("metrics") or {}).get("accuracy"),
+                # the inputs shifted: the estimate's calibration was refitted on held-out
+                # rows weighted like the window's; this many rows' worth
+                _reweighted(w["estimate"]),
                 len(w["drift"].get("drifted", [])),
                 w["operations"].get("latency_p99_ms"),
                 w["operations"].get("cost_per_1k"),
@@ -145,6 +149,11 @@ def windows(
         ),
         title=f"windows of {model}",
     )
+
+
+def _reweighted(estimate: dict[str, Any]) -> str:
+    shift = estimate.get("shift") or {}
+    return f"{shift['effective_rows']:,.0f} rows" if shift.get("weighted") else ""
 
 
 @monitor_app.command("report")

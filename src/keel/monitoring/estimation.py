@@ -202,6 +202,7 @@ def fit_calibration(
     *,
     resamples: int = CALIBRATION_RESAMPLES,
     seed: int = 0,
+    sample_weight: Sequence[float] | np.ndarray | None = None,
 ) -> Calibrator:
     """Learn the score-to-probability map on reference rows that have labels.
 
@@ -211,6 +212,9 @@ def fit_calibration(
     the identity calibrator comes back, and estimates then take the scores at their word.
     The rows must be ones the model did not train on (see the module notes). ``resamples``
     seeded bootstrap refits measure the fit's own uncertainty (0: none kept).
+    ``sample_weight`` weights the rows (importance weights that make the reference look like a
+    shifted window, ``keel.monitoring.shift_weights``); the refits resample rows with their
+    weights, so a few heavy rows make a wide band, as they should.
     """
     plain = _classes(classes)
     if y_true is None:
@@ -224,8 +228,9 @@ def fit_calibration(
             f"y_true, y_pred and score differ in length: "
             f"{len(truth)}, {len(predicted)}, {len(scores)}",
         )
-    keep = ~(_missing(truth) | np.isnan(scores))
-    truth, predicted, scores = truth[keep], predicted[keep], scores[keep]
+    weight = _weights(sample_weight, len(scores))
+    keep = ~(_missing(truth) | np.isnan(scores)) & (weight > 0)
+    truth, predicted, scores, weight = truth[keep], predicted[keep], scores[keep], weight[keep]
     if len(truth) == 0:
         return Calibrator.identity(plain)
     _check_members("y_true", truth, plain)
@@ -238,7 +243,7 @@ def fit_calibration(
         return IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
 
     outcome = target.astype(float)
-    fitted = isotonic().fit(scores, outcome)
+    fitted = isotonic().fit(scores, outcome, sample_weight=weight)
     grid: tuple[float, ...] = ()
     shifts: list[tuple[float, ...]] = []
     if resamples > 0 and len(scores) > 1:
@@ -248,7 +253,7 @@ def fit_calibration(
         rng = np.random.default_rng(seed)
         for _ in range(resamples):
             pick = rng.integers(0, len(scores), len(scores))
-            refit = isotonic().fit(scores[pick], outcome[pick])
+            refit = isotonic().fit(scores[pick], outcome[pick], sample_weight=weight[pick])
             shifts.append(tuple(float(d) for d in refit.predict(levels) - at_grid))
     return Calibrator(
         task=task,
@@ -487,6 +492,22 @@ def _scores(score: Sequence[float] | np.ndarray) -> np.ndarray:
             "score", f"must be probabilities in [0, 1]; {int(outside.sum())} are not"
         )
     return scores
+
+
+def _weights(sample_weight: Sequence[float] | np.ndarray | None, rows: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(rows)
+    try:
+        weight = np.asarray(sample_weight, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput("sample_weight", f"must be numbers: {exc}") from exc
+    if weight.shape != (rows,):
+        raise InvalidInput(
+            "sample_weight", f"must hold one weight per row ({rows}): {weight.shape}"
+        )
+    if not np.isfinite(weight).all() or (weight < 0).any():
+        raise InvalidInput("sample_weight", "must be finite and not negative")
+    return weight
 
 
 def _missing(values: np.ndarray) -> np.ndarray:

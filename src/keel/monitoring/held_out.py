@@ -78,6 +78,8 @@ class HeldOut:
     score: np.ndarray | None = None
     folds: int = 0
     note: str = ""
+    #: the rows' features, in the order of ``truth`` (what a shifted window reweights)
+    inputs: pd.DataFrame | None = None
 
     @property
     def rows(self) -> int:
@@ -186,7 +188,11 @@ def collect(
     shown = plan.snapshot.ref if plan.snapshot is not None else None
     if plan.source == "reference":
         truth = sample[plan.target].to_numpy()
-        return _labelled(HeldOut(plan.source, shown, truth, np.asarray(prediction), score))
+        return _labelled(
+            HeldOut(
+                plan.source, shown, truth, np.asarray(prediction), score, inputs=sample[features]
+            )
+        )
     if plan.source == "out-of-fold":
         return _out_of_fold(
             model, version, policy, frame, sample, classes, features, plan.target, shown
@@ -208,7 +214,9 @@ def collect(
     if found_classes != classes:
         return HeldOut("none", note=f"{shown} gave other classes than the reference")
     truth = other[plan.target].to_numpy()
-    return _labelled(HeldOut(plan.source, shown, truth, np.asarray(found), found_score))
+    return _labelled(
+        HeldOut(plan.source, shown, truth, np.asarray(found), found_score, inputs=other[features])
+    )
 
 
 def _labelled(held: HeldOut) -> HeldOut:
@@ -222,6 +230,8 @@ def _labelled(held: HeldOut) -> HeldOut:
     held.truth, held.prediction = held.truth[keep], held.prediction[keep]
     if held.score is not None:
         held.score = held.score[keep]
+    if held.inputs is not None:
+        held.inputs = held.inputs[keep]
     return held
 
 
@@ -279,10 +289,12 @@ def _folds(
     target: str,
     shown: str | None,
 ) -> HeldOut:
+    import pandas as pd
+
     from keel.monitoring.scoring import model_outputs
     from keel.registry.loaded import LoadedModel
 
-    truth, predictions, scores = [], [], []
+    truth, predictions, scores, inputs = [], [], [], []
     for fold in range(FOLDS):
         scored = labelled[fold_of == fold]
         rest = frame.drop(index=scored.index)
@@ -298,6 +310,7 @@ def _folds(
         if found != classes or score is None:
             return HeldOut("none", note=f"a refit on a fold gave other classes; {NAME_ONE}")
         truth.append(scored[target].to_numpy())
+        inputs.append(scored[features])
         predictions.append(np.asarray(prediction))
         scores.append(score)
     return HeldOut(
@@ -308,4 +321,5 @@ def _folds(
         np.concatenate(scores),
         folds=FOLDS,
         note=f"{FOLDS} refits on the training snapshot, each scoring the rows it left out",
+        inputs=pd.concat(inputs),
     )

@@ -38,13 +38,14 @@ from keel.store.database import Database, insert_ignore
 from keel.store.schema import drift_references, snapshots
 
 if TYPE_CHECKING:
+    from keel.monitoring.calibration_sample import CalibrationSample
     from keel.monitoring.drift import ReferenceProfile
     from keel.monitoring.estimation import Calibrator
     from keel.monitoring.held_out import HeldOut, Plan
     from keel.monitoring.reference_limits import ReferenceLimits
 
 #: bump when the stored layout changes, so old references are rebuilt rather than misread
-FORMAT = 2  # 2: calibrator from held-out rows with bootstrap refits; limits; calibration
+FORMAT = 3  # 2: calibrator from held-out rows with bootstrap refits; limits; 3: their sample
 #: the model scores at most this many reference rows (outputs and calibration)
 OUTPUT_SAMPLE = 50_000
 
@@ -66,6 +67,8 @@ class Reference:
     #: where the calibrator and the limits learnt from (``keel.monitoring.held_out``)
     calibration: dict[str, Any] = field(default_factory=dict)
     limits: ReferenceLimits | None = None
+    #: the calibrator's held-out rows, for windows whose inputs shifted
+    calibration_sample: CalibrationSample | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,10 +85,14 @@ class Reference:
             "rows": self.rows,
             "calibration": self.calibration,
             "limits": self.limits.to_dict() if self.limits is not None else None,
+            "calibration_sample": None
+            if self.calibration_sample is None
+            else self.calibration_sample.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reference:
+        from keel.monitoring.calibration_sample import CalibrationSample
         from keel.monitoring.drift import ReferenceProfile
         from keel.monitoring.estimation import Calibrator
         from keel.monitoring.reference_limits import ReferenceLimits
@@ -96,6 +103,7 @@ class Reference:
         inputs = ReferenceProfile.from_dict(data["inputs"])
         calibrator = data.get("calibrator")
         limits = data.get("limits")
+        sample = data.get("calibration_sample")
         return cls(
             snapshot=data["snapshot"],
             task=data["task"],
@@ -109,6 +117,7 @@ class Reference:
             rows=int(data["rows"]),
             calibration=dict(data.get("calibration") or {}),
             limits=None if limits is None else ReferenceLimits.from_dict(limits),
+            calibration_sample=None if sample is None else CalibrationSample.from_dict(sample),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -273,7 +282,9 @@ def build_reference(
         sample_rows=OUTPUT_SAMPLE,
     )
     scored = task == "classification" and score is not None and target is not None
-    calibrator, limits = _learnt_from(held, task, classes, policy, scored=scored)
+    calibrator, limits, calibration_sample = _learnt_from(
+        held, task, classes, policy, inputs, scored=scored
+    )
     return Reference(
         snapshot=snapshot.ref,
         task=task,
@@ -287,21 +298,30 @@ def build_reference(
         rows=len(frame),
         calibration=held.describe(),
         limits=limits,
+        calibration_sample=calibration_sample,
     )
 
 
 def _learnt_from(
-    held: HeldOut, task: str, classes: list[Any], policy: Policy, *, scored: bool
-) -> tuple[Calibrator | None, ReferenceLimits | None]:
-    """The calibrator (a classifier with scores and labels) and the limits, from the held-out
-    rows; with none held out, the identity calibrator (scores taken at their word, never a map
-    learnt on training rows) and no limits."""
+    held: HeldOut,
+    task: str,
+    classes: list[Any],
+    policy: Policy,
+    profile: ReferenceProfile,
+    *,
+    scored: bool,
+) -> tuple[Calibrator | None, ReferenceLimits | None, CalibrationSample | None]:
+    """The calibrator (a classifier with scores and labels), the limits and a sample of the rows
+    the calibrator learnt from, coded like ``profile``, from the held-out rows; with none held
+    out, the identity calibrator (scores taken at their word, never a map learnt on training
+    rows), no limits and no sample."""
+    from keel.monitoring.calibration_sample import CalibrationSample
     from keel.monitoring.estimation import Calibrator, fit_calibration
     from keel.monitoring.held_out import HeldOut
     from keel.monitoring.reference_limits import build_limits
 
     if held.truth is None or held.prediction is None or held.rows == 0:
-        return (Calibrator.identity(classes) if scored else None), None
+        return (Calibrator.identity(classes) if scored else None), None, None
     if task == "classification":  # labels as the classes' values ("1" logged for 1 counts)
         lookup = {str(c): c for c in classes}
         known = np.array([str(t) in lookup for t in held.truth], dtype=bool)
@@ -314,13 +334,19 @@ def _learnt_from(
             None if held.score is None else held.score[known],
             held.folds,
             held.note,
+            None if held.inputs is None else held.inputs[known],
         )
         if held.rows == 0:
-            return (Calibrator.identity(classes) if scored else None), None
+            return (Calibrator.identity(classes) if scored else None), None, None
     assert held.truth is not None and held.prediction is not None
-    calibrator = None
+    calibrator: Calibrator | None = None
+    sample: CalibrationSample | None = None
     if task == "classification" and held.score is not None:
         calibrator = fit_calibration(held.truth, held.prediction, held.score, classes)
+        if held.inputs is not None:
+            sample = CalibrationSample.build(
+                profile, held.inputs, held.truth, held.prediction, held.score, classes
+            )
     limits = build_limits(
         task,
         classes,
@@ -330,4 +356,4 @@ def _learnt_from(
         chunk_rows=policy.monitoring.window.rows,
         source=held.source,
     )
-    return calibrator, limits
+    return calibrator, limits, sample

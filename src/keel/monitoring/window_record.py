@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from keel.domain.policy import INPUT_CHECKS, DriftRules, Policy
 from keel.monitoring.input_quality import input_quality
 from keel.monitoring.operations import operations
 from keel.monitoring.references import Reference
+from keel.monitoring.window_estimate import estimate_window
 from keel.store.artifacts import ArtifactStore
 
 INDEX_COLUMNS = ["request_id", "timestamp", "prediction", "score"]
@@ -117,20 +117,6 @@ def _outputs_drift(
     return dict(report.to_dict())
 
 
-def _estimate(window: pd.DataFrame, reference: Reference) -> dict[str, Any]:
-    from keel.monitoring.estimation import estimate_performance
-
-    if reference.task != "classification" or "score" not in window:
-        return {}
-    scores = window["score"].to_numpy(dtype="float64", na_value=np.nan)
-    if np.isnan(scores).all():
-        return {"skipped": "no scores logged"}
-    estimate = estimate_performance(
-        window["prediction"].to_numpy(), scores, reference.classes, reference.calibrator
-    )
-    return dict(estimate.to_dict())
-
-
 def measure_window(
     artifacts: ArtifactStore,
     window: pd.DataFrame,
@@ -172,7 +158,11 @@ def measure_window(
         index_sha256=artifacts.put(buffer.getvalue()),
         reference=reference.summary(),
         drift=drift,
-        estimate=_estimate(ok, reference) if len(ok) else {},
+        estimate=estimate_window(
+            ok, reference, rules, shifted=bool(inputs and inputs.alarm), seed=seed
+        )
+        if len(ok)
+        else {},
         operations=operations(
             window, cpu_hour_price=cost.cpu_hour_price, request_price=cost.request_price
         ),

@@ -50,7 +50,6 @@ from keel.monitoring.drift.reference import (
     MISSING_CODE,
     ReferenceProfile,
     category_codes,
-    numeric_codes,
 )
 from keel.monitoring.drift.results import DriftConfig, DriftReport, FeatureDrift
 from keel.monitoring.drift.summary import CategoricalSummary, ColumnSummary, Kind, NumericSummary
@@ -238,7 +237,7 @@ def _multivariate(
     )
     if isinstance(reference, ReferenceProfile):
         ref_matrix = reference.sample_matrix(names)
-        cur_matrix = _profile_codes(reference, current, names, rows)
+        cur_matrix = reference.coded(current, names, rows)
     else:
         size = min(config.sample_rows, len(reference))
         ref_rows = np.sort(
@@ -259,26 +258,6 @@ def _multivariate(
         "folds": result.folds,
         "features": names,
     }, None
-
-
-def _profile_codes(
-    profile: ReferenceProfile, current: pd.DataFrame, names: list[str], rows: np.ndarray
-) -> np.ndarray:
-    """The sampled window rows coded like the profile's sample."""
-    matrix = np.empty((rows.size, len(names)), dtype=np.float64)
-    for j, name in enumerate(names):
-        column = current[name].iloc[rows]
-        summary = profile.columns[name]
-        if isinstance(summary, NumericSummary):
-            values = as_floats(column)
-            assert values is not None  # the column was tested
-            codes = numeric_codes(values, summary.grid)
-        else:
-            known = len(summary.categories)
-            unknown = known if summary.other else known + 1  # "other" or new
-            codes = category_codes(column.tolist(), summary.categories, unknown)
-        matrix[:, j] = np.where(codes == MISSING_CODE, np.nan, codes)
-    return matrix
 
 
 def _raw_matrices(

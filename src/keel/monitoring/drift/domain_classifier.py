@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DomainResult", "auc_above_chance", "domain_classifier"]
+__all__ = ["DomainResult", "auc_above_chance", "domain_classifier", "domain_scores"]
 
 #: the smallest number of rows on each side the classifier is fitted with
 MIN_ROWS = 20
@@ -74,6 +74,17 @@ def domain_classifier(
 
     Both need at least :data:`MIN_ROWS` rows (``ValueError`` otherwise).
     """
+    scores = domain_scores(reference, current, seed=seed, folds=folds)
+    n_ref = len(reference)
+    auc, p = auc_above_chance(scores[:n_ref], scores[n_ref:])
+    return DomainResult(auc, p, n_ref, len(current), folds)
+
+
+def domain_scores(
+    reference: np.ndarray, current: np.ndarray, *, seed: int = 0, folds: int = 2
+) -> np.ndarray:
+    """Every row's out-of-fold P(current | row): the reference rows first, then the current
+    ones. Both sides need at least :data:`MIN_ROWS` rows (``ValueError`` otherwise)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
@@ -99,5 +110,4 @@ def domain_classifier(
             )
             model.fit(x[train], y[train])
             scores[test] = model.predict_proba(x[test])[:, 1]
-    auc, p = auc_above_chance(scores[:n_ref], scores[n_ref:])
-    return DomainResult(auc, p, n_ref, n_cur, folds)
+    return scores

@@ -153,6 +153,29 @@ class ReferenceProfile:
             matrix[:, j] = np.where(codes == MISSING_CODE, np.nan, codes)
         return matrix
 
+    def coded(
+        self, frame: pd.DataFrame, names: Sequence[str], rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Rows of ``frame`` (all, or the positions ``rows``) coded like the sample: the bin code
+        of a number on its column's grid, a category's position (new ones as ``other`` or after
+        the known ones), NaN where missing. Every name must be a profiled column."""
+        picked = frame if rows is None else frame.iloc[rows]
+        matrix = np.empty((len(picked), len(names)), dtype=np.float64)
+        for j, name in enumerate(names):
+            column = picked[name]
+            summary = self.columns[name]
+            if isinstance(summary, NumericSummary):
+                values = as_floats(column)
+                if values is None:
+                    raise InvalidInput(name, "holds values that are not numbers")
+                codes = numeric_codes(values, summary.grid)
+            else:
+                known = len(summary.categories)
+                unknown = known if summary.other else known + 1  # "other" or new
+                codes = category_codes(column.tolist(), summary.categories, unknown)
+            matrix[:, j] = np.where(codes == MISSING_CODE, np.nan, codes)
+        return matrix
+
 
 def numeric_codes(values: np.ndarray, grid: Grid | None) -> np.ndarray:
     """Bin codes of float values (infinite ones in the outer bins), ``MISSING_CODE`` for NaN."""
