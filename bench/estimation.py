@@ -29,7 +29,10 @@ What
   version's monitoring reference is built (``keel.monitoring.references``) twice: with Keel's
   DEFAULT policy (the reference is the training snapshot, so the calibrator and limits learn
   from out-of-fold scores of 5 refits) and with ``monitoring.reference`` naming the held-out
-  snapshot. Each chunk is estimated with ``estimate_performance`` (95% bands). Alerts: the
+  snapshot. Each chunk is estimated as a monitoring run estimates a window
+  (``keel.monitoring.window_estimate``, 95% bands): the default policy's drift checks run on
+  its inputs, and when they alarm the calibrator is refitted on the reference's held-out rows
+  weighted like the chunk (``keel.monitoring.shift_weights``). Alerts: the
   chunk's estimate below the limit of ``estimated_accuracy below reference`` /
   ``estimated_roc_auc below reference`` at the chunk's size (``keel.monitoring.reference_limits``).
 - NannyML (``.bench/nannyml``, created with pip when missing: ``nannyml==0.13.1``, the newest

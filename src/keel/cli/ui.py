@@ -24,7 +24,7 @@ def dashboard_app(settings: Settings) -> FastAPI:
     from fastapi.responses import RedirectResponse
 
     from keel.web.dashboard import create_dashboard
-    from keel.web.dashboard.app import dashboard_of
+    from keel.web.dashboard.state import dashboard_of
 
     dashboard = create_dashboard(settings)
 

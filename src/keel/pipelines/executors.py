@@ -13,6 +13,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from keel.errors import InvalidInput
+from keel.pipelines.pickled import call_pickled, unpickled
 
 __all__ = ["EXECUTORS", "Executor", "InlineExecutor", "ProcessExecutor", "make_executor"]
 
@@ -44,30 +45,6 @@ class InlineExecutor:
         pass
 
 
-def call_pickled(payload: bytes) -> bytes:
-    """Run a cloudpickled ``(fn, kwargs)`` and return the cloudpickled result (worker side)."""
-    import cloudpickle
-
-    fn, kwargs = cloudpickle.loads(payload)
-    return cloudpickle.dumps(fn(**kwargs))
-
-
-def _unpickled(source: Future[bytes]) -> Future[Any]:
-    import cloudpickle
-
-    target: Future[Any] = Future()
-
-    def done(finished: Future[bytes]) -> None:
-        error = finished.exception()
-        if error is not None:
-            target.set_exception(error)
-        else:
-            target.set_result(cloudpickle.loads(finished.result()))
-
-    source.add_done_callback(done)
-    return target
-
-
 class ProcessExecutor:
     """A pool of fresh ("spawn") worker processes on this machine, for CPU-bound steps.
 
@@ -88,7 +65,7 @@ class ProcessExecutor:
     def submit(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Future[Any]:
         import cloudpickle
 
-        return _unpickled(self._pool.submit(call_pickled, cloudpickle.dumps((fn, kwargs))))
+        return unpickled(self._pool.submit(call_pickled, cloudpickle.dumps((fn, kwargs))))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

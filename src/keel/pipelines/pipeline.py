@@ -261,6 +261,7 @@ class Pipeline:
                     actor=client.actor,
                     params=params,
                     artifact_options=dict(settings.artifact_options),
+                    client_class=type(client),
                 )
             elif need in params:
                 kwargs[need] = params[need]

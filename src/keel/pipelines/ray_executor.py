@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from keel.errors import InvalidInput
-from keel.pipelines.executors import _unpickled, call_pickled
+from keel.pipelines.pickled import call_pickled, unpickled
 
 __all__ = ["RayExecutor"]
 
@@ -42,7 +42,7 @@ class RayExecutor:
         import cloudpickle
 
         reference = self._task.remote(cloudpickle.dumps((fn, kwargs)))
-        return _unpickled(_cause(reference.future()))
+        return unpickled(_cause(reference.future()))
 
     def close(self) -> None:
         if self._started_here:

@@ -50,19 +50,27 @@ class StepContext:
     actor: str
     params: dict[str, Any] = field(default_factory=dict)
     artifact_options: dict[str, Any] = field(default_factory=dict)
+    #: what opens a client on the run's store: the class of the client that started the run,
+    #: handed in by the pipeline (it travels by reference, like the step's own function)
+    client_class: type | None = None
 
     def client(self) -> Any:
         """A :class:`keel.Client` on the run's store (close it when done)."""
-        from keel.client import Client
         from keel.settings import Settings
 
+        if self.client_class is None:
+            raise InvalidInput(
+                "context",
+                "was not made by a pipeline run, so it cannot open a client; "
+                "open keel.Client(settings) yourself",
+            )
         settings = Settings(
             store_url=self.store_url,
             artifacts=self.artifacts,
             actor=self.actor,
             artifact_options=self.artifact_options,
         )
-        return Client(settings=settings)
+        return self.client_class(settings=settings)
 
 
 @dataclass(frozen=True)

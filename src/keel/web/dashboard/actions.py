@@ -18,7 +18,7 @@ from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
 from keel.serving.auth import Forbidden, Unauthorized
 from keel.serving.http import json_response
-from keel.web.dashboard.app import dashboard_of
+from keel.web.dashboard.state import dashboard_of
 from keel.web.dashboard.viewer import COOKIE, needs, token_of
 
 router = APIRouter(prefix="/api")

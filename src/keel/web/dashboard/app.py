@@ -10,7 +10,6 @@ network), and a few actions for holders of a ``deploy`` or ``admin`` token.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -21,24 +20,11 @@ from keel.serving.auth import TokenGate
 from keel.serving.http import install_error_handlers
 from keel.web.dashboard.audit_view import ChainWatcher
 from keel.web.dashboard.render import Renderer
+from keel.web.dashboard.state import Dashboard, dashboard_of
 
 if TYPE_CHECKING:
     from keel.client import Client
     from keel.settings import Settings
-
-
-@dataclass
-class Dashboard:
-    """What the dashboard's routes share (on ``app.state.dashboard``)."""
-
-    client: Client
-    renderer: Renderer
-    chain: ChainWatcher
-    owns_client: bool
-
-    def close(self) -> None:
-        if self.owns_client:
-            self.client.close()
 
 
 class ServerTiming:
@@ -133,10 +119,3 @@ def _pages_ask_to_sign_in(app: FastAPI) -> None:
         return HTMLResponse(text, status_code=exc.status)
 
     app.add_exception_handler(SignInNeeded, on_sign_in)
-
-
-def dashboard_of(app: Any) -> Dashboard:
-    found = getattr(app.state, "dashboard", None)
-    if not isinstance(found, Dashboard):
-        raise RuntimeError("the dashboard app was not created by create_dashboard")
-    return found

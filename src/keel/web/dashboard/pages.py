@@ -15,7 +15,7 @@ from keel.errors import InvalidInput, KeelError
 from keel.evaluation.report import to_html
 from keel.serving.http import status_of
 from keel.web.dashboard import audit_view, drift_view, model_view, overview, version_view
-from keel.web.dashboard.app import dashboard_of
+from keel.web.dashboard.state import dashboard_of
 from keel.web.dashboard.viewer import page_viewer
 
 router = APIRouter(dependencies=[Depends(page_viewer)])
