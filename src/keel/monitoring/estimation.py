@@ -29,7 +29,9 @@ accuracy estimate (see ``_calibration_error``). The accuracy band is normal with
 added;
 precision, recall, F1 and ROC AUC are ratios, so theirs come from a seeded parametric bootstrap
 whose draws take their labels from the calibrated probabilities of one refit each. What no band
-covers: a change in P(label | score) after the reference (concept drift).
+covers: a change in P(label | score) after the reference. Where the inputs moved, a monitoring
+run refits the map on the reference rows weighted like the window (``sample_weight``; see
+``keel.monitoring.window_estimate``), which restores it as long as P(label | inputs) held.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
