@@ -4,7 +4,7 @@ calibrator refitted on the same rows weighted like the window (``keel.monitoring
 A reference keeps at most ``ROWS`` of them (a seeded sample): their inputs coded like the
 reference profile's own sample (bin codes of numbers, positions of categories, see
 ``ReferenceProfile.coded``), the model's score and the label and prediction as positions in the
-classes. With 25 features that is about 0.5 MB before compression, stored packed in the
+classes. With 25 features that is about 1 MB before compression, stored packed in the
 reference's JSON.
 
 ``recalibrated`` is what a window uses: it codes the window's inputs the same way, asks the
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ROWS", "CalibrationSample"]
 
 #: held-out rows a reference keeps for reweighting, at most
-ROWS = 10_000
+ROWS = 20_000
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays

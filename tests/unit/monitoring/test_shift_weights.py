@@ -156,8 +156,8 @@ def test_estimate_window_reweights_only_a_shifted_window(setting: dict[str, obje
 def test_no_weight_exceeds_the_cap_and_they_average_one() -> None:
     rng = np.random.default_rng(3)
     reference = rng.normal(size=(1000, 2))
-    found = shift_weights(reference, rng.normal(2.0, 0.5, size=(500, 2)), cap=3.0)
-    assert found.weights is not None
+    found = shift_weights(reference, rng.normal(2.0, 0.5, size=(500, 2)), caps=(3.0,))
+    assert found.weights is not None and found.cap == 3.0
     assert found.weights.mean() == pytest.approx(1.0)
     assert found.weights.max() == pytest.approx(3.0)  # the cap binds ...
     assert np.sum(found.weights >= 3.0 - 1e-9) > 10  # ... on many rows
@@ -184,7 +184,12 @@ def test_weights_are_positive_finite_and_average_one(
         return
     assert np.isfinite(found.weights).all() and (found.weights > 0).all()
     assert found.weights.mean() == pytest.approx(1.0)
-    assert found.weights.max() <= shift_module.CAP * (1.0 + 1e-6)
+    assert found.cap in shift_module.CAPS
+    assert found.weights.max() <= found.cap * (1.0 + 1e-6)
+    # the loosest cap that keeps the weights worth a quarter of the rows, or the tightest
+    assert found.effective_rows >= shift_module.MIN_SHARE * rows or found.cap == min(
+        shift_module.CAPS
+    )
     assert 1.0 <= found.effective_rows <= rows + 1e-9
 
 
