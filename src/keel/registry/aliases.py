@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from keel.domain.entities import AliasMove, AliasPeriod, ModelVersion
-from keel.domain.names import ModelRef, validate_alias, validate_name, validate_version
+from keel.domain.names import CHAMPION, ModelRef, validate_alias, validate_name, validate_version
 from keel.errors import Conflict, GateFailed, InvalidInput, NotFound
 from keel.registry import audit
 from keel.registry.clock import utcnow
@@ -24,7 +24,6 @@ from keel.store.database import Database
 from keel.store.schema import alias_history, aliases, model_versions, models
 
 #: the alias whose moves the model's policy guards
-CHAMPION = "champion"
 
 
 def set_alias(

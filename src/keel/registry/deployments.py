@@ -22,15 +22,13 @@ from keel.domain.deployments import (
     validate_steps,
 )
 from keel.domain.durations import parse_duration
-from keel.domain.names import ModelRef, validate_name, validate_version
+from keel.domain.names import CHAMPION, ModelRef, validate_name, validate_version
 from keel.errors import Conflict, NotFound
 from keel.registry import audit
 from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, resolve_in
 from keel.store.database import Database
 from keel.store.schema import aliases, deployments, model_versions, models
-
-CHAMPION = "champion"
 
 
 def _row(row: Any) -> Deployment:

@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from keel.domain.deployments import STRATEGIES, Deployment, Status
-from keel.domain.names import validate_name, validate_version
+from keel.domain.names import CHAMPION, validate_name, validate_version
 from keel.domain.policy import Policy, Rollout
 from keel.errors import Conflict, InvalidInput, KeelError, NotFound
 from keel.registry import aliases, deployments, governance
@@ -67,7 +67,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
 _STAGED = ("canary", "ab", "replace")
 
 

@@ -1,5 +1,5 @@
-"""The pure helpers of ``bench/estimation.py``: the simulation's shift, the figures per method
-and the targets."""
+"""The pure helpers of ``bench/estimation.py`` (and its ``_estimation_figures``): the
+simulation's shift, the figures per method and the targets."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
-from estimation import figures, simulate, targets
+from _estimation_figures import figures, targets
+from estimation import simulate
 
 
 def test_the_shift_moves_rows_towards_the_boundary() -> None:
