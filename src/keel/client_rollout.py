@@ -61,7 +61,6 @@ class RolloutMethods:
         earned again first: the gates run against the current champion.
         """
         from keel.rollout.actions import deploy_with_policy
-        from keel.rollout.window import log_position
 
         return deploy_with_policy(
             self.db,
@@ -76,7 +75,7 @@ class RolloutMethods:
             reason=reason,
             force=force,
             now=now,
-            log_position=log_position(self.logs, model),
+            logs=self.logs,
             artifacts=self.artifacts,
         )
 

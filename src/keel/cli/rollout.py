@@ -92,12 +92,7 @@ def deploy(
     json: JsonOption = False,
 ) -> None:
     """Deploy a version: at once (replace), by canary steps, as an A/B test, or in the shadow."""
-    from keel.rollout.actions import deploy_with_policy
-
-    client = client_of(ctx)
-    made = deploy_with_policy(
-        client.db,
-        client.actor,
+    made = client_of(ctx).deploy(
         model,
         version,
         strategy=strategy,
@@ -107,7 +102,6 @@ def deploy(
         limits=_limits(limit),
         reason=reason,
         force=force,
-        artifacts=client.artifacts,
     )
     compared = made.baselines or {}
     if compared and not compared.get("beats"):  # under every profile, even one with no gates

@@ -52,6 +52,7 @@ from keel.rollout.blessing import (
 from keel.rollout.limits import Limits
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
+from keel.store.prediction_log import LogStore
 
 __all__ = [
     "CHAMPION",
@@ -182,14 +183,16 @@ def deploy_with_policy(
     reason: str = "",
     force: bool = False,
     now: datetime | None = None,
-    log_position: str | None = None,
+    logs: LogStore | None = None,
     artifacts: ArtifactStore | None = None,
 ) -> Deployment:
-    """``deploy`` with what is not given taken from the stored policy's rollout section (the
-    SDK's and the CLI's defaults): its strategy, its steps (when the strategy is the policy's),
-    its interval (a duration such as ``"10m"``, or seconds) and stickiness (A/B tests are
-    sticky unless told otherwise)."""
+    """``deploy`` with what is not given taken from the stored policy's rollout section: its
+    strategy, its steps (when the strategy is the policy's), its interval (a duration such as
+    ``"10m"``, or seconds) and stickiness (A/B tests are sticky unless told otherwise); with
+    ``logs``, the prediction log's position is recorded, so the analysis reads only the rows
+    served after the deployment started. Every door (SDK, CLI, HTTP) deploys through here."""
     from keel.domain.durations import parse_duration
+    from keel.rollout.window import log_position
 
     rollout: Rollout = (governance.get_policy(db, model) or Policy()).rollout
     chosen = strategy or rollout.strategy
@@ -209,7 +212,7 @@ def deploy_with_policy(
         reason=reason,
         force=force,
         now=now,
-        log_position=log_position,
+        log_position=None if logs is None else log_position(logs, model),
         artifacts=artifacts,
     )
 

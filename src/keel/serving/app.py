@@ -49,6 +49,7 @@ from keel.serving.served import quiet_feature_name_warning
 from keel.settings import Settings
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
+from keel.store.prediction_log import LogStore
 
 log = logging.getLogger("keel.serving")
 
@@ -68,6 +69,8 @@ class ServingContext:
     gate: TokenGate
     metrics: ServingMetrics
     recorder: PredictionRecorder
+    #: the prediction log (a deployment started over HTTP records its position)
+    logs: LogStore | None = None
     in_flight: int = 0
 
 
@@ -139,20 +142,18 @@ def create_app(
         db = Database(settings.store_url)
         install_for(db, settings)  # audited changes over HTTP keep the audit checkpoint too
         artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
+        logs = ParquetLogStore(settings.artifacts, **settings.artifact_options)
         writer: PredictionRecorder
         if recorder is not None:
             writer = recorder
         elif log_predictions and wal is not None:
             from keel.serving.wal import WriteAheadRecorder
 
-            logs = ParquetLogStore(settings.artifacts, **settings.artifact_options)
             ahead = WriteAheadRecorder(logs, wal)
             ahead.start()
             writer = ahead
         elif log_predictions:
-            writer = LogStoreRecorder(
-                ParquetLogStore(settings.artifacts, **settings.artifact_options)
-            )
+            writer = LogStoreRecorder(logs)
         else:
             writer = NullRecorder()
         holder: dict[str, ServingContext] = {}
@@ -170,7 +171,7 @@ def create_app(
         )
         gate = TokenGate(db, ttl_s=token_ttl_s)
         router = Router(cache, metrics)
-        ctx = ServingContext(settings, db, artifacts, cache, router, gate, metrics, writer)
+        ctx = ServingContext(settings, db, artifacts, cache, router, gate, metrics, writer, logs)
         holder["context"] = ctx
         app.state.keel = ctx
         app.state.keel_gate = gate

@@ -24,10 +24,10 @@ never accepted here; such models are registered with the SDK or ``keel models re
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from keel.domain.deployments import Strategy
 from keel.domain.names import ALIAS_PATTERN, MAX_VERSION, NAME_PATTERN
@@ -55,10 +55,20 @@ class DeployRequest(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False)
 
     version: Version
-    strategy: Strategy = Field(description="How the candidate reaches traffic.")
-    steps: list[float] | None = Field(None, description="Candidate traffic shares in percent.")
-    interval_s: float = Field(600.0, gt=0)
-    sticky: bool = False
+    # left out (or null): the policy's; the schema lists the strategies a client may send
+    strategy: Annotated[
+        Strategy | None,
+        WithJsonSchema({"type": "string", "enum": list(get_args(Strategy))}),
+    ] = Field(None, description="How the candidate reaches traffic (left out: the policy's).")
+    steps: list[float] | None = Field(
+        None, description="Candidate traffic shares in percent (default: the policy's)."
+    )
+    interval_s: float | None = Field(
+        None, gt=0, description="Seconds per step (default: the policy's interval)."
+    )
+    sticky: bool | None = Field(
+        None, description="Keep each entity key on one variant (default: the policy's)."
+    )
     limits: dict[str, Any] | None = None
     reason: Reason
     force: bool = Field(False, description="Replace past the policy (role admin).")
@@ -98,23 +108,24 @@ async def deploy(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    from keel.rollout.actions import deploy as start
+    from keel.rollout.actions import deploy_with_policy
 
     _admin_for_force(body.force, token)
     ctx = context(request)
     deployment = await _run(
-        start,
+        deploy_with_policy,
         ctx.db,
         _actor(ctx, token),
         name,
         body.version,
         strategy=body.strategy,
         steps=body.steps,
-        interval_s=body.interval_s,
+        interval=body.interval_s,
         sticky=body.sticky,
         limits=body.limits,
         reason=body.reason,
         force=body.force,
+        logs=ctx.logs,
         artifacts=ctx.artifacts,
     )
     return json_response(deployment.to_dict())
