@@ -130,28 +130,42 @@ class CalibrationSample:
         """A calibrator refitted on these rows weighted like ``window``'s inputs, and what the
         weighting found; no calibrator when the window's inputs look like these rows, or cannot
         be coded (the reason says which)."""
+        found, shift = self.refits(
+            window, profile, classes, seed=seed, domain_auc=domain_auc, alpha=alpha
+        )
+        return (found[0] if found else None), shift
+
+    def refits(
+        self,
+        window: pd.DataFrame,
+        profile: ReferenceProfile,
+        classes: Sequence[Any],
+        *,
+        seed: int = 0,
+        domain_auc: float = 0.55,
+        alpha: float = 0.05,
+    ) -> tuple[tuple[Calibrator, ...], dict[str, Any]]:
+        """As ``recalibrated``, and when the weights were capped tighter than the loosest cap,
+        also the calibrator under the loosest one (the cap's bias shows in their gap)."""
         from keel.monitoring.estimation import fit_calibration
         from keel.monitoring.shift_weights import shift_weights
 
         names = [name for name in self.codes if name in window.columns and name in profile.columns]
         if not names:
-            return None, {"weighted": False, "reason": "the window holds none of the features"}
+            return (), {"weighted": False, "reason": "the window holds none of the features"}
         try:
             current = profile.coded(window, names)
         except InvalidInput as exc:
-            return None, {"weighted": False, "reason": str(exc)}
+            return (), {"weighted": False, "reason": str(exc)}
         found = shift_weights(
             self.matrix(names), current, seed=seed, domain_auc=domain_auc, alpha=alpha
         )
         if found.weights is None:
-            return None, found.to_dict()
+            return (), found.to_dict()
         plain = np.array(list(classes), dtype=object)
-        calibrator = fit_calibration(
-            plain[self.truth],
-            plain[self.prediction],
-            self.score,
-            classes,
-            seed=seed,
-            sample_weight=found.weights,
-        )
-        return calibrator, found.to_dict()
+        truth, prediction = plain[self.truth], plain[self.prediction]
+        weights = [found.weights] + ([] if found.loosest is None else [found.loosest])
+        return tuple(
+            fit_calibration(truth, prediction, self.score, classes, seed=seed, sample_weight=w)
+            for w in weights
+        ), found.to_dict()

@@ -10,7 +10,10 @@ The refitted map gives the point estimates of accuracy, precision, recall and F1
 of its probabilities. Their bands span both maps' bands: whether P(label | score) moved with the
 inputs (the refit is right) or not (the stored map is) no unlabelled window can tell, so the band
 holds both answers, and a window whose two answers differ gets a wider band. The stored map's
-accuracy is kept beside the shift (``stored_accuracy``).
+accuracy is kept beside the shift (``stored_accuracy``). When the weights had to be capped
+tighter than the loosest cap, the bands span the loosest cap's fit too: a cap trades variance
+for bias, and the gap between the two shows the bias (on the credit table sorted by credit
+limit it took the default reference's accuracy coverage from 90.0% to 93.3%).
 ROC AUC keeps the stored map's point estimate (its band spans both too): refitted on a few hundred
 effective rows, the map ranked worse (on the credit table sorted by credit limit, two draws,
 held-out references, the AUC's MAE went from 0.018 to 0.030, and to 0.032 with the mean of the
@@ -61,7 +64,7 @@ def estimate_window(
     )
     if not shifted or reference.calibration_sample is None:
         return dict(estimate.to_dict())
-    refitted, shift = reference.calibration_sample.recalibrated(
+    refits, shift = reference.calibration_sample.refits(
         window,
         reference.inputs,
         reference.classes,
@@ -69,10 +72,16 @@ def estimate_window(
         domain_auc=rules.domain_auc,
         alpha=rules.alpha,
     )
-    if refitted is not None:
-        weighted = estimate_performance(prediction, scores, reference.classes, refitted, seed=seed)
+    if refits:
         shift = {**shift, "stored_accuracy": estimate.metrics["accuracy"]}
-        estimate = _combined(estimate, weighted)
+        weighted = [
+            estimate_performance(prediction, scores, reference.classes, refit, seed=seed)
+            for refit in refits
+        ]
+        combined = _combined(estimate, weighted[0])
+        for looser in weighted[1:]:  # the band also spans the loosest cap's fit
+            combined = replace(_combined(combined, looser), metrics=combined.metrics)
+        estimate = combined
     return {**estimate.to_dict(), "shift": shift}
 
 

@@ -247,3 +247,42 @@ def test_a_window_missing_the_features_is_not_reweighted(setting: dict[str, obje
     rows = pd.DataFrame({"prediction": [0, 1] * 50, "score": np.linspace(0, 1, 100)})
     refitted, found = sample.recalibrated(rows, profile, [0, 1])
     assert refitted is None and "none of the features" in found["reason"]
+
+
+def test_a_tighter_cap_keeps_the_loosest_fit_for_the_band(setting: dict[str, object]) -> None:
+    """A far shift needs a tight cap to keep the weights worth a quarter of the rows; the fit
+    under the loosest cap comes back too, and the window's band spans it."""
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=(2000, 2))
+    found = shift_weights(reference, rng.normal(2.5, 0.5, size=(1000, 2)))
+    assert found.cap is not None and found.cap < shift_module.CAPS[0]
+    assert found.loosest is not None
+    assert found.loosest.max() == pytest.approx(shift_module.CAPS[0])
+
+    sample, profile = setting["sample"], setting["profile"]
+    assert isinstance(sample, CalibrationSample) and isinstance(profile, ReferenceProfile)
+    rows, _ = window(setting, 7, shift=2.5)
+    refits, shift = sample.refits(rows, profile, [0, 1], seed=7)
+    assert len(refits) == 2 and shift["cap"] < shift_module.CAPS[0]
+    reference = Reference(
+        snapshot="train@1",
+        task="classification",
+        classes=[0, 1],
+        features=["x0", "x1", "colour"],
+        target="y",
+        inputs=profile,
+        outputs=None,
+        labels=None,
+        calibrator=setting["calibrator"],  # type: ignore[arg-type]
+        rows=4000,
+        calibration_sample=sample,
+    )
+    found_window = estimate_window(
+        rows, reference, Policy.parse({}).monitoring.drift, shifted=True, seed=7
+    )
+    prediction, score = rows["prediction"].to_numpy(), rows["score"].to_numpy()
+    chosen, loosest = (estimate_performance(prediction, score, [0, 1], r, seed=7) for r in refits)
+    assert found_window["metrics"]["accuracy"] == chosen.metrics["accuracy"]
+    low, high = found_window["bands"]["accuracy"]
+    assert low <= min(chosen.bands["accuracy"][0], loosest.bands["accuracy"][0])
+    assert high >= max(chosen.bands["accuracy"][1], loosest.bands["accuracy"][1])
