@@ -1,6 +1,6 @@
 """Benchmark: Keel's label-free estimate (CBPE) against NannyML's, same chunks, same scores.
 
-Run ``.venv/bin/python bench/estimation.py`` (about 18 minutes on 2 cores: five draws of each
+Run ``.venv/bin/python bench/estimation.py`` (18 to 27 minutes on 2 cores: five draws of each
 case) or with ``--quick`` (one smaller draw of each: a few minutes once NannyML's venv exists);
 ``--no-nannyml`` leaves NannyML out. Progress goes to stderr; the answer is one line of JSON on
 stdout.
