@@ -26,17 +26,17 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from keel.domain.names import NAME_PATTERN
-from keel.errors import KeelError, NotFound
+from keel.errors import NotFound
 from keel.registry.tokens import TokenRecord
 from keel.serving import schemas
 from keel.serving.auth import AuthFirstRoute, TokenGate, requires
+from keel.serving.context import ServingContext, context
 from keel.serving.docs_page import install_offline_docs
 from keel.serving.http import install_error_handlers, json_response
 from keel.serving.logging import LogStoreRecorder, NullRecorder, PredictionRecorder
@@ -47,31 +47,12 @@ from keel.serving.quality_metrics import REFRESH_S, QualityCollector, QualityRea
 from keel.serving.router import Router
 from keel.serving.served import quiet_feature_name_warning
 from keel.settings import Settings
-from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
-from keel.store.prediction_log import LogStore
 
 log = logging.getLogger("keel.serving")
 
 #: a model name in a path, documented with the registry's rule
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="A registered model's name.")]
-
-
-@dataclass
-class ServingContext:
-    """Everything a running app holds, on ``app.state.keel`` (management endpoints use it)."""
-
-    settings: Settings
-    db: Database
-    artifacts: ArtifactStore
-    cache: ModelCache
-    router: Router
-    gate: TokenGate
-    metrics: ServingMetrics
-    recorder: PredictionRecorder
-    #: the prediction log (a deployment started over HTTP records its position)
-    logs: LogStore | None = None
-    in_flight: int = 0
 
 
 class ServingApp(FastAPI):
@@ -87,13 +68,6 @@ class ServingApp(FastAPI):
                 await asgi_predict(ctx, name, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
-
-
-def context(request: Request) -> ServingContext:
-    found = getattr(request.app.state, "keel", None)
-    if not isinstance(found, ServingContext):
-        raise KeelError("the server is still starting")
-    return found
 
 
 def create_app(

@@ -28,7 +28,7 @@ from keel.serving.http import encode, error_body, status_of
 from keel.serving.inputs import parse_body
 
 if TYPE_CHECKING:
-    from keel.serving.app import ServingContext
+    from keel.serving.context import ServingContext
 
 log = logging.getLogger("keel.serving")
 

@@ -33,8 +33,8 @@ from keel.domain.deployments import Strategy
 from keel.domain.names import ALIAS_PATTERN, MAX_VERSION, NAME_PATTERN
 from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
-from keel.serving.app import ServingContext, context
 from keel.serving.auth import AuthFirstRoute, Forbidden, requires
+from keel.serving.context import ServingContext, context
 from keel.serving.http import json_response
 from keel.serving.schemas import error_responses
 
