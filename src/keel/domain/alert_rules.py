@@ -30,7 +30,7 @@ A rule names an observation, a comparison and, where it matters, the span it is 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,6 +39,9 @@ from keel.domain.numbers import finite, whole
 from keel.errors import InvalidInput
 
 Family = Literal["realized", "estimated", "drift", "operations"]
+Op = Literal[">=", "<=", ">", "<"]
+Severity = Literal["warning", "critical"]
+Against = Literal["reference", "baseline"]
 
 ESTIMATED_METRICS = tuple(
     f"estimated_{m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -84,13 +87,13 @@ class AlertRule(BaseModel):
 
     text: str
     metric: str
-    op: Literal[">=", "<=", ">", "<"]
+    op: Op
     threshold: float | None
     family: Family
     labelled_rows: int | None = None
     windows: int = 1
-    severity: Literal["warning", "critical"] = "warning"
-    against: Literal["reference", "baseline"] | None = None
+    severity: Severity = "warning"
+    against: Against | None = None
     baseline: str | None = None
 
     def breached(self, value: float, limit: float | None = None) -> bool:
@@ -144,21 +147,26 @@ def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
     metric = match["metric"]
     family = _known_family(metric, clean, field)
     labelled_rows, windows = _span(match, family, clean, field)
+    # _RULE's pattern admits only these comparisons and severities; AlertRule validates them too
     return AlertRule(
         text=clean,
         metric=metric,
-        op=match["op"],  # type: ignore[arg-type]
+        op=cast(Op, match["op"]),
         threshold=finite(match["value"], field, clean),
         family=family,
         labelled_rows=labelled_rows,
         windows=windows,
-        severity=match["severity"] or "warning",  # type: ignore[arg-type]
+        severity=cast(Severity, match["severity"] or "warning"),
     )
 
 
 def _relative_rule(clean: str, match: re.Match[str], field: str) -> AlertRule:
     """``METRIC below|above reference`` or ``METRIC beats baseline NAME``."""
     metric = match["metric"]
+    op: Op
+    against: Against
+    baseline: str | None
+    threshold: float | None
     family = _known_family(metric, clean, field)
     if match["direction"] is not None:
         if family not in ("realized", "estimated") or metric in STREAM_METRICS:
@@ -194,13 +202,13 @@ def _relative_rule(clean: str, match: re.Match[str], field: str) -> AlertRule:
     return AlertRule(
         text=clean,
         metric=metric,
-        op=op,  # type: ignore[arg-type]
+        op=op,
         threshold=threshold,
         family=family,
         labelled_rows=labelled_rows,
         windows=windows,
-        severity=match["severity"] or "warning",  # type: ignore[arg-type]
-        against=against,  # type: ignore[arg-type]
+        severity=cast(Severity, match["severity"] or "warning"),
+        against=against,
         baseline=baseline,
     )
 

@@ -6,9 +6,9 @@ They are plain frozen dataclasses, so they can be compared, hashed and turned in
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import Field, asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 
 def _jsonable(value: Any) -> Any:
@@ -22,8 +22,11 @@ def _jsonable(value: Any) -> Any:
 
 
 class _Record:
+    # every record is a dataclass; declaring its fields table lets ``asdict`` take ``self``
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[call-overload]
+        return {k: _jsonable(v) for k, v in asdict(self).items()}
 
 
 #: stored formats whose flavour goes by another name; a native format is named by its flavour

@@ -47,7 +47,7 @@ from keel.domain.policy_monitoring import DriftRules as DriftRules
 from keel.domain.policy_monitoring import Monitoring
 from keel.domain.policy_monitoring import Sink as Sink
 from keel.domain.policy_monitoring import Window as Window
-from keel.domain.policy_rollout import Rollout
+from keel.domain.policy_rollout import Rollout as Rollout
 from keel.domain.retraining import Retraining
 from keel.errors import InvalidInput
 

@@ -111,4 +111,6 @@ def _as_categories(categories: tuple[Any, ...], values: pd.Series) -> list[Any]:
 def categories_index(categories: tuple[Any, ...]) -> pd.Index:
     """The categories as pandas builds them from the training column's values (ints as int64,
     text as str); a mix stays object."""
-    return pd.Index(list(categories))
+    # pandas-stubs picks no overload for elements typed Any, so it says what it builds here
+    index: pd.Index = pd.Index(list(categories))
+    return index

@@ -105,7 +105,7 @@ def _refuse_malformed(text: bytes) -> None:
 
 def _fitted(model: Any, booster: Any, meta: dict[str, Any]) -> Any:
     """Put the fitted state ``fit`` would have set back on a fresh wrapper."""
-    from lightgbm.sklearn import _LGBMLabelEncoder
+    from lightgbm.compat import _LGBMLabelEncoder  # where lightgbm.sklearn imports it from
 
     model._Booster = booster
     model._n_features = booster.num_feature()

@@ -67,7 +67,7 @@ class OnnxModel:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         classes = state["classes"]
-        self.__init__(state["model_bytes"], None if classes is None else list(classes))  # type: ignore[misc]
+        type(self).__init__(self, state["model_bytes"], None if classes is None else list(classes))
 
     @property
     def is_classifier(self) -> bool:
