@@ -29,6 +29,7 @@ from keel.registry import audit
 from keel.registry.clock import utcnow
 from keel.store.database import Database
 from keel.store.schema import retrains
+from keel.store.version_links import version_id
 
 __all__ = ["ENDED", "Retrain", "beat", "controller_id", "stale", "take_lease"]
 
@@ -118,6 +119,7 @@ def request(
                     reason=reason,
                     state="queued",
                     details=details or {},
+                    **_links(conn, model, {"details": details or {}}),
                     requested_by=actor,
                     created_at=now,
                     updated_at=utcnow(),
@@ -290,9 +292,21 @@ def _update_if_held(conn: Any, retrain: Retrain, owner: str, **values: Any) -> i
                 retrains.c.state == retrain.state,
                 retrains.c.lease_owner == owner,
             )
-            .values(**values)
+            .values(**values, **_links(conn, retrain.model, values))
         ).rowcount
     )
+
+
+def _links(conn: Any, model: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The version links of what ``values`` writes: the candidate's when it sets the
+    candidate, the champion's when its details name the champion the retrain started from."""
+    links: dict[str, Any] = {}
+    if "candidate_version" in values:
+        links["candidate_version_id"] = version_id(conn, model, values["candidate_version"])
+    champion = (values.get("details") or {}).get("champion")
+    if isinstance(champion, int) and not isinstance(champion, bool):
+        links["champion_version_id"] = version_id(conn, model, champion)
+    return links
 
 
 def move(

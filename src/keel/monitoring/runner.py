@@ -34,6 +34,7 @@ from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database, insert_ignore
 from keel.store.prediction_log import LogStore, Part
 from keel.store.schema import monitor_parts, monitor_state, monitor_windows
+from keel.store.version_links import version_id
 
 log = logging.getLogger(__name__)
 
@@ -217,10 +218,15 @@ def process_log(
                 ],
             )
         summaries = []
+        links = {v: version_id(conn, model, v) for v in {r.version for r in records}}
         for record in records:
             window_id = conn.execute(
                 monitor_windows.insert().values(
-                    model=model, created_at=stamp, updated_at=stamp, **record.columns()
+                    model=model,
+                    version_id=links[record.version],
+                    created_at=stamp,
+                    updated_at=stamp,
+                    **record.columns(),
                 )
             ).inserted_primary_key
             assert window_id is not None

@@ -29,6 +29,7 @@ from keel.registry.clock import utcnow
 from keel.registry.models import model_id_of, resolve_in
 from keel.store.database import Database
 from keel.store.schema import aliases, deployments, model_versions, models
+from keel.store.version_links import version_id
 
 
 def _row(row: Any) -> Deployment:
@@ -126,6 +127,8 @@ def start(
                 strategy=strategy,
                 stable_version=stable,
                 candidate_version=number,
+                stable_version_id=version_id(conn, model, stable),
+                candidate_version_id=version_id(conn, model, number),
                 steps=shares,
                 step=0,
                 candidate_weight=weight,

@@ -21,6 +21,7 @@ from keel.monitoring.alerts import fingerprint
 from keel.monitoring.outbox import enqueue
 from keel.registry import audit
 from keel.store.schema import alerts
+from keel.store.version_links import version_id
 
 __all__ = ["announce", "raise_rollout_alert", "rule_text"]
 
@@ -82,6 +83,7 @@ def raise_rollout_alert(
                     message=message,
                     details=details,
                     window_id=None,
+                    version_id=version_id(conn, model, version),
                     fired_at=now,
                     last_seen_at=now,
                     last_notified_at=now,

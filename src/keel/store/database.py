@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from keel.errors import (
 )
 
 #: the newest migration this Keel knows; a store at another known revision is upgraded on open
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 _MIGRATION_LOCK_KEY = 0x6B65656C  # "keel": PostgreSQL advisory lock held while migrating
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _NOTES = "keel.after_commit_notes"
@@ -263,7 +265,7 @@ class Database:
     # -- schema -------------------------------------------------------------------------------
     def migrate(self) -> None:
         """Bring the schema to SCHEMA_HEAD, once, even when several processes open at once."""
-        with self.write() as conn:
+        with self.schema_write() as conn:
             if self.dialect == "postgresql":
                 conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
@@ -273,7 +275,36 @@ class Database:
                 return
             if current is not None and current not in known_revisions():
                 raise SchemaTooNew(self.safe_url, current, SCHEMA_HEAD)
-            _run_alembic_upgrade(conn)
+            run_migrations(conn, SCHEMA_HEAD)
+
+    @contextlib.contextmanager
+    def schema_write(self) -> Iterator[Connection]:
+        """A write transaction that may change the schema (migrations run in one).
+
+        SQLite changes a table's constraints by rebuilding it (Alembic's batch mode copies the
+        table, drops it and renames the copy) and refuses to drop a table other rows refer to
+        while foreign keys are enforced. So on SQLite they are not enforced during this
+        transaction (SQLite's own procedure for schema changes; the setting cannot change inside
+        a transaction, so it is switched on the connection before it begins and back after);
+        ``run_migrations`` checks them before the transaction commits.
+        """
+        if self.dialect != "sqlite":
+            with self.write() as conn:
+                yield conn
+            return
+        with self._translate(), self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                conn = conn.execution_options(keel_write=True)
+                with conn.begin():
+                    yield conn
+            finally:
+                try:
+                    raw.execute("PRAGMA foreign_keys=ON")
+                except sqlite3.Error:
+                    conn.invalidate()  # never back in the pool without enforcement
 
     def schema_revision(self) -> str | None:
         with self.read() as conn:
@@ -312,10 +343,34 @@ def migration_head() -> str:
     return head
 
 
-def _run_alembic_upgrade(conn: Connection) -> None:
+def run_migrations(conn: Connection, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or with ``down``, downgrade) the schema to ``revision`` in ``conn``, a
+    ``Database.schema_write`` transaction. On SQLite, where that transaction does not enforce
+    foreign keys, StoreConflict when the migrations left a reference dangling that was not
+    dangling before (the transaction then rolls back)."""
     from alembic import command
 
-    command.upgrade(_alembic_config(conn), SCHEMA_HEAD)
+    before = _dangling(conn)
+    if down:
+        command.downgrade(_alembic_config(conn), revision)
+    else:
+        command.upgrade(_alembic_config(conn), revision)
+    added = _dangling(conn) - before
+    if added:
+        where = ", ".join(f"{n} in {table} (to {parent})" for (table, parent), n in added.items())
+        raise StoreConflict(
+            f"migrating to {revision} would leave references dangling: {where}", detail=where
+        )
+
+
+def _dangling(conn: Connection) -> Counter[tuple[str, str]]:
+    """SQLite: how many rows of each table refer to a missing row of each parent table
+    (PostgreSQL enforces foreign keys throughout, so it has none)."""
+    if conn.dialect.name != "sqlite":
+        return Counter()
+    return Counter(
+        (str(row[0]), str(row[2])) for row in conn.exec_driver_sql("PRAGMA foreign_key_check")
+    )
 
 
 def note(conn: Connection, key: str, value: Any) -> None:

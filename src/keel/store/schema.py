@@ -264,12 +264,29 @@ monitor_state = Table(
     Column("last_run_at", UTCDateTime, nullable=False),
 )
 
+
+def _version_link(name: str) -> Column[int]:
+    """The integrity link from a history row to the version it is about.
+
+    Windows, alerts, deployments and retrains name their versions by model name and number, the
+    readable copy every reader uses; this column holds the same version's ``model_versions.id``
+    (``keel.store.version_links.version_id`` resolves it in the writer's transaction). Nullable:
+    rows carried over by migration 0007 whose version the store does not have keep NULL, and
+    some links have nothing to point at (a deployment with no champion). RESTRICT: Keel never
+    deletes a version (archiving keeps the row), and a version that history refers to must not
+    vanish from under it, so the store refuses such a delete rather than cascade or forget.
+    """
+    return Column(name, Integer, ForeignKey("model_versions.id", ondelete="RESTRICT"))
+
+
 monitor_windows = Table(
     "monitor_windows",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("model", String(128), nullable=False),
     Column("version", Integer, nullable=False),
+    # the version whose predictions the window scored (every window records one)
+    _version_link("version_id"),
     Column("kind", String(8), nullable=False),
     Column("start_at", UTCDateTime, nullable=False),
     Column("end_at", UTCDateTime, nullable=False),
@@ -312,6 +329,10 @@ alerts = Table(
     Column("message", Text, nullable=False),
     Column("details", JSON, nullable=False),
     Column("window_id", Integer, ForeignKey("monitor_windows.id")),
+    # a rollout alert (rule ``rollout of {model}/{version}``) is about that one version; a
+    # policy rule's alert is about the model: one open alert per rule whichever version is
+    # serving, so it links no version (the window it last saw, ``window_id``, links one)
+    _version_link("version_id"),
     Column("fired_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("resolved_at", UTCDateTime),
@@ -355,6 +376,9 @@ deployments = Table(
     Column("strategy", String(16), nullable=False),
     Column("stable_version", Integer),
     Column("candidate_version", Integer, nullable=False),
+    # the champion it runs against (NULL when the model had none) and the version it rolls out
+    _version_link("stable_version_id"),
+    _version_link("candidate_version_id"),
     Column("steps", JSON, nullable=False),
     Column("step", Integer, nullable=False),
     Column("candidate_weight", Double, nullable=False),
@@ -438,6 +462,10 @@ retrains = Table(
     Column("deployment_id", Integer),
     Column("outcome", Text),
     Column("details", JSON, nullable=False),
+    # the champion it started from (readable copy: ``details["champion"]``; NULL until a
+    # manual retrain starts training) and the version it registered (NULL until then)
+    _version_link("champion_version_id"),
+    _version_link("candidate_version_id"),
     Column("requested_by", String(256), nullable=False),
     Column("lease_owner", String(128)),
     Column("lease_until", UTCDateTime),
