@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from keel.client import Client
 from keel.domain.entities import ModelVersion
 from keel.errors import InvalidInput, NotFound
 from keel.monitoring.sinks import MemorySink
+from keel.store.schema import model_versions, models, monitor_windows
 
 POLICY: dict[str, Any] = {
     "risk_profile": "low",
@@ -192,3 +194,21 @@ def test_the_streaming_detector_sees_a_drop_in_labelled_outcomes(
     assert [a["rule"] for a in drop.alerts] == [rule]
     alert = client.list_alerts("cancer")[0]
     assert alert.value == 1.0 and alert.details["alarm_at"] >= str(start + timedelta(days=2))
+
+
+def test_each_window_links_the_version_it_scored(
+    client: Client, cancer_version: ModelVersion, cancer_frame, fitted_model
+) -> None:
+    data, _ = production(cancer_frame, 200, seed=4)
+    log(client, fitted_model, data, datetime(2026, 11, 3, tzinfo=UTC))
+    assert len(client.monitor("cancer", policy=POLICY, sinks=[]).windows) == 2
+    with client.db.read() as conn:
+        registered = conn.execute(
+            sa.select(model_versions.c.id)
+            .join(models, models.c.id == model_versions.c.model_id)
+            .where(models.c.name == "cancer", model_versions.c.version == cancer_version.version)
+        ).scalar_one()
+        links = conn.execute(
+            sa.select(monitor_windows.c.version, monitor_windows.c.version_id)
+        ).all()
+    assert [tuple(row) for row in links] == [(cancer_version.version, registered)] * 2
