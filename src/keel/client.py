@@ -1,4 +1,4 @@
-"""The Python SDK: one ``Client`` over a metadata store and an artifact store.
+"""The Python SDK: ``Client``, one door onto Keel's services over one set of stores.
 
 client = keel.Client()                      # .keel/keel.db and .keel/artifacts
 snap = client.register_snapshot(df, "credit-train")
@@ -6,50 +6,35 @@ with client.start_run("train-credit") as run:
     version = client.register_model("credit", model, training_data=snap, target="default")
 client.set_alias("credit", "champion", version.version, reason="first release")
 model = client.load_model("models:/credit@champion")
+
+Every method is a service's method (``keel.doors.door``): ``client.registry``,
+``client.governance``, ``client.monitoring``, ``client.rollouts`` and ``client.retraining`` are
+the services themselves, the ones the CLI, the management API and the dashboard call too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from keel.client_autopilot import AutopilotMethods
-from keel.client_monitoring import MonitoringMethods
-from keel.client_rollout import RolloutMethods
-from keel.domain.audit import AuditVerification
-from keel.domain.entities import (
-    AliasMove,
-    AliasPeriod,
-    AuditEntry,
-    Lineage,
-    MetricPoint,
-    Model,
-    ModelVersion,
-    RunRecord,
-    Snapshot,
-)
-from keel.domain.names import ModelRef, parse_model_ref, validate_version
-from keel.domain.policy import Policy, Suite
-from keel.domain.signature import Signature
-from keel.domain.trust import TrustRecord, parse_trust
-from keel.errors import InvalidInput
+from keel.controller.service import Retrains, Services
+from keel.doors import door
+from keel.evaluation.service import Governance
+from keel.monitoring.service import Monitoring
+from keel.registry.service import Registry
+from keel.rollout.service import Rollouts
 from keel.settings import Settings
+from keel.stores import Stores
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from keel.evaluation.gates import GateOutcome
-    from keel.evaluation.runner import Evaluation
-    from keel.registry.conversion import Conversion
-    from keel.registry.loaded import LoadedModel
-    from keel.registry.runs import Run
+    from keel.store.artifacts import FsspecArtifactStore
+    from keel.store.database import Database
     from keel.store.prediction_log import ParquetLogStore
 
 
-class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
-    """Every registry operation; cheap to create, safe to share between threads."""
+class Client:
+    """Every registry, governance, monitoring, rollout and retraining operation; cheap to
+    create, safe to share between threads."""
 
     def __init__(
         self,
@@ -62,31 +47,40 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
     ) -> None:
         """``create=False`` opens only a store that exists: a SQLite file or local artifact
         folder that is not there raises StoreNotFound instead of starting an empty store."""
-        from keel.registry.audit_checkpoint import install_for
-        from keel.store.artifacts import FsspecArtifactStore
-        from keel.store.database import Database
-
         if settings is None:
             settings = Settings.load(store_url=store_url, artifacts=artifacts, actor=actor)
-        self.settings = settings
-        self.actor = settings.actor
-        self.db = Database(settings.store_url, create=create)
-        try:
-            self.artifacts = FsspecArtifactStore(
-                settings.artifacts, create=create, **settings.artifact_options
-            )
-            self._audit_checkpoints = install_for(self.db, settings)
-        except BaseException:
-            self.db.close()
-            raise
+        self.stores = Stores.open(settings, create=create)
+        self.services = Services.over(self.stores)
+        self.registry = self.services.registry
+        self.governance = self.services.governance
+        self.monitoring = self.services.monitoring
+        self.rollouts = self.services.rollouts
+        self.retraining = Retrains(self.services)
 
-        self._logs: ParquetLogStore | None = None
+    # -- the stores -----------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        return self.stores.settings
+
+    @property
+    def actor(self) -> str:
+        return self.stores.actor
+
+    @property
+    def db(self) -> Database:
+        return self.stores.db
+
+    @property
+    def artifacts(self) -> FsspecArtifactStore:
+        return self.stores.artifacts
+
+    @property
+    def logs(self) -> ParquetLogStore:
+        """The prediction and label logs, beside the artifacts (``<artifacts>/log``)."""
+        return self.stores.logs
 
     def close(self) -> None:
-        self.db.close()
-        self.artifacts.close()
-        if self._logs is not None:
-            self._logs.close()
+        self.stores.close()
 
     def __enter__(self) -> Client:
         return self
@@ -102,445 +96,62 @@ class Client(MonitoringMethods, RolloutMethods, AutopilotMethods):
     def __repr__(self) -> str:
         return f"Client(store={self.db.safe_url!r}, artifacts={self.artifacts.url!r})"
 
-    # -- data snapshots -----------------------------------------------------------------------
-    def register_snapshot(
-        self,
-        data: pd.DataFrame | str | Path,
-        name: str,
-        *,
-        description: str = "",
-        tags: dict[str, Any] | None = None,
-    ) -> Snapshot:
-        """Store ``data`` once as Parquet; the same data and name give the same snapshot."""
-        from keel.registry import snapshots
-
-        return snapshots.register(
-            self.db, self.artifacts, self.actor, data, name, description=description, tags=tags
-        )
-
-    def get_snapshot(self, ref: str) -> Snapshot:
-        """``NAME`` (newest), ``NAME/VERSION`` or ``sha256:PREFIX``."""
-        from keel.registry import snapshots
-
-        return snapshots.get(self.db, ref)
-
-    def list_snapshots(self, name: str | None = None) -> list[Snapshot]:
-        from keel.registry import snapshots
-
-        return snapshots.list_all(self.db, name)
-
-    def load_snapshot(self, ref: str | Snapshot) -> pd.DataFrame:
-        from keel.registry import snapshots
-
-        snapshot = ref if isinstance(ref, Snapshot) else self.get_snapshot(ref)
-        return snapshots.load_frame(self.artifacts, snapshot)
-
-    # -- runs ---------------------------------------------------------------------------------
-    def start_run(
-        self, name: str, *, params: dict[str, Any] | None = None, tags: dict[str, Any] | None = None
-    ) -> Run:
-        from keel.registry import runs
-
-        return runs.start(self.db, self.actor, name, params=params, tags=tags)
-
-    def get_run(self, run_id: str) -> RunRecord:
-        from keel.registry import runs
-
-        return runs.get(self.db, run_id)
-
-    def list_runs(self, name: str | None = None, limit: int = 50) -> list[RunRecord]:
-        from keel.registry import runs
-        from keel.registry.models import positive_limit
-
-        return runs.list_recent(self.db, name, positive_limit(limit))
-
-    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
-        from keel.registry import runs
-
-        return runs.metric_history(self.db, run_id, key)
-
-    # -- model versions -----------------------------------------------------------------------
-    def register_model(
-        self,
-        name: str,
-        model: Any,
-        *,
-        training_data: Snapshot | pd.DataFrame | str | Path | None = None,
-        target: str | None = None,
-        features: list[str] | None = None,
-        signature: Signature | dict[str, Any] | None = None,
-        input_example: pd.DataFrame | None = None,
-        params: dict[str, Any] | None = None,
-        metrics: dict[str, Any] | None = None,
-        tags: dict[str, Any] | None = None,
-        description: str = "",
-        parent: int | str | None = None,
-        run: Run | None = None,
-        retrain_id: int | None = None,
-        format: str | None = None,
-        trust: str | list[str] | TrustRecord | None = None,
-    ) -> ModelVersion:
-        """Register a new immutable version of ``name``.
-
-        A model whose file needs more than the default trusted types is refused unless
-        ``trust`` names them (``trust=["mylib.Scaler"]``); one saved with cloudpickle (anything
-        that is not scikit-learn) runs code while loading, so it needs ``trust="code"``. The
-        decision is recorded with the version (who, when, what) and audited.
-
-        ``training_data`` is a Snapshot, a snapshot reference (``"credit-train/2"``), or data
-        (DataFrame, Parquet or CSV path) that is registered as snapshot ``<name>-train`` first.
-        The signature is inferred from the training data (``features`` or the model's
-        ``feature_names_in_``, else every column but ``target``) unless given.
-
-        ``retrain_id`` is set by the retraining pipeline: a retrain registers one version,
-        and a second registration for the same retrain is refused (Conflict).
-        """
-        from keel.registry import models
-        from keel.registry.runs import active_run
-
-        snapshot, frame = self._training_snapshot(name, training_data)
-        chosen = self._signature(model, snapshot, frame, target, features, signature, input_example)
-        current = run if run is not None else active_run()
-        if current is not None and snapshot is not None:
-            current.log_input(snapshot, "train")
-        return models.register(
-            self.db,
-            self.artifacts,
-            self.actor,
-            name,
-            model,
-            training_snapshot=snapshot,
-            signature=chosen,
-            params=params,
-            metrics=metrics,
-            tags=tags,
-            description=description,
-            parent=self._parent_number(name, parent),
-            run_id=current.id if current is not None else None,
-            retrain_id=retrain_id,
-            format=format,
-            trust=trust if isinstance(trust, TrustRecord) else parse_trust(trust),
-        )
-
-    def _training_snapshot(
-        self, name: str, data: Snapshot | pd.DataFrame | str | Path | None
-    ) -> tuple[Snapshot | None, pd.DataFrame | None]:
-        if data is None or isinstance(data, Snapshot):
-            return data, None
-        if isinstance(data, str) and not data.lower().endswith((".csv", ".parquet", ".pq")):
-            return self.get_snapshot(data), None
-        from keel.registry.snapshots import read_data
-
-        frame, _ = read_data(data, "training_data")
-        return self.register_snapshot(frame, f"{name}-train"), frame
-
-    @staticmethod
-    def _signature(
-        model: Any,
-        snapshot: Snapshot | None,
-        frame: pd.DataFrame | None,
-        target: str | None,
-        features: list[str] | None,
-        signature: Signature | dict[str, Any] | None,
-        input_example: pd.DataFrame | None,
-    ) -> Signature | None:
-        from keel.registry.signatures import infer_signature, signature_from_profile
-
-        if isinstance(signature, Signature):
-            return signature
-        if isinstance(signature, dict):
-            try:
-                return Signature.from_dict(signature)
-            except (KeyError, TypeError) as exc:
-                raise InvalidInput("signature", f"malformed signature: {exc}") from exc
-        if features is None and hasattr(model, "feature_names_in_"):
-            features = [str(f) for f in model.feature_names_in_]
-        if input_example is not None:
-            return infer_signature(input_example, features)
-        if snapshot is None:
-            return None
-        if features is None:
-            features = [c for c in snapshot.schema if c != target]
-            expected = getattr(model, "n_features_in_", None)
-            if expected is not None and expected != len(features):
-                raise InvalidInput(
-                    "features",
-                    f"the model takes {expected} features but the training data has "
-                    f"{len(features)} columns besides the target; "
-                    "pass target=... or features=[...]",
-                )
-        if frame is not None:
-            return infer_signature(frame, features)
-        return signature_from_profile(snapshot.profile, features)
-
-    def _parent_number(self, name: str, parent: int | str | None) -> int | None:
-        if parent is None:
-            return None
-        if isinstance(parent, str) and not parent.isdigit():
-            ref = parse_model_ref(parent, "parent")
-            if ref.name != name:
-                raise InvalidInput("parent", f"a parent must be a version of {name}, got {parent}")
-            return self.get_version(ref).version
-        return validate_version(parent, "parent")
-
-    def get_version(self, ref: str | ModelRef, version: int | None = None) -> ModelVersion:
-        """The full record of ``"fraud/3"``, ``"models:/fraud@champion"`` or name + number."""
-        from keel.registry import models
-
-        return models.resolve(self.db, self._ref(ref, version))
-
-    @staticmethod
-    def _ref(ref: str | ModelRef, version: int | None = None) -> ModelRef:
-        if isinstance(ref, ModelRef):
-            return ref
-        if version is not None:
-            return ModelRef(parse_model_ref(ref).name, version=validate_version(version))
-        return parse_model_ref(ref)
-
-    def list_models(self) -> list[Model]:
-        from keel.registry import models
-
-        return models.list_models(self.db)
-
-    def list_versions(
-        self,
-        name: str,
-        *,
-        filter: str = "",
-        status: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[ModelVersion]:
-        """Newest first; ``filter`` like ``"metrics.auc > 0.8 and tags.team = 'risk'"``."""
-        from keel.registry import models
-
-        return models.list_versions(
-            self.db, name, filter=filter, status=status, limit=limit, offset=offset
-        )
-
-    def archive_version(self, ref: str, reason: str = "") -> ModelVersion:
-        from keel.registry import models
-
-        return models.archive(self.db, self.actor, self._ref(ref), reason)
-
-    def load_model(self, ref: str | ModelRef) -> LoadedModel:
-        """Load ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS``, verifying the artifact hash.
-
-        Loads only what the version's recorded trust covers (see ``trust_version``)."""
-        from keel.registry.loading import load
-
-        return load(self.db, self.artifacts, self._ref(ref))
-
-    def convert_model(
-        self,
-        ref: str | ModelRef,
-        *,
-        to: str = "onnx",
-        tolerance: float = 1e-4,
-        max_rows: int | None = 10_000,
-    ) -> Conversion:
-        """Convert a scikit-learn, LightGBM or XGBoost version to ONNX and register it as the
-        next version of the same model (parent: the original), only if its predictions on the
-        original's training snapshot (at most ``max_rows`` rows) are within ``tolerance`` of the
-        original's; ConversionMismatch otherwise, and nothing is registered."""
-        from keel.registry.conversion import convert
-
-        return convert(
-            self.db,
-            self.artifacts,
-            self.actor,
-            self._ref(ref),
-            to=to,
-            tolerance=tolerance,
-            max_rows=max_rows,
-        )
-
-    def trust_version(
-        self,
-        ref: str | ModelRef,
-        *,
-        types: list[str] | None = None,
-        code: bool = False,
-        reason: str,
-    ) -> TrustRecord | None:
-        """Record that you trust a stored version's extra ``types`` (or, for a pickled model,
-        its ``code``); every later load of it honours this, and the decision is audited."""
-        from keel.registry.version_trust import trust_version
-
-        target = self._ref(ref)
-        return trust_version(
-            self.db, self.artifacts, self.actor, target, types=types, code=code, reason=reason
-        )
-
-    # -- aliases ------------------------------------------------------------------------------
-    def set_alias(
-        self, name: str, alias: str, version: int, *, reason: str = "", force: bool = False
-    ) -> ModelVersion:
-        """Move ``alias``; moving ``champion`` obeys the model's policy unless ``force``d with a
-        reason (the override is audited)."""
-        from keel.registry import aliases
-
-        return aliases.set_alias(self.db, self.actor, name, alias, version, reason, force=force)
-
-    def delete_alias(self, name: str, alias: str, *, reason: str = "") -> None:
-        from keel.registry import aliases
-
-        aliases.delete_alias(self.db, self.actor, name, alias, reason)
-
-    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
-        from keel.registry import aliases
-
-        return aliases.history(self.db, name, alias)
-
-    def alias_periods(self, name: str, alias: str | None = None) -> list[AliasPeriod]:
-        from keel.registry import aliases
-
-        return aliases.periods(aliases.history(self.db, name, alias))
-
-    # -- policies, evaluation and gates ---------------------------------------------------------
-    def set_policy(self, name: str, policy: Policy | dict[str, Any], *, source: str = "") -> Policy:
-        """Record the policy in force for ``name`` (the registry enforces its promotion rules)."""
-        from keel.registry import governance
-
-        parsed = policy if isinstance(policy, Policy) else Policy.parse(policy, source or "policy")
-        governance.set_policy(self.db, self.actor, name, parsed, source)
-        return parsed
-
-    def get_policy(self, name: str) -> Policy | None:
-        from keel.registry import governance
-
-        return governance.get_policy(self.db, name)
-
-    def _policy(self, name: str, policy: Policy | dict[str, Any] | None) -> Policy:
-        if policy is not None:
-            return self.set_policy(name, policy)
-        stored = self.get_policy(name)
-        if stored is None:
-            raise InvalidInput(
-                "policy",
-                f"model {name!r} has no policy; declare one in policies/{name}.yaml or keel.yaml "
-                "and run `keel policy apply`, or pass policy=...",
-            )
-        return stored
-
-    def evaluate(
-        self,
-        ref: str | ModelRef,
-        suite: str | Suite | None = None,
-        *,
-        policy: Policy | dict[str, Any] | None = None,
-    ) -> Evaluation:
-        """Run an evaluation suite (by name from the model's policy, or given) and record it."""
-        from keel.evaluation.runner import evaluate
-
-        target = self._ref(ref)
-        name, chosen = self._suite(target.name, suite, policy)
-        rules = self.get_policy(target.name)
-        runs = rules.gates.cost_runs if rules is not None else 5
-        return evaluate(self.db, self.artifacts, self.actor, target, name, chosen, cost_runs=runs)
-
-    def _suite(
-        self, model: str, suite: str | Suite | None, policy: Policy | dict[str, Any] | None
-    ) -> tuple[str, Suite]:
-        from keel.evaluation.gating import suite_of
-
-        if isinstance(suite, Suite):
-            return "adhoc", suite
-        return suite_of(self._policy(model, policy), model, suite)
-
-    def gate(
-        self, ref: str | ModelRef, *, policy: Policy | dict[str, Any] | None = None
-    ) -> tuple[Evaluation, GateOutcome]:
-        """Run the policy's gate suite and gates; store "blessed" or "rejected" with reasons and
-        the champion the version was compared with (``outcome.champion``). An evaluation of the
-        same version, suite, snapshots and champion younger than ``gates.reuse_evaluation`` is
-        judged instead of evaluating again (``evaluation.reused``)."""
-        from keel.evaluation.gating import gate_version
-
-        target = self._ref(ref)
-        rules = self._policy(target.name, policy)
-        return gate_version(self.db, self.artifacts, self.actor, target, rules)
-
-    def list_evaluations(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
-        """Stored evaluations of a model (or one version), newest first, with gate verdicts."""
-        from keel.registry import governance
-
-        return governance.list_evaluations(self.db, name, version)
-
-    def get_evaluation(self, evaluation_id: int) -> tuple[Evaluation, GateOutcome | None]:
-        """A stored evaluation, and the gate outcome recorded with it, ready for a report."""
-        from keel.evaluation.gates import GateOutcome
-        from keel.evaluation.runner import Evaluation
-        from keel.registry import governance
-
-        row = governance.get_evaluation(self.db, evaluation_id)
-        evaluation = Evaluation(
-            f"{row['model']}/{row['version']}",
-            row["suite"],
-            row["status"],
-            row["results"],
-            row["error"],
-            row["id"],
-        )
-        gate = row["gate"]
-        outcome = None
-        if gate is not None:
-            outcome = GateOutcome(
-                gate["verdict"],
-                gate["checks"],
-                gate["reasons"],
-                gate["risk_profile"],
-                row["results"].get("champion"),
-            )
-        return evaluation, outcome
-
-    def gate_history(self, ref: str | ModelRef) -> list[dict[str, Any]]:
-        from keel.registry import governance
-
-        return governance.gate_history(self.db, self._ref(ref))
-
-    def approve(self, ref: str | ModelRef, *, reason: str) -> None:
-        """Record this actor's approval of a version for promotion, with a reason."""
-        from keel.registry import governance
-
-        governance.approve(self.db, self.actor, self._ref(ref), reason)
-
-    # -- lineage and audit --------------------------------------------------------------------
-    def lineage(self, ref: str | ModelRef, version: int | None = None) -> Lineage:
-        from keel.registry.lineage import lineage
-
-        return lineage(self.db, self._ref(ref, version))
-
-    def audit_log(
-        self,
-        *,
-        subject: str | None = None,
-        action: str | None = None,
-        actor: str | None = None,
-        limit: int | None = 100,
-    ) -> list[AuditEntry]:
-        """Newest first."""
-        from keel.registry import audit
-
-        return audit.entries(self.db, subject=subject, action=action, actor=actor, limit=limit)
-
-    def verify_audit(
-        self,
-        *,
-        artifacts: bool | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> AuditVerification:
-        """Prove the store from its audit trail: the hash chain, the head against the newest
-        keyed checkpoint, every alias, version, deployment and token against the replayed trail,
-        and (``artifacts``; by default when they total under 10 GB) every artifact file against
-        its hash. ``progress`` gets (bytes hashed, bytes to hash). ``intact`` only when all hold;
-        ``findings`` name each table and row that disagrees and what the trail says instead."""
-        from keel.registry import audit_proof
-
-        return audit_proof.verify(
-            self.db,
-            self.artifacts,
-            self._audit_checkpoints,
-            check_artifacts=artifacts,
-            progress=progress,
-        )
+    # -- registry: snapshots, runs, versions, aliases, lineage, audit ---------------------------
+    register_snapshot = door("registry", Registry.register_snapshot)
+    get_snapshot = door("registry", Registry.get_snapshot)
+    list_snapshots = door("registry", Registry.list_snapshots)
+    load_snapshot = door("registry", Registry.load_snapshot)
+    start_run = door("registry", Registry.start_run)
+    get_run = door("registry", Registry.get_run)
+    list_runs = door("registry", Registry.list_runs)
+    metric_history = door("registry", Registry.metric_history)
+    register_model = door("registry", Registry.register_model)
+    get_version = door("registry", Registry.get_version)
+    list_models = door("registry", Registry.list_models)
+    list_versions = door("registry", Registry.list_versions)
+    archive_version = door("registry", Registry.archive_version)
+    load_model = door("registry", Registry.load_model)
+    convert_model = door("registry", Registry.convert_model)
+    trust_version = door("registry", Registry.trust_version)
+    set_alias = door("registry", Registry.set_alias)
+    delete_alias = door("registry", Registry.delete_alias)
+    alias_history = door("registry", Registry.alias_history)
+    alias_periods = door("registry", Registry.alias_periods)
+    lineage = door("registry", Registry.lineage)
+    audit_log = door("registry", Registry.audit_log)
+    verify_audit = door("registry", Registry.verify_audit)
+
+    # -- governance: policies, evaluations, gates, approvals -------------------------------------
+    set_policy = door("governance", Governance.set_policy)
+    get_policy = door("governance", Governance.get_policy)
+    evaluate = door("governance", Governance.evaluate)
+    gate = door("governance", Governance.gate)
+    list_evaluations = door("governance", Governance.list_evaluations)
+    get_evaluation = door("governance", Governance.get_evaluation)
+    gate_history = door("governance", Governance.gate_history)
+    approve = door("governance", Governance.approve)
+
+    # -- monitoring: the logs, windows, reports, alerts ------------------------------------------
+    log_predictions = door("monitoring", Monitoring.log_predictions)
+    log_labels = door("monitoring", Monitoring.log_labels)
+    read_predictions = door("monitoring", Monitoring.read_predictions)
+    monitor = door("monitoring", Monitoring.monitor)
+    monitor_windows = door("monitoring", Monitoring.monitor_windows)
+    monitor_report = door("monitoring", Monitoring.monitor_report)
+    list_alerts = door("monitoring", Monitoring.list_alerts)
+    acknowledge_alert = door("monitoring", Monitoring.acknowledge_alert)
+
+    # -- rollouts: deploy, promote, roll back, advance ---------------------------------------------
+    deploy = door("rollouts", Rollouts.deploy)
+    promote = door("rollouts", Rollouts.promote)
+    rollback = door("rollouts", Rollouts.rollback)
+    advance_rollout = door("rollouts", Rollouts.advance_rollout)
+    deployment_status = door("rollouts", Rollouts.deployment_status)
+    deployments = door("rollouts", Rollouts.deployments)
+
+    # -- retraining: the autopilot, retrains, pipeline runs ----------------------------------------
+    autopilot = door("retraining", Retrains.autopilot)
+    retrain = door("retraining", Retrains.retrain)
+    retrains = door("retraining", Retrains.retrains)
+    pipeline_runs = door("retraining", Retrains.pipeline_runs)
+    pipeline_run = door("retraining", Retrains.pipeline_run)

@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from keel.cli import rollout as rollout_cli
 from keel.cli.context import Faces
 from keel.client import Client
-from keel.client_rollout import RolloutMethods
 from keel.errors import Conflict, InvalidInput
 from keel.settings import Settings
 
@@ -26,10 +25,6 @@ app = typer.Typer()
 app.command("deploy")(rollout_cli.deploy)
 app.command("rollback")(rollout_cli.rollback)
 app.add_typer(rollout_cli.rollout_app, name="rollout")
-
-
-class RolloutClient(Client, RolloutMethods):
-    """Client with the rollout methods, as keel.Client will be."""
 
 
 @pytest.fixture
@@ -110,7 +105,7 @@ def test_bad_options_are_one_clear_error(faces: Faces, args: list[str], field: s
 
 
 def test_the_sdk_deploys_advances_and_rolls_back(rollout: Rollout) -> None:
-    client = RolloutClient(settings=rollout.client.settings)
+    client = Client(settings=rollout.client.settings)
     try:
         client.set_policy(
             MODEL,

@@ -1,5 +1,5 @@
-"""The Client's monitoring methods: the prediction and label logs, monitor runs, windows,
-reports and alerts (mixed into ``keel.Client``)."""
+"""``Monitoring``: the service that owns the prediction and label logs, monitoring windows,
+references and alerts, over one ``Stores``; it reads policies through ``Governance``."""
 
 from __future__ import annotations
 
@@ -12,40 +12,21 @@ from keel.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.evaluation.service import Governance
     from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.runner import MonitorResult
     from keel.registry.predictions import LabelReport, LogReceipt
-    from keel.settings import Settings
-    from keel.store.artifacts import FsspecArtifactStore
-    from keel.store.database import Database
-    from keel.store.prediction_log import ParquetLogStore
+    from keel.stores import Stores
+
+__all__ = ["Monitoring"]
 
 
-class MonitoringMethods:
-    """Needs ``db``, ``artifacts``, ``settings``, ``actor`` and the policy methods of Client."""
+class Monitoring:
+    """Logs in, windows, estimates and alerts out; a run resumes where the last one stopped."""
 
-    db: Database
-    artifacts: FsspecArtifactStore
-    settings: Settings
-    actor: str
-    _logs: ParquetLogStore | None
-
-    if TYPE_CHECKING:  # provided by Client
-
-        def get_policy(self, name: str) -> Policy | None: ...
-
-        def set_policy(
-            self, name: str, policy: Policy | dict[str, Any], *, source: str = ""
-        ) -> Policy: ...
-
-    @property
-    def logs(self) -> ParquetLogStore:
-        """The prediction and label logs, beside the artifacts (``<artifacts>/log``)."""
-        if self._logs is None:
-            from keel.store.prediction_log import ParquetLogStore
-
-            self._logs = ParquetLogStore(self.settings.artifacts, **self.settings.artifact_options)
-        return self._logs
+    def __init__(self, stores: Stores, governance: Governance) -> None:
+        self.stores = stores
+        self.governance = governance
 
     def log_predictions(
         self,
@@ -78,7 +59,7 @@ class MonitoringMethods:
             resolve_version,
         )
 
-        resolved = resolve_version(self.db, model, version)
+        resolved = resolve_version(self.stores.db, model, version)
         number = resolved.version
         table = prediction_table(
             logged_features(resolved.signature, data),
@@ -93,7 +74,7 @@ class MonitoringMethods:
             errors=errors,
             entity_keys=entity_keys,
         )
-        return log_predictions(self.logs, model, number, table)
+        return log_predictions(self.stores.logs, model, number, table)
 
     def log_labels(
         self, model: str, request_ids: Any, labels: Any, *, timestamps: Any = None
@@ -103,17 +84,17 @@ class MonitoringMethods:
         from keel.registry.models import known_models
         from keel.registry.predictions import log_labels
 
-        known_models(self.db, [model], "model")
-        return log_labels(self.logs, model, request_ids, labels, timestamps=timestamps)
+        known_models(self.stores.db, [model], "model")
+        return log_labels(self.stores.logs, model, request_ids, labels, timestamps=timestamps)
 
     def read_predictions(self, model: str, *, labels: bool = False) -> pd.DataFrame:
         """The whole prediction log of ``model`` (with its newest labels when asked)."""
         from keel.monitoring.labelling import read_labels
         from keel.registry.predictions import read_log
 
-        frame = read_log(self.logs, "predictions", model).to_pandas()
+        frame = read_log(self.stores.logs, "predictions", model).to_pandas()
         if labels and not frame.empty:
-            frame = frame.merge(read_labels(self.logs, model), on="request_id", how="left")
+            frame = frame.merge(read_labels(self.stores.logs, model), on="request_id", how="left")
         return frame
 
     def monitor(
@@ -132,13 +113,19 @@ class MonitoringMethods:
         from keel.monitoring.runner import run_monitor
         from keel.registry import models
 
-        models.resolve(self.db, ModelRef(model, latest=True))  # NotFound for an unknown model
-        rules = self.set_policy(model, policy) if policy is not None else self.get_policy(model)
+        models.resolve(
+            self.stores.db, ModelRef(model, latest=True)
+        )  # NotFound for an unknown model
+        rules = (
+            self.governance.set_policy(model, policy)
+            if policy is not None
+            else self.governance.get_policy(model)
+        )
         return run_monitor(
-            self.db,
-            self.artifacts,
-            self.logs,
-            self.actor,
+            self.stores.db,
+            self.stores.artifacts,
+            self.stores.logs,
+            self.stores.actor,
             model,
             rules if rules is not None else Policy(),
             now=now,
@@ -152,7 +139,7 @@ class MonitoringMethods:
         """Stored monitoring windows of ``model``, newest first."""
         from keel.monitoring.history import list_windows
 
-        return list_windows(self.db, model, version=version, limit=limit)
+        return list_windows(self.stores.db, model, version=version, limit=limit)
 
     def monitor_report(
         self, model: str, *, window: str | None = None, limit: int | None = 2000
@@ -171,21 +158,23 @@ class MonitoringMethods:
         if window is not None and ".." in window:
             since, until = (_moment(part, "window") for part in window.split("..", 1))
             detail = None
-        windows = list_windows(self.db, model, since=since, until=until, limit=limit)
+        windows = list_windows(self.stores.db, model, since=since, until=until, limit=limit)
         alerts = [a.to_dict() for a in self.list_alerts(model, limit=1000)]
-        return build_report(model, windows, alerts, self.get_policy(model), window=detail)
+        return build_report(
+            model, windows, alerts, self.governance.get_policy(model), window=detail
+        )
 
     def list_alerts(
         self, model: str | None = None, *, state: str | None = None, limit: int = 100
     ) -> list[AlertRecord]:
         from keel.monitoring.alerts import list_alerts
 
-        return list_alerts(self.db, model, state, limit)
+        return list_alerts(self.stores.db, model, state, limit)
 
     def acknowledge_alert(self, alert_id: int, *, reason: str) -> AlertRecord:
         from keel.monitoring.alerts import acknowledge
 
-        return acknowledge(self.db, self.actor, alert_id, reason)
+        return acknowledge(self.stores.db, self.stores.actor, alert_id, reason)
 
 
 def _moment(text: str, field: str) -> Any:

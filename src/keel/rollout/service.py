@@ -1,9 +1,9 @@
-"""The Client's rollout methods: deploy, roll back, advance and inspect deployments (mixed into
-``keel.Client``).
+"""``Rollouts``: the service that owns deployments, over one ``Stores``: start one under the
+model's policy, advance it step by step, promote it or roll it back.
 
-client.deploy("fraud", 4, strategy="canary", steps=[5, 25, 50, 100], interval="10m")
-client.advance_rollout("fraud")            # what `keel rollout watch` does every few seconds
-client.rollback("fraud", reason="p99 latency doubled")
+rollouts.deploy("fraud", 4, strategy="canary", steps=[5, 25, 50, 100], interval="10m")
+rollouts.advance_rollout("fraud")          # what `keel rollout watch` does every few seconds
+rollouts.rollback("fraud", reason="p99 latency doubled")
 """
 
 from __future__ import annotations
@@ -15,27 +15,18 @@ from keel.domain.deployments import Deployment
 from keel.domain.policy import Policy
 
 if TYPE_CHECKING:
-    from keel.settings import Settings
-    from keel.store.artifacts import FsspecArtifactStore
-    from keel.store.database import Database
-    from keel.store.prediction_log import ParquetLogStore
+    from keel.evaluation.service import Governance
+    from keel.stores import Stores
+
+__all__ = ["Rollouts"]
 
 
-class RolloutMethods:
-    """Needs ``db``, ``artifacts``, ``settings``, ``actor``, the ``logs`` of the monitoring
-    methods and the policy methods of Client."""
+class Rollouts:
+    """Deployments of every strategy; each move one audited transaction."""
 
-    db: Database
-    artifacts: FsspecArtifactStore
-    settings: Settings
-    actor: str
-
-    if TYPE_CHECKING:  # provided by Client
-
-        @property
-        def logs(self) -> ParquetLogStore: ...
-
-        def get_policy(self, name: str) -> Policy | None: ...
+    def __init__(self, stores: Stores, governance: Governance) -> None:
+        self.stores = stores
+        self.governance = governance
 
     def deploy(
         self,
@@ -63,8 +54,8 @@ class RolloutMethods:
         from keel.rollout.actions import deploy_with_policy
 
         return deploy_with_policy(
-            self.db,
-            self.actor,
+            self.stores.db,
+            self.stores.actor,
             model,
             version,
             strategy=strategy,
@@ -75,8 +66,8 @@ class RolloutMethods:
             reason=reason,
             force=force,
             now=now,
-            logs=self.logs,
-            artifacts=self.artifacts,
+            logs=self.stores.logs,
+            artifacts=self.stores.artifacts,
         )
 
     def rollback(self, model: str, *, reason: str) -> dict[str, Any]:
@@ -84,26 +75,66 @@ class RolloutMethods:
         champion back to the version that held it before; one step, audited."""
         from keel.rollout.actions import rollback
 
-        return rollback(self.db, self.actor, model, reason=reason)
+        return rollback(self.stores.db, self.stores.actor, model, reason=reason)
+
+    def promote(
+        self, model: str, version: int, *, reason: str, force: bool = False
+    ) -> tuple[str, Deployment]:
+        """Make ``version`` champion now: the running deployment's candidate is promoted at
+        once; any other version replaces the champion through a ``replace`` deployment.
+        Returns what was done (``deployment_promoted`` or ``champion_replaced``) and the
+        deployment."""
+        from keel.registry import deployments
+        from keel.rollout import actions
+
+        stores = self.stores
+        running = deployments.running(stores.db, model)
+        if running is not None and running.candidate_version == version:
+            done = actions.promote(
+                stores.db, stores.actor, running, reason=reason, force=force,
+                artifacts=stores.artifacts,
+            )  # fmt: skip
+            return "deployment_promoted", done
+        started = actions.deploy(
+            stores.db,
+            stores.actor,
+            model,
+            version,
+            strategy="replace",
+            reason=reason,
+            force=force,
+            artifacts=stores.artifacts,
+        )
+        return "champion_replaced", started
 
     def advance_rollout(self, model: str, now: datetime | None = None) -> dict[str, Any]:
         """One controller step for ``model``'s running deployment under its stored policy:
         wait, move to the next step, promote, stop or roll back; returns what it did and why."""
         from keel.rollout.controller import advance
 
-        policy = self.get_policy(model) or Policy()
-        return advance(self.db, self.artifacts, self.logs, self.actor, model, policy, now=now)
+        policy = self.governance.get_policy(model) or Policy()
+        return advance(
+            self.stores.db,
+            self.stores.artifacts,
+            self.stores.logs,
+            self.stores.actor,
+            model,
+            policy,
+            now=now,
+        )
 
     def deployment_status(self, model: str, now: datetime | None = None) -> dict[str, Any]:
         """The running deployment (if any), the champion, and what the controller would do now
         and why (read only: nothing moves)."""
         from keel.rollout.controller import status
 
-        policy = self.get_policy(model) or Policy()
-        return status(self.db, self.artifacts, self.logs, model, policy, now=now)
+        policy = self.governance.get_policy(model) or Policy()
+        return status(
+            self.stores.db, self.stores.artifacts, self.stores.logs, model, policy, now=now
+        )
 
     def deployments(self, model: str, limit: int = 50) -> list[Deployment]:
         """The deployments of ``model``, newest first."""
         from keel.registry import deployments
 
-        return deployments.history(self.db, model, limit)
+        return deployments.history(self.stores.db, model, limit)

@@ -1,26 +1,63 @@
-"""The Client's retraining methods: the autopilot, manual retrains and pipeline runs (mixed into
-``keel.Client``).
+"""``Retrains``: the service that owns retrains, pipeline runs and the autopilot, over the
+services below it (``Services``): it monitors, trains, gates and deploys through them.
 
-client.autopilot()                         # one reconcile pass over every governed model
-client.retrain("credit", reason="new features shipped")
-client.retrains("credit")                  # what fired, what the gates said, how it ended
+retraining.autopilot()                     # one reconcile pass over every governed model
+retraining.retrain("credit", reason="new features shipped")
+retraining.retrains("credit")              # what fired, what the gates said, how it ended
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from keel.evaluation.service import Governance
+from keel.monitoring.service import Monitoring
+from keel.registry.service import Registry
+from keel.rollout.service import Rollouts
+from keel.stores import Stores
 
 if TYPE_CHECKING:
     from keel.controller.autopilot import Decision
     from keel.controller.retrains import Retrain
     from keel.pipelines.records import PipelineRun
-    from keel.store.database import Database
+
+__all__ = ["Retrains", "Services"]
 
 
-class AutopilotMethods:
-    db: Database
-    actor: str
+@dataclass(frozen=True)
+class Services:
+    """The services a retrain drives, over one ``Stores``: each depends only on the stores and
+    the services listed before it."""
+
+    stores: Stores
+    registry: Registry
+    governance: Governance
+    monitoring: Monitoring
+    rollouts: Rollouts
+
+    @classmethod
+    def over(cls, stores: Stores) -> Services:
+        governance = Governance(stores)
+        return cls(
+            stores,
+            Registry(stores),
+            governance,
+            Monitoring(stores, governance),
+            Rollouts(stores, governance),
+        )
+
+    def acting_as(self, actor: str) -> Services:
+        """The same services recording ``actor`` as who acts (a door's signed-in user)."""
+        return Services.over(self.stores.acting_as(actor))
+
+
+class Retrains:
+    """Retrains from trigger to promotion or rollback, each state change audited."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     def autopilot(
         self,
@@ -35,8 +72,8 @@ class AutopilotMethods:
         from keel.controller.autopilot import Autopilot, controller_moment
         from keel.registry.models import known_models
 
-        named = None if models is None else known_models(self.db, models)
-        pilot = Autopilot(self, monitor=monitor, sinks=sinks)
+        named = None if models is None else known_models(self.services.stores.db, models)
+        pilot = Autopilot(self.services, monitor=monitor, sinks=sinks)
         return pilot.reconcile_all(now=controller_moment(now), models=named)
 
     def retrain(
@@ -60,11 +97,11 @@ class AutopilotMethods:
         from keel.errors import Conflict, InvalidInput
 
         moment = controller_moment(now)
-        pilot = Autopilot(self, monitor=False)
+        pilot = Autopilot(self.services, monitor=False)
         if takeover:
             if not run:
                 raise InvalidInput("takeover", "taking a retrain over drives it: not with queue")
-            if retrains.active(self.db, model) is not None:
+            if retrains.active(self.services.stores.db, model) is not None:
                 return pilot.take_over(model, moment)
         try:
             queued = pilot.request(model, reason=reason, now=moment)
@@ -83,8 +120,8 @@ class AutopilotMethods:
         from keel.registry.models import known_models, positive_limit
 
         if model is not None:
-            known_models(self.db, [model], "model")
-        return retrains.history(self.db, model, positive_limit(limit))
+            known_models(self.services.stores.db, [model], "model")
+        return retrains.history(self.services.stores.db, model, positive_limit(limit))
 
     def pipeline_runs(
         self, model: str | None = None, *, pipeline: str | None = None, limit: int = 50
@@ -94,11 +131,13 @@ class AutopilotMethods:
         from keel.pipelines.records import list_runs
         from keel.registry.models import positive_limit
 
-        return list_runs(self.db, model=model, pipeline=pipeline, limit=positive_limit(limit))
+        return list_runs(
+            self.services.stores.db, model=model, pipeline=pipeline, limit=positive_limit(limit)
+        )
 
     def pipeline_run(self, run_id: str) -> PipelineRun:
         """A pipeline run by its id, or by a prefix of it (at least 4 characters) that no other
         run id begins with."""
         from keel.pipelines.records import find_run
 
-        return find_run(self.db, run_id)
+        return find_run(self.services.stores.db, run_id)
