@@ -33,9 +33,7 @@ def list_alerts(
     json: JsonOption = False,
 ) -> None:
     """Alerts, newest first."""
-    from keel.monitoring import alerts
-
-    found = alerts.list_alerts(client_of(ctx).db, model, state, limit)
+    found = client_of(ctx).list_alerts(model, state=state, limit=limit)
     if json:
         print_json(found)
         return
@@ -67,15 +65,13 @@ def ack(
     json: JsonOption = False,
 ) -> None:
     """Acknowledge an open alert: reminders stop until it resolves."""
-    from keel.monitoring import alerts
-
-    client = client_of(ctx)
-    record = alerts.acknowledge(client.db, client.actor, alert_id, reason)
+    record = client_of(ctx).acknowledge_alert(alert_id, reason=reason)
     if json:
         print_json(record)
         return
     console.print(
-        f"alert {record.id} ({record.model}: {record.rule}) acknowledged by {client.actor}",
+        f"alert {record.id} ({record.model}: {record.rule}) acknowledged by "
+        f"{record.acknowledged_by}",
         markup=False,
     )
 

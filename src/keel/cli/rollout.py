@@ -1,25 +1,25 @@
-"""``keel deploy``, ``keel rollback`` and ``keel rollout status|advance|watch|history``.
+"""``keel deploy``, ``keel promote``, ``keel rollback`` and ``keel rollout
+status|advance|watch|history``.
 
     keel deploy fraud --version 4 --strategy canary --steps 5,25,50,100 --interval 10m
     keel rollout watch fraud --every 30s --for 2h
+    keel promote fraud 4 --reason "the canary held for a day"
     keel rollback fraud --reason "p99 latency doubled"
 
 Options left out of ``keel deploy`` come from the model's stored policy (its rollout section).
+Every command is a door onto the ``Rollouts`` service (``client.rollouts``), the same methods
+the SDK, the management API and the dashboard call.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
 from keel.cli.output import console, print_json, print_table, when
 from keel.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from keel.client import Client
-    from keel.domain.policy import Policy
 
 rollout_app = typer.Typer(
     help="Deployments under way: status, analysis, the controller.", no_args_is_help=True
@@ -54,12 +54,6 @@ def _limits(pairs: list[str] | None) -> dict[str, Any] | None:
             raise InvalidInput("limit", f"{pair!r} is not KEY=VALUE, e.g. max_rows=50000")
         out[key.strip()] = yaml.safe_load(value)
     return out
-
-
-def _policy(client: Client, model: str) -> Policy:
-    from keel.domain.policy import Policy
-
-    return client.get_policy(model) or Policy()
 
 
 def deploy(
@@ -131,10 +125,7 @@ def rollback(
 ) -> None:
     """All traffic back to the stable version now; with nothing deploying, the champion goes
     back to the version that held it before."""
-    from keel.rollout.actions import rollback as roll_back
-
-    client = client_of(ctx)
-    result = roll_back(client.db, client.actor, model, reason=reason)
+    result = client_of(ctx).rollback(model, reason=reason)
     if json:
         print_json(result)
         return
@@ -153,6 +144,30 @@ def rollback(
         )
 
 
+def promote(
+    ctx: typer.Context,
+    model: ModelArgument,
+    version: Annotated[int, typer.Argument(help="The version to make champion.")],
+    reason: ReasonOption,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote past the policy's gates (needs --reason).")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Make VERSION champion now: the running deployment's candidate is promoted at once; any
+    other version replaces the champion (a ``replace`` deployment under the policy's gates)."""
+    action, deployment = client_of(ctx).promote(model, version, reason=reason, force=force)
+    if json:
+        print_json({"action": action, "deployment": deployment.to_dict()})
+        return
+    how = (
+        f"deployment #{deployment.id} promoted"
+        if action == "deployment_promoted"
+        else f"replaced the champion (deployment #{deployment.id})"
+    )
+    console.print(f"{model}/{version} is champion: {how}", markup=False)
+
+
 def _line(result: dict[str, Any]) -> str:
     reasons = result.get("reasons") or []
     after = result.get("deployment_after") or {}
@@ -165,10 +180,7 @@ def _line(result: dict[str, Any]) -> str:
 @rollout_app.command("status")
 def status(ctx: typer.Context, model: ModelArgument, json: JsonOption = False) -> None:
     """The running deployment, its last analyses, and what the controller would do now."""
-    from keel.rollout.controller import status as current
-
-    client = client_of(ctx)
-    found = current(client.db, client.artifacts, client.logs, model, _policy(client, model))
+    found = client_of(ctx).deployment_status(model)
     if json:
         print_json(found)
         return
@@ -208,18 +220,8 @@ def status(ctx: typer.Context, model: ModelArgument, json: JsonOption = False) -
 @rollout_app.command("advance")
 def advance(ctx: typer.Context, model: OptionalModel = None, json: JsonOption = False) -> None:
     """One controller step: wait, next step, promote, stop or roll back."""
-    from keel.rollout import controller
-
-    client = client_of(ctx)
-    if model is None:
-        results = controller.advance_all(client.db, client.artifacts, client.logs, client.actor)
-    else:
-        policy = _policy(client, model)
-        results = [
-            controller.advance(
-                client.db, client.artifacts, client.logs, client.actor, model, policy
-            )
-        ]
+    rollouts = client_of(ctx).rollouts
+    results = rollouts.advance_all() if model is None else [rollouts.advance_rollout(model)]
     if json:
         print_json(results)
         return
@@ -243,7 +245,6 @@ def watch(
     import orjson
 
     from keel.domain.durations import parse_duration
-    from keel.rollout import controller
 
     client = client_of(ctx)
 
@@ -253,12 +254,8 @@ def watch(
         else:
             console.print(_line(result), markup=False)
 
-    controller.watch(
-        client.db,
-        client.artifacts,
-        client.logs,
-        client.actor,
-        model=model,
+    client.rollouts.watch(
+        model,
         every_s=parse_duration(every, "every").total_seconds(),
         duration_s=parse_duration(duration, "for").total_seconds(),
         on_result=show,
@@ -273,9 +270,7 @@ def history(
     json: JsonOption = False,
 ) -> None:
     """The model's deployments, newest first."""
-    from keel.registry import deployments
-
-    found = deployments.history(client_of(ctx).db, model, limit)
+    found = client_of(ctx).deployments(model, limit)
     if json:
         print_json(found)
         return

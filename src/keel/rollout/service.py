@@ -15,6 +15,8 @@ from keel.domain.deployments import Deployment
 from keel.domain.policy import Policy
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from keel.evaluation.service import Governance
     from keel.stores import Stores
 
@@ -121,6 +123,40 @@ class Rollouts:
             model,
             policy,
             now=now,
+        )
+
+    def advance_all(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """``advance_rollout`` for every model with a running deployment, each under its stored
+        policy; a model that fails reports its error (``action`` ``error`` or ``conflict``) and
+        the others still advance."""
+        from keel.rollout.controller import advance_all
+
+        stores = self.stores
+        return advance_all(stores.db, stores.artifacts, stores.logs, stores.actor, now=now)
+
+    def watch(
+        self,
+        model: str | None = None,
+        *,
+        every_s: float = 30.0,
+        duration_s: float = 600.0,
+        on_result: Callable[[dict[str, Any]], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Advance ``model``'s deployment (or every running one) every ``every_s`` seconds for
+        at most ``duration_s``; watching one model ends as soon as its deployment has finished.
+        ``on_result`` sees each step's result as it happens."""
+        from keel.rollout.controller import watch
+
+        stores = self.stores
+        return watch(
+            stores.db,
+            stores.artifacts,
+            stores.logs,
+            stores.actor,
+            model=model,
+            every_s=every_s,
+            duration_s=duration_s,
+            on_result=on_result,
         )
 
     def deployment_status(self, model: str, now: datetime | None = None) -> dict[str, Any]:

@@ -111,10 +111,12 @@ def create_app(
         from keel.registry.audit_checkpoint import install_for
         from keel.store.artifacts import FsspecArtifactStore
         from keel.store.prediction_log import ParquetLogStore
+        from keel.stores import Stores
 
         quiet_feature_name_warning()
         db = Database(settings.store_url)
-        install_for(db, settings)  # audited changes over HTTP keep the audit checkpoint too
+        # audited changes over HTTP keep the audit checkpoint too
+        checkpoints = install_for(db, settings)
         artifacts = FsspecArtifactStore(settings.artifacts, **settings.artifact_options)
         logs = ParquetLogStore(settings.artifacts, **settings.artifact_options)
         writer: PredictionRecorder
@@ -145,7 +147,11 @@ def create_app(
         )
         gate = TokenGate(db, ttl_s=token_ttl_s)
         router = Router(cache, metrics)
-        ctx = ServingContext(settings, db, artifacts, cache, router, gate, metrics, writer, logs)
+        # the app owns and closes what it opened: the shared Stores only lends them
+        stores = Stores(settings, db, artifacts, logs, settings.actor, checkpoints, owner=False)
+        ctx = ServingContext(
+            settings, db, artifacts, cache, router, gate, metrics, writer, logs, stores=stores
+        )
         holder["context"] = ctx
         app.state.keel = ctx
         app.state.keel_gate = gate

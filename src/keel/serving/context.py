@@ -4,6 +4,7 @@ app's own endpoints and the management API, so none of them imports another for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -17,6 +18,9 @@ from keel.settings import Settings
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.prediction_log import LogStore
+
+if TYPE_CHECKING:
+    from keel.stores import Stores
 
 __all__ = ["ServingContext", "context"]
 
@@ -36,6 +40,10 @@ class ServingContext:
     #: the prediction log (a deployment started over HTTP records its position)
     logs: LogStore | None = None
     in_flight: int = 0
+    #: the app's open database, artifacts and logs as one ``Stores`` (owner: the app, which
+    #: closes them), so the management API and the dashboard drive the services over the same
+    #: connection pool; each request acts through ``stores.acting_as(token name)``
+    stores: Stores | None = None
 
 
 def context(request: Request) -> ServingContext:
