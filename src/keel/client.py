@@ -17,12 +17,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from keel.controller.service import Retrains, Services
+from keel.controller.service import Retrains
 from keel.doors import door
 from keel.evaluation.service import Governance
 from keel.monitoring.service import Monitoring
 from keel.registry.service import Registry
 from keel.rollout.service import Rollouts
+from keel.services import Services
 from keel.settings import Settings
 from keel.stores import Stores
 
@@ -55,7 +56,7 @@ class Client:
         self.governance = self.services.governance
         self.monitoring = self.services.monitoring
         self.rollouts = self.services.rollouts
-        self.retraining = Retrains(self.services)
+        self.retraining = Retrains(self.services, client_class=type(self))
 
     # -- the stores -----------------------------------------------------------------------------
     @property

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from keel.registry.clock import utcnow
 from keel.settings import Settings
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from keel.store.database import Database
     from keel.store.prediction_log import ParquetLogStore
 
-__all__ = ["Stores"]
+__all__ = ["HasStores", "Stores"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,10 @@ class Stores:
         self.db.close()
         self.artifacts.close()
         self.logs.close()
+
+
+class HasStores(Protocol):
+    """What holds open stores, as ``keel.Client`` does."""
+
+    @property
+    def stores(self) -> Stores: ...

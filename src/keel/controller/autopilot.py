@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.controller import retrains
 from keel.controller.heartbeat import Heartbeat
@@ -35,6 +35,10 @@ from keel.controller.triggers import consider
 from keel.domain.policy import Policy
 from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound, PipelineFailed
 from keel.registry.clock import utcnow
+
+if TYPE_CHECKING:
+    from keel.monitoring.labelling import ModelLabels
+from keel.services import HasServices, Services
 
 __all__ = ["Autopilot", "Decision", "controller_moment"]
 
@@ -49,6 +53,14 @@ def controller_moment(now: Any) -> datetime | None:
     if not isinstance(now, datetime):
         raise InvalidInput("now", f"a datetime, not {type(now).__name__}")
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PassFacts:
+    """What one pass over one model reads once and every step of it shares."""
+
+    policy: Policy
+    labels: ModelLabels
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ class Autopilot:
 
     def __init__(
         self,
-        client: Any,
+        services: Services | HasServices,
         *,
         lease_s: float | None = None,
         heartbeat_s: float | None = None,
@@ -83,19 +95,29 @@ class Autopilot:
         monitor: bool = True,
         sinks: list[Any] | None = None,
         pipeline: Any = None,
+        client_class: type | None = None,
     ) -> None:
-        """``heartbeat_s`` and ``heartbeat_misses`` default to the client's settings (5 s, 3);
+        """``services`` are the services over one set of stores (or a ``keel.Client``, which
+        holds them); custom pipeline steps that open a client open one of its class (or of
+        ``client_class``).
+        ``heartbeat_s`` and ``heartbeat_misses`` default to the stores' settings (5 s, 3);
         the lease lasts ``lease_s`` past each beat, by default ``heartbeat_misses`` beats.
         ``heartbeat_s=0`` beats only when a lease is taken (the lease then lasts ``lease_s``
         from each pass). ``clock`` stamps leases and beats (the registry's clock by default);
         the pass's own ``now`` is the simulated time of triggers and rollouts instead."""
         from keel.controller.retraining import standard_pipeline
 
-        settings = getattr(client, "settings", None)
+        self.services = services if isinstance(services, Services) else services.services
+        self.stores = self.services.stores
+        #: the class custom steps open a client of (``StepContext.client``), when there is one
+        self.client_class = client_class
+        if client_class is None and not isinstance(services, Services):
+            self.client_class = type(services)
+        settings = self.stores.settings
         if heartbeat_s is None:
-            heartbeat_s = float(getattr(settings, "retrain_heartbeat_s", 5.0))
+            heartbeat_s = settings.retrain_heartbeat_s
         if heartbeat_misses is None:
-            heartbeat_misses = int(getattr(settings, "retrain_heartbeat_misses", 3))
+            heartbeat_misses = settings.retrain_heartbeat_misses
         if not (heartbeat_s >= 0 and math.isfinite(heartbeat_s)):
             raise InvalidInput("heartbeat", "must be a number of seconds, 0 or more")
         if heartbeat_misses < 2:
@@ -107,7 +129,6 @@ class Autopilot:
                 f"must be longer than the heartbeat ({heartbeat_s:g} s), or a live retrain "
                 "would lose its lease between two beats",
             )
-        self.client = client
         self.owner = retrains.controller_id()
         self.lease = timedelta(seconds=lease)
         self.heartbeat_s = heartbeat_s
@@ -122,11 +143,11 @@ class Autopilot:
         self, now: datetime | None = None, models: list[str] | None = None
     ) -> list[Decision]:
         """One pass over ``models`` (default: every model with a stored policy)."""
-        names = models if models is not None else self._governed()
+        governed = self._governed() if models is None else dict.fromkeys(models)
         out: list[Decision] = []
-        for name in names:
+        for name, policy in governed.items():
             try:
-                out.extend(self.reconcile(name, now))
+                out.extend(self.reconcile(name, now, policy=policy))
             except KeelError as exc:  # one model's trouble must not stop the others
                 out.append(Decision(name, "error", exc.message))
             except Exception as exc:  # nor a model's (or trainer's) own exception
@@ -162,42 +183,59 @@ class Autopilot:
 
         if not isinstance(reason, str) or not reason.strip():
             raise InvalidInput("reason", "a manual retrain needs a reason (text)")
-        self.client.get_version(ModelRef(model, alias="champion"))  # NotFound without one
+        registry = self.services.registry
+        registry.get_version(ModelRef(model, alias="champion"))  # NotFound without one
         return retrains.request(
-            self.client.db,
-            actor or self.client.actor,
+            self.stores.db,
+            actor or self.stores.actor,
             model,
             trigger="manual",
             reason=reason.strip(),
             now=controller_moment(now) or utcnow(),
         )
 
-    def reconcile(self, model: str, now: datetime | None = None) -> list[Decision]:
+    def reconcile(
+        self, model: str, now: datetime | None = None, *, policy: Policy | None = None
+    ) -> list[Decision]:
+        """One pass over ``model``: its policy (``policy``, when the caller read it already)
+        and its labels are read once and shared by the monitoring run, the triggers and the
+        rollout's analysis."""
+        from keel.monitoring.labelling import ModelLabels
+
         moment = now or utcnow()
-        policy = self.client.get_policy(model) or Policy()
+        if policy is None:
+            policy = self.services.governance.get_policy(model) or Policy()
+        facts = PassFacts(policy, ModelLabels(self.stores.logs, model))
         out: list[Decision] = []
         if self.monitor:
             try:
-                out.append(self._monitor(model, policy, moment))
+                out.append(self._monitor(model, facts, moment))
             except KeelError as exc:  # e.g. a candidate that raises (ModelFailed): its rollout
                 # must still be driven, so that it can be rolled back
                 out.append(Decision(model, "error", f"monitoring failed: {exc.message}"))
-        current = retrains.active(self.client.db, model)
+        current = retrains.active(self.stores.db, model)
         if current is None:
-            started = self._consider(model, policy, moment)
+            started = self._consider(model, facts, moment)
             out.append(started[0])
             current = started[1]
             if current is None:
                 return out
-        out.extend(self._drive(current, policy, moment))
+        out.extend(self._drive(current, facts, moment))
         return out
 
     # -- steps ------------------------------------------------------------------------------
-    def _governed(self) -> list[str]:
-        return [m.name for m in self.client.list_models() if self.client.get_policy(m.name)]
+    def _governed(self) -> dict[str, Policy | None]:
+        """Every model with a stored policy, and that policy (read once for the pass)."""
+        governance = self.services.governance
+        policies = {
+            m.name: governance.get_policy(m.name) for m in self.services.registry.list_models()
+        }
+        return {name: policy for name, policy in policies.items() if policy is not None}
 
-    def _monitor(self, model: str, policy: Policy, now: datetime) -> Decision:
-        result = self.client.monitor(model, now=now, sinks=self.sinks)
+    def _monitor(self, model: str, facts: PassFacts, now: datetime) -> Decision:
+        result = self.services.monitoring.monitor_under(
+            model, facts.policy, now=now, sinks=self.sinks, labels=facts.labels
+        )
         fired = [a for a in result.alerts if a.get("transition") == "fired"]
         return Decision(
             model,
@@ -207,12 +245,12 @@ class Autopilot:
         )
 
     def _consider(
-        self, model: str, policy: Policy, now: datetime
+        self, model: str, facts: PassFacts, now: datetime
     ) -> tuple[Decision, Retrain | None]:
         champion = self._champion(model)
         if champion is None:
             return Decision(model, "idle", "no champion to retrain"), None
-        verdict = consider(self.client, model, policy, champion, now)
+        verdict = consider(self.services, model, facts.policy, champion, now, facts.labels)
         if verdict.trigger is None:
             return Decision(model, "idle", verdict.reason), None
         if verdict.hold is not None:
@@ -224,8 +262,8 @@ class Autopilot:
             ), None
         try:
             started = retrains.request(
-                self.client.db,
-                self.client.actor,
+                self.stores.db,
+                self.stores.actor,
                 model,
                 trigger=verdict.trigger,
                 reason=verdict.reason,
@@ -241,7 +279,7 @@ class Autopilot:
     def _champion(self, model: str) -> int | None:
         from keel.registry.deployments import champion_in
 
-        with self.client.db.read() as conn:
+        with self.stores.db.read() as conn:
             return champion_in(conn, model)
 
     def take_over(self, model: str, now: datetime | None = None) -> list[Decision]:
@@ -250,7 +288,7 @@ class Autopilot:
         Conflict while its holder's heartbeat is live."""
         from keel.errors import NotFound
 
-        current = retrains.active(self.client.db, model)
+        current = retrains.active(self.stores.db, model)
         if current is None:
             raise NotFound(
                 "retrain in flight of",
@@ -270,17 +308,17 @@ class Autopilot:
 
     def _take(self, retrain: Retrain) -> bool:
         return retrains.take_lease(
-            self.client.db,
+            self.stores.db,
             retrain.id,
             self.owner,
             self.lease,
             now=self.clock(),
-            actor=self.client.actor,
+            actor=self.stores.actor,
         )
 
     def _held(self, retrain_id: int) -> str:
         """Who holds the retrain and how fresh its heartbeat is, for a refusal."""
-        held = retrains.get(self.client.db, retrain_id)
+        held = retrains.get(self.stores.db, retrain_id)
         seen = held.heartbeat_at or held.lease_until
         age = (
             ""
@@ -293,8 +331,8 @@ class Autopilot:
             "(the process driving it is still alive otherwise)"
         )
 
-    def _drive(self, retrain: Retrain, policy: Policy, now: datetime) -> list[Decision]:
-        db = self.client.db
+    def _drive(self, retrain: Retrain, facts: PassFacts, now: datetime) -> list[Decision]:
+        db = self.stores.db
         if not self._take(retrain):
             return [Decision(retrain.model, "busy", self._held(retrain.id), retrain.id)]
         out: list[Decision] = []
@@ -313,7 +351,7 @@ class Autopilot:
         try:
             with beating:
                 while retrain.active:
-                    moved, decision = self._step(retrain, policy, now)
+                    moved, decision = self._step(retrain, facts, now)
                     out.append(decision)
                     if moved is None:
                         break
@@ -324,7 +362,7 @@ class Autopilot:
         return out
 
     def _step(
-        self, retrain: Retrain, policy: Policy, now: datetime
+        self, retrain: Retrain, facts: PassFacts, now: datetime
     ) -> tuple[Retrain | None, Decision]:
         """One move of the state machine: (the moved retrain, or None to stop here; what)."""
         handler = {
@@ -333,14 +371,14 @@ class Autopilot:
             "deploying": self._deploying,
             "rolling_out": self._rolling_out,
         }[retrain.state]
-        return handler(retrain, policy, now)
+        return handler(retrain, facts, now)
 
     def _move(
         self, retrain: Retrain, state: str, reason: str, now: datetime, **values: Any
     ) -> Retrain:
         return retrains.move(
-            self.client.db,
-            self.client.actor,
+            self.stores.db,
+            self.stores.actor,
             retrain,
             self.owner,
             state,
@@ -349,7 +387,9 @@ class Autopilot:
             **values,
         )
 
-    def _queued(self, retrain: Retrain, policy: Policy, now: datetime) -> tuple[Retrain, Decision]:
+    def _queued(
+        self, retrain: Retrain, facts: PassFacts, now: datetime
+    ) -> tuple[Retrain, Decision]:
         champion = retrain.details.get("champion") or self._champion(retrain.model)
         if champion is None:
             moved = self._move(retrain, "abandoned", "the model has no champion any more", now)
@@ -366,7 +406,7 @@ class Autopilot:
         return moved, Decision(retrain.model, "train", f"pipeline run {run_id} started", retrain.id)
 
     def _training(
-        self, retrain: Retrain, policy: Policy, now: datetime
+        self, retrain: Retrain, facts: PassFacts, now: datetime
     ) -> tuple[Retrain | None, Decision]:
         from keel.pipelines import records
 
@@ -380,26 +420,27 @@ class Autopilot:
         }
         try:
             try:
-                record = records.get_run(self.client.db, run_id)
+                record = records.get_run(self.stores.db, run_id)
             except NotFound:
                 record = None
             if record is not None and record.status == "succeeded":
                 outputs = self._outputs(record)
             else:
-                result = self._pipeline(policy, record).run(
-                    self.client,
+                result = self._pipeline(facts.policy, record).run(
+                    self.stores,
                     params if record is None else None,
-                    executor=policy.retraining.executor,
+                    executor=facts.policy.retraining.executor,
                     model=retrain.model,
                     run_id=run_id if record is None else None,
                     resume=run_id if record is not None else None,
+                    client_class=self.client_class,
                 )
                 outputs = result.outputs
         except (PipelineFailed, KeelError) as exc:
             attempts = int(retrain.details.get("attempts", 0)) + 1
             cause = _cause(exc)
             details = {**retrain.details, "attempts": attempts, "error": cause}
-            if attempts >= policy.retraining.max_attempts:
+            if attempts >= facts.policy.retraining.max_attempts:
                 outcome = (
                     f"{cause}; gave up after {attempts} attempt(s): fix the cause, then start "
                     f"a new retrain with `keel retrain {retrain.model}`"
@@ -408,8 +449,8 @@ class Autopilot:
                     retrain, "failed", outcome, now, details=details, outcome=outcome
                 )
                 return moved, Decision(retrain.model, "failed", outcome, retrain.id)
-            retrains.keep_details(self.client.db, retrain, self.owner, details)
-            left = policy.retraining.max_attempts - attempts
+            retrains.keep_details(self.stores.db, retrain, self.owner, details)
+            left = facts.policy.retraining.max_attempts - attempts
             return None, Decision(
                 retrain.model,
                 "retry",
@@ -458,13 +499,13 @@ class Autopilot:
         import cloudpickle
 
         return {
-            s.name: cloudpickle.loads(self.client.artifacts.get(s.output_sha256))
+            s.name: cloudpickle.loads(self.stores.artifacts.get(s.output_sha256))
             for s in record.steps
             if s.name in ("registered", "gate", "refitted") and s.output_sha256
         }
 
     def _deploying(
-        self, retrain: Retrain, policy: Policy, now: datetime
+        self, retrain: Retrain, facts: PassFacts, now: datetime
     ) -> tuple[Retrain | None, Decision]:
         version = int(retrain.candidate_version or 0)
         # started before a crash: adopt it rather than deploy twice. The candidate is this
@@ -474,18 +515,19 @@ class Autopilot:
         deployment = next(
             (
                 d
-                for d in self.client.deployments(retrain.model, limit=20)
+                for d in self.services.rollouts.deployments(retrain.model, limit=20)
                 if d.candidate_version == version
             ),
             None,
         )
         if deployment is None:
             try:
-                deployment = self.client.deploy(
+                deployment = self.services.rollouts.deploy(
                     retrain.model,
                     version,
                     reason=f"retrain #{retrain.id}: {retrain.trigger}",
                     now=now,
+                    policy=facts.policy,
                 )
             except GateFailed as exc:  # e.g. waiting for a person's approval
                 return None, Decision(retrain.model, "waiting", exc.message, retrain.id)
@@ -506,17 +548,19 @@ class Autopilot:
         return self._ended(retrain, deployment, now)
 
     def _rolling_out(
-        self, retrain: Retrain, policy: Policy, now: datetime
+        self, retrain: Retrain, facts: PassFacts, now: datetime
     ) -> tuple[Retrain | None, Decision]:
         from keel.registry import deployments
 
-        deployment = deployments.get(self.client.db, int(retrain.deployment_id or 0))
+        deployment = deployments.get(self.stores.db, int(retrain.deployment_id or 0))
         if deployment.status == "running":
             try:
-                step = self.client.advance_rollout(retrain.model, now=now)
+                step = self.services.rollouts.advance_rollout(
+                    retrain.model, now=now, policy=facts.policy, labels=facts.labels
+                )
             except Conflict as exc:
                 return None, Decision(retrain.model, "busy", exc.message, retrain.id)
-            deployment = deployments.get(self.client.db, deployment.id)
+            deployment = deployments.get(self.stores.db, deployment.id)
             if deployment.status == "running":
                 why = "; ".join(step.get("reasons") or []) or "in progress"
                 return None, Decision(

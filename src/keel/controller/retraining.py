@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -45,8 +46,21 @@ from keel.errors import Conflict, InvalidInput
 from keel.pipelines.pipeline import Pipeline
 from keel.pipelines.step import StepContext, step
 from keel.registry.conversion import CONVERTED_FROM
+from keel.services import Services
+from keel.stores import Stores
 
 __all__ = ["standard_pipeline", "target_of"]
+
+
+@contextlib.contextmanager
+def opened(context: StepContext) -> Iterator[Services]:
+    """The services over the run's stores, opened where the step runs (a thread, a process
+    or a Ray worker) and closed when it is done: a step receives settings, never objects."""
+    stores = Stores.open(context.settings())
+    try:
+        yield Services.over(stores)
+    finally:
+        stores.close()
 
 
 def target_of(policy: Policy) -> str:
@@ -64,18 +78,17 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
     from keel.monitoring.labelling import read_labels
     from keel.registry.predictions import read_log
 
-    client = context.client()
-    try:
-        policy = client.get_policy(model) or Policy()
+    with opened(context) as services:
+        policy = services.governance.get_policy(model) or Policy()
         target = target_of(policy)
         spec = policy.retraining.training
-        version = client.get_version(ModelRef(model, version=champion))
+        version = services.registry.get_version(ModelRef(model, version=champion))
         features = _feature_names(version)
         if not features:
             raise InvalidInput("model", f"{version.ref} has no input signature to retrain on")
         moment = pd.Timestamp(datetime.fromisoformat(now))
-        log = read_log(client.logs, "predictions", model).to_pandas()
-        labels = read_labels(client.logs, model, arrival=True)
+        log = read_log(services.stores.logs, "predictions", model).to_pandas()
+        labels = read_labels(services.stores.logs, model, arrival=True)
         recent = pd.DataFrame(columns=[*features, target])
         if not log.empty and not labels.empty:
             known = labels[pd.to_datetime(labels["labelled_at"], utc=True) <= moment]
@@ -87,7 +100,8 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
         if spec.include_snapshot != "never" and version.training_snapshot:
             wanted = spec.include_snapshot == "always" or len(recent) < spec.recent_rows
             if wanted:
-                snap = client.load_snapshot(_first_training_snapshot(client, model, version))
+                first = _first_training_snapshot(services, model, version)
+                snap = services.registry.load_snapshot(first)
                 original = snap[[*features, target]]
                 if spec.include_snapshot == "fill":
                     original = original.tail(spec.recent_rows - len(recent))
@@ -101,7 +115,7 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
         parts = [p for p in (original, recent_train) if len(p)]
         train = pd.concat(parts, ignore_index=True).infer_objects() if parts else recent_train
         train, holdout = _typed_window(version.signature, train, holdout.infer_objects())
-        dtype = _target_dtype(client, model, version, target)
+        dtype = _target_dtype(services, model, version, target)
         train[target] = _as_type(train[target], dtype)
         holdout = holdout.assign(**{target: _as_type(holdout[target], dtype)})
         if len(train) < spec.min_rows:
@@ -118,12 +132,10 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
             "snapshot_rows": len(original),
             "holdout_rows": len(holdout),
         }
-    finally:
-        client.close()
 
 
 def _typed_window(
-    signature: dict[str, Any], train: pd.DataFrame, holdout: pd.DataFrame
+    signature: dict[str, Any] | None, train: pd.DataFrame, holdout: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The window's features with the champion's training types: the prediction log keeps
     categories as text and ints as floats, and a model trained on pandas categories must be
@@ -132,6 +144,8 @@ def _typed_window(
     from keel.domain.signature import Signature
     from keel.registry.frames import restore_types, with_new_categories
 
+    if signature is None:  # a version without a signature has no types to restore
+        return train, holdout
     rows = len(train)
     both = pd.concat([train, holdout], ignore_index=True)
     contract = Signature.from_dict(signature)
@@ -143,10 +157,10 @@ def _typed_window(
     )
 
 
-def _target_dtype(client: Any, model: str, version: Any, target: str) -> str | None:
+def _target_dtype(services: Services, model: str, version: Any, target: str) -> str | None:
     if not version.training_snapshot:
         return None
-    snapshot = client.get_snapshot(_first_training_snapshot(client, model, version))
+    snapshot = services.registry.get_snapshot(_first_training_snapshot(services, model, version))
     return snapshot.schema.get(target)
 
 
@@ -166,11 +180,11 @@ def _feature_names(version: Any) -> list[str]:
     return [str(i["name"]) for i in inputs if isinstance(i, dict) and "name" in i]
 
 
-def _first_training_snapshot(client: Any, model: str, version: Any) -> str:
+def _first_training_snapshot(services: Services, model: str, version: Any) -> str:
     """The original training data: of the first version in the champion's line of parents."""
     current = version
     while current.parent_version is not None:
-        parent = client.get_version(ModelRef(model, version=current.parent_version))
+        parent = services.registry.get_version(ModelRef(model, version=current.parent_version))
         if not parent.training_snapshot:
             break
         current = parent
@@ -181,16 +195,13 @@ def _first_training_snapshot(client: Any, model: str, version: Any) -> str:
 def candidate(
     context: StepContext, training_window: dict[str, Any], model: str, champion: int
 ) -> Any:
-    client = context.client()
-    try:
-        policy = client.get_policy(model) or Policy()
-        return _fit(client, policy, model, champion, training_window["train"], training_window)
-    finally:
-        client.close()
+    with opened(context) as services:
+        policy = services.governance.get_policy(model) or Policy()
+        return _fit(services, policy, model, champion, training_window["train"], training_window)
 
 
 def _fit(
-    client: Any,
+    services: Services,
     policy: Policy,
     model: str,
     champion: int,
@@ -213,17 +224,17 @@ def _fit(
         return trainer(train, target, sample_weight=weights)
     from keel.registry.flavours import unfitted
 
-    loaded = client.load_model(ModelRef(model, version=champion))
+    loaded = services.registry.load_model(ModelRef(model, version=champion))
     source = loaded.version.tags.get(CONVERTED_FROM)
     if source and loaded.version.flavour == "onnx":
-        return _refit_converted(client, loaded, str(source), train, window, weights)
+        return _refit_converted(services, loaded, str(source), train, window, weights)
     fitted = unfitted(loaded.model)  # the flavour's copy: CatBoost, say, refuses sklearn's clone
     fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
     return fitted
 
 
 def _refit_converted(
-    client: Any,
+    services: Services,
     champion: Any,
     source_ref: str,
     train: pd.DataFrame,
@@ -240,7 +251,7 @@ def _refit_converted(
     from keel.registry.to_onnx import to_onnx
 
     target, features = window["target"], window["features"]
-    source = client.load_model(source_ref)
+    source = services.registry.load_model(source_ref)
     fitted = unfitted(source.model)
     fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
     converted = to_onnx(fitted, source.signature)
@@ -302,46 +313,45 @@ def registered(
 ) -> dict[str, Any]:
     from keel.registry.models import registered_by_retrain
 
-    client = context.client()
-    try:
-        mine = registered_by_retrain(client.db, retrain)
-        if mine is not None:  # registered before a crash, or by a controller that took over
+    with opened(context) as services:
+        try:
+            mine = registered_by_retrain(services.stores.db, retrain)
+            if mine is not None:  # registered before a crash, or by a controller taking over
+                return _registered(mine)
+            train_snapshot = services.registry.register_snapshot(
+                training_window["train"], f"{model}-retrain", tags={RETRAIN_TAG: str(retrain)}
+            )
+            holdout = services.registry.register_snapshot(
+                training_window["holdout"],
+                f"{model}-retrain-holdout",  # not MODEL-holdout: a user's suite may name that
+                tags={RETRAIN_TAG: str(retrain)},
+            )
+            current = services.registry.get_version(ModelRef(model, version=champion))
+            version = services.registry.register_model(
+                model,
+                candidate,
+                training_data=train_snapshot,
+                target=training_window["target"],
+                signature=_widened(services, model, champion, training_window),
+                retrain_id=retrain,
+                **_same_format_and_trust(current),
+                tags={
+                    RETRAIN_TAG: str(retrain),
+                    "pipeline_run": context.run_id,
+                    HOLDOUT_TAG: holdout.ref,
+                    **_conversion_tags(current),
+                },
+                description=f"retrained: {trigger}",
+                parent=champion,
+            )
+            return {"version": int(version.version), "holdout": holdout.ref}
+        except Conflict:
+            # registered meanwhile by another controller (this one was paused past its lease):
+            # the store's unique key refused a second version; use the one the retrain has
+            mine = registered_by_retrain(services.stores.db, retrain)
+            if mine is None:
+                raise
             return _registered(mine)
-        train_snapshot = client.register_snapshot(
-            training_window["train"], f"{model}-retrain", tags={RETRAIN_TAG: str(retrain)}
-        )
-        holdout = client.register_snapshot(
-            training_window["holdout"],
-            f"{model}-retrain-holdout",  # not MODEL-holdout: a user's suite may name that
-            tags={RETRAIN_TAG: str(retrain)},
-        )
-        version = client.register_model(
-            model,
-            candidate,
-            training_data=train_snapshot,
-            target=training_window["target"],
-            signature=_widened(client, model, champion, training_window),
-            retrain_id=retrain,
-            **_same_format_and_trust(client.get_version(ModelRef(model, version=champion))),
-            tags={
-                RETRAIN_TAG: str(retrain),
-                "pipeline_run": context.run_id,
-                HOLDOUT_TAG: holdout.ref,
-                **_conversion_tags(client.get_version(ModelRef(model, version=champion))),
-            },
-            description=f"retrained: {trigger}",
-            parent=champion,
-        )
-        return {"version": int(version.version), "holdout": holdout.ref}
-    except Conflict:
-        # registered meanwhile by another controller (this one was paused past its lease): the
-        # store's unique key refused a second version; use the one registered for the retrain
-        mine = registered_by_retrain(client.db, retrain)
-        if mine is None:
-            raise
-        return _registered(mine)
-    finally:
-        client.close()
 
 
 def _registered(version: Any) -> dict[str, Any]:
@@ -366,7 +376,7 @@ def _same_format_and_trust(source: Any) -> dict[str, Any]:
     }
 
 
-def _widened(client: Any, model: str, champion: int, window: dict[str, Any]) -> Any:
+def _widened(services: Services, model: str, champion: int, window: dict[str, Any]) -> Any:
     """The champion's input contract, widened by the new training data: a retrain must not
     start refusing inputs the champion accepted (an open category stays open)."""
     from dataclasses import replace
@@ -375,7 +385,7 @@ def _widened(client: Any, model: str, champion: int, window: dict[str, Any]) -> 
     from keel.registry.signatures import infer_signature
 
     fresh = infer_signature(window["train"], window["features"])
-    old = client.get_version(ModelRef(model, version=champion)).signature
+    old = services.registry.get_version(ModelRef(model, version=champion)).signature
     if not old:
         return fresh
     before = {spec.name: spec for spec in Signature.from_dict(old).inputs}
@@ -402,26 +412,24 @@ def _widened(client: Any, model: str, champion: int, window: dict[str, Any]) -> 
 
 @step(cache=False)
 def gate(context: StepContext, registered: dict[str, Any], model: str) -> dict[str, Any]:
-    client = context.client()
-    try:
+    with opened(context) as services:
         ref = ModelRef(model, version=registered["version"])
-        done = client.gate_history(ref)
+        done = services.governance.gate_history(ref)
         if done:  # gated before a crash: keep that verdict
             newest = done[-1]
             return {"verdict": newest["verdict"], "reasons": list(newest.get("reasons") or [])}
-        policy = client.get_policy(model) or Policy()
-        outcome = _gate_on_holdout(client, ref, _on_holdout(policy, registered["holdout"]))
+        policy = services.governance.get_policy(model) or Policy()
+        outcome = _gate_on_holdout(services, ref, _on_holdout(policy, registered["holdout"]))
         return {"verdict": outcome.verdict, "reasons": list(outcome.reasons)}
-    finally:
-        client.close()
 
 
-def _gate_on_holdout(client: Any, ref: ModelRef, rules: Policy) -> Any:
+def _gate_on_holdout(services: Services, ref: ModelRef, rules: Policy) -> Any:
     """The policy's gates on the retrain's holdout, recorded like any gate run, without storing
-    the holdout-pointed policy as the model's (``client.gate(policy=...)`` would)."""
+    the holdout-pointed policy as the model's (``Governance.gate(policy=...)`` would)."""
     from keel.evaluation.gating import gate_version
 
-    _, outcome = gate_version(client.db, client.artifacts, client.actor, ref, rules)
+    stores = services.stores
+    _, outcome = gate_version(stores.db, stores.artifacts, stores.actor, ref, rules)
     return outcome
 
 
@@ -465,24 +473,24 @@ def refitted(
         "reasons": list(gate["reasons"]),
         "gated_version": gated,
     }
-    client = context.client()
-    try:
-        policy = client.get_policy(model) or Policy()
+    with opened(context) as services:
+        policy = services.governance.get_policy(model) or Policy()
         if not policy.retraining.training.refit or gate["verdict"] != "blessed":
             return out
         twin = ModelRef(model, version=gated)
-        found = client.list_versions(model, filter=f"tags.{REFIT_TAG} = '{gated}'", limit=1)
+        refits = f"tags.{REFIT_TAG} = '{gated}'"
+        found = services.registry.list_versions(model, filter=refits, limit=1)
         if found:  # refit before a crash: never a second one
             version = int(found[0].version)
         else:
             window = training_window
             every = pd.concat([window["train"], window["holdout"]], ignore_index=True)
-            fitted = _fit(client, policy, model, champion, every, window)
-            gated_version = client.get_version(twin)
-            snapshot = client.register_snapshot(
+            fitted = _fit(services, policy, model, champion, every, window)
+            gated_version = services.registry.get_version(twin)
+            snapshot = services.registry.register_snapshot(
                 every, f"{model}-refit", tags={RETRAIN_TAG: str(retrain), REFIT_TAG: str(gated)}
             )
-            made = client.register_model(
+            made = services.registry.register_model(
                 model,
                 fitted,
                 training_data=snapshot,
@@ -504,13 +512,13 @@ def refitted(
             f"refit of v{gated} on all rows (its training rows and holdout); v{gated} passed the "
             "gates on the holdout, this model is blessed by proxy"
         )
-        if not client.gate_history(ref):
-            verdict = client.gate_history(twin)[-1]
+        if not services.governance.gate_history(ref):
+            verdict = services.governance.gate_history(twin)[-1]
             from keel.registry import governance
 
             governance.record_gate_result(
-                client.db,
-                client.actor,
+                services.stores.db,
+                services.stores.actor,
                 ref,
                 verdict=verdict["verdict"],
                 risk_profile=verdict.get("risk_profile") or policy.risk_profile,
@@ -518,14 +526,12 @@ def refitted(
                 reasons=[reason, *(verdict.get("reasons") or [])],
                 evaluation_id=verdict.get("evaluation_id"),
             )
-        if client.get_version(twin).status != "archived":
-            client.archive_version(
+        if services.registry.get_version(twin).status != "archived":
+            services.registry.archive_version(
                 f"{model}/{gated}",
                 reason=f"passed the gates; v{version}, its refit on all rows, ships instead",
             )
         return {**out, "version": version, "reasons": [reason, *out["reasons"]]}
-    finally:
-        client.close()
 
 
 def standard_pipeline(*, refit: bool = False) -> Pipeline:

@@ -1,5 +1,6 @@
 """``Retrains``: the service that owns retrains, pipeline runs and the autopilot, over the
-services below it (``Services``): it monitors, trains, gates and deploys through them.
+services below it (``keel.services.Services``): it monitors, trains, gates and deploys
+through them.
 
 retraining.autopilot()                     # one reconcile pass over every governed model
 retraining.retrain("credit", reason="new features shipped")
@@ -8,56 +9,26 @@ retraining.retrains("credit")              # what fired, what the gates said, ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from keel.evaluation.service import Governance
-from keel.monitoring.service import Monitoring
-from keel.registry.service import Registry
-from keel.rollout.service import Rollouts
-from keel.stores import Stores
+from keel.services import Services
 
 if TYPE_CHECKING:
     from keel.controller.autopilot import Decision
     from keel.controller.retrains import Retrain
     from keel.pipelines.records import PipelineRun
 
-__all__ = ["Retrains", "Services"]
-
-
-@dataclass(frozen=True)
-class Services:
-    """The services a retrain drives, over one ``Stores``: each depends only on the stores and
-    the services listed before it."""
-
-    stores: Stores
-    registry: Registry
-    governance: Governance
-    monitoring: Monitoring
-    rollouts: Rollouts
-
-    @classmethod
-    def over(cls, stores: Stores) -> Services:
-        governance = Governance(stores)
-        return cls(
-            stores,
-            Registry(stores),
-            governance,
-            Monitoring(stores, governance),
-            Rollouts(stores, governance),
-        )
-
-    def acting_as(self, actor: str) -> Services:
-        """The same services recording ``actor`` as who acts (a door's signed-in user)."""
-        return Services.over(self.stores.acting_as(actor))
+__all__ = ["Retrains"]
 
 
 class Retrains:
     """Retrains from trigger to promotion or rollback, each state change audited."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, client_class: type | None = None) -> None:
+        """``client_class``: what a custom pipeline step's ``context.client()`` opens."""
         self.services = services
+        self.client_class = client_class
 
     def autopilot(
         self,
@@ -73,7 +44,9 @@ class Retrains:
         from keel.registry.models import known_models
 
         named = None if models is None else known_models(self.services.stores.db, models)
-        pilot = Autopilot(self.services, monitor=monitor, sinks=sinks)
+        pilot = Autopilot(
+            self.services, client_class=self.client_class, monitor=monitor, sinks=sinks
+        )
         return pilot.reconcile_all(now=controller_moment(now), models=named)
 
     def retrain(
@@ -97,7 +70,7 @@ class Retrains:
         from keel.errors import Conflict, InvalidInput
 
         moment = controller_moment(now)
-        pilot = Autopilot(self.services, monitor=False)
+        pilot = Autopilot(self.services, client_class=self.client_class, monitor=False)
         if takeover:
             if not run:
                 raise InvalidInput("takeover", "taking a retrain over drives it: not with queue")

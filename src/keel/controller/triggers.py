@@ -18,13 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.controller import retrains
 from keel.domain.alert_rules import parse_alert_rule
 from keel.domain.durations import parse_duration
 from keel.domain.policy import Policy
 from keel.domain.retraining import next_run_after
+
+if TYPE_CHECKING:
+    from keel.monitoring.labelling import ModelLabels
+    from keel.services import Services
 
 __all__ = ["Verdict", "consider"]
 
@@ -43,19 +47,31 @@ class Verdict:
         return self.trigger is not None and self.hold is None
 
 
-def consider(client: Any, model: str, policy: Policy, champion: int, now: datetime) -> Verdict:
+def consider(
+    services: Services,
+    model: str,
+    policy: Policy,
+    champion: int,
+    now: datetime,
+    labels: ModelLabels | None = None,
+) -> Verdict:
+    """Whether a trigger fires for ``model`` now and whether a guard holds it; ``labels`` are
+    the pass's (read once for the monitoring run and the triggers alike)."""
     section = policy.retraining
-    previous = retrains.last(client.db, model)
-    took_over = _took_over(client, model, champion)
-    since = _since(client, model, champion, previous, took_over)
-    labels = _Labels(client, model)
-    fired = _fired(client, model, policy, champion, since, now, labels)
+    previous = retrains.last(services.stores.db, model)
+    took_over = _took_over(services, model, champion)
+    since = _since(services, model, champion, previous, took_over)
+    if labels is None:
+        from keel.monitoring.labelling import ModelLabels
+
+        labels = ModelLabels(services.stores.logs, model)
+    fired = _fired(services, model, policy, champion, since, now, labels)
     if fired is None and section.max_age is not None:
         fired = _aged(section.max_age, champion, previous, took_over, since, now)
     if fired is None:
         return Verdict(None, "no trigger fired")
     trigger, reason, details = fired
-    hold = _guard(client, model, policy, previous, now)
+    hold = _guard(services, model, policy, previous, now)
     if section.min_new_labels and hold is None:
         fresh = _labels_since(labels.with_arrival(), previous.created_at if previous else None, now)
         details["new_labels"] = fresh
@@ -78,9 +94,9 @@ def consider(client: Any, model: str, policy: Policy, champion: int, now: dateti
     return Verdict(trigger, reason, hold, details)
 
 
-def _took_over(client: Any, model: str, champion: int) -> datetime | None:
+def _took_over(services: Services, model: str, champion: int) -> datetime | None:
     """When the deployment that made ``champion`` champion ended (the controller's clock)."""
-    for deployment in client.deployments(model, limit=50):
+    for deployment in services.rollouts.deployments(model, limit=50):
         if deployment.candidate_version == champion and deployment.status in (
             "completed",
             "promoted",
@@ -91,7 +107,7 @@ def _took_over(client: Any, model: str, champion: int) -> datetime | None:
 
 
 def _since(
-    client: Any,
+    services: Services,
     model: str,
     champion: int,
     previous: retrains.Retrain | None,
@@ -103,7 +119,7 @@ def _since(
         return previous.created_at
     if took_over is not None:
         return took_over
-    created: datetime = client.get_version(f"{model}/{champion}").created_at
+    created: datetime = services.registry.get_version(f"{model}/{champion}").created_at
     return created
 
 
@@ -135,32 +151,14 @@ def _aged(
     )
 
 
-class _Labels:
-    """The model's labels, read from the log at most once per pass."""
-
-    def __init__(self, client: Any, model: str) -> None:
-        self.client, self.model = client, model
-        self._frame: Any = None
-
-    def with_arrival(self) -> Any:
-        if self._frame is None:
-            from keel.monitoring.labelling import read_labels
-
-            self._frame = read_labels(self.client.logs, self.model, arrival=True)
-        return self._frame
-
-    def plain(self) -> Any:
-        return self.with_arrival()[["request_id", "label"]]
-
-
 def _fired(
-    client: Any,
+    services: Services,
     model: str,
     policy: Policy,
     champion: int,
     since: datetime,
     now: datetime,
-    labels: _Labels,
+    labels: ModelLabels,
 ) -> tuple[str, str, dict[str, Any]] | None:
     section = policy.retraining
     rules = [t for t in section.triggers if t.kind in ("rule", "drop")]
@@ -168,14 +166,15 @@ def _fired(
         from keel.monitoring.observations import Observer
         from keel.monitoring.runner import References
 
-        references = References(client.db, client.artifacts, model, policy)
+        db, artifacts = services.stores.db, services.stores.artifacts
+        references = References(db, artifacts, model, policy)
         plain = labels.plain()
-        observe = Observer(client.db, client.artifacts, model, plain, references, version=champion)
+        observe = Observer(db, artifacts, model, plain, references, version=champion)
         for trigger in rules:
             if trigger.kind == "drop":
-                earlier = _champions_before(client, model, champion, trigger.champions)
+                earlier = _champions_before(services, model, champion, trigger.champions)
                 observers = [
-                    Observer(client.db, client.artifacts, model, plain, references, version=version)
+                    Observer(db, artifacts, model, plain, references, version=version)
                     for version in earlier
                 ]
                 dropped = _dropped(observe, trigger, champion, observers)
@@ -204,7 +203,7 @@ def _fired(
                 {"value": seen.value, **seen.details},
             )
     if any(t.kind == "drift_alert" for t in section.triggers):
-        for alert in client.list_alerts(model, state="open", limit=100):
+        for alert in services.monitoring.list_alerts(model, state="open", limit=100):
             if parse_alert_rule(alert.rule).family == "drift" and alert.fired_at >= since:
                 return (
                     "drift alert",
@@ -218,7 +217,7 @@ def _fired(
     return None
 
 
-def _champions_before(client: Any, model: str, champion: int, champions: int) -> list[int]:
+def _champions_before(services: Services, model: str, champion: int, champions: int) -> list[int]:
     """The versions that held the ``champion`` alias before ``champion``, newest first, at most
     ``champions - 1``: a drop trigger ``against the last K champions`` averages their first N
     labelled predictions with the champion's own. A version a rollback took the alias from is
@@ -228,7 +227,7 @@ def _champions_before(client: Any, model: str, champion: int, champions: int) ->
     earlier: list[int] = []
     if champions <= 1:
         return earlier
-    moves = client.alias_history(model, "champion")
+    moves = services.registry.alias_history(model, "champion")
     demoted = {m.previous_version for m in moves if m.reason.startswith(ROLLBACK_REASON)}
     for move in reversed(moves):
         version = move.version
@@ -285,7 +284,11 @@ def _dropped(
 
 
 def _guard(
-    client: Any, model: str, policy: Policy, previous: retrains.Retrain | None, now: datetime
+    services: Services,
+    model: str,
+    policy: Policy,
+    previous: retrains.Retrain | None,
+    now: datetime,
 ) -> str | None:
     section = policy.retraining
     if previous is not None and section.min_interval is not None:
@@ -294,7 +297,7 @@ def _guard(
             return (
                 f"min_interval: the last retrain was {now - previous.created_at} ago, {gap} needed"
             )
-    recent = retrains.started_since(client.db, model, now - timedelta(days=1))
+    recent = retrains.started_since(services.stores.db, model, now - timedelta(days=1))
     if recent >= section.max_per_day:
         return f"max_per_day: {recent} retrains in the last 24 hours"
     return None

@@ -319,6 +319,7 @@ def _get(conn: Connection, alert_id: int) -> AlertRecord:
 def _record(row: Any) -> AlertRecord:
     data = dict(row._mapping)
     data.pop("fingerprint")
+    data.pop("version_id", None)  # the integrity link; the record names the version readably
     return AlertRecord(**data)
 
 

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -35,6 +35,9 @@ from keel.store.database import Database, insert_ignore
 from keel.store.prediction_log import LogStore, Part
 from keel.store.schema import monitor_parts, monitor_state, monitor_windows
 from keel.store.version_links import version_id
+
+if TYPE_CHECKING:
+    from keel.monitoring.labelling import ModelLabels
 
 log = logging.getLogger(__name__)
 
@@ -245,14 +248,16 @@ def run_monitor(
     now: datetime | None = None,
     sinks: list[Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    labels: ModelLabels | None = None,
 ) -> MonitorResult:
     """One full pass: new windows, labels joined, alert rules evaluated, notifications sent.
 
     ``sinks`` replaces the policy's sinks (tests pass a ``MemorySink``); ``environ`` is where
-    webhook secrets are read from (the process environment by default, read at the edge).
+    webhook secrets are read from (the process environment by default, read at the edge);
+    ``labels`` are the caller's, when it reads them for others too (one read per pass).
     """
     from keel.monitoring.alerts import evaluate_rules
-    from keel.monitoring.labelling import read_labels, refresh_performance
+    from keel.monitoring.labelling import ModelLabels, refresh_performance
     from keel.monitoring.observations import Observer
     from keel.monitoring.outbox import deliver_pending, route_events
     from keel.monitoring.sinks import build_sinks
@@ -260,7 +265,9 @@ def run_monitor(
     moment = now or utcnow()
     references = References(db, artifacts, model, policy)
     result = process_log(db, artifacts, logs, model, policy, moment, references)
-    labels = read_labels(logs, model)
+    if labels is None:
+        labels = ModelLabels(logs, model)
+    plain = labels.plain()
     result.relabelled = refresh_performance(
         db,
         artifacts,
@@ -270,7 +277,7 @@ def run_monitor(
         references,
         moment,
         new_windows=bool(result.windows),
-        labels=labels,
+        labels=plain,
     )
     monitoring = policy.monitoring
     if monitoring.alerts:
@@ -280,11 +287,11 @@ def run_monitor(
         # in an earlier one is not hidden by a calm newest one (fired, then resolved by the
         # next, as separate runs would; all at this run's time, so the trail stays in order)
         for window in result.windows[:-1]:
-            observer = Observer(db, artifacts, model, labels, references, until=window["id"])
+            observer = Observer(db, artifacts, model, plain, references, until=window["id"])
             changes += evaluate_rules(
                 db, actor, model, list(monitoring.alerts), observer, now=moment, cooldown=cooldown
             )
-        observer = Observer(db, artifacts, model, labels, references)
+        observer = Observer(db, artifacts, model, plain, references)
         changes += evaluate_rules(
             db, actor, model, list(monitoring.alerts), observer, now=moment, cooldown=cooldown
         )

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from keel.evaluation.service import Governance
     from keel.monitoring.alerts import AlertRecord
+    from keel.monitoring.labelling import ModelLabels
     from keel.monitoring.runner import MonitorResult
     from keel.registry.predictions import LabelReport, LogReceipt
     from keel.stores import Stores
@@ -107,30 +108,47 @@ class Monitoring:
         environ: dict[str, str] | None = None,
     ) -> MonitorResult:
         """Process new log data of ``model`` into windows, join labels, evaluate alert rules
-        and deliver notifications; resumes where the previous run stopped."""
-        import os
-
-        from keel.monitoring.runner import run_monitor
+        and deliver notifications; resumes where the previous run stopped. A ``policy`` given
+        is recorded as the model's first."""
         from keel.registry import models
 
-        models.resolve(
-            self.stores.db, ModelRef(model, latest=True)
-        )  # NotFound for an unknown model
+        models.resolve(self.stores.db, ModelRef(model, latest=True))  # NotFound if unknown
         rules = (
             self.governance.set_policy(model, policy)
             if policy is not None
             else self.governance.get_policy(model)
         )
+        return self.monitor_under(
+            model, rules if rules is not None else Policy(), now=now, sinks=sinks, environ=environ
+        )
+
+    def monitor_under(
+        self,
+        model: str,
+        policy: Policy,
+        *,
+        now: Any = None,
+        sinks: list[Any] | None = None,
+        environ: dict[str, str] | None = None,
+        labels: ModelLabels | None = None,
+    ) -> MonitorResult:
+        """``monitor`` under ``policy`` as read by the caller (the autopilot reads it once per
+        model and pass), with the pass's ``labels`` when it has them."""
+        import os
+
+        from keel.monitoring.runner import run_monitor
+
         return run_monitor(
             self.stores.db,
             self.stores.artifacts,
             self.stores.logs,
             self.stores.actor,
             model,
-            rules if rules is not None else Policy(),
+            policy,
             now=now,
             sinks=sinks,
             environ=environ if environ is not None else dict(os.environ),
+            labels=labels,
         )
 
     def monitor_windows(

@@ -11,10 +11,11 @@ resumable.
 >>> Pipeline("toy", [total, doubled]).order
 ['doubled', 'total']
 
-``Pipeline.run(client, params)`` runs the steps in that order (independent ones side by side on
-executors that can), records each step's inputs and output, reuses a step's stored output when
-an earlier run saw the same code and inputs, and on failure raises :class:`PipelineFailed`
-naming the run, which ``run(client, resume=run_id)`` continues from the failed step.
+``Pipeline.run(stores, params)`` (a ``keel.stores.Stores``, or a ``keel.Client``) runs the
+steps in that order (independent ones side by side on executors that can), records each step's
+inputs and output, reuses a step's stored output when an earlier run saw the same code and
+inputs, and on failure raises :class:`PipelineFailed` naming the run, which
+``run(stores, resume=run_id)`` continues from the failed step.
 """
 
 from __future__ import annotations
@@ -33,11 +34,20 @@ from keel.pipelines.executors import Executor, make_executor
 from keel.pipelines.fingerprint import describe, fingerprint
 from keel.pipelines.records import PipelineRun
 from keel.pipelines.step import CONTEXT, Step, StepContext, step
+from keel.stores import HasStores, Stores
 
 __all__ = ["Pipeline", "PipelineResult"]
 
 #: the length of the stored run id (a UUID's 32 hex digits by default)
 RUN_ID_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a run records itself, and what its steps' ``context.client()`` opens."""
+
+    stores: Stores
+    client_class: type | None
 
 
 @dataclass
@@ -81,7 +91,7 @@ class Pipeline:
 
     def run(
         self,
-        client: Any,
+        stores: Stores | HasStores,
         params: dict[str, Any] | None = None,
         *,
         executor: str | Executor = "inline",
@@ -89,11 +99,13 @@ class Pipeline:
         resume: str | None = None,
         cache: bool = True,
         run_id: str | None = None,
+        client_class: type | None = None,
     ) -> PipelineResult:
         """Run (or, with ``resume``, continue) the pipeline; return every step's output.
 
         ``run_id`` names a new run in advance, so a caller can record it before anything runs
-        and resume it after a crash.
+        and resume it after a crash. A step's ``context.client()`` opens a ``client_class``
+        (by default the class of ``stores`` when that is a client).
         """
         if run_id is not None and (
             not isinstance(run_id, str) or not run_id.strip() or len(run_id) > RUN_ID_LENGTH
@@ -104,14 +116,18 @@ class Pipeline:
         own_executor = isinstance(executor, str)
         runner = make_executor(executor) if isinstance(executor, str) else executor
         try:
-            return self._run(client, params, runner, model, resume, cache, run_id)
+            opened = stores if isinstance(stores, Stores) else stores.stores
+            if client_class is None and not isinstance(stores, Stores):
+                client_class = type(stores)
+            where = _Where(opened, client_class)
+            return self._run(where, params, runner, model, resume, cache, run_id)
         finally:
             if own_executor:
                 runner.close()
 
     def _run(
         self,
-        client: Any,
+        where: _Where,
         params: dict[str, Any] | None,
         runner: Executor,
         model: str | None,
@@ -119,11 +135,11 @@ class Pipeline:
         cache: bool,
         new_id: str | None,
     ) -> PipelineResult:
-        db, artifacts = client.db, client.artifacts
+        db, artifacts = where.stores.db, where.stores.artifacts
         outputs: dict[str, Any] = {}
         reused: list[str] = []
         if resume is not None:
-            run_id, params = resume, self._resumable(client, resume, runner, outputs, reused)
+            run_id, params = resume, self._resumable(where.stores, resume, runner, outputs, reused)
         else:
             params = _json_params(params or {})
             self._check_inputs(params)  # before anything is recorded or run
@@ -135,7 +151,7 @@ class Pipeline:
                 model,
                 runner.name,
                 params,
-                client.actor,
+                where.stores.actor,
                 [(n, i) for i, n in enumerate(self.order)],
             )
         remaining = [n for n in self.order if n not in outputs]
@@ -148,7 +164,7 @@ class Pipeline:
             futures: dict[str, Future[Any]] = {}
             for name in ready:
                 current = self.steps[name]
-                kwargs = self._inputs(current, outputs, params, run_id, client)
+                kwargs = self._inputs(current, outputs, params, run_id, where)
                 plain = {k: v for k, v in kwargs.items() if k != CONTEXT}
                 key = fingerprint([current.name, current.code_hash, plain])
                 inputs = {
@@ -200,14 +216,14 @@ class Pipeline:
 
     def _resumable(
         self,
-        client: Any,
+        stores: Stores,
         run_id: str,
         runner: Executor,
         outputs: dict[str, Any],
         reused: list[str],
     ) -> dict[str, Any]:
         """Load the finished steps' outputs of a run to continue it; returns its parameters."""
-        record = records.get_run(client.db, run_id)
+        record = records.get_run(stores.db, run_id)
         if record.pipeline != self.name:
             raise InvalidInput(
                 "resume", f"run {run_id} belongs to pipeline {record.pipeline!r}, not {self.name!r}"
@@ -222,9 +238,9 @@ class Pipeline:
             )
         for s in record.steps:
             if s.done and s.output_sha256 is not None:
-                outputs[s.name] = _load(client.artifacts, s.output_sha256)
+                outputs[s.name] = _load(stores.artifacts, s.output_sha256)
                 reused.append(s.name)
-        records.reopen_run(client.db, run_id, runner.name)
+        records.reopen_run(stores.db, run_id, runner.name)
         return record.params
 
     def _check_inputs(self, params: dict[str, Any]) -> None:
@@ -244,24 +260,24 @@ class Pipeline:
         outputs: dict[str, Any],
         params: dict[str, Any],
         run_id: str,
-        client: Any,
+        where: _Where,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         for need in current.needs:
             if need in self.steps:
                 kwargs[need] = outputs[need]
             elif need == CONTEXT:
-                settings = client.settings
+                settings = where.stores.settings
                 kwargs[need] = StepContext(
                     run_id=run_id,
                     pipeline=self.name,
                     step=current.name,
                     store_url=settings.store_url,
                     artifacts=settings.artifacts,
-                    actor=client.actor,
+                    actor=where.stores.actor,
                     params=params,
                     artifact_options=dict(settings.artifact_options),
-                    client_class=type(client),
+                    client_class=where.client_class,
                 )
             elif need in params:
                 kwargs[need] = params[need]

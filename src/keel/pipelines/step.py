@@ -24,9 +24,12 @@ import inspect
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from keel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from keel.settings import Settings
 
 __all__ = ["Step", "StepContext", "step"]
 
@@ -37,9 +40,10 @@ CONTEXT = "context"
 class StepContext:
     """What a step may know about its run; small and picklable, so it travels to any worker.
 
-    A step that needs the registry opens its own client with :meth:`client`, in whatever process
-    or machine it runs on (so a process pool or a Ray cluster needs a store every worker can
-    reach: a SQLite file on a shared disk, or PostgreSQL).
+    A step that needs the registry opens the run's stores from :meth:`settings` (or a client,
+    with :meth:`client`) in whatever process or machine it runs on (so a process pool or a Ray
+    cluster needs a store every worker can reach: a SQLite file on a shared disk, or
+    PostgreSQL).
     """
 
     run_id: str
@@ -54,23 +58,26 @@ class StepContext:
     #: handed in by the pipeline (it travels by reference, like the step's own function)
     client_class: type | None = None
 
-    def client(self) -> Any:
-        """A :class:`keel.Client` on the run's store (close it when done)."""
+    def settings(self) -> Settings:
+        """The run's store, artifacts and actor, for opening them where the step runs."""
         from keel.settings import Settings
 
-        if self.client_class is None:
-            raise InvalidInput(
-                "context",
-                "was not made by a pipeline run, so it cannot open a client; "
-                "open keel.Client(settings) yourself",
-            )
-        settings = Settings(
+        return Settings(
             store_url=self.store_url,
             artifacts=self.artifacts,
             actor=self.actor,
             artifact_options=self.artifact_options,
         )
-        return self.client_class(settings=settings)
+
+    def client(self) -> Any:
+        """A :class:`keel.Client` on the run's store (close it when done)."""
+        if self.client_class is None:
+            raise InvalidInput(
+                "context",
+                "was not made by a pipeline run started from a client, so it cannot open one; "
+                "open keel.Client(context.settings()) yourself",
+            )
+        return self.client_class(settings=self.settings())
 
 
 @dataclass(frozen=True)

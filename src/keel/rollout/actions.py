@@ -185,8 +185,10 @@ def deploy_with_policy(
     now: datetime | None = None,
     logs: LogStore | None = None,
     artifacts: ArtifactStore | None = None,
+    policy: Policy | None = None,
 ) -> Deployment:
-    """``deploy`` with what is not given taken from the stored policy's rollout section: its
+    """``deploy`` with what is not given taken from the stored policy's rollout section (or
+    from ``policy``, the one the caller read for its pass): its
     strategy, its steps (when the strategy is the policy's), its interval (a duration such as
     ``"10m"``, or seconds) and stickiness (A/B tests are sticky unless told otherwise); with
     ``logs``, the prediction log's position is recorded, so the analysis reads only the rows
@@ -194,7 +196,9 @@ def deploy_with_policy(
     from keel.domain.durations import parse_duration
     from keel.rollout.window import log_position
 
-    rollout: Rollout = (governance.get_policy(db, model) or Policy()).rollout
+    if policy is None:
+        policy = governance.get_policy(db, model) or Policy()
+    rollout: Rollout = policy.rollout
     chosen = strategy or rollout.strategy
     if steps is None and chosen == rollout.strategy:
         steps = list(rollout.steps)

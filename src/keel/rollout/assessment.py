@@ -51,6 +51,7 @@ from keel.store.prediction_log import LogStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.monitoring.labelling import ModelLabels
     from keel.monitoring.references import Reference
 
 __all__ = ["FINAL", "Action", "Assessment", "assess", "moment"]
@@ -90,6 +91,8 @@ class _Look:
     deployment: Deployment
     limits: Limits
     now: datetime
+    #: the caller's labels when it read them for others too (an autopilot pass)
+    labels: ModelLabels | None = None
 
     def base(self, **extra: Any) -> dict[str, Any]:
         d = self.deployment
@@ -111,9 +114,10 @@ class _Look:
         self, rows: pd.DataFrame
     ) -> tuple[pd.DataFrame | None, Callable[[str], Reference | None] | None]:
         """Labels and references, loaded only when the rows could use them."""
-        from keel.monitoring.labelling import read_labels
+        from keel.monitoring.labelling import ModelLabels
 
-        labels = read_labels(self.logs, self.deployment.model)
+        known = self.labels or ModelLabels(self.logs, self.deployment.model)
+        labels = known.plain()
         scored = "score" in rows and bool(rows["score"].notna().any())
         if labels.empty and not scored:
             return None, None
@@ -147,9 +151,11 @@ def assess(
     policy: Policy,
     *,
     now: datetime | None = None,
+    labels: ModelLabels | None = None,
 ) -> Assessment:
     """Decide what the running deployment of ``model`` should do now. It only reads, apart from
-    caching a version's monitoring reference the first time its accuracy is estimated."""
+    caching a version's monitoring reference the first time its accuracy is estimated.
+    ``labels``: the caller's, read once for its whole pass."""
     when = moment(now)
     deployment = deployments.running(db, model)
     if deployment is None:
@@ -162,6 +168,7 @@ def assess(
         deployment,
         Limits.of(deployment.limits, policy.rollout),
         when,
+        labels,
     )
     with db.read() as conn:
         champion = deployments.champion_in(conn, model)

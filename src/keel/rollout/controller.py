@@ -29,7 +29,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.domain.deployments import Deployment, Status
 from keel.domain.policy import Policy
@@ -41,6 +41,9 @@ from keel.rollout.notices import announce, raise_rollout_alert
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.prediction_log import LogStore
+
+if TYPE_CHECKING:
+    from keel.monitoring.labelling import ModelLabels
 
 __all__ = ["advance", "advance_all", "assess", "status", "watch"]
 
@@ -62,13 +65,15 @@ def advance(
     policy: Policy,
     *,
     now: datetime | None = None,
+    labels: ModelLabels | None = None,
 ) -> dict[str, Any]:
     """Take one reconcile step for ``model``'s running deployment; returns what happened.
 
-    Conflict when another process moved the deployment while this one analysed it.
+    Conflict when another process moved the deployment while this one analysed it. ``labels``:
+    the caller's, read once for its whole pass.
     """
     when = moment(now)
-    seen = assess(db, artifacts, logs, model, policy, now=when)
+    seen = assess(db, artifacts, logs, model, policy, now=when, labels=labels)
     out = seen.to_dict()
     d = seen.deployment
     if d is None or seen.action == "wait":

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from keel.evaluation.service import Governance
+    from keel.monitoring.labelling import ModelLabels
     from keel.stores import Stores
 
 __all__ = ["Rollouts"]
@@ -43,6 +44,7 @@ class Rollouts:
         reason: str = "",
         force: bool = False,
         now: datetime | None = None,
+        policy: Policy | None = None,
     ) -> Deployment:
         """Deploy ``model/version``; what is not given comes from the policy's rollout section.
 
@@ -51,7 +53,8 @@ class Rollouts:
         strategies return it running, to be advanced by ``advance_rollout`` or ``keel rollout
         watch``. ``force`` (with a reason) lets a replace pass a policy that would refuse it.
         A blessing that compared the version with another champion than the current one is
-        earned again first: the gates run against the current champion.
+        earned again first: the gates run against the current champion. ``policy`` is where
+        the defaults come from: the stored policy unless the caller already read it.
         """
         from keel.rollout.actions import deploy_with_policy
 
@@ -70,6 +73,7 @@ class Rollouts:
             now=now,
             logs=self.stores.logs,
             artifacts=self.stores.artifacts,
+            policy=policy,
         )
 
     def rollback(self, model: str, *, reason: str) -> dict[str, Any]:
@@ -109,12 +113,22 @@ class Rollouts:
         )
         return "champion_replaced", started
 
-    def advance_rollout(self, model: str, now: datetime | None = None) -> dict[str, Any]:
+    def advance_rollout(
+        self,
+        model: str,
+        now: datetime | None = None,
+        *,
+        policy: Policy | None = None,
+        labels: ModelLabels | None = None,
+    ) -> dict[str, Any]:
         """One controller step for ``model``'s running deployment under its stored policy:
-        wait, move to the next step, promote, stop or roll back; returns what it did and why."""
+        wait, move to the next step, promote, stop or roll back; returns what it did and why.
+        A caller that already read the ``policy`` and the ``labels`` for its pass hands them
+        over rather than have them read again."""
         from keel.rollout.controller import advance
 
-        policy = self.governance.get_policy(model) or Policy()
+        if policy is None:
+            policy = self.governance.get_policy(model) or Policy()
         return advance(
             self.stores.db,
             self.stores.artifacts,
@@ -123,6 +137,7 @@ class Rollouts:
             model,
             policy,
             now=now,
+            labels=labels,
         )
 
     def advance_all(self, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from keel.client import Client
 from keel.controller import retrains
 from keel.controller.autopilot import Autopilot, Decision
 from keel.registry.clock import utcnow
+from keel.registry.service import Registry
 
 from .scenario import POLICY, START, batch, launch, log_served, serve
 
@@ -380,15 +381,15 @@ def test_a_retrain_paused_past_its_lease_never_registers_a_second_version(
         second_client, monitor=False, heartbeat_s=0, lease_s=60, clock=lambda: clock["now"]
     )
     seen: list[Decision] = []
-    real = Client.register_snapshot
+    real = Registry.register_snapshot
 
-    def paused(self: Client, *args: Any, **kwargs: Any) -> Any:
-        if self.actor == "first" and not seen:  # A checked "registered already?": it was not
+    def paused(self: Registry, *args: Any, **kwargs: Any) -> Any:
+        if self.stores.actor == "first" and not seen:  # A checked "registered already?": it was not
             clock["now"] += timedelta(minutes=2)  # A's 60 s lease lapses while it is paused
             seen.extend(second.reconcile(MODEL, now))
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Client, "register_snapshot", paused)
+    monkeypatch.setattr(Registry, "register_snapshot", paused)
     with first_client, second_client, replayed(lambda: clock["now"]):
         queued = first.request(MODEL, reason="new bureau data", now=now)
         decisions = first.reconcile_all(now=now, models=[MODEL])

@@ -1,0 +1,125 @@
+"""One autopilot pass reads each model's policy once and each of its label parts once, however
+many parts of the pass use them: the monitoring run (windows, alert rules), the retraining
+triggers and the rollout's analysis share what the pass read."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from keel.client import Client
+from keel.registry import governance
+from keel.store.prediction_log import ParquetLogStore, Part
+
+from .scenario import POLICY, START, batch, launch, log_served, serve
+
+MODEL = "risk"
+#: drift alerts and a rule alert, so the monitoring run evaluates rules on labels too
+WATCHED: dict[str, Any] = {
+    **copy.deepcopy(POLICY),
+    "monitoring": {
+        **POLICY["monitoring"],
+        "alerts": ["accuracy < 0.8", "drifted_features >= 1"],
+    },
+}
+CANARY: dict[str, Any] = {
+    **copy.deepcopy(WATCHED),
+    "rollout": {
+        "strategy": "canary",
+        "steps": [50, 100],
+        "interval": "1m",
+        "min_rows_per_step": 100,
+        "min_labelled_rows": 50,
+    },
+}
+
+
+class Reads:
+    """Counts reads of the stored policy (every read goes through ``policy_in``) and of label
+    parts of the prediction log, by model and by part."""
+
+    def __init__(self) -> None:
+        self.policies: Counter[str] = Counter()
+        self.label_parts: Counter[str] = Counter()
+
+    def clear(self) -> None:
+        self.policies.clear()
+        self.label_parts.clear()
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
+    counted = Reads()
+    policy_in = governance.policy_in
+    read = ParquetLogStore.read
+
+    def counting_policy_in(conn: Any, name: str) -> Any:
+        counted.policies[name] += 1
+        return policy_in(conn, name)
+
+    def counting_read(
+        self: ParquetLogStore, part: Part, columns: list[str] | None = None
+    ) -> pa.Table:
+        if "/labels/" in part.path:
+            counted.label_parts[part.path] += 1
+        return read(self, part, columns)
+
+    monkeypatch.setattr(governance, "policy_in", counting_policy_in)
+    monkeypatch.setattr(ParquetLogStore, "read", counting_read)
+    yield counted
+
+
+def test_an_idle_pass_reads_the_policy_and_every_label_part_once(
+    store: Client, reads: Reads
+) -> None:
+    launch(store, MODEL, WATCHED)
+    at = START
+    for hour in range(3):  # labelled windows, the champion still right: no retrain
+        serve(store, MODEL, 200, 10 + hour, flipped=False, at=at)
+        at += timedelta(minutes=10)
+    reads.clear()
+    decisions = store.autopilot(now=at)
+    assert [d.action for d in decisions] == ["monitor", "idle"], decisions
+    assert "3 new windows" in decisions[0].reason
+    assert reads.policies == {MODEL: 1}
+    parts = store.logs.parts("labels", MODEL)
+    assert len(parts) == 3
+    assert reads.label_parts == {part.path: 1 for part in parts}
+
+
+def test_a_pass_that_steps_a_canary_reads_them_once_too(store: Client, reads: Reads) -> None:
+    launch(store, MODEL, CANARY)
+    at = START
+    for hour in range(4):  # the concept flips: the trigger fires and a canary starts
+        serve(store, MODEL, 200, 10 + hour, flipped=True, at=at)
+        at += timedelta(minutes=10)
+    started = store.autopilot(now=at)
+    assert [d.action for d in started][-2:] == ["deploy", "rollout"], started
+    candidate = int(store.retrains(MODEL)[0].candidate_version or 0)
+    frame = batch(240, 101, flipped=True)
+    log_served(store, MODEL, frame.iloc[:120], at, version=candidate, seed=101)
+    log_served(store, MODEL, frame.iloc[120:], at, version=1)
+    reads.clear()
+    stepped = store.autopilot(now=at + timedelta(minutes=2))
+    assert [d.action for d in stepped] == ["monitor", "rollout"], stepped
+    assert "accuracy (labels)" in stepped[-1].reason  # the analysis used the labels
+    assert reads.policies == {MODEL: 1}
+    parts = store.logs.parts("labels", MODEL)
+    assert reads.label_parts == {part.path: 1 for part in parts}
+
+
+def test_the_counts_would_see_a_second_read(store: Client, reads: Reads) -> None:
+    """The counters are not blind: two separate monitoring runs read everything twice."""
+    launch(store, MODEL, WATCHED)
+    serve(store, MODEL, 200, 10, flipped=False, at=START)
+    reads.clear()
+    store.monitor(MODEL, now=START + timedelta(minutes=5))
+    store.monitor(MODEL, now=START + timedelta(minutes=6))
+    assert reads.policies == {MODEL: 2}
+    assert set(reads.label_parts.values()) == {2}
