@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidInput, PipelineFailed
 from keel.pipelines import records
@@ -35,6 +35,9 @@ from keel.pipelines.fingerprint import describe, fingerprint
 from keel.pipelines.records import PipelineRun
 from keel.pipelines.step import CONTEXT, Step, StepContext, step
 from keel.stores import HasStores, Stores
+
+if TYPE_CHECKING:
+    from keel.store.artifacts import ArtifactStore
 
 __all__ = ["Pipeline", "PipelineResult"]
 
@@ -301,13 +304,13 @@ def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _store(artifacts: Any, value: Any) -> str:
+def _store(artifacts: ArtifactStore, value: Any) -> str:
     import cloudpickle
 
     return str(artifacts.put(cloudpickle.dumps(value)))
 
 
-def _load(artifacts: Any, address: str) -> Any:
+def _load(artifacts: ArtifactStore, address: str) -> Any:
     import cloudpickle
 
     return cloudpickle.loads(artifacts.get(address))
