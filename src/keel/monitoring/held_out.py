@@ -39,6 +39,8 @@ from keel.store.database import Database
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.registry.loaded import LoadedModel
+
 __all__ = ["FOLDS", "REFIT_ROWS", "HeldOut", "Plan", "collect", "plan"]
 
 #: out-of-fold refits on the training snapshot
@@ -168,7 +170,7 @@ def collect(
     plan: Plan,
     *,
     artifacts: ArtifactStore,
-    model: Any,
+    model: LoadedModel,
     version: ModelVersion,
     policy: Policy,
     frame: pd.DataFrame,
@@ -235,7 +237,9 @@ def _labelled(held: HeldOut) -> HeldOut:
     return held
 
 
-def _refit(model: Any, policy: Policy, rows: pd.DataFrame, features: list[str], target: str) -> Any:
+def _refit(
+    model: LoadedModel, policy: Policy, rows: pd.DataFrame, features: list[str], target: str
+) -> Any:
     """A fresh fit of the version's estimator (or the policy's trainer) on ``rows``."""
     if policy.retraining.trainer:
         import importlib
@@ -251,7 +255,7 @@ def _refit(model: Any, policy: Policy, rows: pd.DataFrame, features: list[str], 
 
 
 def _out_of_fold(
-    model: Any,
+    model: LoadedModel,
     version: ModelVersion,
     policy: Policy,
     frame: pd.DataFrame,
@@ -278,7 +282,7 @@ def _out_of_fold(
 
 
 def _folds(
-    model: Any,
+    model: LoadedModel,
     version: ModelVersion,
     policy: Policy,
     frame: pd.DataFrame,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from keel.store.version_links import version_id
 
 if TYPE_CHECKING:
     from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.sinks import AlertSink
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ def run_monitor(
     policy: Policy,
     *,
     now: datetime | None = None,
-    sinks: list[Any] | None = None,
+    sinks: Sequence[AlertSink] | None = None,
     environ: Mapping[str, str] | None = None,
     labels: ModelLabels | None = None,
 ) -> MonitorResult:

@@ -13,6 +13,8 @@ from keel.domain.entities import ModelVersion
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.registry.loaded import LoadedModel
+
 __all__ = ["model_outputs", "typed_like_training"]
 
 
@@ -31,7 +33,9 @@ def typed_like_training(
     return frame.assign(**{name: typed[name] for name in typed.columns})
 
 
-def model_outputs(model: Any, frame: pd.DataFrame) -> tuple[Any, np.ndarray | None, list[Any]]:
+def model_outputs(
+    model: LoadedModel, frame: pd.DataFrame
+) -> tuple[Any, np.ndarray | None, list[Any]]:
     """Predictions, scores (P(classes[1]) for two classes, else the top-class probability) and
     the classes (empty for regression), as Keel logs them.
 

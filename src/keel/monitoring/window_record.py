@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,6 +21,9 @@ from keel.monitoring.operations import operations
 from keel.monitoring.references import Reference
 from keel.monitoring.window_estimate import estimate_window
 from keel.store.artifacts import ArtifactStore
+
+if TYPE_CHECKING:
+    from keel.monitoring.drift.results import DriftConfig, DriftReport
 
 INDEX_COLUMNS = ["request_id", "timestamp", "prediction", "score"]
 
@@ -77,7 +80,7 @@ class WindowRecord:
         }
 
 
-def drift_config(rules: DriftRules, *, seed: int, multivariate: bool | None = None) -> Any:
+def drift_config(rules: DriftRules, *, seed: int, multivariate: bool | None = None) -> DriftConfig:
     from keel.monitoring.drift import DriftConfig
 
     return DriftConfig(
@@ -91,7 +94,9 @@ def drift_config(rules: DriftRules, *, seed: int, multivariate: bool | None = No
     )
 
 
-def _inputs_drift(window: pd.DataFrame, reference: Reference, rules: DriftRules, seed: int) -> Any:
+def _inputs_drift(
+    window: pd.DataFrame, reference: Reference, rules: DriftRules, seed: int
+) -> DriftReport:
     from keel.monitoring.drift import detect_drift
 
     present = [c for c in reference.features if c in window.columns]
