@@ -1,7 +1,9 @@
 """``/v1/manage``: changing what serves over HTTP, for people and CI with an API token.
 
 - ``POST /v1/manage/models/{name}/deploy`` (role ``deploy``): start a deployment (replace,
-  canary, A/B, shadow) through ``keel.rollout.actions.deploy``;
+  canary, A/B, shadow);
+- ``POST /v1/manage/models/{name}/promote`` (role ``deploy``): make a version champion now (the
+  running deployment's candidate is promoted; any other version replaces the champion);
 - ``POST /v1/manage/models/{name}/rollback`` (role ``deploy``): send all traffic back;
 - ``PUT /v1/manage/models/{name}/aliases/{alias}`` (role ``deploy``): point an alias at a
   version;
@@ -9,9 +11,12 @@
 - ``POST /v1/manage/models/{name}/versions`` (role ``admin``): register a version uploaded as a
   skops file.
 
-Every change needs a ``reason`` and is recorded with the token's name as the actor (the server's
-user while no token exists). Forcing past the model's policy (``force``) needs role ``admin``: it
-overrides a gate, which is a governance decision, not a deployment one.
+Each endpoint is a door onto a service method (``Rollouts.deploy``, ``promote``, ``rollback``,
+``deployments``; ``Registry.set_alias``, ``register_model``), the same the SDK, the CLI and the
+dashboard call, over the app's open stores. Every change needs a ``reason`` and is recorded with
+the token's name as the actor (the server's user while no token exists). Forcing past the
+model's policy (``force``) needs role ``admin``: it overrides a gate, which is a governance
+decision, not a deployment one.
 
 Registering over HTTP needs an admin token (403 while the server has none) and accepts skops files
 only. The file's types are read from its schema and checked before anything is built from it:
@@ -31,8 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from keel.domain.deployments import Strategy
 from keel.domain.names import ALIAS_PATTERN, MAX_VERSION, NAME_PATTERN
+from keel.errors import KeelError
 from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
+from keel.services import Services
 from keel.serving.auth import AuthFirstRoute, Forbidden, requires
 from keel.serving.context import ServingContext, context
 from keel.serving.http import json_response
@@ -74,6 +81,12 @@ class DeployRequest(BaseModel):
     force: bool = Field(False, description="Replace past the policy (role admin).")
 
 
+class PromoteRequest(BaseModel):
+    version: Version
+    reason: Reason
+    force: bool = Field(False, description="Promote past the policy's gates (role admin).")
+
+
 class RollbackRequest(BaseModel):
     reason: Reason
 
@@ -86,6 +99,15 @@ class AliasRequest(BaseModel):
 
 def _actor(ctx: ServingContext, token: TokenRecord | None) -> str:
     return token.name if token is not None else ctx.settings.actor
+
+
+def _services(request: Request, token: TokenRecord | None) -> Services:
+    """The services over the app's open stores, acting as the token's holder (no new
+    connection: ``acting_as`` shares the app's pool)."""
+    ctx = context(request)
+    if ctx.stores is None:
+        raise KeelError("the server is still starting")
+    return Services.over(ctx.stores.acting_as(_actor(ctx, token)))
 
 
 def _admin_for_force(force: bool, token: TokenRecord | None) -> None:
@@ -108,14 +130,10 @@ async def deploy(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    from keel.rollout.actions import deploy_with_policy
-
     _admin_for_force(body.force, token)
-    ctx = context(request)
+    rollouts = _services(request, token).rollouts
     deployment = await _run(
-        deploy_with_policy,
-        ctx.db,
-        _actor(ctx, token),
+        rollouts.deploy,
         name,
         body.version,
         strategy=body.strategy,
@@ -125,10 +143,30 @@ async def deploy(
         limits=body.limits,
         reason=body.reason,
         force=body.force,
-        logs=ctx.logs,
-        artifacts=ctx.artifacts,
     )
     return json_response(deployment.to_dict())
+
+
+@router.post(
+    "/models/{name}/promote",
+    summary="Make a version champion now",
+    description="The running deployment's candidate is promoted at once; any other version "
+    "replaces the champion through a `replace` deployment under the model's gates. "
+    "`force` (role admin) promotes past them; the override is audited.",
+    responses=CHANGE_ERRORS,
+)
+async def promote(
+    name: ModelName,
+    body: PromoteRequest,
+    request: Request,
+    token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
+) -> Response:
+    _admin_for_force(body.force, token)
+    rollouts = _services(request, token).rollouts
+    action, deployment = await _run(
+        rollouts.promote, name, body.version, reason=body.reason, force=body.force
+    )
+    return json_response({"action": action, "deployment": deployment.to_dict()})
 
 
 @router.post(
@@ -142,10 +180,8 @@ async def rollback(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    from keel.rollout.actions import rollback as roll_back
-
-    ctx = context(request)
-    outcome = await _run(roll_back, ctx.db, _actor(ctx, token), name, reason=body.reason)
+    rollouts = _services(request, token).rollouts
+    outcome = await _run(rollouts.rollback, name, reason=body.reason)
     return json_response(outcome)
 
 
@@ -161,19 +197,10 @@ async def set_alias(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    from keel.registry import aliases
-
     _admin_for_force(body.force, token)
-    ctx = context(request)
+    registry = _services(request, token).registry
     target = await _run(
-        aliases.set_alias,
-        ctx.db,
-        _actor(ctx, token),
-        name,
-        alias,
-        body.version,
-        body.reason,
-        force=body.force,
+        registry.set_alias, name, alias, body.version, reason=body.reason, force=body.force
     )
     return json_response({"model": name, "alias": alias, "version": target.to_dict()})
 
@@ -189,10 +216,8 @@ async def list_deployments(
     limit: int = 50,
     token: TokenRecord | None = Depends(requires("predict")),  # noqa: B008
 ) -> Response:
-    from keel.registry import deployments
-
-    ctx = context(request)
-    found = await _run(deployments.history, ctx.db, name, min(max(limit, 1), 500))
+    rollouts = _services(request, token).rollouts
+    found = await _run(rollouts.deployments, name, min(max(limit, 1), 500))
     return json_response({"model": name, "deployments": [d.to_dict() for d in found]})
 
 
@@ -229,7 +254,6 @@ async def register_version(
     ] = None,
     token: TokenRecord | None = Depends(requires("admin")),  # noqa: B008
 ) -> Response:
-    from keel.client import Client
     from keel.domain.trust import parse_trust
     from keel.errors import InvalidInput, UntrustedArtifact
     from keel.registry.serialization import SKOPS, load
@@ -259,20 +283,15 @@ async def register_version(
         ) from exc
     except InvalidInput as exc:
         raise InvalidInput("body", exc.fields.get("problem", exc.message)) from exc
-    ctx = context(request)
-    settings = ctx.settings.model_copy(update={"actor": _actor(ctx, token)})
-
-    def register() -> Any:
-        with Client(settings=settings) as client:
-            return client.register_model(
-                name,
-                model,
-                training_data=training_data,
-                target=target,
-                description=description,
-                tags={"registered_over": "http", "reason": reason},
-                trust=list(request_trust.types) or None,
-            )
-
-    version = await _run(register)
+    registry = _services(request, token).registry
+    version = await _run(
+        registry.register_model,
+        name,
+        model,
+        training_data=training_data,
+        target=target,
+        description=description,
+        tags={"registered_over": "http", "reason": reason},
+        trust=list(request_trust.types) or None,
+    )
     return json_response(version.to_dict())

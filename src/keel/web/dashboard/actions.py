@@ -1,21 +1,30 @@
-"""The dashboard's actions (JSON): promote, roll back, start a retrain, acknowledge an alert.
+"""The dashboard's actions (JSON): deploy, promote, roll back, move an alias, start a retrain,
+acknowledge an alert.
 
 Each needs a token of role ``deploy`` or higher once tokens exist (as every management endpoint
 does), sent as a bearer header or as the cookie ``POST /api/session`` sets, and a reason that
-goes to the audit trail with the token's name as the actor. Forcing a promotion past the model's
-gates needs ``admin``.
+goes to the audit trail with the token's name as the actor. Forcing past the model's gates (a
+deployment, a promotion or a champion move) needs ``admin``.
+
+Each action is a door onto a service method (``Rollouts.deploy``, ``promote``, ``rollback``;
+``Registry.set_alias``; ``Monitoring.acknowledge_alert``; the autopilot's ``request``), the same
+the SDK, the CLI and the management API call, over the dashboard client's services acting as
+the token's holder.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
+from keel.domain.deployments import Strategy
+from keel.domain.names import ALIAS_PATTERN, MAX_VERSION
 from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
+from keel.services import Services
 from keel.serving.auth import Forbidden, Unauthorized
 from keel.serving.http import json_response
 from keel.web.dashboard.state import dashboard_of
@@ -25,6 +34,10 @@ router = APIRouter(prefix="/api")
 
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; audited.")]
 ModelName = Annotated[str, Path(min_length=1, max_length=200)]
+AliasName = Annotated[
+    str, Path(pattern=ALIAS_PATTERN, description="An alias ('latest' is reserved).")
+]
+Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 DEPLOY = needs("deploy")
 
 
@@ -34,12 +47,63 @@ class PromoteRequest(BaseModel):
     force: bool = Field(False, description="Promote past the model's gates (role admin).")
 
 
+class DeployRequest(BaseModel):
+    version: Version
+    # left out (or null): the policy's; the schema lists the strategies a client may send
+    strategy: Annotated[
+        Strategy | None,
+        WithJsonSchema({"type": "string", "enum": list(get_args(Strategy))}),
+    ] = Field(None, description="How the candidate reaches traffic (left out: the policy's).")
+    reason: Reason
+    force: bool = Field(False, description="Replace past the model's gates (role admin).")
+
+
+class AliasRequest(BaseModel):
+    version: Version
+    reason: Reason
+    force: bool = Field(False, description="Move the champion past the model's gates (admin).")
+
+
 class ReasonRequest(BaseModel):
     reason: Reason
 
 
 def _actor(request: Request, token: TokenRecord | None) -> str:
     return token.name if token is not None else dashboard_of(request.app).client.actor
+
+
+def _services(request: Request, token: TokenRecord | None) -> Services:
+    """The dashboard client's services acting as the token's holder (the same open stores)."""
+    return dashboard_of(request.app).client.services.acting_as(_actor(request, token))
+
+
+def _admin_for_force(force: bool, token: TokenRecord | None) -> None:
+    if force and token is not None and not tokens.allows(token.role, "admin"):
+        raise Forbidden(
+            "forcing past the model's gates needs an admin token", role="admin", held=token.role
+        )
+
+
+@router.post("/models/{name}/deploy")
+async def deploy(
+    name: ModelName,
+    body: DeployRequest,
+    request: Request,
+    token: TokenRecord | None = Depends(DEPLOY),  # noqa: B008
+) -> Response:
+    """Start a deployment of ``version``; what the body leaves out (the strategy, its steps,
+    interval and stickiness) comes from the model's policy."""
+    _admin_for_force(body.force, token)
+    rollouts = _services(request, token).rollouts
+    deployment = await asyncio.to_thread(
+        rollouts.deploy,
+        name,
+        body.version,
+        strategy=body.strategy,
+        reason=body.reason,
+        force=body.force,
+    )
+    return json_response({"action": "deployment_started", "deployment": deployment.to_dict()})
 
 
 @router.post("/models/{name}/promote")
@@ -51,37 +115,12 @@ async def promote(
 ) -> Response:
     """Make ``version`` champion: the running deployment's candidate is promoted now; any
     other version replaces the champion through a ``replace`` deployment."""
-    from keel.registry import deployments
-    from keel.rollout import actions
-
-    if body.force and token is not None and not tokens.allows(token.role, "admin"):
-        raise Forbidden(
-            "forcing past the model's gates needs an admin token", role="admin", held=token.role
-        )
-    client = dashboard_of(request.app).client
-    db, artifacts = client.db, client.artifacts
-    actor = _actor(request, token)
-
-    def run() -> dict[str, Any]:
-        running = deployments.running(db, name)
-        if running is not None and running.candidate_version == body.version:
-            done = actions.promote(
-                db, actor, running, reason=body.reason, force=body.force, artifacts=artifacts
-            )
-            return {"action": "deployment_promoted", "deployment": done.to_dict()}
-        started = actions.deploy(
-            db,
-            actor,
-            name,
-            body.version,
-            strategy="replace",
-            reason=body.reason,
-            force=body.force,
-            artifacts=artifacts,
-        )
-        return {"action": "champion_replaced", "deployment": started.to_dict()}
-
-    return json_response(await asyncio.to_thread(run))
+    _admin_for_force(body.force, token)
+    rollouts = _services(request, token).rollouts
+    action, deployment = await asyncio.to_thread(
+        rollouts.promote, name, body.version, reason=body.reason, force=body.force
+    )
+    return json_response({"action": action, "deployment": deployment.to_dict()})
 
 
 @router.post("/models/{name}/rollback")
@@ -91,13 +130,27 @@ async def rollback(
     request: Request,
     token: TokenRecord | None = Depends(DEPLOY),  # noqa: B008
 ) -> Response:
-    from keel.rollout.actions import rollback as roll_back
-
-    db = dashboard_of(request.app).client.db
-    outcome = await asyncio.to_thread(
-        roll_back, db, _actor(request, token), name, reason=body.reason
-    )
+    rollouts = _services(request, token).rollouts
+    outcome = await asyncio.to_thread(rollouts.rollback, name, reason=body.reason)
     return json_response(outcome)
+
+
+@router.put("/models/{name}/aliases/{alias}")
+async def set_alias(
+    name: ModelName,
+    alias: AliasName,
+    body: AliasRequest,
+    request: Request,
+    token: TokenRecord | None = Depends(DEPLOY),  # noqa: B008
+) -> Response:
+    """Point ``alias`` at ``version``; moving ``champion`` obeys the model's policy unless
+    forced (role admin), and the move is in the alias history and the audit trail."""
+    _admin_for_force(body.force, token)
+    registry = _services(request, token).registry
+    target = await asyncio.to_thread(
+        registry.set_alias, name, alias, body.version, reason=body.reason, force=body.force
+    )
+    return json_response({"model": name, "alias": alias, "version": target.to_dict()})
 
 
 @router.post("/models/{name}/retrain")
@@ -110,11 +163,12 @@ async def retrain(
     """Queue a manual retrain; the autopilot (`keel autopilot`) runs it on its next pass."""
     from keel.controller.autopilot import Autopilot
 
-    client = dashboard_of(request.app).client
+    services = _services(request, token)
+    client_class = type(dashboard_of(request.app).client)
 
     def run() -> dict[str, Any]:
-        pilot = Autopilot(client, monitor=False)
-        queued = pilot.request(name, reason=body.reason, actor=_actor(request, token))
+        pilot = Autopilot(services, client_class=client_class, monitor=False)
+        queued = pilot.request(name, reason=body.reason)
         return {"action": "retrain_queued", "retrain": queued.to_dict()}
 
     return json_response(await asyncio.to_thread(run))
@@ -127,10 +181,8 @@ async def acknowledge(
     request: Request,
     token: TokenRecord | None = Depends(DEPLOY),  # noqa: B008
 ) -> Response:
-    from keel.monitoring.alerts import acknowledge as ack
-
-    db = dashboard_of(request.app).client.db
-    record = await asyncio.to_thread(ack, db, _actor(request, token), alert_id, body.reason)
+    monitoring = _services(request, token).monitoring
+    record = await asyncio.to_thread(monitoring.acknowledge_alert, alert_id, reason=body.reason)
     return json_response({"action": "alert_acknowledged", "alert": record.to_dict()})
 
 
