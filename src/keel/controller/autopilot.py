@@ -24,61 +24,29 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.controller import retrains
+from keel.controller.decisions import Decision, PassFacts, controller_moment
+from keel.controller.handover import Handover
 from keel.controller.heartbeat import Heartbeat
 from keel.controller.retrains import Retrain
 from keel.controller.triggers import consider
 from keel.domain.policy import Policy
 from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound, PipelineFailed
 from keel.registry.clock import utcnow
+from keel.services import HasServices, Services
 
 if TYPE_CHECKING:
-    from keel.monitoring.labelling import ModelLabels
-from keel.services import HasServices, Services
+    from keel.domain.deployments import Deployment
+    from keel.monitoring.sinks import Sink
+    from keel.pipelines.pipeline import Pipeline
+    from keel.pipelines.records import PipelineRun
 
 __all__ = ["Autopilot", "Decision", "controller_moment"]
 
 log = logging.getLogger("keel.autopilot")
-
-
-def controller_moment(now: Any) -> datetime | None:
-    """The pass's clock as given by a caller: None (the wall clock), or a datetime; one without
-    a zone is taken as UTC, as the prediction log takes timestamps."""
-    if now is None:
-        return None
-    if not isinstance(now, datetime):
-        raise InvalidInput("now", f"a datetime, not {type(now).__name__}")
-    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class PassFacts:
-    """What one pass over one model reads once and every step of it shares."""
-
-    policy: Policy
-    labels: ModelLabels
-
-
-@dataclass(frozen=True)
-class Decision:
-    model: str
-    action: str
-    reason: str
-    retrain: int | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "action": self.action,
-            "reason": self.reason,
-            "retrain": self.retrain,
-            "details": self.details,
-        }
 
 
 class Autopilot:
@@ -93,8 +61,8 @@ class Autopilot:
         heartbeat_misses: int | None = None,
         clock: Callable[[], datetime] | None = None,
         monitor: bool = True,
-        sinks: list[Any] | None = None,
-        pipeline: Any = None,
+        sinks: list[Sink] | None = None,
+        pipeline: Pipeline | None = None,
         client_class: type | None = None,
     ) -> None:
         """``services`` are the services over one set of stores (or a ``keel.Client``, which
@@ -458,10 +426,11 @@ class Autopilot:
                 f"step on its next pass (`keel autopilot --once`), {left} attempt(s) left",
                 retrain.id,
             )
-        version, verdict, details = _deployable(outputs)
-        reasons = "; ".join(verdict["reasons"]) or verdict["verdict"]
-        details = {**retrain.details, **details}
-        if verdict["verdict"] != "blessed":
+        handover = Handover.of(outputs)
+        version, verdict = handover.version, handover.verdict
+        reasons = "; ".join(verdict.reasons) or verdict.verdict
+        details = {**retrain.details, **handover.details()}
+        if not verdict.blessed:
             moved = self._move(
                 retrain,
                 "rejected",
@@ -482,7 +451,7 @@ class Autopilot:
         )
         return moved, Decision(retrain.model, "blessed", f"v{version} passed the gates", retrain.id)
 
-    def _pipeline(self, policy: Policy, record: Any) -> Any:
+    def _pipeline(self, policy: Policy, record: PipelineRun | None) -> Pipeline:
         """The pipeline to run: the one given, else the standard one, with its ``refitted`` step
         when the policy asks for a refit (a resumed run keeps the steps it started with)."""
         if self._custom:
@@ -495,7 +464,7 @@ class Autopilot:
             refit = any(s.name == "refitted" for s in record.steps)
         return standard_pipeline(refit=refit) if refit else self.pipeline
 
-    def _outputs(self, record: Any) -> dict[str, Any]:
+    def _outputs(self, record: PipelineRun) -> dict[str, Any]:
         import cloudpickle
 
         return {
@@ -572,7 +541,9 @@ class Autopilot:
                 )
         return self._ended(retrain, deployment, now)
 
-    def _ended(self, retrain: Retrain, deployment: Any, now: datetime) -> tuple[Retrain, Decision]:
+    def _ended(
+        self, retrain: Retrain, deployment: Deployment, now: datetime
+    ) -> tuple[Retrain, Decision]:
         state = {"completed": "promoted", "promoted": "promoted"}.get(
             deployment.status, deployment.status
         )
@@ -584,25 +555,6 @@ class Autopilot:
         return moved, Decision(
             retrain.model, state, f"v{retrain.candidate_version}: {reason}", retrain.id
         )
-
-
-def _deployable(outputs: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, Any]]:
-    """The version a finished pipeline hands over to deploy, its verdict and the retrain's
-    details: from its ``refitted`` step (the refit when ``training.refit`` made one, else the
-    gated version), or from ``registered`` and ``gate`` for a pipeline without that step."""
-    refit = outputs.get("refitted")
-    if refit is None:
-        verdict = outputs["gate"]
-        return (
-            int(outputs["registered"]["version"]),
-            verdict,
-            {"gate": verdict, "holdout": outputs["registered"]["holdout"]},
-        )
-    verdict = {"verdict": refit["verdict"], "reasons": list(refit["reasons"])}
-    details: dict[str, Any] = {"gate": verdict, "holdout": refit["holdout"]}
-    if int(refit["gated_version"]) != int(refit["version"]):
-        details["gated_version"] = int(refit["gated_version"])
-    return int(refit["version"]), verdict, details
 
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:

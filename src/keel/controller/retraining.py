@@ -32,12 +32,14 @@ import contextlib
 import importlib
 import inspect
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from keel.controller.handover import GateVerdict, Handover, Registered
 from keel.domain.names import ModelRef
 from keel.domain.policy import Policy, Suite
 from keel.domain.retraining import HOLDOUT_TAG, REFIT_TAG, RETRAIN_TAG
@@ -48,6 +50,12 @@ from keel.pipelines.step import StepContext, step
 from keel.registry.conversion import CONVERTED_FROM
 from keel.services import Services
 from keel.stores import Stores
+
+if TYPE_CHECKING:
+    from keel.domain.entities import ModelVersion
+    from keel.domain.signature import Signature
+    from keel.evaluation.gates import GateOutcome
+    from keel.registry.loaded import LoadedModel
 
 __all__ = ["standard_pipeline", "target_of"]
 
@@ -157,7 +165,7 @@ def _typed_window(
     )
 
 
-def _target_dtype(services: Services, model: str, version: Any, target: str) -> str | None:
+def _target_dtype(services: Services, model: str, version: ModelVersion, target: str) -> str | None:
     if not version.training_snapshot:
         return None
     snapshot = services.registry.get_snapshot(_first_training_snapshot(services, model, version))
@@ -174,13 +182,13 @@ def _as_type(values: pd.Series, dtype: str | None) -> pd.Series:
     return values
 
 
-def _feature_names(version: Any) -> list[str]:
+def _feature_names(version: ModelVersion) -> list[str]:
     signature = version.signature or {}
     inputs = signature.get("inputs") or []
     return [str(i["name"]) for i in inputs if isinstance(i, dict) and "name" in i]
 
 
-def _first_training_snapshot(services: Services, model: str, version: Any) -> str:
+def _first_training_snapshot(services: Services, model: str, version: ModelVersion) -> str:
     """The original training data: of the first version in the champion's line of parents."""
     current = version
     while current.parent_version is not None:
@@ -235,7 +243,7 @@ def _fit(
 
 def _refit_converted(
     services: Services,
-    champion: Any,
+    champion: LoadedModel,
     source_ref: str,
     train: pd.DataFrame,
     window: dict[str, Any],
@@ -310,7 +318,7 @@ def registered(
     champion: int,
     retrain: int,
     trigger: str,
-) -> dict[str, Any]:
+) -> Registered:
     from keel.registry.models import registered_by_retrain
 
     with opened(context) as services:
@@ -344,7 +352,7 @@ def registered(
                 description=f"retrained: {trigger}",
                 parent=champion,
             )
-            return {"version": int(version.version), "holdout": holdout.ref}
+            return Registered(int(version.version), holdout.ref)
         except Conflict:
             # registered meanwhile by another controller (this one was paused past its lease):
             # the store's unique key refused a second version; use the one the retrain has
@@ -354,18 +362,18 @@ def registered(
             return _registered(mine)
 
 
-def _registered(version: Any) -> dict[str, Any]:
-    return {"version": int(version.version), "holdout": str(version.tags[HOLDOUT_TAG])}
+def _registered(version: ModelVersion) -> Registered:
+    return Registered(int(version.version), str(version.tags[HOLDOUT_TAG]))
 
 
-def _conversion_tags(champion: Any) -> dict[str, str]:
+def _conversion_tags(champion: ModelVersion) -> dict[str, str]:
     """A graph refit through its source keeps naming that source, so the next retrain does too
     (and the tolerance it is held to stays the first conversion's)."""
     source = champion.tags.get(CONVERTED_FROM)
     return {CONVERTED_FROM: str(source)} if source and champion.flavour == "onnx" else {}
 
 
-def _same_format_and_trust(source: Any) -> dict[str, Any]:
+def _same_format_and_trust(source: ModelVersion) -> dict[str, Any]:
     """A retrain saves its candidate as its source was saved, under the source's recorded trust:
     the person who trusted the champion's types (or code) trusted the pipeline that remakes it,
     and the record says which version the trust came from."""
@@ -376,10 +384,11 @@ def _same_format_and_trust(source: Any) -> dict[str, Any]:
     }
 
 
-def _widened(services: Services, model: str, champion: int, window: dict[str, Any]) -> Any:
+def _widened(
+    services: Services, model: str, champion: int, window: dict[str, Any]
+) -> Signature | None:
     """The champion's input contract, widened by the new training data: a retrain must not
     start refusing inputs the champion accepted (an open category stays open)."""
-    from dataclasses import replace
 
     from keel.domain.signature import Signature
     from keel.registry.signatures import infer_signature
@@ -411,19 +420,19 @@ def _widened(services: Services, model: str, champion: int, window: dict[str, An
 
 
 @step(cache=False)
-def gate(context: StepContext, registered: dict[str, Any], model: str) -> dict[str, Any]:
+def gate(context: StepContext, registered: Registered | dict[str, Any], model: str) -> GateVerdict:
+    candidate = Registered.of(registered)
     with opened(context) as services:
-        ref = ModelRef(model, version=registered["version"])
+        ref = ModelRef(model, version=candidate.version)
         done = services.governance.gate_history(ref)
         if done:  # gated before a crash: keep that verdict
-            newest = done[-1]
-            return {"verdict": newest["verdict"], "reasons": list(newest.get("reasons") or [])}
+            return GateVerdict.of(done[-1])
         policy = services.governance.get_policy(model) or Policy()
-        outcome = _gate_on_holdout(services, ref, _on_holdout(policy, registered["holdout"]))
-        return {"verdict": outcome.verdict, "reasons": list(outcome.reasons)}
+        outcome = _gate_on_holdout(services, ref, _on_holdout(policy, candidate.holdout))
+        return GateVerdict(outcome.verdict, tuple(outcome.reasons))
 
 
-def _gate_on_holdout(services: Services, ref: ModelRef, rules: Policy) -> Any:
+def _gate_on_holdout(services: Services, ref: ModelRef, rules: Policy) -> GateOutcome:
     """The policy's gates on the retrain's holdout, recorded like any gate run, without storing
     the holdout-pointed policy as the model's (``Governance.gate(policy=...)`` would)."""
     from keel.evaluation.gating import gate_version
@@ -451,13 +460,13 @@ def _on_holdout(policy: Policy, snapshot: str) -> Policy:
 @step(cache=False)
 def refitted(
     context: StepContext,
-    gate: dict[str, Any],
-    registered: dict[str, Any],
+    gate: GateVerdict | dict[str, Any],
+    registered: Registered | dict[str, Any],
     training_window: dict[str, Any],
     model: str,
     champion: int,
     retrain: int,
-) -> dict[str, Any]:
+) -> Handover:
     """The version to deploy and its verdict: the gated version unchanged, or (``refit`` on and
     the candidate blessed) its refit on the training rows plus the holdout, blessed by proxy.
 
@@ -465,17 +474,12 @@ def refitted(
     ``refit_of`` tag), records its gate result if the crash came before that, and archives the
     gated twin if that had not happened yet.
     """
-    gated = int(registered["version"])
-    out = {
-        "version": gated,
-        "holdout": registered["holdout"],
-        "verdict": gate["verdict"],
-        "reasons": list(gate["reasons"]),
-        "gated_version": gated,
-    }
+    candidate, verdict = Registered.of(registered), GateVerdict.of(gate)
+    gated = candidate.version
+    out = Handover(gated, candidate.holdout, verdict, gated)
     with opened(context) as services:
         policy = services.governance.get_policy(model) or Policy()
-        if not policy.retraining.training.refit or gate["verdict"] != "blessed":
+        if not policy.retraining.training.refit or not verdict.blessed:
             return out
         twin = ModelRef(model, version=gated)
         refits = f"tags.{REFIT_TAG} = '{gated}'"
@@ -501,7 +505,7 @@ def refitted(
                     RETRAIN_TAG: str(retrain),
                     REFIT_TAG: str(gated),
                     "pipeline_run": context.run_id,
-                    HOLDOUT_TAG: registered["holdout"],
+                    HOLDOUT_TAG: candidate.holdout,
                 },
                 description=f"refit of v{gated} on its training rows and holdout",
                 parent=champion,
@@ -513,25 +517,26 @@ def refitted(
             "gates on the holdout, this model is blessed by proxy"
         )
         if not services.governance.gate_history(ref):
-            verdict = services.governance.gate_history(twin)[-1]
+            recorded = services.governance.gate_history(twin)[-1]
             from keel.registry import governance
 
             governance.record_gate_result(
                 services.stores.db,
                 services.stores.actor,
                 ref,
-                verdict=verdict["verdict"],
-                risk_profile=verdict.get("risk_profile") or policy.risk_profile,
-                checks=list(verdict.get("checks") or []),
-                reasons=[reason, *(verdict.get("reasons") or [])],
-                evaluation_id=verdict.get("evaluation_id"),
+                verdict=recorded["verdict"],
+                risk_profile=recorded.get("risk_profile") or policy.risk_profile,
+                checks=list(recorded.get("checks") or []),
+                reasons=[reason, *(recorded.get("reasons") or [])],
+                evaluation_id=recorded.get("evaluation_id"),
             )
         if services.registry.get_version(twin).status != "archived":
             services.registry.archive_version(
                 f"{model}/{gated}",
                 reason=f"passed the gates; v{version}, its refit on all rows, ships instead",
             )
-        return {**out, "version": version, "reasons": [reason, *out["reasons"]]}
+        proxy = GateVerdict(verdict.verdict, (reason, *verdict.reasons))
+        return replace(out, version=version, verdict=proxy)
 
 
 def standard_pipeline(*, refit: bool = False) -> Pipeline:

@@ -73,13 +73,19 @@ def describe(value: Any) -> dict[str, Any]:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return {"type": type(value).__name__, "value": value}
     if isinstance(value, dict):
-        small = {
-            str(k): v
-            for k, v in value.items()
-            if isinstance(v, (str, int, float, bool)) or v is None
-        }
+        small = {str(k): v for k, v in value.items() if _scalar(v)}
         return {"type": "dict", "keys": sorted(str(k) for k in value)[:20], "values": small}
     if isinstance(value, (list, tuple)):
         return {"type": type(value).__name__, "length": len(value)}
     kind = type(value)
-    return {"type": f"{kind.__module__}.{kind.__qualname__}"}
+    named: dict[str, Any] = {"type": f"{kind.__module__}.{kind.__qualname__}"}
+    as_dict = getattr(value, "to_dict", None)
+    if callable(as_dict):  # a typed step output says what it holds
+        fields = as_dict()
+        if isinstance(fields, dict):
+            named["values"] = {str(k): v for k, v in fields.items() if _scalar(v)}
+    return named
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) or value is None

@@ -245,3 +245,17 @@ def test_descriptions_are_short_and_json_ready() -> None:
         "object": {"type": f"{__name__}.Knobs"},
     }
     json.dumps(described)
+
+
+@dataclass(frozen=True)
+class Output:
+    version: int
+    frame: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "frame": self.frame}
+
+
+def test_a_typed_output_is_described_by_what_its_to_dict_holds() -> None:
+    assert describe(Output(3, [1, 2])) == {"type": f"{__name__}.Output", "values": {"version": 3}}
+    assert fingerprint(Output(3, [1])) != fingerprint(Output(4, [1]))
