@@ -76,7 +76,7 @@ class Retrain:
         return out
 
 
-def _row(row: Any) -> Retrain:
+def _row(row: sa.Row[Any]) -> Retrain:
     return Retrain(
         id=row.id,
         model=row.model,
@@ -281,7 +281,7 @@ def keep_details(db: Database, retrain: Retrain, owner: str, details: dict[str, 
         )
 
 
-def _update_if_held(conn: Any, retrain: Retrain, owner: str, **values: Any) -> int:
+def _update_if_held(conn: sa.Connection, retrain: Retrain, owner: str, **values: Any) -> int:
     """Update the retrain's row if it is still in the state we read and ``owner`` holds its
     lease; the number of rows changed (0: another controller moved it)."""
     return int(
@@ -297,7 +297,7 @@ def _update_if_held(conn: Any, retrain: Retrain, owner: str, **values: Any) -> i
     )
 
 
-def _links(conn: Any, model: str, values: dict[str, Any]) -> dict[str, Any]:
+def _links(conn: sa.Connection, model: str, values: dict[str, Any]) -> dict[str, Any]:
     """The version links of what ``values`` writes: the candidate's when it sets the
     candidate, the champion's when its details name the champion the retrain started from."""
     links: dict[str, Any] = {}

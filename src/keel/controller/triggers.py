@@ -25,9 +25,14 @@ from keel.domain.alert_rules import parse_alert_rule
 from keel.domain.durations import parse_duration
 from keel.domain.policy import Policy
 from keel.domain.retraining import next_run_after
+from keel.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from keel.domain.retraining import Trigger
     from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.observations import Observer
     from keel.services import Services
 
 __all__ = ["Verdict", "consider"]
@@ -240,22 +245,24 @@ def _champions_before(services: Services, model: str, champion: int, champions: 
 
 
 def _dropped(
-    observe: Any, trigger: Any, champion: int, earlier: list[Any] | None = None
+    observe: Observer, trigger: Trigger, champion: int, earlier: list[Observer] | None = None
 ) -> tuple[str, str, dict[str, Any]] | None:
     """Whether the champion's metric over its newest N labelled predictions is at least the
     margin worse than over its first N, or than the mean of the first N of it and the
     ``earlier`` champions (None while it has fewer than N, or it is not)."""
-    metric, rows, margin = trigger.metric, int(trigger.rows), float(trigger.margin)
+    metric, rows, margin = trigger.metric, trigger.rows, trigger.margin
+    if metric is None or rows is None or margin is None:  # parse_trigger sets all three
+        raise InvalidInput("retraining.triggers", f"{trigger.text!r} is not a drop trigger")
     newest = observe.realized(metric, rows)
-    if newest is None:
+    if newest is None or newest.value is None:
         return None
     first = observe.realized(metric, rows, oldest=True)
-    if first is None:
+    if first is None or first.value is None:
         return None
     starts = [first.value]
     for other in earlier or []:
         seen = other.realized(metric, rows, oldest=True)
-        if seen is not None:
+        if seen is not None and seen.value is not None:
             starts.append(seen.value)
     baseline = sum(starts) / len(starts)
     worse = trigger.worse_by(baseline, newest.value)
@@ -303,7 +310,7 @@ def _guard(
     return None
 
 
-def _labels_since(labels: Any, since: datetime | None, now: datetime) -> int:
+def _labels_since(labels: pd.DataFrame, since: datetime | None, now: datetime) -> int:
     import pandas as pd
 
     if labels.empty:
