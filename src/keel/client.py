@@ -147,6 +147,8 @@ class Client:
     promote = door("rollouts", Rollouts.promote)
     rollback = door("rollouts", Rollouts.rollback)
     advance_rollout = door("rollouts", Rollouts.advance_rollout)
+    advance_all = door("rollouts", Rollouts.advance_all)
+    watch = door("rollouts", Rollouts.watch)
     deployment_status = door("rollouts", Rollouts.deployment_status)
     deployments = door("rollouts", Rollouts.deployments)
 

@@ -23,7 +23,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from keel.services import HasServices, Services
 
 if TYPE_CHECKING:
     from keel.domain.deployments import Deployment
-    from keel.monitoring.sinks import Sink
+    from keel.monitoring.sinks import AlertSink
     from keel.pipelines.pipeline import Pipeline
     from keel.pipelines.records import PipelineRun
 
@@ -61,7 +61,7 @@ class Autopilot:
         heartbeat_misses: int | None = None,
         clock: Callable[[], datetime] | None = None,
         monitor: bool = True,
-        sinks: list[Sink] | None = None,
+        sinks: Sequence[AlertSink] | None = None,
         pipeline: Pipeline | None = None,
         client_class: type | None = None,
     ) -> None:
@@ -168,12 +168,14 @@ class Autopilot:
         """One pass over ``model``: its policy (``policy``, when the caller read it already)
         and its labels are read once and shared by the monitoring run, the triggers and the
         rollout's analysis."""
-        from keel.monitoring.labelling import ModelLabels
+        from keel.monitoring.model_reads import ModelReads
 
         moment = now or utcnow()
         if policy is None:
             policy = self.services.governance.get_policy(model) or Policy()
-        facts = PassFacts(policy, ModelLabels(self.stores.logs, model))
+        stores = self.stores
+        reads = ModelReads(stores.db, stores.artifacts, stores.logs, model, policy)
+        facts = PassFacts(policy, reads)
         out: list[Decision] = []
         if self.monitor:
             try:
@@ -202,7 +204,7 @@ class Autopilot:
 
     def _monitor(self, model: str, facts: PassFacts, now: datetime) -> Decision:
         result = self.services.monitoring.monitor_under(
-            model, facts.policy, now=now, sinks=self.sinks, labels=facts.labels
+            model, facts.policy, now=now, sinks=self.sinks, reads=facts.reads
         )
         fired = [a for a in result.alerts if a.get("transition") == "fired"]
         return Decision(
@@ -218,7 +220,7 @@ class Autopilot:
         champion = self._champion(model)
         if champion is None:
             return Decision(model, "idle", "no champion to retrain"), None
-        verdict = consider(self.services, model, facts.policy, champion, now, facts.labels)
+        verdict = consider(self.services, model, facts.policy, champion, now, facts.reads)
         if verdict.trigger is None:
             return Decision(model, "idle", verdict.reason), None
         if verdict.hold is not None:
@@ -525,7 +527,7 @@ class Autopilot:
         if deployment.status == "running":
             try:
                 step = self.services.rollouts.advance_rollout(
-                    retrain.model, now=now, policy=facts.policy, labels=facts.labels
+                    retrain.model, now=now, policy=facts.policy, reads=facts.reads
                 )
             except Conflict as exc:
                 return None, Decision(retrain.model, "busy", exc.message, retrain.id)

@@ -17,7 +17,7 @@ from keel.domain.policy import Policy
 from keel.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.model_reads import ModelReads
 
 __all__ = ["Decision", "PassFacts", "controller_moment"]
 
@@ -37,7 +37,7 @@ class PassFacts:
     """What one pass over one model reads once and every step of it shares."""
 
     policy: Policy
-    labels: ModelLabels
+    reads: ModelReads
 
 
 @dataclass(frozen=True)

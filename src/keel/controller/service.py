@@ -10,13 +10,16 @@ retraining.retrains("credit")              # what fired, what the gates said, ho
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from keel.services import Services
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from keel.controller.autopilot import Decision
     from keel.controller.retrains import Retrain
+    from keel.monitoring.sinks import AlertSink
     from keel.pipelines.records import PipelineRun
 
 __all__ = ["Retrains"]
@@ -36,7 +39,7 @@ class Retrains:
         models: list[str] | None = None,
         now: datetime | None = None,
         monitor: bool = True,
-        sinks: list[Any] | None = None,
+        sinks: Sequence[AlertSink] | None = None,
     ) -> list[Decision]:
         """One reconcile pass: monitor, fire triggers, train, gate, deploy, advance rollouts;
         returns every decision with its reason (each is also in the audit trail)."""

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from keel.domain.retraining import Trigger
-    from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.model_reads import ModelReads
     from keel.monitoring.observations import Observer
     from keel.services import Services
 
@@ -58,19 +58,20 @@ def consider(
     policy: Policy,
     champion: int,
     now: datetime,
-    labels: ModelLabels | None = None,
+    reads: ModelReads | None = None,
 ) -> Verdict:
-    """Whether a trigger fires for ``model`` now and whether a guard holds it; ``labels`` are
-    the pass's (read once for the monitoring run and the triggers alike)."""
+    """Whether a trigger fires for ``model`` now and whether a guard holds it; ``reads`` are
+    the pass's labels and references (read once for the monitoring run and the triggers)."""
     section = policy.retraining
     previous = retrains.last(services.stores.db, model)
     took_over = _took_over(services, model, champion)
     since = _since(services, model, champion, previous, took_over)
-    if labels is None:
-        from keel.monitoring.labelling import ModelLabels
+    if reads is None:
+        from keel.monitoring.model_reads import ModelReads
 
-        labels = ModelLabels(services.stores.logs, model)
-    fired = _fired(services, model, policy, champion, since, now, labels)
+        stores = services.stores
+        reads = ModelReads(stores.db, stores.artifacts, stores.logs, model, policy)
+    fired = _fired(services, model, policy, champion, since, now, reads)
     if fired is None and section.max_age is not None:
         fired = _aged(section.max_age, champion, previous, took_over, since, now)
     if fired is None:
@@ -78,7 +79,9 @@ def consider(
     trigger, reason, details = fired
     hold = _guard(services, model, policy, previous, now)
     if section.min_new_labels and hold is None:
-        fresh = _labels_since(labels.with_arrival(), previous.created_at if previous else None, now)
+        fresh = _labels_since(
+            reads.labels_with_arrival(), previous.created_at if previous else None, now
+        )
         details["new_labels"] = fresh
         if fresh < section.min_new_labels:
             hold = (
@@ -90,7 +93,7 @@ def consider(
     if (
         hold is None
         and rejected
-        and not _labels_since(labels.with_arrival(), rejected.created_at, now)
+        and not _labels_since(reads.labels_with_arrival(), rejected.created_at, now)
     ):
         hold = (
             f"retrain #{rejected.id} was rejected and no label has arrived since: "
@@ -163,17 +166,16 @@ def _fired(
     champion: int,
     since: datetime,
     now: datetime,
-    labels: ModelLabels,
+    reads: ModelReads,
 ) -> tuple[str, str, dict[str, Any]] | None:
     section = policy.retraining
     rules = [t for t in section.triggers if t.kind in ("rule", "drop")]
     if rules:
         from keel.monitoring.observations import Observer
-        from keel.monitoring.runner import References
 
         db, artifacts = services.stores.db, services.stores.artifacts
-        references = References(db, artifacts, model, policy)
-        plain = labels.plain()
+        references = reads.references
+        plain = reads.labels()
         observe = Observer(db, artifacts, model, plain, references, version=champion)
         for trigger in rules:
             if trigger.kind == "drop":

@@ -7,9 +7,9 @@ reference profile's own sample (bin codes of numbers, positions of categories, s
 classes. With 25 features that is about 1 MB before compression, stored packed in the
 reference's JSON.
 
-``recalibrated`` is what a window uses: it codes the window's inputs the same way, asks the
-domain classifier for weights, and refits the calibrator with them; with no shift found it
-returns no calibrator, and the stored one stands.
+``refits`` is what a window uses: it codes the window's inputs the same way, asks the domain
+classifier for weights, and refits the calibrator with them; with no shift found it returns no
+calibrator, and the stored one stands.
 """
 
 from __future__ import annotations
@@ -117,24 +117,6 @@ class CalibrationSample:
         matrix[np.column_stack(columns) == MISSING_CODE] = np.nan
         return matrix
 
-    def recalibrated(
-        self,
-        window: pd.DataFrame,
-        profile: ReferenceProfile,
-        classes: Sequence[Any],
-        *,
-        seed: int = 0,
-        domain_auc: float = 0.55,
-        alpha: float = 0.05,
-    ) -> tuple[Calibrator | None, dict[str, Any]]:
-        """A calibrator refitted on these rows weighted like ``window``'s inputs, and what the
-        weighting found; no calibrator when the window's inputs look like these rows, or cannot
-        be coded (the reason says which)."""
-        found, shift = self.refits(
-            window, profile, classes, seed=seed, domain_auc=domain_auc, alpha=alpha
-        )
-        return (found[0] if found else None), shift
-
     def refits(
         self,
         window: pd.DataFrame,
@@ -145,8 +127,11 @@ class CalibrationSample:
         domain_auc: float = 0.55,
         alpha: float = 0.05,
     ) -> tuple[tuple[Calibrator, ...], dict[str, Any]]:
-        """As ``recalibrated``, and when the weights were capped tighter than the loosest cap,
-        also the calibrator under the loosest one (the cap's bias shows in their gap)."""
+        """Calibrators refitted on these rows weighted like ``window``'s inputs, and what the
+        weighting found: the one under the chosen cap first, then, when the weights were
+        capped tighter than the loosest cap, the one under the loosest (the cap's bias shows
+        in their gap). None when the window's inputs look like these rows, or cannot be coded
+        (the reason says which)."""
         from keel.monitoring.estimation import fit_calibration
         from keel.monitoring.shift_weights import shift_weights
 

@@ -51,25 +51,6 @@ def read_labels(logs: LogStore, model: str, *, arrival: bool = False) -> pd.Data
     return newest_labels(frame, arrival=arrival)
 
 
-class ModelLabels:
-    """A model's labels, read from the log at most once however many readers ask (one
-    autopilot pass: the monitoring run, the retraining triggers and the rollout's analysis)."""
-
-    def __init__(self, logs: LogStore, model: str) -> None:
-        self.logs, self.model = logs, model
-        self._frame: pd.DataFrame | None = None
-
-    def with_arrival(self) -> pd.DataFrame:
-        """One label per request id, with the time it was logged (``labelled_at``)."""
-        if self._frame is None:
-            self._frame = read_labels(self.logs, self.model, arrival=True)
-        return self._frame
-
-    def plain(self) -> pd.DataFrame:
-        """One label per request id: what ``read_labels`` returns."""
-        return self.with_arrival()[["request_id", "label"]]
-
-
 def load_index(artifacts: ArtifactStore, sha256: str) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(artifacts.get(sha256)))
 

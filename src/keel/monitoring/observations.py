@@ -29,6 +29,7 @@ from keel.monitoring.performance import (
     realized_margin,
     realized_metrics,
 )
+from keel.monitoring.window_values import DRIFT_READERS
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.schema import monitor_windows
@@ -150,20 +151,9 @@ class Observer:
             )
         elif rule.family == "operations":
             value = (window.operations or {}).get(metric)
-        elif metric == "drifted_features":
-            value = len((window.drift or {}).get("drifted", []))
-        elif metric == "drift_share":
-            tested = len((window.drift or {}).get("features", []))
-            value = len(window.drift.get("drifted", [])) / tested if tested else None
-        elif metric == "domain_auc":
-            value = ((window.drift or {}).get("multivariate") or {}).get("auc")
-        elif metric == "prediction_drift":
-            value = float(bool((window.drift or {}).get("prediction_drift")))
-        elif metric == "label_drift":
-            label = (window.performance or {}).get("label_drift")
-            value = None if label is None else float(bool(label.get("drifted")))
         else:
-            value = None
+            read = DRIFT_READERS.get(metric)
+            value = None if read is None else read(window)
         return None if value is None else float(value)
 
     def _against_reference(self, rule: AlertRule) -> Observation | None:

@@ -22,11 +22,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from keel.domain.durations import parse_duration
-from keel.domain.entities import ModelVersion
-from keel.domain.names import ModelRef
 from keel.domain.policy import Policy
 from keel.errors import Conflict, ModelFailed
-from keel.monitoring.references import Reference, load_reference
+from keel.monitoring.model_reads import ModelReads, References
 from keel.monitoring.window_record import WindowRecord, measure_window
 from keel.monitoring.windows import cut_by_rows, cut_by_time
 from keel.registry.clock import utcnow
@@ -37,7 +35,6 @@ from keel.store.schema import monitor_parts, monitor_state, monitor_windows
 from keel.store.version_links import version_id
 
 if TYPE_CHECKING:
-    from keel.monitoring.labelling import ModelLabels
     from keel.monitoring.sinks import AlertSink
 
 log = logging.getLogger(__name__)
@@ -71,29 +68,6 @@ class MonitorResult:
             "notifications": self.notifications,
             "events": self.events,
         }
-
-
-class References:
-    """Loads each version's reference once per run."""
-
-    def __init__(self, db: Database, artifacts: ArtifactStore, model: str, policy: Policy) -> None:
-        self.db, self.artifacts, self.model, self.policy = db, artifacts, model, policy
-        self._cache: dict[int, Reference] = {}
-        self._versions: dict[int, ModelVersion] = {}
-
-    def version(self, number: int) -> ModelVersion:
-        from keel.registry import models
-
-        if number not in self._versions:
-            self._versions[number] = models.resolve(self.db, ModelRef(self.model, version=number))
-        return self._versions[number]
-
-    def __call__(self, version: int) -> Reference:
-        if version not in self._cache:
-            self._cache[version] = load_reference(
-                self.db, self.artifacts, self.version(version), self.policy
-            )
-        return self._cache[version]
 
 
 def _read_state(db: Database, model: str) -> tuple[str | None, datetime, set[str]]:
@@ -249,26 +223,27 @@ def run_monitor(
     now: datetime | None = None,
     sinks: Sequence[AlertSink] | None = None,
     environ: Mapping[str, str] | None = None,
-    labels: ModelLabels | None = None,
+    reads: ModelReads | None = None,
 ) -> MonitorResult:
     """One full pass: new windows, labels joined, alert rules evaluated, notifications sent.
 
     ``sinks`` replaces the policy's sinks (tests pass a ``MemorySink``); ``environ`` is where
     webhook secrets are read from (the process environment by default, read at the edge);
-    ``labels`` are the caller's, when it reads them for others too (one read per pass).
+    ``reads`` are the caller's labels and references, when it reads them for others too (once
+    per pass).
     """
     from keel.monitoring.alerts import evaluate_rules
-    from keel.monitoring.labelling import ModelLabels, refresh_performance
+    from keel.monitoring.labelling import refresh_performance
     from keel.monitoring.observations import Observer
     from keel.monitoring.outbox import deliver_pending, route_events
     from keel.monitoring.sinks import build_sinks
 
     moment = now or utcnow()
-    references = References(db, artifacts, model, policy)
+    if reads is None:
+        reads = ModelReads(db, artifacts, logs, model, policy)
+    references = reads.references
     result = process_log(db, artifacts, logs, model, policy, moment, references)
-    if labels is None:
-        labels = ModelLabels(logs, model)
-    plain = labels.plain()
+    plain = reads.labels()
     result.relabelled = refresh_performance(
         db,
         artifacts,

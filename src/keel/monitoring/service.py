@@ -10,12 +10,15 @@ from keel.domain.policy import Policy
 from keel.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from keel.evaluation.service import Governance
     from keel.monitoring.alerts import AlertRecord
-    from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.model_reads import ModelReads
     from keel.monitoring.runner import MonitorResult
+    from keel.monitoring.sinks import AlertSink
     from keel.registry.predictions import LabelReport, LogReceipt
     from keel.stores import Stores
 
@@ -104,7 +107,7 @@ class Monitoring:
         *,
         policy: Policy | dict[str, Any] | None = None,
         now: Any = None,
-        sinks: list[Any] | None = None,
+        sinks: Sequence[AlertSink] | None = None,
         environ: dict[str, str] | None = None,
     ) -> MonitorResult:
         """Process new log data of ``model`` into windows, join labels, evaluate alert rules
@@ -128,12 +131,12 @@ class Monitoring:
         policy: Policy,
         *,
         now: Any = None,
-        sinks: list[Any] | None = None,
+        sinks: Sequence[AlertSink] | None = None,
         environ: dict[str, str] | None = None,
-        labels: ModelLabels | None = None,
+        reads: ModelReads | None = None,
     ) -> MonitorResult:
         """``monitor`` under ``policy`` as read by the caller (the autopilot reads it once per
-        model and pass), with the pass's ``labels`` when it has them."""
+        model and pass), with the pass's ``reads`` (labels, references) when it has them."""
         import os
 
         from keel.monitoring.runner import run_monitor
@@ -148,7 +151,7 @@ class Monitoring:
             now=now,
             sinks=sinks,
             environ=environ if environ is not None else dict(os.environ),
-            labels=labels,
+            reads=reads,
         )
 
     def monitor_windows(

@@ -51,7 +51,7 @@ from keel.store.prediction_log import LogStore
 if TYPE_CHECKING:
     import pandas as pd
 
-    from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.model_reads import ModelReads
     from keel.monitoring.references import Reference
 
 __all__ = ["FINAL", "Action", "Assessment", "assess", "moment"]
@@ -91,8 +91,9 @@ class _Look:
     deployment: Deployment
     limits: Limits
     now: datetime
-    #: the caller's labels when it read them for others too (an autopilot pass)
-    labels: ModelLabels | None = None
+    #: the caller's labels and references when it read them for others too (an autopilot
+    #: pass); else read here, once
+    reads: ModelReads | None = None
 
     def base(self, **extra: Any) -> dict[str, Any]:
         d = self.deployment
@@ -114,16 +115,16 @@ class _Look:
         self, rows: pd.DataFrame
     ) -> tuple[pd.DataFrame | None, Callable[[str], Reference | None] | None]:
         """Labels and references, loaded only when the rows could use them."""
-        from keel.monitoring.labelling import ModelLabels
+        if self.reads is None:
+            from keel.monitoring.model_reads import ModelReads
 
-        known = self.labels or ModelLabels(self.logs, self.deployment.model)
-        labels = known.plain()
+            model = self.deployment.model
+            self.reads = ModelReads(self.db, self.artifacts, self.logs, model, self.policy)
+        labels = self.reads.labels()
         scored = "score" in rows and bool(rows["score"].notna().any())
         if labels.empty and not scored:
             return None, None
-        from keel.monitoring.runner import References
-
-        loader = References(self.db, self.artifacts, self.deployment.model, self.policy)
+        loader = self.reads.references
         versions = {
             "stable": self.deployment.stable_version,
             "candidate": self.deployment.candidate_version,
@@ -151,11 +152,11 @@ def assess(
     policy: Policy,
     *,
     now: datetime | None = None,
-    labels: ModelLabels | None = None,
+    reads: ModelReads | None = None,
 ) -> Assessment:
     """Decide what the running deployment of ``model`` should do now. It only reads, apart from
     caching a version's monitoring reference the first time its accuracy is estimated.
-    ``labels``: the caller's, read once for its whole pass."""
+    ``reads``: the caller's labels and references, read once for its whole pass."""
     when = moment(now)
     deployment = deployments.running(db, model)
     if deployment is None:
@@ -168,7 +169,7 @@ def assess(
         deployment,
         Limits.of(deployment.limits, policy.rollout),
         when,
-        labels,
+        reads,
     )
     with db.read() as conn:
         champion = deployments.champion_in(conn, model)

@@ -43,7 +43,7 @@ from keel.store.database import Database
 from keel.store.prediction_log import LogStore
 
 if TYPE_CHECKING:
-    from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.model_reads import ModelReads
 
 __all__ = ["advance", "advance_all", "assess", "status", "watch"]
 
@@ -65,15 +65,15 @@ def advance(
     policy: Policy,
     *,
     now: datetime | None = None,
-    labels: ModelLabels | None = None,
+    reads: ModelReads | None = None,
 ) -> dict[str, Any]:
     """Take one reconcile step for ``model``'s running deployment; returns what happened.
 
-    Conflict when another process moved the deployment while this one analysed it. ``labels``:
-    the caller's, read once for its whole pass.
+    Conflict when another process moved the deployment while this one analysed it. ``reads``:
+    the caller's labels and references, read once for its whole pass.
     """
     when = moment(now)
-    seen = assess(db, artifacts, logs, model, policy, now=when, labels=labels)
+    seen = assess(db, artifacts, logs, model, policy, now=when, reads=reads)
     out = seen.to_dict()
     d = seen.deployment
     if d is None or seen.action == "wait":

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from keel.evaluation.service import Governance
-    from keel.monitoring.labelling import ModelLabels
+    from keel.monitoring.model_reads import ModelReads
     from keel.stores import Stores
 
 __all__ = ["Rollouts"]
@@ -89,7 +89,8 @@ class Rollouts:
         """Make ``version`` champion now: the running deployment's candidate is promoted at
         once; any other version replaces the champion through a ``replace`` deployment.
         Returns what was done (``deployment_promoted`` or ``champion_replaced``) and the
-        deployment."""
+        deployment. A replace is a ``deploy`` like any other (the policy's defaults, the log's
+        position), so ``keel deploy --strategy replace`` and a promotion record the same."""
         from keel.registry import deployments
         from keel.rollout import actions
 
@@ -101,16 +102,7 @@ class Rollouts:
                 artifacts=stores.artifacts,
             )  # fmt: skip
             return "deployment_promoted", done
-        started = actions.deploy(
-            stores.db,
-            stores.actor,
-            model,
-            version,
-            strategy="replace",
-            reason=reason,
-            force=force,
-            artifacts=stores.artifacts,
-        )
+        started = self.deploy(model, version, strategy="replace", reason=reason, force=force)
         return "champion_replaced", started
 
     def advance_rollout(
@@ -119,12 +111,12 @@ class Rollouts:
         now: datetime | None = None,
         *,
         policy: Policy | None = None,
-        labels: ModelLabels | None = None,
+        reads: ModelReads | None = None,
     ) -> dict[str, Any]:
         """One controller step for ``model``'s running deployment under its stored policy:
         wait, move to the next step, promote, stop or roll back; returns what it did and why.
-        A caller that already read the ``policy`` and the ``labels`` for its pass hands them
-        over rather than have them read again."""
+        A caller that already read the ``policy``, the labels and the references for its pass
+        (``reads``) hands them over rather than have them read again."""
         from keel.rollout.controller import advance
 
         if policy is None:
@@ -137,7 +129,7 @@ class Rollouts:
             model,
             policy,
             now=now,
-            labels=labels,
+            reads=reads,
         )
 
     def advance_all(self, now: datetime | None = None) -> list[dict[str, Any]]:

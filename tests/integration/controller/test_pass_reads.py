@@ -1,6 +1,7 @@
-"""One autopilot pass reads each model's policy once and each of its label parts once, however
-many parts of the pass use them: the monitoring run (windows, alert rules), the retraining
-triggers and the rollout's analysis share what the pass read."""
+"""One autopilot pass reads each model's policy once, each of its label parts once and each
+version's monitoring reference once, however many parts of the pass use them: the monitoring
+run (windows, alert rules), the retraining triggers and the rollout's analysis share what the
+pass read."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from keel.client import Client
+from keel.monitoring import model_reads
 from keel.registry import governance
 from keel.store.prediction_log import ParquetLogStore, Part
 
@@ -41,16 +43,18 @@ CANARY: dict[str, Any] = {
 
 
 class Reads:
-    """Counts reads of the stored policy (every read goes through ``policy_in``) and of label
-    parts of the prediction log, by model and by part."""
+    """Counts reads of the stored policy (every read goes through ``policy_in``), of label
+    parts of the prediction log and of versions' references, by model, part and version."""
 
     def __init__(self) -> None:
         self.policies: Counter[str] = Counter()
         self.label_parts: Counter[str] = Counter()
+        self.references: Counter[int] = Counter()
 
     def clear(self) -> None:
         self.policies.clear()
         self.label_parts.clear()
+        self.references.clear()
 
 
 @pytest.fixture
@@ -70,7 +74,14 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reads]:
             counted.label_parts[part.path] += 1
         return read(self, part, columns)
 
+    load_reference = model_reads.load_reference
+
+    def counting_load_reference(db: Any, artifacts: Any, version: Any, policy: Any) -> Any:
+        counted.references[version.version] += 1
+        return load_reference(db, artifacts, version, policy)
+
     monkeypatch.setattr(governance, "policy_in", counting_policy_in)
+    monkeypatch.setattr(model_reads, "load_reference", counting_load_reference)
     monkeypatch.setattr(ParquetLogStore, "read", counting_read)
     yield counted
 
@@ -91,6 +102,7 @@ def test_an_idle_pass_reads_the_policy_and_every_label_part_once(
     parts = store.logs.parts("labels", MODEL)
     assert len(parts) == 3
     assert reads.label_parts == {part.path: 1 for part in parts}
+    assert reads.references == {1: 1}  # the monitoring run's and the triggers' champion
 
 
 def test_a_pass_that_steps_a_canary_reads_them_once_too(store: Client, reads: Reads) -> None:
@@ -112,14 +124,21 @@ def test_a_pass_that_steps_a_canary_reads_them_once_too(store: Client, reads: Re
     assert reads.policies == {MODEL: 1}
     parts = store.logs.parts("labels", MODEL)
     assert reads.label_parts == {part.path: 1 for part in parts}
+    assert reads.references == {1: 1, candidate: 1}  # windows' and the canary's analysis'
 
 
 def test_the_counts_would_see_a_second_read(store: Client, reads: Reads) -> None:
-    """The counters are not blind: two separate monitoring runs read everything twice."""
+    """The counters are not blind: a monitoring run and the triggers asked apart, as a pass
+    did before it shared its reads, read everything twice."""
+    from keel.controller.triggers import consider
+
     launch(store, MODEL, WATCHED)
     serve(store, MODEL, 200, 10, flipped=False, at=START)
     reads.clear()
     store.monitor(MODEL, now=START + timedelta(minutes=5))
-    store.monitor(MODEL, now=START + timedelta(minutes=6))
+    policy = store.get_policy(MODEL)
+    assert policy is not None
+    consider(store.services, MODEL, policy, 1, START + timedelta(minutes=5))
     assert reads.policies == {MODEL: 2}
     assert set(reads.label_parts.values()) == {2}
+    assert reads.references == {1: 2}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from keel.errors import InvalidInput
 from keel.monitoring import shift_weights as shift_module
 from keel.monitoring.calibration_sample import CalibrationSample
 from keel.monitoring.drift import ReferenceProfile
-from keel.monitoring.estimation import estimate_performance, fit_calibration
+from keel.monitoring.estimation import Calibrator, estimate_performance, fit_calibration
 from keel.monitoring.references import Reference
 from keel.monitoring.shift_weights import shift_weights
 from keel.monitoring.window_estimate import estimate_window
@@ -72,6 +73,35 @@ def window(setting: dict[str, object], seed: int, shift: float) -> tuple[pd.Data
     return rows, float(np.mean(prediction == y))
 
 
+def refitted_by(
+    sample: CalibrationSample, rows: pd.DataFrame, profile: ReferenceProfile, seed: int = 0
+) -> tuple[Calibrator | None, dict[str, Any]]:
+    """The calibrator refitted under the chosen cap (None without one), and the shift found."""
+    fits, found = sample.refits(rows, profile, [0, 1], seed=seed)
+    return (fits[0] if fits else None), found
+
+
+def reference_of(setting: dict[str, object]) -> Reference:
+    """The version's reference as monitoring stores it: the profile, the calibrator and the
+    held-out rows it learnt from."""
+    sample, profile, calibrator = setting["sample"], setting["profile"], setting["calibrator"]
+    assert isinstance(sample, CalibrationSample) and isinstance(profile, ReferenceProfile)
+    assert isinstance(calibrator, Calibrator)
+    return Reference(
+        snapshot="train@1",
+        task="classification",
+        classes=[0, 1],
+        features=["x0", "x1", "colour"],
+        target="y",
+        inputs=profile,
+        outputs=None,
+        labels=None,
+        calibrator=calibrator,
+        rows=4000,
+        calibration_sample=sample,
+    )
+
+
 def test_the_module_example_runs() -> None:
     assert doctest.testmod(shift_module).failed == 0
 
@@ -81,7 +111,7 @@ def test_a_calm_window_gets_no_weights(setting: dict[str, object]) -> None:
     assert isinstance(sample, CalibrationSample) and isinstance(profile, ReferenceProfile)
     for seed in range(3):
         rows, _ = window(setting, seed, shift=0.0)
-        refitted, found = sample.recalibrated(rows, profile, [0, 1], seed=seed)
+        refitted, found = refitted_by(sample, rows, profile, seed=seed)
         assert refitted is None
         assert found["weighted"] is False and found["domain_auc"] < 0.55
 
@@ -97,7 +127,7 @@ def test_a_shift_the_score_misses_is_estimated_from_the_reweighted_rows(
     for seed in range(5):
         rows, realized = window(setting, seed, shift=1.0)
         prediction, score = rows["prediction"].to_numpy(), rows["score"].to_numpy()
-        refitted, found = sample.recalibrated(rows, profile, [0, 1], seed=seed)
+        refitted, found = refitted_by(sample, rows, profile, seed=seed)
         assert refitted is not None and found["weighted"] is True
         assert 0.0 < found["effective_rows"] < sample.rows
         stored = estimate_performance(prediction, score, [0, 1], setting["calibrator"])  # type: ignore[arg-type]
@@ -113,19 +143,7 @@ def test_a_shift_the_score_misses_is_estimated_from_the_reweighted_rows(
 def test_estimate_window_reweights_only_a_shifted_window(setting: dict[str, object]) -> None:
     sample, profile = setting["sample"], setting["profile"]
     assert isinstance(sample, CalibrationSample) and isinstance(profile, ReferenceProfile)
-    reference = Reference(
-        snapshot="train@1",
-        task="classification",
-        classes=[0, 1],
-        features=["x0", "x1", "colour"],
-        target="y",
-        inputs=profile,
-        outputs=None,
-        labels=None,
-        calibrator=setting["calibrator"],  # type: ignore[arg-type]
-        rows=4000,
-        calibration_sample=sample,
-    )
+    reference = reference_of(setting)
     rules = Policy.parse({}).monitoring.drift
     rows, realized = window(setting, 0, shift=1.0)
     calm = estimate_window(rows, reference, rules, shifted=False)
@@ -245,7 +263,7 @@ def test_a_window_missing_the_features_is_not_reweighted(setting: dict[str, obje
     sample, profile = setting["sample"], setting["profile"]
     assert isinstance(sample, CalibrationSample) and isinstance(profile, ReferenceProfile)
     rows = pd.DataFrame({"prediction": [0, 1] * 50, "score": np.linspace(0, 1, 100)})
-    refitted, found = sample.recalibrated(rows, profile, [0, 1])
+    refitted, found = refitted_by(sample, rows, profile)
     assert refitted is None and "none of the features" in found["reason"]
 
 
@@ -264,19 +282,7 @@ def test_a_tighter_cap_keeps_the_loosest_fit_for_the_band(setting: dict[str, obj
     rows, _ = window(setting, 7, shift=2.5)
     refits, shift = sample.refits(rows, profile, [0, 1], seed=7)
     assert len(refits) == 2 and shift["cap"] < shift_module.CAPS[0]
-    reference = Reference(
-        snapshot="train@1",
-        task="classification",
-        classes=[0, 1],
-        features=["x0", "x1", "colour"],
-        target="y",
-        inputs=profile,
-        outputs=None,
-        labels=None,
-        calibrator=setting["calibrator"],  # type: ignore[arg-type]
-        rows=4000,
-        calibration_sample=sample,
-    )
+    reference = reference_of(setting)
     found_window = estimate_window(
         rows, reference, Policy.parse({}).monitoring.drift, shifted=True, seed=7
     )

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import keel.rollout
 
-ALLOWED = {"domain", "errors", "evaluation", "monitoring", "registry", "rollout", "store"}
+#: ``stores``: the opened stores (``keel.stores``) the ``Rollouts`` service is built over
+ALLOWED = {
+    "domain",
+    "errors",
+    "evaluation",
+    "monitoring",
+    "registry",
+    "rollout",
+    "store",
+    "stores",
+}
 
 
 def _keel_layers(path: Path) -> set[str]:
