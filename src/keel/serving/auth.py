@@ -122,6 +122,15 @@ def requires(role: str) -> Callable[..., Awaitable[TokenRecord | None]]:
 _ROLE_ATTRIBUTE = "keel_role"
 
 
+def admin_for_force(force: bool, token: TokenRecord | None) -> None:
+    """Forcing past a model's gates overrides a governance decision: with tokens in use, only
+    an ``admin`` token may (every HTTP door that takes ``force`` asks here)."""
+    if force and token is not None and not tokens.allows(token.role, "admin"):
+        raise Forbidden(
+            "forcing past the model's gates needs an admin token", role="admin", held=token.role
+        )
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (None for any other scheme)."""
     scheme, _, token = (authorization or "").partition(" ")

@@ -35,25 +35,20 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from keel.domain.deployments import Strategy
-from keel.domain.names import ALIAS_PATTERN, MAX_VERSION, NAME_PATTERN
+from keel.domain.names import NAME_PATTERN
 from keel.errors import KeelError
-from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
 from keel.services import Services
-from keel.serving.auth import AuthFirstRoute, Forbidden, requires
+from keel.serving.auth import AuthFirstRoute, Forbidden, admin_for_force, requires
 from keel.serving.context import ServingContext, context
 from keel.serving.http import json_response
 from keel.serving.schemas import error_responses
+from keel.web.bodies import AliasName, AliasRequest, PromoteRequest, Reason, ReasonRequest, Version
 
 #: every route checks the token before it reads the body (see ``AuthFirstRoute``)
 router = APIRouter(prefix="/v1/manage", tags=["manage"], route_class=AuthFirstRoute)
 
-Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; audited.")]
 ModelName = Annotated[str, Path(pattern=NAME_PATTERN, description="A registered model's name.")]
-AliasName = Annotated[
-    str, Path(pattern=ALIAS_PATTERN, description="An alias ('latest' is reserved).")
-]
-Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 #: what every change can answer besides 200 (400: a body that cannot be parsed at all)
 CHANGE_ERRORS = error_responses(400, 401, 403, 404, 409, 422, 503)
 
@@ -81,22 +76,6 @@ class DeployRequest(BaseModel):
     force: bool = Field(False, description="Replace past the policy (role admin).")
 
 
-class PromoteRequest(BaseModel):
-    version: Version
-    reason: Reason
-    force: bool = Field(False, description="Promote past the policy's gates (role admin).")
-
-
-class RollbackRequest(BaseModel):
-    reason: Reason
-
-
-class AliasRequest(BaseModel):
-    version: Version
-    reason: Reason
-    force: bool = Field(False, description="Promote past the policy's gates (role admin).")
-
-
 def _actor(ctx: ServingContext, token: TokenRecord | None) -> str:
     return token.name if token is not None else ctx.settings.actor
 
@@ -108,13 +87,6 @@ def _services(request: Request, token: TokenRecord | None) -> Services:
     if ctx.stores is None:
         raise KeelError("the server is still starting")
     return Services.over(ctx.stores.acting_as(_actor(ctx, token)))
-
-
-def _admin_for_force(force: bool, token: TokenRecord | None) -> None:
-    if force and token is not None and not tokens.allows(token.role, "admin"):
-        raise Forbidden(
-            "forcing past the model's policy needs an admin token", role="admin", held=token.role
-        )
 
 
 async def _run(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -130,7 +102,7 @@ async def deploy(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    _admin_for_force(body.force, token)
+    admin_for_force(body.force, token)
     rollouts = _services(request, token).rollouts
     deployment = await _run(
         rollouts.deploy,
@@ -161,7 +133,7 @@ async def promote(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    _admin_for_force(body.force, token)
+    admin_for_force(body.force, token)
     rollouts = _services(request, token).rollouts
     action, deployment = await _run(
         rollouts.promote, name, body.version, reason=body.reason, force=body.force
@@ -176,7 +148,7 @@ async def promote(
 )
 async def rollback(
     name: ModelName,
-    body: RollbackRequest,
+    body: ReasonRequest,
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
@@ -197,7 +169,7 @@ async def set_alias(
     request: Request,
     token: TokenRecord | None = Depends(requires("deploy")),  # noqa: B008
 ) -> Response:
-    _admin_for_force(body.force, token)
+    admin_for_force(body.force, token)
     registry = _services(request, token).registry
     target = await _run(
         registry.set_alias, name, alias, body.version, reason=body.reason, force=body.force

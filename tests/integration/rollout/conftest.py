@@ -120,3 +120,15 @@ def rollout(client: Client, cancer_frame: pd.DataFrame, fitted_model: Any) -> Ro
         client.register_model(MODEL, fitted_model, training_data=snapshot, target="target")
     client.set_alias(MODEL, "champion", 1, reason="first release")
     return Rollout(client, cancer_frame, fitted_model)
+
+
+@pytest.fixture(scope="module")
+def two_models(cancer_frame: pd.DataFrame) -> tuple[Any, Any]:
+    """Two versions of the door tests' model: the champion and a weaker candidate."""
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = cancer_frame.drop(columns=["target"]), cancer_frame["target"]
+    return (
+        LogisticRegression(max_iter=5000).fit(features, target),
+        LogisticRegression(max_iter=5000, C=0.001).fit(features, target),
+    )

@@ -25,17 +25,6 @@ POLICY = {"rollout": {"strategy": "canary", "steps": [10, 40, 100], "interval": 
 
 
 @pytest.fixture(scope="module")
-def two_models(cancer_frame: pd.DataFrame) -> tuple[Any, Any]:
-    from sklearn.linear_model import LogisticRegression
-
-    features, target = cancer_frame.drop(columns=["target"]), cancer_frame["target"]
-    return (
-        LogisticRegression(max_iter=5000).fit(features, target),
-        LogisticRegression(max_iter=5000, C=0.001).fit(features, target),
-    )
-
-
-@pytest.fixture(scope="module")
 def store(
     tmp_path_factory: pytest.TempPathFactory, cancer_frame: pd.DataFrame, two_models: Any
 ) -> Iterator[tuple[Settings, Server]]:

@@ -150,17 +150,6 @@ class HttpDoor:
 
 # -- the stores -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def two_models(cancer_frame: pd.DataFrame) -> tuple[Any, Any]:
-    from sklearn.linear_model import LogisticRegression
-
-    features, target = cancer_frame.drop(columns=["target"]), cancer_frame["target"]
-    return (
-        LogisticRegression(max_iter=5000).fit(features, target),
-        LogisticRegression(max_iter=5000, C=0.001).fit(features, target),
-    )
-
-
-@pytest.fixture(scope="module")
 def build(
     tmp_path_factory: pytest.TempPathFactory, cancer_frame: pd.DataFrame, two_models: Any
 ) -> Any:

@@ -21,30 +21,18 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from keel.domain.deployments import Strategy
-from keel.domain.names import ALIAS_PATTERN, MAX_VERSION
-from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
 from keel.services import Services
-from keel.serving.auth import Forbidden, Unauthorized
+from keel.serving.auth import Unauthorized, admin_for_force
 from keel.serving.http import json_response
+from keel.web.bodies import AliasName, AliasRequest, PromoteRequest, Reason, ReasonRequest, Version
 from keel.web.dashboard.state import dashboard_of
 from keel.web.dashboard.viewer import COOKIE, needs, token_of
 
 router = APIRouter(prefix="/api")
 
-Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; audited.")]
 ModelName = Annotated[str, Path(min_length=1, max_length=200)]
-AliasName = Annotated[
-    str, Path(pattern=ALIAS_PATTERN, description="An alias ('latest' is reserved).")
-]
-Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
 DEPLOY = needs("deploy")
-
-
-class PromoteRequest(BaseModel):
-    version: int = Field(ge=1)
-    reason: Reason
-    force: bool = Field(False, description="Promote past the model's gates (role admin).")
 
 
 class DeployRequest(BaseModel):
@@ -58,16 +46,6 @@ class DeployRequest(BaseModel):
     force: bool = Field(False, description="Replace past the model's gates (role admin).")
 
 
-class AliasRequest(BaseModel):
-    version: Version
-    reason: Reason
-    force: bool = Field(False, description="Move the champion past the model's gates (admin).")
-
-
-class ReasonRequest(BaseModel):
-    reason: Reason
-
-
 def _actor(request: Request, token: TokenRecord | None) -> str:
     return token.name if token is not None else dashboard_of(request.app).client.actor
 
@@ -75,13 +53,6 @@ def _actor(request: Request, token: TokenRecord | None) -> str:
 def _services(request: Request, token: TokenRecord | None) -> Services:
     """The dashboard client's services acting as the token's holder (the same open stores)."""
     return dashboard_of(request.app).client.services.acting_as(_actor(request, token))
-
-
-def _admin_for_force(force: bool, token: TokenRecord | None) -> None:
-    if force and token is not None and not tokens.allows(token.role, "admin"):
-        raise Forbidden(
-            "forcing past the model's gates needs an admin token", role="admin", held=token.role
-        )
 
 
 @router.post("/models/{name}/deploy")
@@ -93,7 +64,7 @@ async def deploy(
 ) -> Response:
     """Start a deployment of ``version``; what the body leaves out (the strategy, its steps,
     interval and stickiness) comes from the model's policy."""
-    _admin_for_force(body.force, token)
+    admin_for_force(body.force, token)
     rollouts = _services(request, token).rollouts
     deployment = await asyncio.to_thread(
         rollouts.deploy,
@@ -115,7 +86,7 @@ async def promote(
 ) -> Response:
     """Make ``version`` champion: the running deployment's candidate is promoted now; any
     other version replaces the champion through a ``replace`` deployment."""
-    _admin_for_force(body.force, token)
+    admin_for_force(body.force, token)
     rollouts = _services(request, token).rollouts
     action, deployment = await asyncio.to_thread(
         rollouts.promote, name, body.version, reason=body.reason, force=body.force
@@ -145,7 +116,7 @@ async def set_alias(
 ) -> Response:
     """Point ``alias`` at ``version``; moving ``champion`` obeys the model's policy unless
     forced (role admin), and the move is in the alias history and the audit trail."""
-    _admin_for_force(body.force, token)
+    admin_for_force(body.force, token)
     registry = _services(request, token).registry
     target = await asyncio.to_thread(
         registry.set_alias, name, alias, body.version, reason=body.reason, force=body.force
