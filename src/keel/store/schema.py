@@ -150,8 +150,14 @@ model_versions = Table(
     # who trusted what to load this artifact (types beyond the default list, or code): the record
     # every later load honours; NULL when the artifact needs nothing beyond the defaults
     Column("trust", JSON),
-    # the retrain that registered this version: unique, so a retrain registers at most one
-    Column("retrain_id", Integer),
+    # the retrain that registered this version: unique, so a retrain registers at most one;
+    # RESTRICT, as for the version links: Keel deletes no retrain, and a version's lineage must
+    # not lose the retrain that made it (use_alter: retrains link their versions too)
+    Column(
+        "retrain_id",
+        Integer,
+        ForeignKey("retrains.id", ondelete="RESTRICT", use_alter=True),
+    ),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 Index("uq_model_versions_retrain_id", model_versions.c.retrain_id, unique=True)
@@ -459,7 +465,9 @@ retrains = Table(
     Column("state", String(16), nullable=False),
     Column("pipeline_run_id", String(32)),
     Column("candidate_version", Integer),
-    Column("deployment_id", Integer),
+    # the deployment that rolled the candidate out (NULL until it started); RESTRICT: Keel
+    # deletes no deployment, and the retrain's record of how it ended must keep it
+    Column("deployment_id", Integer, ForeignKey("deployments.id", ondelete="RESTRICT")),
     Column("outcome", Text),
     Column("details", JSON, nullable=False),
     # the champion it started from (readable copy: ``details["champion"]``; NULL until a

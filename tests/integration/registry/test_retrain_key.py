@@ -4,19 +4,44 @@ PostgreSQL, whether the second registration comes after the first or races it.""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import pytest
 
 from keel.client import Client
-from keel.errors import Conflict, InvalidInput
+from keel.errors import Conflict, InvalidInput, StoreConflict
 from keel.registry.models import registered_by_retrain
+from keel.store.schema import retrains
+
+
+def _retrains(client: Client, *ids: int) -> None:
+    """Ended retrains with these ids, for versions to name (the store refuses an id that names
+    no retrain)."""
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    with client.db.write() as conn:
+        for key in ids:
+            conn.execute(
+                retrains.insert().values(
+                    id=key,
+                    model="cancer",
+                    trigger="manual",
+                    reason="test",
+                    state="failed",
+                    details={},
+                    requested_by="tester",
+                    created_at=at,
+                    updated_at=at,
+                    ended_at=at,
+                )
+            )
 
 
 def test_a_second_version_for_the_same_retrain_is_refused(
     client: Client, cancer_frame: pd.DataFrame, fitted_model: Any
 ) -> None:
+    _retrains(client, 7, 8)
     assert registered_by_retrain(client.db, 7) is None
     made = client.register_model("cancer", fitted_model, training_data=cancer_frame, retrain_id=7)
     found = registered_by_retrain(client.db, 7)
@@ -55,9 +80,19 @@ def test_racing_registrations_for_one_retrain_make_one_version(
             return "refused"
         return "registered"
 
+    _retrains(client, 3)
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = sorted(pool.map(attempt, range(8)))
     assert outcomes == ["refused"] * 7 + ["registered"]
     found = registered_by_retrain(client.db, 3)
     assert found is not None
     assert [v.version for v in client.list_versions("cancer")] == [found.version]
+
+
+def test_a_version_cannot_name_a_retrain_the_store_does_not_have(
+    client: Client, fitted_model: Any
+) -> None:
+    with pytest.raises(StoreConflict):
+        client.register_model("cancer", fitted_model, retrain_id=9)
+    assert registered_by_retrain(client.db, 9) is None
+    assert client.list_models() == []  # the registration rolled back whole

@@ -218,9 +218,11 @@ def test_0007_links_the_rows_a_release_store_holds(
     finally:
         before.close()
 
-    db = Database(url)  # opening upgrades the store to the head
+    db = Database(url, migrate=False)
     try:
-        assert db.schema_revision() == SCHEMA_HEAD == "0007"
+        with db.schema_write() as conn:  # to 0007 itself: later migrations have their own tests
+            run_migrations(conn, "0007")
+        assert db.schema_revision() == "0007"
         version = _version_ids(db)
         assert version[("cancer", 1)] != version[("fraud", 1)]  # same number, other model
         expected = {
