@@ -127,15 +127,15 @@ def register(loop: Loop) -> dict[str, Any]:
     assert type(loaded.model).__name__ == case.native_class
     assert version.training_snapshot is not None
     assert version.signature is not None
-    specs = {spec["name"]: spec for spec in version.signature["inputs"]}
+    specs = {spec.name: spec for spec in version.signature.inputs}
     assert list(specs) == table.features
     for column in table.categorical:
-        assert specs[column]["type"] == "category", specs[column]
-        assert specs[column]["categories"] == table.categories(column), column
+        assert specs[column].type == "category", specs[column]
+        assert specs[column].categories == tuple(table.categories(column)), column
     for column in table.numeric:
-        assert specs[column]["type"] in ("int", "float"), specs[column]
-        assert specs[column]["min"] == table.train[column].min()
-        assert specs[column]["max"] == table.train[column].max()
+        assert specs[column].type in ("int", "float"), specs[column]
+        assert specs[column].minimum == table.train[column].min()
+        assert specs[column].maximum == table.train[column].max()
     native = loaded.model if case.convert is not None else trained.model
     return {"version": version, "native": native, "source": source}
 
@@ -349,16 +349,14 @@ def prediction_log(loop: Loop) -> None:
     signature's types: equal to what was sent, with the answers and the flagged fields."""
     import duckdb
 
-    from keel.domain.signature import Signature
     from keel.registry.frames import restore_types
 
     sent = loop.stage("serve", serve)
     world, table = loop.world, loop.table
     folder = wait_logged(world, loop.model, len(sent))
     with loop.world.client() as client:
-        signature = Signature.from_dict(
-            client.get_version(f"{loop.model}/{loop.version}").signature or {}
-        )
+        signature = client.get_version(f"{loop.model}/{loop.version}").signature
+    assert signature is not None
     by_pandas = pd.read_parquet(folder)
     by_duckdb = duckdb.sql(  # type: ignore[union-attr]
         f"SELECT * FROM read_parquet('{folder}/*/*.parquet', hive_partitioning = true)"

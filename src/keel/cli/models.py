@@ -94,19 +94,19 @@ def show_version(
         ("trust", _trust_summary(version.trust)),
     ]
     print_table(["field", "value"], rows, title=version.uri)
-    if version.signature:
+    if version.signature is not None:
         print_table(
             ["feature", "kind", "dtype", "range / categories"],
             (
                 [
-                    f["name"],
-                    f["kind"],
-                    f["dtype"],
-                    f"{f['min']:.4g} .. {f['max']:.4g}"
-                    if "min" in f
-                    else listed(f.get("categories", []), 6),
+                    f.name,
+                    f.kind,
+                    f.dtype,
+                    f"{f.minimum:.4g} .. {f.maximum:.4g}"
+                    if f.minimum is not None and f.maximum is not None
+                    else listed(f.categories or (), 6),
                 ]
-                for f in version.signature["inputs"]
+                for f in version.signature.inputs
             ),
             title="signature",
         )

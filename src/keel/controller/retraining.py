@@ -143,21 +143,19 @@ def training_window(context: StepContext, model: str, champion: int, now: str) -
 
 
 def _typed_window(
-    signature: dict[str, Any] | None, train: pd.DataFrame, holdout: pd.DataFrame
+    signature: Signature | None, train: pd.DataFrame, holdout: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The window's features with the champion's training types: the prediction log keeps
     categories as text and ints as floats, and a model trained on pandas categories must be
     refit (and gated, and its snapshots registered) on categories. Values the champion never
     saw are new categories, appended after its own in both parts alike, not missing values."""
-    from keel.domain.signature import Signature
     from keel.registry.frames import restore_types, with_new_categories
 
     if signature is None:  # a version without a signature has no types to restore
         return train, holdout
     rows = len(train)
     both = pd.concat([train, holdout], ignore_index=True)
-    contract = Signature.from_dict(signature)
-    typed = restore_types(with_new_categories(contract, both), both)
+    typed = restore_types(with_new_categories(signature, both), both)
     both = both.assign(**{name: typed[name] for name in typed.columns})
     return (
         both.iloc[:rows].reset_index(drop=True),
@@ -183,9 +181,7 @@ def _as_type(values: pd.Series, dtype: str | None) -> pd.Series:
 
 
 def _feature_names(version: ModelVersion) -> list[str]:
-    signature = version.signature or {}
-    inputs = signature.get("inputs") or []
-    return [str(i["name"]) for i in inputs if isinstance(i, dict) and "name" in i]
+    return version.signature.feature_names if version.signature is not None else []
 
 
 def _first_training_snapshot(services: Services, model: str, version: ModelVersion) -> str:
@@ -390,14 +386,13 @@ def _widened(
     """The champion's input contract, widened by the new training data: a retrain must not
     start refusing inputs the champion accepted (an open category stays open)."""
 
-    from keel.domain.signature import Signature
     from keel.registry.signatures import infer_signature
 
     fresh = infer_signature(window["train"], window["features"])
     old = services.registry.get_version(ModelRef(model, version=champion)).signature
-    if not old:
+    if old is None:
         return fresh
-    before = {spec.name: spec for spec in Signature.from_dict(old).inputs}
+    before = {spec.name: spec for spec in old.inputs}
     merged = []
     for spec in fresh.inputs:
         prior = before.get(spec.name)

@@ -6,14 +6,20 @@ They are plain frozen dataclasses, so they can be compared, hashed and turned in
 
 from __future__ import annotations
 
-from dataclasses import Field, asdict, dataclass, field
+from dataclasses import Field, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from typing import Any, ClassVar
+
+from keel.domain.signature import Signature
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Signature):  # its stored JSON, as every door has always shown it
+        return value.to_dict()
+    if is_dataclass(value) and not isinstance(value, type):  # a nested record: its fields
+        return _fields_of(value)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -21,12 +27,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _fields_of(record: Any) -> dict[str, Any]:
+    return {f.name: _jsonable(getattr(record, f.name)) for f in fields(record)}
+
+
 class _Record:
-    # every record is a dataclass; declaring its fields table lets ``asdict`` take ``self``
+    # every record is a dataclass; declaring its fields table lets ``fields`` take ``self``
     __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        return _fields_of(self)
 
 
 #: stored formats whose flavour goes by another name; a native format is named by its flavour
@@ -65,7 +75,8 @@ class ModelVersion(_Record):
     status: str = "ready"
     size_bytes: int = 0
     description: str = ""
-    signature: dict[str, Any] | None = None
+    #: the features it takes (None: registered without one); stored as ``Signature.to_dict``
+    signature: Signature | None = None
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)

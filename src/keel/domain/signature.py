@@ -13,11 +13,20 @@ what every path that hands rows to a model rebuilds the training types from. Eac
 - ``other``: anything else, handed on as it comes.
 
 Signatures stored before ``type`` existed get one from their kind and dtype, so old registries
-keep working.
+keep working. ``Signature`` is what a ``ModelVersion`` carries: it is built once where the stored
+JSON is read, and ``to_dict`` writes that JSON back unchanged.
+
+>>> stored = {"inputs": [{"name": "age", "kind": "integer", "dtype": "int64"}]}
+>>> signature = Signature.from_dict(stored)
+>>> signature.feature("age").type, signature.feature_names
+('int', ['age'])
+>>> signature.to_dict()
+{'inputs': [{'name': 'age', 'kind': 'integer', 'dtype': 'int64', 'type': 'int'}], 'outputs': {}}
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +121,24 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class Signature:
+    """The features a model takes, in training order, and what it answers.
+
+    ``outputs`` is what ``register`` records from the model's flavour (``flavour``,
+    ``probabilities`` and, for a classifier, ``classes``) or what the user gave; it is kept as
+    given, a JSON mapping, since nothing decides by it."""
+
     inputs: tuple[FeatureSpec, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.inputs]
+
+    def only(self, names: Iterable[str]) -> Signature:
+        """The features named in ``names``, still in training order (a frame holding some of
+        them is typed by this one)."""
+        wanted = set(names)
+        return Signature(inputs=tuple(f for f in self.inputs if f.name in wanted))
 
     def feature(self, name: str) -> FeatureSpec:
         for spec in self.inputs:

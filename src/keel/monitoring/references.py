@@ -212,8 +212,8 @@ def load_reference(
 
 
 def _features(version: ModelVersion, columns: list[str]) -> list[str]:
-    names = (version.signature or {}).get("inputs", [])
-    return [f["name"] for f in names if f["name"] in columns]
+    names = version.signature.feature_names if version.signature is not None else []
+    return [name for name in names if name in columns]
 
 
 def build_reference(

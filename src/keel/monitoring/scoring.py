@@ -23,13 +23,10 @@ def typed_like_training(
 ) -> pd.DataFrame:
     """The snapshot's features with the version's training types: Parquet keeps int categories
     as plain ints, which drift would then test as numbers against the log's category labels."""
-    from keel.domain.signature import Signature
     from keel.registry.frames import restore_types
 
     assert version.signature is not None
-    specs = Signature.from_dict(version.signature).inputs
-    present = Signature(inputs=tuple(s for s in specs if s.name in features))
-    typed = restore_types(present, frame)
+    typed = restore_types(version.signature.only(features), frame)
     return frame.assign(**{name: typed[name] for name in typed.columns})
 
 

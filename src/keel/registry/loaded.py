@@ -24,7 +24,7 @@ class LoadedModel:
     def __init__(self, model: Any, version: ModelVersion) -> None:
         self.model = model
         self.version = version
-        self.signature = Signature.from_dict(version.signature) if version.signature else None
+        self.signature = version.signature
         #: what rows are rebuilt as for this framework (CatBoost takes categories as labels)
         self.input_signature = (
             _flavour_input(version.format, self.signature) if self.signature else None

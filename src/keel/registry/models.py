@@ -78,7 +78,7 @@ def row_to_version(row: Any) -> ModelVersion:
         status=m["status"],
         size_bytes=m["size_bytes"],
         description=m["description"] if detail else "",
-        signature=m["signature"] if detail else None,
+        signature=_stored_signature(m["signature"]) if detail else None,
         params=m["params"] if detail else {},
         metrics=m["metrics"],
         tags=m["tags"],
@@ -89,6 +89,12 @@ def row_to_version(row: Any) -> ModelVersion:
         environment=(m["environment"] or {}) if detail else {},
         trust=m["trust"] if detail else None,
     )
+
+
+def _stored_signature(stored: dict[str, Any] | None) -> Signature | None:
+    """The typed signature of a version row (None when it was registered without one); older
+    stored forms load too (``keel.domain.signature``)."""
+    return Signature.from_dict(stored) if stored else None
 
 
 def known_models(db: Database, names: Any, field: str = "models") -> list[str]:

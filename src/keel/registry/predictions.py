@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from keel.domain.entities import ModelVersion
+    from keel.domain.signature import Signature
 
 #: Keel's own columns in the prediction log; a feature may not use these names
 RESERVED = (
@@ -265,7 +266,7 @@ def resolve_version(db: Database, model: str, version: int | str | None) -> Mode
         raise
 
 
-def logged_features(signature: dict[str, Any] | None, frame: pd.DataFrame) -> pd.DataFrame:
+def logged_features(signature: Signature | None, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` as the log can keep it next to earlier batches: every input of the version's
     signature present, and numeric inputs numeric (numbers written as text are converted).
 
@@ -274,11 +275,9 @@ def logged_features(signature: dict[str, Any] | None, frame: pd.DataFrame) -> pd
     (one batch of text in a numeric column makes every later read of the log fail)."""
     import pandas as pd
 
-    from keel.domain.signature import Signature
-
-    if not signature or not isinstance(frame, pd.DataFrame):
+    if signature is None or not isinstance(frame, pd.DataFrame):
         return frame
-    inputs = Signature.from_dict(signature).inputs
+    inputs = signature.inputs
     missing = [spec.name for spec in inputs if spec.name not in frame.columns]
     if missing:
         raise InvalidInput(

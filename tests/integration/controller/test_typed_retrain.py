@@ -74,8 +74,8 @@ def test_a_retrain_from_the_log_fits_and_registers_typed_categories(store: Clien
         grade = store.get_snapshot(ref).profile["columns"]["grade"]
         assert (grade["type"], grade["order"]) == ("category", GRADES)
     assert candidate.signature is not None
-    colour = next(i for i in candidate.signature["inputs"] if i["name"] == "colour")
-    assert colour["type"] == "category" and colour["categories"] == [*COLOURS, "mauve"]
+    colour = candidate.signature.feature("colour")
+    assert colour.type == "category" and colour.categories == (*COLOURS, "mauve")
 
     # the candidate answers plain rows, and its holdout exactly like the native object does
     loaded = store.load_model(f"{MODEL}/{candidate.version}")

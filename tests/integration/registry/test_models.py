@@ -76,7 +76,8 @@ def test_every_field_of_a_sklearn_version_is_recorded(
     assert packages["scikit-learn"] == __import__("sklearn").__version__
     assert "numpy" in packages
     assert version.environment["python"]
-    signature = Signature.from_dict(version.signature or {})
+    signature = version.signature
+    assert signature is not None
     assert signature.feature_names == [c for c in cancer_frame.columns if c != "target"]
     radius = signature.feature("mean radius")
     assert (radius.kind, radius.minimum) == ("number", cancer_frame["mean radius"].min())
@@ -129,7 +130,8 @@ def test_signature_choices(
 ) -> None:
     snapshot = client.register_snapshot(cancer_frame, "cancer-data")
     by_name = client.register_model("cancer", fitted_model, training_data=snapshot)
-    names = [f["name"] for f in (by_name.signature or {})["inputs"]]
+    assert by_name.signature is not None
+    names = by_name.signature.feature_names
     assert names == list(fitted_model.feature_names_in_)  # the model knows its features
     unnamed = DummyClassifier().fit(features.to_numpy(), cancer_frame["target"].to_numpy())
     assert unnamed.n_features_in_ == 30 and not hasattr(unnamed, "feature_names_in_")
@@ -142,14 +144,15 @@ def test_signature_choices(
     only_two = client.register_model(
         "plain", plain, training_data=snapshot, features=["mean radius", "mean area"], trust="code"
     )
-    assert [f["name"] for f in (only_two.signature or {})["inputs"]] == ["mean radius", "mean area"]
+    assert only_two.signature is not None
+    assert only_two.signature.feature_names == ["mean radius", "mean area"]
     given = Signature.from_dict({"inputs": [{"name": "x", "kind": "number", "dtype": "float64"}]})
     explicit = client.register_model("plain", plain, signature=given, trust="code")
-    assert explicit.signature["inputs"] == given.to_dict()["inputs"]
+    assert explicit.signature is not None and explicit.signature.inputs == given.inputs
     # outputs the caller left empty are described from the model (flavour, classes)
-    assert explicit.signature["outputs"]["flavour"] == "python"
+    assert explicit.signature.outputs["flavour"] == "python"
     as_dict = client.register_model("plain", plain, signature=given.to_dict(), trust="code")
-    assert as_dict.signature["inputs"] == given.to_dict()["inputs"]
+    assert as_dict.signature is not None and as_dict.signature.inputs == given.inputs
     assert client.register_model("plain", plain, trust="code").signature is None
     with pytest.raises(InvalidInput) as caught:
         client.register_model("plain", plain, signature={"inputs": [{"name": "x"}]})

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from keel.domain.entities import ModelVersion
+from keel.domain.signature import Signature
 from keel.registry.frames import frame_from_rows, restore_types
 from keel.registry.loaded import LoadedModel
 from keel.registry.signatures import infer_signature
@@ -59,7 +60,7 @@ def json_rows(frame: pd.DataFrame) -> list[list[Any]]:
     return rows
 
 
-def _version(signature: dict[str, Any]) -> ModelVersion:
+def _version(signature: Signature) -> ModelVersion:
     return ModelVersion(
         name="census",
         version=1,
@@ -91,7 +92,7 @@ def test_rows_from_json_score_exactly_like_the_training_frame(trained: Any) -> N
 
 def test_load_model_predicts_on_plain_rows(trained: Any) -> None:
     model, frame = trained
-    loaded = LoadedModel(model, _version(infer_signature(frame).to_dict()))
+    loaded = LoadedModel(model, _version(infer_signature(frame)))
     plain = pd.DataFrame(json_rows(frame), columns=list(frame.columns))
     assert plain["grade"].dtype != frame["grade"].dtype  # text, as JSON gives it
     np.testing.assert_array_equal(loaded.predict(plain), model.predict(frame))
@@ -105,7 +106,7 @@ def test_load_model_predicts_on_plain_rows(trained: Any) -> None:
 
 def test_serving_scores_json_rows_like_the_native_model(trained: Any) -> None:
     model, frame = trained
-    served = ServedModel(LoadedModel(model, _version(infer_signature(frame).to_dict())))
+    served = ServedModel(LoadedModel(model, _version(infer_signature(frame))))
     assert served.input_kind == "frame"
     scored = served.score(json_rows(frame))
     assert scored.predictions == model.predict(frame).tolist()

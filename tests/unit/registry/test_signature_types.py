@@ -4,7 +4,6 @@ order; the checks accept what can be restored unambiguously and name the field o
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import orjson
@@ -162,7 +161,7 @@ def test_what_cannot_be_restored_is_named(train: pd.DataFrame) -> None:
     }
 
 
-def _version(signature: dict[str, Any]) -> ModelVersion:
+def _version(signature: Signature) -> ModelVersion:
     return ModelVersion(
         name="m",
         version=1,
@@ -183,7 +182,7 @@ class _Echo:
 
 
 def test_loaded_model_checks_then_gives_the_training_types(train: pd.DataFrame) -> None:
-    loaded = LoadedModel(_Echo(), _version(infer_signature(train).to_dict()))
+    loaded = LoadedModel(_Echo(), _version(infer_signature(train)))
     plain = train.astype({"grade": str, "size": str, "age": float}).iloc[:, ::-1]
     pd.testing.assert_frame_equal(loaded.predict(plain), train)
     pd.testing.assert_frame_equal(loaded.predict(plain, validate=False), train)

@@ -23,7 +23,7 @@ from keel.serving.served import ServedModel, quiet_feature_name_warning
 
 
 def served(model: Any, frame: pd.DataFrame | None, name: str = "m") -> ServedModel:
-    signature = infer_signature(frame).to_dict() if frame is not None else None
+    signature = infer_signature(frame) if frame is not None else None
     version = ModelVersion(
         name=name,
         version=3,
