@@ -176,7 +176,7 @@ def app_factory() -> FastAPI:
         private_metrics=os.environ.get(ENV_PRIVATE, "0") == "1",
     )
     app.include_router(router)
-    app.mount("/ui", create_dashboard(settings))
+    app.mount("/ui", create_dashboard(settings, serving=app))  # over the app's own stores
     return app
 
 

@@ -12,6 +12,7 @@ from keel.registry.service import model_ref
 
 if TYPE_CHECKING:
     from keel.evaluation.gates import GateOutcome
+    from keel.evaluation.latest_verdicts import LatestVerdict
     from keel.evaluation.runner import Evaluation
     from keel.stores import Stores
 
@@ -140,3 +141,24 @@ class Governance:
         from keel.registry import governance
 
         governance.approve(self.stores.db, self.stores.actor, model_ref(ref), reason)
+
+    # -- reads for pages over many models or versions -------------------------------------------
+    def stored_policies(self, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each model's policy as stored (of every model, or of ``names``), in one query;
+        models without a policy are left out."""
+        from keel.evaluation.stored_policies import stored_policies
+
+        return stored_policies(self.stores.db, names)
+
+    def newest_evaluation(self, name: str, version: int) -> Evaluation | None:
+        """The newest stored evaluation of ``name``/``version`` (None when it has none)."""
+        from keel.evaluation.newest_evaluation import newest_evaluation_id
+
+        found = newest_evaluation_id(self.stores.db, name, version)
+        return None if found is None else self.get_evaluation(found)[0]
+
+    def latest_verdicts(self, name: str) -> dict[int, LatestVerdict]:
+        """Version number -> the newest gate verdict of each gated version of ``name``."""
+        from keel.evaluation.latest_verdicts import latest_verdicts
+
+        return latest_verdicts(self.stores.db, name)

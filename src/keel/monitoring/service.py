@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from keel.monitoring.model_reads import ModelReads
     from keel.monitoring.runner import MonitorResult
     from keel.monitoring.sinks import AlertSink
+    from keel.monitoring.window_detail import WindowDetail
+    from keel.monitoring.window_health import LatestHealth, WindowHealth
     from keel.registry.predictions import LabelReport, LogReceipt
     from keel.stores import Stores
 
@@ -196,6 +198,33 @@ class Monitoring:
         from keel.monitoring.alerts import acknowledge
 
         return acknowledge(self.stores.db, self.stores.actor, alert_id, reason)
+
+    # -- reading windows and alerts for pages over many models ----------------------------------
+    def window_health(self, model: str, *, limit: int = 1000) -> list[WindowHealth]:
+        """The headline figures of ``model``'s newest ``limit`` windows, oldest first, read
+        without their per-feature drift detail."""
+        from keel.monitoring.window_health import health_series
+
+        return health_series(self.stores.db, model, limit)
+
+    def newest_health(self) -> dict[str, LatestHealth]:
+        """Every monitored model's newest window and newest labelled window, in two queries
+        whatever the number of models."""
+        from keel.monitoring.window_health import newest_health
+
+        return newest_health(self.stores.db)
+
+    def window_detail(self, model: str, window_id: int) -> WindowDetail:
+        """One stored window of ``model`` in full, with the ids of its neighbours."""
+        from keel.monitoring.window_detail import window_detail
+
+        return window_detail(self.stores.db, model, window_id)
+
+    def open_alert_counts(self) -> dict[str, dict[str, int]]:
+        """Model -> severity -> open alerts, for every model in one query."""
+        from keel.monitoring.alert_counts import open_alert_counts
+
+        return open_alert_counts(self.stores.db)
 
 
 def _moment(text: str, field: str) -> Any:

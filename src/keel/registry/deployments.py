@@ -193,6 +193,30 @@ def history(db: Database, model: str, limit: int = 50) -> list[Deployment]:
     return [_row(r) for r in rows]
 
 
+def all_running(db: Database) -> list[Deployment]:
+    """The running deployment of every model, in one query."""
+    with db.read() as conn:
+        rows = conn.execute(sa.select(deployments).where(deployments.c.status == "running")).all()
+    return [_row(r) for r in rows]
+
+
+def of_version(db: Database, model: str, version: int, limit: int = 50) -> list[Deployment]:
+    """Deployments of ``model`` in which ``version`` was the candidate or the stable version,
+    newest first."""
+    c = deployments.c
+    query = (
+        sa.select(deployments)
+        .where(
+            c.model == validate_name(model, "model"),
+            sa.or_(c.candidate_version == version, c.stable_version == version),
+        )
+        .order_by(c.id.desc())
+        .limit(limit)
+    )
+    with db.read() as conn:
+        return [_row(r) for r in conn.execute(query)]
+
+
 def move_in(
     conn: Connection,
     actor: str,

@@ -12,10 +12,11 @@ them through these methods.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.domain.audit import AuditVerification
+from keel.domain.audit import AuditVerification, ChainVerification
 from keel.domain.entities import (
     AliasMove,
     AliasPeriod,
@@ -35,6 +36,7 @@ from keel.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.registry.audit_search import AuditPage
     from keel.registry.conversion import Conversion
     from keel.registry.loaded import LoadedModel
     from keel.registry.runs import Run
@@ -256,6 +258,12 @@ class Registry:
 
         return models.list_models(self.stores.db)
 
+    def get_model(self, name: str) -> Model:
+        """One model with its description, newest version number and aliases."""
+        from keel.registry.model_lookup import get_model
+
+        return get_model(self.stores.db, name)
+
     def list_versions(
         self,
         name: str,
@@ -360,10 +368,16 @@ class Registry:
         return aliases.periods(aliases.history(self.stores.db, name, alias))
 
     # -- lineage and audit --------------------------------------------------------------------
-    def lineage(self, ref: str | ModelRef, version: int | None = None) -> Lineage:
+    def lineage(
+        self, ref: str | ModelRef, version: int | None = None, *, max_ancestors: int | None = None
+    ) -> Lineage:
+        """``max_ancestors``: keep at most that many parents, nearest first (a page showing the
+        parent needs one, not a long retraining chain)."""
         from keel.registry.lineage import lineage
 
-        return lineage(self.stores.db, model_ref(ref, version))
+        if max_ancestors is None:
+            return lineage(self.stores.db, model_ref(ref, version))
+        return lineage(self.stores.db, model_ref(ref, version), max_ancestors=max_ancestors)
 
     def audit_log(
         self,
@@ -379,6 +393,44 @@ class Registry:
         return audit.entries(
             self.stores.db, subject=subject, action=action, actor=actor, limit=limit
         )
+
+    def search_audit(
+        self,
+        *,
+        model: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_seq: int | None = None,
+        limit: int = 200,
+    ) -> AuditPage:
+        """A page of the trail, newest first: a model's entries and its versions', an action
+        prefix, an actor, a time range; ``before_seq`` pages back (``AuditPage.older``)."""
+        from keel.registry import audit_search
+
+        return audit_search.search(
+            self.stores.db,
+            model=model,
+            action=action,
+            actor=actor,
+            since=since,
+            until=until,
+            before_seq=before_seq,
+            limit=limit,
+        )
+
+    def audit_actions(self) -> list[str]:
+        """Every action in the trail, sorted."""
+        from keel.registry import audit_search
+
+        return audit_search.actions(self.stores.db)
+
+    def verify_chain(self) -> ChainVerification:
+        """Only the hash chain, end to end (``verify_audit`` also replays the tables)."""
+        from keel.registry import audit
+
+        return audit.verify(self.stores.db)
 
     def verify_audit(
         self,

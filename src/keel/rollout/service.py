@@ -181,3 +181,16 @@ class Rollouts:
         from keel.registry import deployments
 
         return deployments.history(self.stores.db, model, limit)
+
+    def running_deployments(self) -> list[Deployment]:
+        """Every model's running deployment, in one query (a page over the fleet)."""
+        from keel.registry import deployments
+
+        return deployments.all_running(self.stores.db)
+
+    def version_deployments(self, model: str, version: int, limit: int = 50) -> list[Deployment]:
+        """The deployments ``version`` of ``model`` took part in, as candidate or as stable
+        version, newest first."""
+        from keel.registry import deployments
+
+        return deployments.of_version(self.stores.db, model, version, limit)

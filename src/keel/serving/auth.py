@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response, Security
 from fastapi.dependencies.models import Dependant
@@ -31,6 +31,9 @@ from keel.errors import KeelError
 from keel.registry import tokens
 from keel.registry.tokens import TokenRecord
 from keel.store.database import Database
+
+if TYPE_CHECKING:
+    from keel.stores import Stores
 
 #: documents the bearer scheme in OpenAPI; the gate itself decides (so 401s are ours)
 _BEARER = HTTPBearer(auto_error=False, description="An API token from `keel token create`.")
@@ -56,6 +59,11 @@ class TokenGate:
         self.ttl_s = ttl_s
         self._configured: tuple[float, bool] = (-1e18, False)
         self._known: dict[str, tuple[float, TokenRecord | None]] = {}
+
+    @classmethod
+    def over(cls, stores: Stores, *, ttl_s: float = 5.0) -> TokenGate:
+        """A gate over the token table of open ``stores`` (a door holding ``Stores``)."""
+        return cls(stores.db, ttl_s=ttl_s)
 
     async def configured(self) -> bool:
         checked, answer = self._configured

@@ -269,7 +269,7 @@ class HeldWatcher(ChainWatcher):
     """A watcher whose verifications wait for ``go`` before they walk the chain, and counted."""
 
     def __init__(self, db: Database, **options: Any) -> None:
-        super().__init__(db, **options)
+        super().__init__(lambda: audit.verify(db), **options)
         self.go = threading.Event()
         self.started = 0
 
@@ -280,7 +280,7 @@ class HeldWatcher(ChainWatcher):
 
 
 def test_the_watcher_answers_whether_the_chain_verifies(db: Database) -> None:
-    watcher = ChainWatcher(db)
+    watcher = ChainWatcher(lambda: audit.verify(db))
     verified, running = watcher.current(wait_s=10)
     assert verified is not None and not running
     assert verified.result.intact and verified.result.checked == 3

@@ -8,8 +8,8 @@ deployment, a promotion or a champion move) needs ``admin``.
 
 Each action is a door onto a service method (``Rollouts.deploy``, ``promote``, ``rollback``;
 ``Registry.set_alias``; ``Monitoring.acknowledge_alert``; the autopilot's ``request``), the same
-the SDK, the CLI and the management API call, over the dashboard client's services acting as
-the token's holder.
+the SDK, the CLI and the management API call, over the dashboard's services (its own stores,
+or those of the serving app it is mounted in) acting as the token's holder.
 """
 
 from __future__ import annotations
@@ -46,13 +46,11 @@ class DeployRequest(BaseModel):
     force: bool = Field(False, description="Replace past the model's gates (role admin).")
 
 
-def _actor(request: Request, token: TokenRecord | None) -> str:
-    return token.name if token is not None else dashboard_of(request.app).client.actor
-
-
 def _services(request: Request, token: TokenRecord | None) -> Services:
-    """The dashboard client's services acting as the token's holder (the same open stores)."""
-    return dashboard_of(request.app).client.services.acting_as(_actor(request, token))
+    """The dashboard's services acting as the token's holder (the same open stores); with no
+    token, as the stores' own actor."""
+    services = dashboard_of(request.app).services
+    return services.acting_as(token.name) if token is not None else services
 
 
 @router.post("/models/{name}/deploy")
@@ -135,7 +133,7 @@ async def retrain(
     from keel.controller.autopilot import Autopilot
 
     services = _services(request, token)
-    client_class = type(dashboard_of(request.app).client)
+    client_class = dashboard_of(request.app).client_class
 
     def run() -> dict[str, Any]:
         pilot = Autopilot(services, client_class=client_class, monitor=False)
@@ -164,7 +162,7 @@ class SessionRequest(BaseModel):
 @router.post("/session")
 async def sign_in(body: SessionRequest, request: Request) -> Response:
     """Check a token and keep it in an HttpOnly cookie for this dashboard's pages."""
-    gate = request.app.state.keel_gate
+    gate = dashboard_of(request.app).gate()
     record = await gate.record(body.token.strip())
     if record is None:
         raise Unauthorized("the API token is unknown or revoked")

@@ -16,15 +16,16 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from keel.errors import KeelError
 from keel.serving.auth import TokenGate
+from keel.serving.context import ServingContext
 from keel.serving.http import install_error_handlers
-from keel.web.dashboard.audit_view import ChainWatcher
-from keel.web.dashboard.render import Renderer
 from keel.web.dashboard.state import Dashboard, dashboard_of
 
 if TYPE_CHECKING:
     from keel.client import Client
     from keel.settings import Settings
+    from keel.stores import Stores
 
 
 class ServerTiming:
@@ -51,17 +52,23 @@ class ServerTiming:
 
 
 def create_dashboard(
-    settings: Settings, *, client: Client | None = None, token_ttl_s: float = 5.0
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    serving: FastAPI | None = None,
+    token_ttl_s: float = 5.0,
 ) -> FastAPI:
-    """The dashboard over the store and artifacts of ``settings`` (or of ``client``)."""
-    from keel.client import Client
+    """The dashboard over the store and artifacts of ``settings`` (or of ``client``).
+
+    ``serving``: the serving app the dashboard is mounted in (``keel serve``); the dashboard
+    then borrows that app's open stores and token gate once it has started, and opens (and
+    closes) no connection of its own."""
     from keel.web.dashboard import actions, pages
 
-    owns = client is None
-    shared = client if client is not None else Client(settings=settings)
     app = FastAPI(title="Keel dashboard", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.dashboard = Dashboard(shared, Renderer(), ChainWatcher(shared.db), owns)
-    app.state.keel_gate = TokenGate(shared.db, ttl_s=token_ttl_s)
+    app.state.dashboard = (
+        _borrowing(serving) if serving is not None else _opening(settings, client, token_ttl_s)
+    )
     install_error_handlers(app)
     _pages_answer_bad_urls_in_html(app)
     _pages_ask_to_sign_in(app)
@@ -73,6 +80,27 @@ def create_dashboard(
     app.include_router(pages.router)
     app.include_router(actions.router)
     return app
+
+
+def _opening(settings: Settings, client: Client | None, token_ttl_s: float) -> Dashboard:
+    """A dashboard over ``client``'s stores, or over a client of its own that it closes."""
+    from keel.client import Client
+
+    shared = client if client is not None else Client(settings=settings)
+    gate = TokenGate.over(shared.stores, ttl_s=token_ttl_s)
+    return Dashboard(lambda: shared.stores, lambda: gate, client=shared, owns_client=client is None)
+
+
+def _borrowing(serving: FastAPI) -> Dashboard:
+    """A dashboard over the open stores and token gate of the serving app ``serving``."""
+
+    def lent() -> tuple[Stores, TokenGate]:
+        found = getattr(serving.state, "keel", None)
+        if not isinstance(found, ServingContext) or found.stores is None:
+            raise KeelError("the server is still starting")
+        return found.stores, found.gate
+
+    return Dashboard(lambda: lent()[0], lambda: lent()[1])
 
 
 def _pages_answer_bad_urls_in_html(app: FastAPI) -> None:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-import sqlalchemy as sa
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from keel.domain.audit import ChainVerification
-from keel.errors import InvalidInput
-from keel.registry import audit
-from keel.store.database import Database
-from keel.store.schema import audit_log
+
+if TYPE_CHECKING:
+    from keel.services import Services
 
 PAGE_SIZE = 200
 
@@ -33,11 +31,11 @@ class Verified:
 
 
 class ChainWatcher:
-    """Runs ``audit.verify`` in a background thread, at most one at a time, and keeps the
-    newest answer."""
+    """Runs ``verify`` (the hash chain's check, ``Registry.verify_chain``) in a background
+    thread, at most one at a time, and keeps the newest answer."""
 
-    def __init__(self, db: Database, *, max_age_s: float = 60.0) -> None:
-        self.db = db
+    def __init__(self, verify: Callable[[], ChainVerification], *, max_age_s: float = 60.0) -> None:
+        self.verify = verify
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
         self._running: threading.Thread | None = None
@@ -60,7 +58,7 @@ class ChainWatcher:
     def _verify(self) -> None:
         began = time.monotonic()
         try:
-            result = audit.verify(self.db)
+            result = self.verify()
             with self._lock:
                 self.latest = Verified(result, time.monotonic(), time.monotonic() - began)
         finally:
@@ -69,7 +67,7 @@ class ChainWatcher:
 
 
 def audit_page(
-    db: Database,
+    services: Services,
     *,
     model: str | None = None,
     action: str | None = None,
@@ -78,49 +76,30 @@ def audit_page(
     until: datetime | None = None,
     before_seq: int | None = None,
 ) -> dict[str, Any]:
-    if since is not None and until is not None and since > until:
-        raise InvalidInput("since", "must not be after until")
-    c = audit_log.c
-    query = sa.select(c.seq, c.at, c.actor, c.action, c.subject, c.details, c.hash)
-    if model:
-        query = query.where(
-            sa.or_(
-                c.subject == f"model:{model}",
-                c.subject.startswith(f"model:{model}/", autoescape=True),
-                c.subject == model,
-                c.subject.startswith(f"{model}/", autoescape=True),
-            )
-        )
-    if action:
-        query = query.where(c.action.startswith(action, autoescape=True))
-    if actor:
-        query = query.where(c.actor == actor)
-    if since is not None:
-        query = query.where(c.at >= _stamp(since))
-    if until is not None:
-        query = query.where(c.at <= _stamp(until))
-    if before_seq is not None:
-        query = query.where(c.seq < before_seq)
-    rows = conn_rows(db, query.order_by(c.seq.desc()).limit(PAGE_SIZE + 1))
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    with db.read() as conn:
-        actions = [r[0] for r in conn.execute(sa.select(c.action).distinct().order_by(c.action))]
+    found = services.registry.search_audit(
+        model=model,
+        action=action,
+        actor=actor,
+        since=since,
+        until=until,
+        before_seq=before_seq,
+        limit=PAGE_SIZE,
+    )
     return {
         "entries": [
             {
-                "seq": r.seq,
-                "at": r.at,
-                "actor": r.actor,
-                "action": r.action,
-                "subject": r.subject,
-                "details": r.details,
-                "hash": r.hash,
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "details": e.details,
+                "hash": e.hash,
             }
-            for r in rows
+            for e in found.entries
         ],
-        "older": rows[-1].seq if more and rows else None,
-        "actions": actions,
+        "older": found.older,
+        "actions": services.registry.audit_actions(),
         "filters": {
             "model": model or "",
             "action": action or "",
@@ -129,13 +108,3 @@ def audit_page(
             "until": until.isoformat() if until else "",
         },
     }
-
-
-def _stamp(moment: datetime) -> str:
-    """``moment`` as the log writes its times (UTC ISO text, compared as text)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def conn_rows(db: Database, query: Any) -> list[Any]:
-    with db.read() as conn:
-        return list(conn.execute(query).all())

@@ -4,74 +4,41 @@ window for the overlays."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from keel.errors import NotFound
-from keel.store.database import Database
-from keel.store.schema import monitor_windows
+if TYPE_CHECKING:
+    from keel.services import Services
 
 
-def window_page(db: Database, name: str, window_id: int) -> dict[str, Any]:
-    with db.read() as conn:
-        row = conn.execute(
-            sa.select(monitor_windows).where(
-                monitor_windows.c.id == window_id, monitor_windows.c.model == name
-            )
-        ).first()
-        neighbours = conn.execute(
-            sa.select(monitor_windows.c.id, monitor_windows.c.end_at)
-            .where(monitor_windows.c.model == name)
-            .where(
-                sa.or_(
-                    monitor_windows.c.id == _nearest(name, window_id, before=True),
-                    monitor_windows.c.id == _nearest(name, window_id, before=False),
-                )
-            )
-        ).all()
-    if row is None:
-        raise NotFound(
-            "monitoring window",
-            f"{name}#{window_id}",
-            hint=f"`keel monitor windows {name}` lists them",
-        )
-    drift = row.drift or {}
+def window_page(services: Services, name: str, window_id: int) -> dict[str, Any]:
+    window = services.monitoring.window_detail(name, window_id)
+    drift = window.drift
     features = sorted(
         (_feature(f) for f in drift.get("features", [])),
         key=lambda f: -(f["effect"] if f["effect"] is not None else -1.0),
     )
     return {
         "name": name,
-        "id": row.id,
-        "version": row.version,
-        "start_at": row.start_at,
-        "end_at": row.end_at,
-        "rows": row.rows,
-        "labelled_rows": row.labelled_rows,
-        "reference": row.reference,
+        "id": window.id,
+        "version": window.version,
+        "start_at": window.start_at,
+        "end_at": window.end_at,
+        "rows": window.rows,
+        "labelled_rows": window.labelled_rows,
+        "reference": window.reference,
         "drifted": drift.get("drifted", []),
         "alarm": bool(drift.get("alarm")),
         "multivariate": drift.get("multivariate"),
         "prediction_drift": drift.get("prediction_drift"),
         "outputs": drift.get("outputs"),
         "features": features,
-        "estimate": row.estimate,
-        "performance": {k: v for k, v in (row.performance or {}).items() if k != "label_drift"},
-        "operations": row.operations,
-        "quality": row.quality,
-        "previous": next((n.id for n in neighbours if n.id < window_id), None),
-        "next": next((n.id for n in neighbours if n.id > window_id), None),
+        "estimate": window.estimate,
+        "performance": {k: v for k, v in window.performance.items() if k != "label_drift"},
+        "operations": window.operations,
+        "quality": window.quality,
+        "previous": window.previous,
+        "next": window.next,
     }
-
-
-def _nearest(name: str, window_id: int, *, before: bool) -> Any:
-    c = monitor_windows.c
-    if before:
-        return (
-            sa.select(sa.func.max(c.id)).where(c.model == name, c.id < window_id).scalar_subquery()
-        )
-    return sa.select(sa.func.min(c.id)).where(c.model == name, c.id > window_id).scalar_subquery()
 
 
 def _feature(entry: dict[str, Any]) -> dict[str, Any]:

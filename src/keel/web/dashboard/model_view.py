@@ -6,29 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+from keel.controller.service import Retrains
+from keel.monitoring.alert_counts import OPEN_STATES
+from keel.registry.aliases import periods
+from keel.web.dashboard.overview import health_of, policy_threshold, traffic_split
 
-from keel.errors import NotFound
-from keel.registry import aliases as alias_registry
-from keel.store.database import Database
-from keel.store.schema import (
-    alerts,
-    deployments,
-    gate_results,
-    model_versions,
-    models,
-    monitor_windows,
-    retrains,
-)
-from keel.web.dashboard.overview import (
-    OPEN_ALERT_STATES,
-    health_of,
-    policy_threshold,
-    traffic_split,
-    window_health_columns,
-)
+if TYPE_CHECKING:
+    from keel.controller.retrains import Retrain
+    from keel.domain.deployments import Deployment
+    from keel.domain.entities import AliasMove
+    from keel.evaluation.latest_verdicts import LatestVerdict
+    from keel.monitoring.alerts import AlertRecord
+    from keel.registry.service import Registry
+    from keel.services import Services
 
 #: windows drawn on a model page (newest first); older ones stay in the store and the CLI
 MAX_WINDOWS = 1000
@@ -36,27 +28,15 @@ MAX_WINDOWS = 1000
 MAX_VERSIONS = 200
 
 
-def model_page(db: Database, name: str) -> dict[str, Any]:
-    with db.read() as conn:
-        model = conn.execute(sa.select(models).where(models.c.name == name)).first()
-        if model is None:
-            raise NotFound("model", name, hint="`keel models list` shows them")
-        versions = _versions(conn, model.id)
-        windows = [
-            health_of(row)
-            for row in conn.execute(
-                sa.select(*window_health_columns())
-                .where(monitor_windows.c.model == name)
-                .order_by(monitor_windows.c.end_at.desc(), monitor_windows.c.id.desc())
-                .limit(MAX_WINDOWS)
-            )
-        ]
-        windows.reverse()
-        deployment_rows = _newest_rows(conn, deployments, name)
-        retrain_rows = _newest_rows(conn, retrains, name)
-        alert_rows = _newest_rows(conn, alerts, name)
-    policy = model.policy or None
-    moves = alias_registry.history(db, name)
+def model_page(services: Services, name: str) -> dict[str, Any]:
+    model = services.registry.get_model(name)
+    policy = services.governance.stored_policies([name]).get(name)
+    versions = _versions(services.registry, name, services.governance.latest_verdicts(name))
+    windows = [health_of(w) for w in services.monitoring.window_health(name, limit=MAX_WINDOWS)]
+    deployment_rows = services.rollouts.deployments(name, limit=100)
+    retrain_rows = Retrains(services).retrains(name, limit=100)
+    alert_rows = services.monitoring.list_alerts(name, limit=100)
+    moves = services.registry.alias_history(name)
     named = {}
     for move in moves:  # oldest first: the last move of each alias is where it points now
         named[move.alias] = move.version
@@ -72,60 +52,23 @@ def model_page(db: Database, name: str) -> dict[str, Any]:
         "aliases": {alias: v for alias, v in named.items() if v is not None},
         "deployment": traffic_split(running, champion),
         "versions": versions,
-        "alias_periods": [p.to_dict() for p in alias_registry.periods(moves)],
+        "alias_periods": [p.to_dict() for p in periods(moves)],
         "windows": windows,
         "latest_labelled": next((w for w in reversed(windows) if w["labelled_rows"]), None),
         "deployments": [_deployment(row) for row in deployment_rows],
         "retrains": [_retrain(row) for row in retrain_rows],
         "alerts": [_alert(row) for row in alert_rows],
-        "open_alerts": [_alert(row) for row in alert_rows if row.state in OPEN_ALERT_STATES],
+        "open_alerts": [_alert(row) for row in alert_rows if row.state in OPEN_STATES],
         "events": _events(moves, deployment_rows, retrain_rows),
     }
 
 
-def _newest_rows(conn: Any, table: sa.Table, name: str, limit: int = 100) -> Sequence[Any]:
-    """The newest ``limit`` rows of ``table`` about model ``name``."""
-    query = sa.select(table).where(table.c.model == name).order_by(table.c.id.desc()).limit(limit)
-    return conn.execute(query).all()
-
-
-def _versions(conn: Any, model_id: int) -> list[dict[str, Any]]:
-    latest_gate = (
-        sa.select(sa.func.max(gate_results.c.id).label("id"))
-        .join(model_versions, model_versions.c.id == gate_results.c.version_id)
-        .where(model_versions.c.model_id == model_id)
-        .group_by(gate_results.c.version_id)
-        .subquery()
-    )
-    gates = {
-        row.version_id: row
-        for row in conn.execute(
-            sa.select(
-                gate_results.c.version_id,
-                gate_results.c.verdict,
-                gate_results.c.reasons,
-                gate_results.c.created_at,
-            ).where(gate_results.c.id.in_(sa.select(latest_gate.c.id)))
-        )
-    }
-    rows = conn.execute(
-        sa.select(
-            model_versions.c.id,
-            model_versions.c.version,
-            model_versions.c.status,
-            model_versions.c.model_class,
-            model_versions.c.author,
-            model_versions.c.created_at,
-            model_versions.c.metrics,
-            model_versions.c.size_bytes,
-        )
-        .where(model_versions.c.model_id == model_id)
-        .order_by(model_versions.c.version.desc())
-        .limit(MAX_VERSIONS)
-    ).all()
+def _versions(
+    registry: Registry, name: str, verdicts: dict[int, LatestVerdict]
+) -> list[dict[str, Any]]:
     out = []
-    for row in rows:
-        gate = gates.get(row.id)
+    for row in registry.list_versions(name, limit=MAX_VERSIONS):
+        gate = verdicts.get(row.version)
         out.append(
             {
                 "version": row.version,
@@ -136,8 +79,8 @@ def _versions(conn: Any, model_id: int) -> list[dict[str, Any]]:
                 "metrics": row.metrics or {},
                 "size_bytes": row.size_bytes,
                 "verdict": gate.verdict if gate is not None else None,
-                "reasons": list(gate.reasons or []) if gate is not None else [],
-                "gated_at": gate.created_at if gate is not None else None,
+                "reasons": list(gate.reasons) if gate is not None else [],
+                "gated_at": gate.gated_at if gate is not None else None,
             }
         )
     return out
@@ -181,12 +124,11 @@ _ALERT_FIELDS = (
 )
 
 
-def _pick(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    mapping = row._mapping
-    return {field: mapping[field] for field in fields}
+def _pick(record: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {field: getattr(record, field) for field in fields}
 
 
-def _deployment(row: Any) -> dict[str, Any]:
+def _deployment(row: Deployment) -> dict[str, Any]:
     return {
         **_pick(row, _DEPLOYMENT_FIELDS),
         "ended_at": row.finished_at,
@@ -194,7 +136,7 @@ def _deployment(row: Any) -> dict[str, Any]:
     }
 
 
-def _split_check(row: Any) -> str | None:
+def _split_check(row: Deployment) -> str | None:
     """An A/B test's last sample-ratio check as the rollout wrote it: verdict, unit (keys or
     rows), counts and p-value."""
     for entry in reversed(row.analysis or []):
@@ -204,21 +146,24 @@ def _split_check(row: Any) -> str | None:
     return None
 
 
-def _retrain(row: Any) -> dict[str, Any]:
+def _retrain(row: Retrain) -> dict[str, Any]:
     return _pick(row, _RETRAIN_FIELDS)
 
 
-def _alert(row: Any) -> dict[str, Any]:
+def _alert(row: AlertRecord) -> dict[str, Any]:
     return _pick(row, _ALERT_FIELDS)
 
 
 def _events(
-    moves: Sequence[Any], deployment_rows: Sequence[Any], retrain_rows: Sequence[Any]
+    moves: Sequence[AliasMove],
+    deployment_rows: Sequence[Deployment],
+    retrain_rows: Sequence[Retrain],
 ) -> list[Any]:
     """Retrains, promotions and rollbacks as points on the charts' time axis, oldest first."""
     events: list[dict[str, Any]] = []
-    for row in retrain_rows:
-        events.append(_event(row.created_at, "retrain", f"retrain #{row.id}: {row.reason}"))
+    for retrain in retrain_rows:
+        text = f"retrain #{retrain.id}: {retrain.reason}"
+        events.append(_event(retrain.created_at, "retrain", text))
     for row in deployment_rows:
         if row.status == "promoted" and row.finished_at is not None:
             text = f"v{row.candidate_version} promoted ({row.strategy})"
@@ -235,10 +180,10 @@ def _events(
     return events
 
 
-def _ending_reason(row: Any) -> str:
+def _ending_reason(row: Deployment) -> str:
     """Why a deployment ended: the reasons of its last analysis entry (the row's own reason
     says why it started)."""
-    last = (row.analysis or [None])[-1]
+    last = row.analysis[-1] if row.analysis else None
     reasons = last.get("reasons") if isinstance(last, dict) else None
     return "; ".join(str(r) for r in reasons) if reasons else str(row.reason)
 

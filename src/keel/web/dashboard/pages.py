@@ -1,5 +1,6 @@
-"""The dashboard's pages (HTML). Each page reads what it shows with a few bounded queries:
-monitoring windows for every series, never the raw prediction log."""
+"""The dashboard's pages (HTML). Each page reads what it shows through the services' read
+methods, a few bounded queries each: monitoring windows for every series, never the raw
+prediction log."""
 
 from __future__ import annotations
 
@@ -39,11 +40,11 @@ def _error_page(request: Request, error: KeelError) -> HTMLResponse:
 def _page(
     request: Request, template: str, read: Callable[..., Any], *args: Any, **context: Any
 ) -> HTMLResponse:
-    """``template`` showing ``read(db, *args)`` as ``page``, or the error page of what
+    """``template`` showing ``read(services, *args)`` as ``page``, or the error page of what
     ``read`` refused (an unknown model is a 404 page, not a traceback)."""
     board = dashboard_of(request.app)
     try:
-        page = read(board.client.db, *args)
+        page = read(board.services, *args)
     except KeelError as exc:
         return _error_page(request, exc)
     return _html(request, template, page=page, **context)
@@ -52,7 +53,7 @@ def _page(
 @router.get("/", response_class=HTMLResponse)
 def models_page(request: Request) -> HTMLResponse:
     board = dashboard_of(request.app)
-    return _html(request, "models.html", models=overview.models_overview(board.client.db))
+    return _html(request, "models.html", models=overview.models_overview(board.services))
 
 
 @router.get("/models/{name}", response_class=HTMLResponse)
@@ -76,7 +77,7 @@ def evaluation_report(request: Request, evaluation_id: Annotated[int, Path(ge=1)
     report` does)."""
     board = dashboard_of(request.app)
     try:
-        evaluation, outcome = board.client.get_evaluation(evaluation_id)
+        evaluation, outcome = board.services.governance.get_evaluation(evaluation_id)
     except KeelError as exc:
         return _error_page(request, exc)
     return HTMLResponse(to_html(evaluation, outcome))
@@ -95,7 +96,7 @@ def audit_page(
     board = dashboard_of(request.app)
     try:
         page = audit_view.audit_page(
-            board.client.db,
+            board.services,
             model=model or None,
             action=action or None,
             actor=actor or None,

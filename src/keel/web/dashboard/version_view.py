@@ -4,35 +4,21 @@ children, deployments), its evaluations and gates, its signature and how to load
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from keel.domain.names import ModelRef
-from keel.registry import governance
-from keel.registry.lineage import lineage
-from keel.store.database import Database
-from keel.store.schema import deployments
+if TYPE_CHECKING:
+    from keel.domain.deployments import Deployment
+    from keel.domain.entities import Lineage
+    from keel.evaluation.runner import Evaluation
+    from keel.services import Services
 
 
-def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
-    found = lineage(db, ModelRef(name, version=version), max_ancestors=1)
+def version_page(services: Services, name: str, version: int) -> dict[str, Any]:
+    found = services.registry.lineage(name, version, max_ancestors=1)
     record = found.version
-    with db.read() as conn:
-        deployment_rows = conn.execute(
-            sa.select(deployments)
-            .where(
-                deployments.c.model == name,
-                sa.or_(
-                    deployments.c.candidate_version == version,
-                    deployments.c.stable_version == version,
-                ),
-            )
-            .order_by(deployments.c.id.desc())
-            .limit(50)
-        ).all()
-    evaluations = governance.list_evaluations(db, name, version)
-    latest = governance.get_evaluation(db, evaluations[0]["id"]) if evaluations else None
+    deployment_rows = services.rollouts.version_deployments(name, version, limit=50)
+    evaluations = services.governance.list_evaluations(name, version)
+    latest = services.governance.newest_evaluation(name, version)
     return {
         "name": name,
         "version": record.to_dict(),
@@ -62,7 +48,9 @@ def version_page(db: Database, name: str, version: int) -> dict[str, Any]:
     }
 
 
-def lineage_graph(found: Any, deployment_rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+def lineage_graph(
+    found: Lineage, deployment_rows: Sequence[Deployment]
+) -> dict[str, list[dict[str, Any]]]:
     """Nodes in columns, left to right: data -> run -> this version (its parent above it) ->
     deployments and children; edges name how two nodes relate."""
     record = found.version
@@ -163,13 +151,13 @@ SUMMARY_METRICS = (
 )
 
 
-def evaluation_summary(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
+def evaluation_summary(evaluation: Evaluation | None) -> list[dict[str, Any]]:
     """Per evaluated snapshot: this version's headline metrics beside the champion's and the
     naive baselines' on the same rows."""
-    if not evaluation or evaluation.get("status") != "finished":
+    if evaluation is None or evaluation.status != "finished":
         return []
     out = []
-    for snap in (evaluation.get("results") or {}).get("snapshots", []):
+    for snap in (evaluation.results or {}).get("snapshots", []):
         mine = snap.get("metrics") or {}
         champion = (snap.get("comparison") or {}).get("champion_metrics") or {}
         baselines = snap.get("baselines") or {}

@@ -10,13 +10,13 @@ and ``SameSite=Strict`` (another site cannot make a browser send it along with a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import Request
 
 from keel.errors import KeelError
 from keel.registry.tokens import TokenRecord
 from keel.serving.auth import Forbidden, TokenGate, Unauthorized
+from keel.web.dashboard.state import dashboard_of
 
 COOKIE = "keel_token"
 READ_ROLE = "predict"
@@ -42,10 +42,10 @@ def token_of(request: Request) -> str | None:
 
 
 def _gate(request: Request) -> TokenGate:
-    gate: Any = getattr(request.app.state, "keel_gate", None)
-    if not isinstance(gate, TokenGate):
-        raise Unauthorized("the dashboard is starting; try again")
-    return gate
+    try:
+        return dashboard_of(request.app).gate()
+    except KeelError:
+        raise Unauthorized("the dashboard is starting; try again") from None
 
 
 def needs(role: str) -> Callable[[Request], Awaitable[TokenRecord | None]]:
