@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 
 from keel.errors import KeelError
 from keel.serving.auth import TokenGate
-from keel.serving.context import ServingContext
 from keel.serving.http import install_error_handlers
 from keel.web.dashboard.state import Dashboard, dashboard_of
 
@@ -93,6 +92,7 @@ def _opening(settings: Settings, client: Client | None, token_ttl_s: float) -> D
 
 def _borrowing(serving: FastAPI) -> Dashboard:
     """A dashboard over the open stores and token gate of the serving app ``serving``."""
+    from keel.serving.context import ServingContext  # the serving app has imported it
 
     def lent() -> tuple[Stores, TokenGate]:
         found = getattr(serving.state, "keel", None)

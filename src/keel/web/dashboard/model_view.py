@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from keel.controller.service import Retrains
 from keel.monitoring.alert_counts import OPEN_STATES
 from keel.registry.aliases import periods
 from keel.web.dashboard.overview import health_of, policy_threshold, traffic_split
@@ -29,6 +28,8 @@ MAX_VERSIONS = 200
 
 
 def model_page(services: Services, name: str) -> dict[str, Any]:
+    from keel.controller.service import Retrains  # the retrain history's owner, above Services
+
     model = services.registry.get_model(name)
     policy = services.governance.stored_policies([name]).get(name)
     versions = _versions(services.registry, name, services.governance.latest_verdicts(name))
