@@ -8,8 +8,9 @@ client.set_alias("credit", "champion", version.version, reason="first release")
 model = client.load_model("models:/credit@champion")
 
 Every method is a service's method (``keel.doors.door``): ``client.registry``,
-``client.governance``, ``client.monitoring``, ``client.rollouts`` and ``client.retraining`` are
-the services themselves, the ones the CLI, the management API and the dashboard call too.
+``client.governance``, ``client.monitoring``, ``client.rollouts``, ``client.retraining`` and
+``client.tokens`` are the services themselves, the ones the CLI, the management API and the
+dashboard call too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from keel.doors import door
 from keel.evaluation.service import Governance
 from keel.monitoring.service import Monitoring
 from keel.registry.service import Registry
+from keel.registry.token_service import Tokens
 from keel.rollout.service import Rollouts
 from keel.services import Services
 from keel.settings import Settings
@@ -56,6 +58,7 @@ class Client:
         self.governance = self.services.governance
         self.monitoring = self.services.monitoring
         self.rollouts = self.services.rollouts
+        self.tokens = self.services.tokens
         self.retraining = Retrains(self.services, client_class=type(self))
 
     # -- the stores -----------------------------------------------------------------------------
@@ -121,6 +124,13 @@ class Client:
     lineage = door("registry", Registry.lineage)
     audit_log = door("registry", Registry.audit_log)
     verify_audit = door("registry", Registry.verify_audit)
+    known_models = door("registry", Registry.known_models)
+    serving_plans = door("registry", Registry.serving_plans)
+
+    # -- API tokens for the HTTP doors -----------------------------------------------------------
+    create_token = door("tokens", Tokens.create_token)
+    list_tokens = door("tokens", Tokens.list_tokens)
+    revoke_token = door("tokens", Tokens.revoke_token)
 
     # -- governance: policies, evaluations, gates, approvals -------------------------------------
     set_policy = door("governance", Governance.set_policy)

@@ -2,8 +2,9 @@
 
 Each depends only on the stores and the services listed before it: ``Registry`` (versions,
 aliases, snapshots, lineage, audit), ``Governance`` (policies, evaluations, gates, approvals),
-``Monitoring`` (logs, windows, references, alerts) and ``Rollouts`` (deployments). ``Retrains``
-(``keel.controller.service``) sits on top of them all.
+``Monitoring`` (logs, windows, references, alerts), ``Rollouts`` (deployments) and ``Tokens``
+(the API tokens the HTTP doors check). ``Retrains`` (``keel.controller.service``) sits on top of
+them all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 from keel.evaluation.service import Governance
 from keel.monitoring.service import Monitoring
 from keel.registry.service import Registry
+from keel.registry.token_service import Tokens
 from keel.rollout.service import Rollouts
 from keel.stores import Stores
 
@@ -30,6 +32,7 @@ class Services:
     governance: Governance
     monitoring: Monitoring
     rollouts: Rollouts
+    tokens: Tokens
 
     @classmethod
     def over(cls, stores: Stores) -> Services:
@@ -40,6 +43,7 @@ class Services:
             governance,
             Monitoring(stores, governance),
             Rollouts(stores, governance),
+            Tokens(stores),
         )
 
     def acting_as(self, actor: str) -> Services:

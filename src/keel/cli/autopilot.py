@@ -62,7 +62,6 @@ def autopilot(
     out, promote or roll back; every decision is printed and audited with its reason."""
     from keel.controller.autopilot import Autopilot
     from keel.domain.durations import parse_duration
-    from keel.registry.models import known_models
 
     client = client_of(ctx)
     pilot = Autopilot(
@@ -70,7 +69,7 @@ def autopilot(
     )
     every_s = parse_duration(every, "every").total_seconds()  # checked with --once too
     duration_s = parse_duration(duration, "for").total_seconds() if duration else None
-    named = None if model is None else known_models(client.db, model, "model")
+    named = None if model is None else client.registry.known_models(model, "model")
     if once:
         for decision in pilot.reconcile_all(models=named):
             _show(decision, json)

@@ -11,6 +11,8 @@ from keel.domain.numbers import MAX_STORED_INT
 
 if TYPE_CHECKING:
     from keel.client import Client
+    from keel.settings import Settings
+    from keel.stores import Stores
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; goes to the audit trail.")]
@@ -54,7 +56,7 @@ class Faces:
             from keel.client import Client
 
             self._client = Client(self.store_url, self.artifacts, actor=self.actor, create=create)
-            announce_creation(self._client.db, self._client.artifacts)
+            announce_creation(self._client.stores)
         return self._client
 
 
@@ -66,28 +68,24 @@ def client_of(ctx: typer.Context, *, create: bool = False) -> Client:
     return faces.client(create=create)
 
 
-def announce_creation(db: Any, artifacts: Any) -> None:
+def announce_creation(stores: Stores) -> None:
     """Say on stderr (stdout may be JSON for a script) what this command created."""
     from keel.cli.output import errors
 
-    made = [f"a new store at {db.safe_url}"] if getattr(db, "created", False) else []
-    if getattr(artifacts, "created", False):
-        made.append(f"the artifact folder {artifacts.url}")
+    made = [f"a new store at {stores.db.safe_url}"] if stores.db.created else []
+    if stores.artifacts.created:
+        made.append(f"the artifact folder {stores.artifacts.url}")
     if made:
         errors.print(f"created {' and '.join(made)}", markup=False)
 
 
-def open_store(settings: Any, *, create: bool) -> None:
+def open_store(settings: Settings, *, create: bool) -> None:
     """Check (or, with ``create``, make and announce) the store in ``settings`` before a server
     starts on it; StoreNotFound when it is not there and may not be created."""
-    from keel.store.artifacts import FsspecArtifactStore
-    from keel.store.database import Database
+    from keel.stores import Stores
 
-    db = Database(settings.store_url, create=create)
+    stores = Stores.open(settings, create=create)
     try:
-        artifacts = FsspecArtifactStore(
-            settings.artifacts, create=create, **settings.artifact_options
-        )
-        announce_creation(db, artifacts)
+        announce_creation(stores)
     finally:
-        db.close()
+        stores.close()

@@ -27,10 +27,7 @@ def create(
     json: JsonOption = False,
 ) -> None:
     """Create a token of ROLE; it is printed once and only its hash is kept."""
-    from keel.registry import tokens
-
-    client = client_of(ctx)
-    token, record = tokens.create(client.db, client.actor, role, name)
+    token, record = client_of(ctx).tokens.create_token(role, name)
     if json:
         print_json({"token": token, **record.to_dict()})
         return
@@ -45,9 +42,7 @@ def create(
 @app.command("list")
 def list_tokens(ctx: typer.Context, json: JsonOption = False) -> None:
     """Every token's name, role, prefix and state (never the token itself)."""
-    from keel.registry import tokens
-
-    found = tokens.list_all(client_of(ctx).db)
+    found = client_of(ctx).tokens.list_tokens()
     if json:
         print_json(found)
         return
@@ -69,10 +64,7 @@ def revoke(
     json: JsonOption = False,
 ) -> None:
     """Revoke the token with PREFIX (servers refuse it within a few seconds)."""
-    from keel.registry import tokens
-
-    client = client_of(ctx)
-    record = tokens.revoke(client.db, client.actor, prefix)
+    record = client_of(ctx).tokens.revoke_token(prefix)
     if json:
         print_json(record)
         return

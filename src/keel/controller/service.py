@@ -44,9 +44,8 @@ class Retrains:
         """One reconcile pass: monitor, fire triggers, train, gate, deploy, advance rollouts;
         returns every decision with its reason (each is also in the audit trail)."""
         from keel.controller.autopilot import Autopilot, controller_moment
-        from keel.registry.models import known_models
 
-        named = None if models is None else known_models(self.services.stores.db, models)
+        named = None if models is None else self.services.registry.known_models(models)
         pilot = Autopilot(
             self.services, client_class=self.client_class, monitor=monitor, sinks=sinks
         )
@@ -93,10 +92,10 @@ class Retrains:
     def retrains(self, model: str | None = None, limit: int = 50) -> list[Retrain]:
         """Retrains, newest first (of ``model``, which must exist, or of every model)."""
         from keel.controller import retrains
-        from keel.registry.models import known_models, positive_limit
+        from keel.registry.models import positive_limit
 
         if model is not None:
-            known_models(self.services.stores.db, [model], "model")
+            self.services.registry.known_models([model], "model")
         return retrains.history(self.services.stores.db, model, positive_limit(limit))
 
     def pipeline_runs(

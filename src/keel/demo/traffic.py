@@ -71,9 +71,7 @@ def served_over_http(app: Any) -> Iterator[Any]:
 def wait_until_served(http: Any, client: Client, model: str, timeout_s: float = 30.0) -> None:
     """Wait until the serving app serves the registry's current plan for ``model`` with every
     version loaded, so the next traffic follows what the autopilot just decided."""
-    from keel.registry.deployments import serving_plans
-
-    wanted = serving_plans(client.db)[model].to_dict()
+    wanted = client.registry.serving_plans()[model].to_dict()
     versions = {v for v in (wanted["stable"], wanted["candidate"]) if v is not None}
     deadline = time.monotonic() + timeout_s
     while True:

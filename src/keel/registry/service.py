@@ -36,6 +36,7 @@ from keel.errors import InvalidInput
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.domain.deployments import ServingPlan
     from keel.registry.audit_search import AuditPage
     from keel.registry.conversion import Conversion
     from keel.registry.loaded import LoadedModel
@@ -257,6 +258,19 @@ class Registry:
         from keel.registry import models
 
         return models.list_models(self.stores.db)
+
+    def known_models(self, names: list[str], field: str = "models") -> list[str]:
+        """``names`` checked: each a registered model (NotFound names the first that is not),
+        so a command about named models never quietly does nothing."""
+        from keel.registry import models
+
+        return models.known_models(self.stores.db, names, field)
+
+    def serving_plans(self) -> dict[str, ServingPlan]:
+        """How every model with a champion or a running deployment is served right now."""
+        from keel.registry import deployments
+
+        return deployments.serving_plans(self.stores.db)
 
     def get_model(self, name: str) -> Model:
         """One model with its description, newest version number and aliases."""

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from keel.cli import tokens as token_cli
 from keel.cli.app import _options
 from keel.client import Client
-from keel.errors import StoreNotFound
+from keel.errors import NotFound, StoreNotFound
 from keel.registry import tokens
 from keel.store.database import Database
 
@@ -49,3 +50,24 @@ def test_create_list_and_revoke(tmp_path: Path) -> None:
         assert refused.exit_code != 0
     finally:
         db.close()
+
+
+def test_the_sdk_and_the_cli_share_the_token_service(tmp_path: Path) -> None:
+    """``client.create_token`` and ``keel token`` are the same operation: the same record, the
+    same audit entries, and a token either made is one the other lists and revokes."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    store = ["--store", url, "--artifacts", str(tmp_path / "art"), "--user", "ann"]
+    with Client(url, str(tmp_path / "art"), actor="bob") as client:
+        token, record = client.create_token("predict", "batch-job")
+        assert record.created_by == "bob" and record.role == "predict"
+        assert client.tokens.create_token.__doc__ == client.create_token.__doc__
+        listed = CliRunner().invoke(root(), [*store, "token", "list", "--json"])
+        assert [t["prefix"] for t in json.loads(listed.stdout)] == [record.prefix]
+        revoked = CliRunner().invoke(root(), [*store, "token", "revoke", record.prefix])
+        assert revoked.exit_code == 0, revoked.output
+        (seen,) = client.list_tokens()
+        assert seen.revoked_at is not None and tokens.verify(client.db, token) is None
+        trail = [(e.action, e.actor) for e in client.audit_log(subject=f"token:{record.prefix}")]
+        assert trail == [("token.revoke", "ann"), ("token.create", "bob")]
+        with pytest.raises(NotFound, match="nope"):
+            client.revoke_token("nope")
