@@ -129,21 +129,21 @@ def windows(
         ],
         (
             [
-                w["id"],
-                w["version"],
-                when(w["end_at"]),
-                f"{w['rows']:,}",
-                f"{w['labelled_rows']:,}",
-                w["performance"].get("accuracy"),
+                w.id,
+                w.version,
+                when(w.end_at),
+                f"{w.rows:,}",
+                f"{w.labelled_rows:,}",
+                w.performance.get("accuracy"),
                 # "always the most frequent class" on the same labelled rows: the floor
-                ((w["performance"].get("baselines") or {}).get("majority") or {}).get("accuracy"),
-                (w["estimate"].get("metrics") or {}).get("accuracy"),
+                ((w.performance.get("baselines") or {}).get("majority") or {}).get("accuracy"),
+                (w.estimate.get("metrics") or {}).get("accuracy"),
                 # the inputs shifted: the estimate's calibration was refitted on held-out
                 # rows weighted like the window's; this many rows' worth
-                _reweighted(w["estimate"]),
-                len(w["drift"].get("drifted", [])),
-                w["operations"].get("latency_p99_ms"),
-                w["operations"].get("cost_per_1k"),
+                _reweighted(w.estimate),
+                len(w.drifted_features),
+                w.operations.get("latency_p99_ms"),
+                w.operations.get("cost_per_1k"),
             ]
             for w in found
         ),

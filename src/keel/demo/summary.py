@@ -50,12 +50,11 @@ def summarise(client: Client, world: World) -> list[dict[str, Any]]:
         for label, value in by_period.items():
             out[str(label)]["accuracy"] = float(value)
     for w in windows:
-        row = out[period(w["start_at"])]
-        estimate = ((w["estimate"] or {}).get("metrics") or {}).get("accuracy")
+        row = out[period(w.start_at)]
+        estimate = ((w.estimate or {}).get("metrics") or {}).get("accuracy")
         if estimate is not None:
             row["est"].append(float(estimate))
-        drifted = (w["drift"] or {}).get("drifted") or []
-        row["drifted"] = max(row["drifted"], len(drifted))
+        row["drifted"] = max(row["drifted"], len(w.drifted_features))
     for r in retrains:
         row = out[period(r.created_at)]
         row["retrains"] += 1

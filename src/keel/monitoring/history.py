@@ -4,33 +4,14 @@ log, so a page over months of traffic reads one row per window)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from keel.domain.names import validate_name
+from keel.monitoring.stored_window import StoredWindow
 from keel.registry.models import positive_limit
 from keel.store.database import Database
 from keel.store.schema import monitor_windows
-
-
-def window_dict(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "model": row.model,
-        "version": row.version,
-        "kind": row.kind,
-        "start_at": row.start_at.isoformat(),
-        "end_at": row.end_at.isoformat(),
-        "rows": row.rows,
-        "labelled_rows": row.labelled_rows,
-        "reference": row.reference,
-        "drift": row.drift,
-        "estimate": row.estimate,
-        "operations": row.operations,
-        "performance": row.performance,
-        "quality": row.quality,
-    }
 
 
 def list_windows(
@@ -41,7 +22,7 @@ def list_windows(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int | None = 100,
-) -> list[dict[str, Any]]:
+) -> list[StoredWindow]:
     """Windows of ``model`` newest first, optionally of one version and within a time range."""
     validate_name(model, "model")
     if limit is not None:
@@ -60,4 +41,4 @@ def list_windows(
     if limit is not None:
         query = query.limit(limit)
     with db.read() as conn:
-        return [window_dict(row) for row in conn.execute(query)]
+        return [StoredWindow.of(row) for row in conn.execute(query)]

@@ -26,6 +26,7 @@ from keel.monitoring.report_baselines import baseline_report, baselines_section
 
 if TYPE_CHECKING:
     from keel.monitoring.reference_limits import MetricLimit
+    from keel.monitoring.stored_window import StoredWindow
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2430;max-width:1240px}
@@ -100,12 +101,12 @@ for (const f of DATA.overlays) {
 MAX_OVERLAYS = 12
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text).timestamp()
+def _in_time_order(windows: list[StoredWindow]) -> list[StoredWindow]:
+    return sorted(windows, key=lambda w: (w.end_at, w.id))
 
 
-def _series(windows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    ordered = sorted(windows, key=lambda w: (w["end_at"], w["id"]))
+def _series(windows: list[StoredWindow]) -> dict[str, list[Any]]:
+    ordered = _in_time_order(windows)
     out: dict[str, list[Any]] = {
         k: []
         for k in (
@@ -125,32 +126,32 @@ def _series(windows: list[dict[str, Any]]) -> dict[str, list[Any]]:
         )
     }
     for window in ordered:
-        estimate = window["estimate"] or {}
+        estimate = window.estimate or {}
         band = (estimate.get("bands") or {}).get("accuracy") or [None, None]
-        operations = window["operations"] or {}
-        out["end"].append(_epoch(window["end_at"]))
-        out["accuracy"].append((window["performance"] or {}).get("accuracy"))
+        operations = window.operations or {}
+        out["end"].append(window.end_at.timestamp())
+        out["accuracy"].append((window.performance or {}).get("accuracy"))
         out["estimated"].append((estimate.get("metrics") or {}).get("accuracy"))
         out["estimated_low"].append(band[0])
         out["estimated_high"].append(band[1])
-        out["drifted"].append(len((window["drift"] or {}).get("drifted", [])))
+        out["drifted"].append(len(window.drifted_features))
         out["p50"].append(operations.get("latency_p50_ms"))
         out["p95"].append(operations.get("latency_p95_ms"))
         out["p99"].append(operations.get("latency_p99_ms"))
         out["throughput"].append(operations.get("throughput_rps"))
         out["cost"].append(operations.get("cost_per_1k"))
-        out["rows"].append(window["rows"])
-        out["labelled"].append(window["labelled_rows"])
+        out["rows"].append(window.rows)
+        out["labelled"].append(window.labelled_rows)
     return out
 
 
-def _thresholds(policy: Policy | None, windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _thresholds(policy: Policy | None, windows: list[StoredWindow]) -> list[dict[str, Any]]:
     """The accuracy rules' lines: a typed threshold is flat; a ``below reference`` limit is
     drawn per window from that window's reference, at the window's rows (an estimated rule) or
     the rule's labelled rows (a realized one)."""
     if policy is None:
         return []
-    ordered = sorted(windows, key=lambda w: (w["end_at"], w["id"]))
+    ordered = _in_time_order(windows)
     lines: list[dict[str, Any]] = []
     for rule in policy.monitoring.alerts:
         if rule.metric not in ("accuracy", "estimated_accuracy"):
@@ -163,34 +164,34 @@ def _thresholds(policy: Policy | None, windows: list[dict[str, Any]]) -> list[di
     return lines
 
 
-def _limit_of(window: dict[str, Any], metric: str) -> MetricLimit | None:
+def _limit_of(window: StoredWindow, metric: str) -> MetricLimit | None:
     from keel.monitoring.reference_limits import MetricLimit
 
-    entry = (((window.get("reference") or {}).get("limits") or {}).get("metrics") or {}).get(metric)
+    entry = (((window.reference or {}).get("limits") or {}).get("metrics") or {}).get(metric)
     return None if entry is None else MetricLimit(**entry)
 
 
-def _window_limit(window: dict[str, Any], labelled_rows: int | None) -> float | None:
+def _window_limit(window: StoredWindow, labelled_rows: int | None) -> float | None:
     """The accuracy limit a rule met in ``window``: at ``labelled_rows`` (a realized rule) or
     at the window's own estimated rows."""
     entry = _limit_of(window, "accuracy")
     if entry is None:
         return None
-    rows = labelled_rows or (window.get("estimate") or {}).get("rows") or window["rows"]
+    rows = labelled_rows or (window.estimate or {}).get("rows") or window.rows
     return entry.limit([int(rows)])
 
 
-def _reference_limits(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _reference_limits(windows: list[StoredWindow]) -> list[dict[str, Any]]:
     """Per version (its newest window): where its reference's calibrator and limits learnt
     from, and each metric's mean, spread and limit at that window's size."""
-    newest: dict[int, dict[str, Any]] = {}
-    for window in sorted(windows, key=lambda w: (w["end_at"], w["id"])):
-        newest[int(window["version"])] = window
+    newest: dict[int, StoredWindow] = {}
+    for window in _in_time_order(windows):
+        newest[window.version] = window
     out = []
     for version, window in sorted(newest.items()):
-        reference = window.get("reference") or {}
+        reference = window.reference or {}
         limits = (reference.get("limits") or {}).get("metrics") or {}
-        rows = int((window.get("estimate") or {}).get("rows") or window["rows"])
+        rows = int((window.estimate or {}).get("rows") or window.rows)
         metrics = []
         for name in limits:
             entry = _limit_of(window, name)
@@ -239,30 +240,35 @@ def _overlay(feature: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def select_window(windows: list[dict[str, Any]], choice: str | None) -> dict[str, Any] | None:
+def select_window(windows: list[StoredWindow], choice: str | None) -> StoredWindow | None:
     """The window whose drift is shown in detail: ``latest`` (default) or a window id."""
     if choice in (None, "latest"):
-        return max(windows, key=lambda w: (w["end_at"], w["id"])) if windows else None
+        return max(windows, key=lambda w: (w.end_at, w.id)) if windows else None
     try:
         wanted = int(str(choice))
     except ValueError as exc:
         raise InvalidInput("window", f"{choice!r} is not 'latest' or a window id") from exc
     for window in windows:
-        if window["id"] == wanted:
+        if window.id == wanted:
             return window
     raise NotFound("window", str(choice), hint="list them with `keel monitor windows MODEL`")
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
 def build_report(
     model: str,
-    windows: list[dict[str, Any]],
+    windows: list[StoredWindow],
     alerts: list[dict[str, Any]],
     policy: Policy | None,
     *,
     window: str | None = None,
 ) -> dict[str, Any]:
     """The report's data: time series over ``windows``, the model against the naive baselines
-    per labelled window, one window's drift, the alerts."""
+    per labelled window, one window's drift, the alerts. JSON-ready: windows and times as
+    ``StoredWindow.to_dict`` gives them."""
     detail = select_window(windows, window)
     watched = (
         [r.metric for r in policy.monitoring.alerts if r.against == "baseline"] if policy else []
@@ -270,15 +276,15 @@ def build_report(
     return {
         "model": model,
         "windows": len(windows),
-        "rows": sum(w["rows"] for w in windows),
-        "labelled_rows": sum(w["labelled_rows"] for w in windows),
-        "from": min((w["start_at"] for w in windows), default=None),
-        "to": max((w["end_at"] for w in windows), default=None),
+        "rows": sum(w.rows for w in windows),
+        "labelled_rows": sum(w.labelled_rows for w in windows),
+        "from": _iso(min((w.start_at for w in windows), default=None)),
+        "to": _iso(max((w.end_at for w in windows), default=None)),
         "series": _series(windows),
         "thresholds": _thresholds(policy, windows),
         "reference_limits": _reference_limits(windows),
         "baselines": baseline_report(windows, watched),
-        "window": detail,
+        "window": None if detail is None else detail.to_dict(),
         "alerts": alerts,
     }
 

@@ -5,9 +5,14 @@ the model beats the baseline whichever way the metric points (``keel.evaluation.
 A window without labels, or recorded before windows kept their baselines, has no row; the
 series hold None there, so the charts leave a gap.
 
->>> windows = [{"id": 1, "version": 2, "end_at": "2026-11-05T01:00:00+00:00",
-...             "labelled_rows": 80, "performance": {"accuracy": 0.9,
-...             "baselines": {"majority": {"accuracy": 0.95}}}}]
+>>> from datetime import UTC, datetime
+>>> from keel.monitoring.stored_window import StoredWindow
+>>> performance = {"accuracy": 0.9, "baselines": {"majority": {"accuracy": 0.95}}}
+>>> windows = [StoredWindow(
+...     id=1, model="churn", version=2, kind="time",
+...     start_at=datetime(2026, 11, 5, tzinfo=UTC), end_at=datetime(2026, 11, 5, 1, tzinfo=UTC),
+...     rows=100, labelled_rows=80, reference={}, drift={}, estimate={}, operations={},
+...     performance=performance, quality={})]
 >>> row = baseline_report(windows)["windows"][0]
 >>> round(row["baselines"]["majority"]["margin"], 2), row["beats_all"]
 (-0.05, False)
@@ -17,10 +22,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.evaluation.baselines import margin
 from keel.evaluation.html_parts import fmt, table
+
+if TYPE_CHECKING:
+    from keel.monitoring.stored_window import StoredWindow
 
 #: the metrics compared with the baselines in every report, per task (the metrics of the rules
 #: ``monitoring.baseline_alerts`` adds, plus mae for a regressor); a policy's own ``beats
@@ -39,17 +47,17 @@ def _metrics(performance: dict[str, Any], extra: list[str]) -> list[str]:
 
 
 def baseline_report(
-    windows: list[dict[str, Any]], rule_metrics: Sequence[str] = ()
+    windows: list[StoredWindow], rule_metrics: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Per window (oldest first) and metric: the model's value, each baseline's and the margin;
     ``series`` holds the same per metric, one value per window in the report's time order."""
-    ordered = sorted(windows, key=lambda w: (w["end_at"], w["id"]))
+    ordered = sorted(windows, key=lambda w: (w.end_at, w.id))
     extra = list(rule_metrics)
     rows: list[dict[str, Any]] = []
     names: list[str] = []
     unrecorded = 0
     for window in ordered:
-        performance = window.get("performance") or {}
+        performance = window.performance or {}
         baselines = performance.get("baselines") or {}
         metrics = _metrics(performance, extra)
         if metrics and not baselines:
@@ -71,10 +79,10 @@ def baseline_report(
                 continue
             rows.append(
                 {
-                    "window": window["id"],
-                    "version": window.get("version"),
-                    "end_at": window["end_at"],
-                    "labelled_rows": window.get("labelled_rows"),
+                    "window": window.id,
+                    "version": window.version,
+                    "end_at": window.end_at.isoformat(),
+                    "labelled_rows": window.labelled_rows,
                     "metric": metric,
                     "model": mine,
                     "baselines": compared,
@@ -90,10 +98,10 @@ def baseline_report(
 
 
 def _series(
-    ordered: list[dict[str, Any]], rows: list[dict[str, Any]], names: list[str]
+    ordered: list[StoredWindow], rows: list[dict[str, Any]], names: list[str]
 ) -> dict[str, dict[str, list[float | None]]]:
     """``{metric: {"model": [...], baseline: [...]}}``, one slot per window in ``ordered``."""
-    slot = {w["id"]: i for i, w in enumerate(ordered)}
+    slot = {w.id: i for i, w in enumerate(ordered)}
     out: dict[str, dict[str, list[float | None]]] = {}
     for row in rows:
         lines = out.setdefault(row["metric"], {k: [None] * len(ordered) for k in ("model", *names)})

@@ -44,6 +44,6 @@ def test_a_retrained_champion_is_compared_with_its_own_holdout(store: Client, re
     serve(store, MODEL, 200, 50, flipped=True, at=START + timedelta(hours=hour))
     store.autopilot(now=START + timedelta(hours=hour + 1))
     [newest] = store.monitor_windows(MODEL, version=champion.version, limit=1)
-    assert newest["reference"]["snapshot"] == holdout
+    assert newest.reference["snapshot"] == holdout
     first = store.monitor_windows(MODEL, version=1, limit=1000)[-1]
-    assert first["reference"]["snapshot"] == f"{MODEL}-holdout/{mine.version}"
+    assert first.reference["snapshot"] == f"{MODEL}-holdout/{mine.version}"

@@ -50,7 +50,7 @@ def test_a_falling_label_free_estimate_fires_a_retrain(store: Client) -> None:
     assert retrain.details["value"] < 0.9
     assert f"estimated_accuracy = {retrain.details['value']:.4f} (champion v1)" in retrain.reason
     newest = store.monitor_windows(MODEL, limit=1)[0]
-    assert newest["estimate"]["metrics"]["accuracy"] == retrain.details["value"]
+    assert newest.estimate["metrics"]["accuracy"] == retrain.details["value"]
 
 
 def test_a_drift_alert_fires_a_retrain_naming_the_alert(store: Client) -> None:

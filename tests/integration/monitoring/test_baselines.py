@@ -39,9 +39,9 @@ def test_the_default_rule_fires_when_the_champion_loses_to_the_majority_and_reso
     client.log_labels("cancer", ids, np.ones(len(ids), dtype=int))
     first = client.monitor("cancer", policy=policy, sinks=[])
     window = client.monitor_windows("cancer")[0]
-    majority = window["performance"]["baselines"]["majority"]
+    majority = window.performance["baselines"]["majority"]
     assert majority["accuracy"] == 1.0 and majority["predicts"] == 1
-    assert "persistence" not in window["performance"]["baselines"]  # not time-ordered data
+    assert "persistence" not in window.performance["baselines"]  # not time-ordered data
     fired = [a for a in first.alerts if a["transition"] == "fired"]
     assert [a["rule"] for a in fired] == [RULE]
     alert = client.list_alerts("cancer")[0]
@@ -56,7 +56,7 @@ def test_the_default_rule_fires_when_the_champion_loses_to_the_majority_and_reso
     # judged as of its first new window already (half old rows, half new): resolved there
     assert [a["transition"] for a in second.alerts] == ["resolved"]
     assert client.list_alerts("cancer")[0].value > 0
-    newest = client.monitor_windows("cancer")[0]["performance"]
+    newest = client.monitor_windows("cancer")[0].performance
     share = max(np.mean(predicted[500:] == 1), np.mean(predicted[500:] == 0))
     assert newest["accuracy"] == 1.0
     assert newest["baselines"]["majority"]["accuracy"] == pytest.approx(share)
@@ -77,7 +77,7 @@ def test_time_ordered_data_scores_persistence_and_profiles_set_the_severity(
     labels = np.repeat([0, 1], 100)  # long runs: the previous label is right on 199 of 200
     client.log_labels("cancer", ids, labels)
     result = client.monitor("cancer", policy=policy, sinks=[])
-    baselines = client.monitor_windows("cancer")[0]["performance"]["baselines"]
+    baselines = client.monitor_windows("cancer")[0].performance["baselines"]
     assert baselines["persistence"]["accuracy"] == pytest.approx(198 / 199)
     assert [a["rule"] for a in result.alerts] == [rule]  # too few rows for the default rules
     stored = client.get_policy("cancer")

@@ -70,12 +70,12 @@ def test_windows_drift_labels_alerts_and_resuming(
     assert (first.new_rows, len(first.windows), first.pending_rows) == (250, 2, 50)
     assert all(not w["drifted_features"] for w in first.windows)
     stored = client.monitor_windows("cancer")
-    assert [w["rows"] for w in stored] == [100, 100]
+    assert [w.rows for w in stored] == [100, 100]
     newest = stored[0]
-    assert 0.8 < newest["estimate"]["metrics"]["accuracy"] <= 1.0
-    assert newest["operations"]["latency_p99_ms"] > newest["operations"]["latency_p50_ms"]
-    assert newest["operations"]["error_rate"] == 0.0
-    assert newest["performance"] == {} and newest["labelled_rows"] == 0
+    assert 0.8 < newest.estimate["metrics"]["accuracy"] <= 1.0
+    assert newest.operations["latency_p99_ms"] > newest.operations["latency_p50_ms"]
+    assert newest.operations["error_rate"] == 0.0
+    assert newest.performance == {} and newest.labelled_rows == 0
 
     again = client.monitor("cancer", sinks=[sink])  # nothing new: nothing counted twice
     assert (again.new_rows, again.windows, again.pending_rows) == (0, [], 50)
@@ -86,7 +86,7 @@ def test_windows_drift_labels_alerts_and_resuming(
     third = client.monitor("cancer", sinks=[sink])
     assert (third.new_rows, len(third.windows), third.pending_rows) == (150, 2, 0)
     last = client.monitor_windows("cancer", limit=1)[0]
-    assert len(last["drift"]["drifted"]) >= 3
+    assert len(last.drift["drifted"]) >= 3
     fired = {a["rule"] for a in third.alerts if a["transition"] == "fired"}
     assert "drifted_features >= 3" in fired
 
@@ -97,9 +97,9 @@ def test_windows_drift_labels_alerts_and_resuming(
     assert report.unknown_count == 0
     fourth = client.monitor("cancer", sinks=[sink])
     assert fourth.relabelled == 3  # the calm rows span three windows
-    labelled = [w for w in client.monitor_windows("cancer") if w["labelled_rows"]]
-    assert sum(w["labelled_rows"] for w in labelled) == 250
-    assert all(w["performance"]["accuracy"] < 0.8 for w in labelled)
+    labelled = [w for w in client.monitor_windows("cancer") if w.labelled_rows]
+    assert sum(w.labelled_rows for w in labelled) == 250
+    assert all(w.performance["accuracy"] < 0.8 for w in labelled)
     assert any(a["rule"].startswith("accuracy <") for a in fourth.alerts)
     events = [p["event"] for p in sink.payloads]
     assert events.count("alert.fired") == 2

@@ -22,6 +22,7 @@ from keel.domain.entities import ModelVersion
 from keel.evaluation.html_parts import fmt
 from keel.monitoring.performance import realized_baselines, realized_metrics
 from keel.monitoring.report import build_report, to_html
+from keel.monitoring.stored_window import StoredWindow
 from keel.settings import Settings
 
 from .test_monitor_run import log, production
@@ -71,19 +72,19 @@ def monitored(
 def test_the_report_tables_and_charts_the_majority_baseline_per_window(
     monitored: Client,
 ) -> None:
-    windows = sorted(monitored.monitor_windows("cancer"), key=lambda w: w["end_at"])
-    assert [w["labelled_rows"] for w in windows] == [100, 100, 0]
+    windows = sorted(monitored.monitor_windows("cancer"), key=lambda w: w.end_at)
+    assert [w.labelled_rows for w in windows] == [100, 100, 0]
     report = monitored.monitor_report("cancer")
     data = report["baselines"]
     assert data["baselines"] == ["majority"] and data["unrecorded_windows"] == 0
     rows = data["windows"]
     assert [(r["window"], r["metric"]) for r in rows] == [
-        (windows[0]["id"], "accuracy"),
-        (windows[1]["id"], "accuracy"),
+        (windows[0].id, "accuracy"),
+        (windows[1].id, "accuracy"),
     ]
     for row, window in zip(rows, windows, strict=False):
-        mine = window["performance"]["accuracy"]
-        theirs = window["performance"]["baselines"]["majority"]["accuracy"]
+        mine = window.performance["accuracy"]
+        theirs = window.performance["baselines"]["majority"]["accuracy"]
         assert row["model"] == mine
         assert row["baselines"]["majority"]["value"] == theirs
         assert row["baselines"]["majority"]["margin"] == pytest.approx(mine - theirs)
@@ -97,7 +98,7 @@ def test_the_report_tables_and_charts_the_majority_baseline_per_window(
     assert series["model"] == report["series"]["accuracy"]
     assert series["majority"] == [
         1.0,
-        windows[1]["performance"]["baselines"]["majority"]["accuracy"],
+        windows[1].performance["baselines"]["majority"]["accuracy"],
         None,
     ]
     assert json.loads(json.dumps(report))["baselines"] == data  # the JSON form carries them
@@ -127,7 +128,7 @@ def test_older_windows_without_baselines_or_labels_render(monitored: Client) -> 
     windows = monitored.monitor_windows("cancer")
     older = copy.deepcopy(windows)
     for window in older:
-        (window["performance"] or {}).pop("baselines", None)
+        (window.performance or {}).pop("baselines", None)
     report = build_report("cancer", older, [], None)
     assert report["baselines"] == {
         "baselines": [],
@@ -142,11 +143,11 @@ def test_older_windows_without_baselines_or_labels_render(monitored: Client) -> 
     report.pop("baselines")
     assert "Against naive baselines" not in to_html(report)
     # and no labelled window at all: no section
-    unlabelled = [w for w in windows if not w["labelled_rows"]]
+    unlabelled = [w for w in windows if not w.labelled_rows]
     assert "Against naive baselines" not in to_html(build_report("cancer", unlabelled, [], None))
 
 
-def regression_window(window_id: int, truth: list[float], predicted: list[float]) -> dict[str, Any]:
+def regression_window(window_id: int, truth: list[float], predicted: list[float]) -> StoredWindow:
     """A labelled window of a regressor, its performance scored as monitoring scores it."""
     joined = pd.DataFrame(
         {
@@ -159,18 +160,22 @@ def regression_window(window_id: int, truth: list[float], predicted: list[float]
     performance = realized_metrics(joined, reference)  # type: ignore[arg-type]
     performance["baselines"] = realized_baselines(joined, reference, persistence=True)  # type: ignore[arg-type]
     end = START + timedelta(hours=window_id)
-    return {
-        "id": window_id,
-        "version": 3,
-        "start_at": (end - timedelta(hours=1)).isoformat(),
-        "end_at": end.isoformat(),
-        "rows": len(truth),
-        "labelled_rows": len(truth),
-        "performance": performance,
-        "estimate": None,
-        "operations": None,
-        "drift": None,
-    }
+    return StoredWindow(
+        id=window_id,
+        model="house",
+        version=3,
+        kind="time",
+        start_at=end - timedelta(hours=1),
+        end_at=end,
+        rows=len(truth),
+        labelled_rows=len(truth),
+        reference={},
+        drift={},
+        estimate={},
+        operations={},
+        performance=performance,
+        quality={},
+    )
 
 
 def test_a_regressor_is_compared_with_the_mean_and_persistence_on_rmse_and_mae() -> None:
@@ -185,20 +190,20 @@ def test_a_regressor_is_compared_with_the_mean_and_persistence_on_rmse_and_mae()
         (2, "rmse"),
         (2, "mae"),
     ]
-    mean_rmse = bad["performance"]["baselines"]["mean"]["rmse"]
+    mean_rmse = bad.performance["baselines"]["mean"]["rmse"]
     assert mean_rmse == pytest.approx(2.0)  # every label 2 away from their mean, 3
     bad_rmse = rows[2]
     assert bad_rmse["model"] == pytest.approx(4.0)
     assert bad_rmse["baselines"]["mean"]["margin"] == pytest.approx(-2.0)  # lower is better
     assert rows[0]["beats_all"] is True and bad_rmse["beats_all"] is False
     assert report["baselines"]["series"]["rmse"]["mean"] == [
-        good["performance"]["baselines"]["mean"]["rmse"],
+        good.performance["baselines"]["mean"]["rmse"],
         mean_rmse,
     ]
     page = to_html(report)
     assert chart_data(page)["baselines"]["mae"]["model"] == [
-        good["performance"]["mae"],
-        bad["performance"]["mae"],
+        good.performance["mae"],
+        bad.performance["mae"],
     ]
     assert "<th>margin over mean</th><th>baseline: persistence</th>" in section(page)
     assert "<td>rmse</td><td>4.0000</td><td>2.0000</td><td>-2.0000</td>" in section(page)
@@ -207,7 +212,7 @@ def test_a_regressor_is_compared_with_the_mean_and_persistence_on_rmse_and_mae()
 
 def test_names_from_the_records_are_escaped() -> None:
     window = regression_window(1, [1.0, 2.0, 3.0], [1.0, 2.0, 3.5])
-    baselines = window["performance"]["baselines"]
+    baselines = window.performance["baselines"]
     baselines["<script>x</script>"] = baselines.pop("mean")
     page = to_html(build_report("house", [window], [], None))
     assert "<script>x</script>" not in page

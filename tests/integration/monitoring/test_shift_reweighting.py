@@ -58,7 +58,7 @@ def test_a_shifted_window_is_estimated_from_reweighted_held_out_rows(
     assert len(json.loads(capsys.readouterr().out)["windows"]) == 4
 
     with Client(settings=settings) as client:
-        windows = sorted(client.monitor_windows("risk"), key=lambda w: w["id"])
+        windows = sorted(client.monitor_windows("risk"), key=lambda w: w.id)
         reference = References(
             client.db,
             client.artifacts,
@@ -72,12 +72,12 @@ def test_a_shifted_window_is_estimated_from_reweighted_held_out_rows(
     right = (logged["prediction"] == served["y"]).to_numpy()
     for index, window in enumerate(windows):
         realized = float(right[index * WINDOW : (index + 1) * WINDOW].mean())
-        estimate = window["estimate"]
+        estimate = window.estimate
         shift = estimate.get("shift") or {}
         if index < 2:  # calm: the stored calibration, and it holds
             assert not shift.get("weighted")
         else:
-            assert window["drift"]["drifted"] == ["x1"]
+            assert window.drift["drifted"] == ["x1"]
             assert shift["weighted"] is True and 100 < shift["effective_rows"] < len(train)
         low, high = estimate["bands"]["accuracy"]
         assert low <= realized <= high, (index, realized, estimate["metrics"]["accuracy"])
@@ -86,6 +86,4 @@ def test_a_shifted_window_is_estimated_from_reweighted_held_out_rows(
     assert main([*args, "monitor", "windows", "risk"]) == 0
     table = capsys.readouterr().out
     assert "reweighted" in table
-    assert (
-        sum(f"{w['estimate']['shift']['effective_rows']:,.0f}" in table for w in windows[2:]) == 2
-    )
+    assert sum(f"{w.estimate['shift']['effective_rows']:,.0f}" in table for w in windows[2:]) == 2

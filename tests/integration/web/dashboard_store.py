@@ -111,7 +111,7 @@ def _fill(built: Built) -> Built:
         timestamps=[START + timedelta(hours=4, seconds=i) for i in range(200)],
     )
     client.monitor("risk", now=START + timedelta(hours=5))
-    built.window_ids = sorted(w["id"] for w in client.monitor_windows("risk"))
+    built.window_ids = sorted(w.id for w in client.monitor_windows("risk"))
     built.alerts = {a.severity: a.id for a in client.list_alerts("risk")}
     client.deploy("risk", 3, strategy="canary", reason="try v3")
     client.retrain("risk", reason="accuracy fell after the flip", run=False)
