@@ -15,6 +15,7 @@ import pytest
 
 from keel.errors import ArtifactCorrupted
 from keel.registry.clock import utcnow
+from keel.rollout.results import RolloutStep
 from tests.conformance.http import (
     BATCH_ROWS,
     Sent,
@@ -466,10 +467,10 @@ def canary(loop: Loop) -> None:
     rows = later.iloc[[i for i in range(len(later)) if i not in unseen]]
     traffic = Traffic(loop, rows)
     step = traffic.until_decided()
-    assert step["action"] == "step", step
+    assert step.action == "step", step
     server.wait(lambda: set(traffic.send(8)) == {version}, what="all traffic on the candidate")
     done = traffic.until_decided()
-    assert done["action"] == "promote", done
+    assert done.action == "promote", done
     with world.client() as client:
         assert client.get_version(f"{loop.model}@champion").version == version
     passes = world.cli_json("autopilot", "--once", "--model", loop.model)
@@ -504,16 +505,15 @@ class Traffic:
             )
         return [answer["version"] for answer in answers]
 
-    def until_decided(self) -> dict[str, Any]:
+    def until_decided(self) -> RolloutStep:
         """Advance once every answered request is logged (a step's interval is 1 s; the
         controller is asked as if it had passed); while it waits for rows, send more."""
         world, model = self.loop.world, self.loop.model
-        decision: dict[str, Any] = {}
         for _ in range(6):
             self.send(30)
             wait_logged(world, model, None)
             with world.client() as client:
                 decision = client.advance_rollout(model, now=utcnow() + timedelta(seconds=2))
-            if decision["action"] != "wait":
-                return decision
+            if decision.action != "wait":
+                break
         return decision

@@ -13,13 +13,16 @@ the SDK, the management API and the dashboard call.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from keel.cli.context import JsonOption, ReasonOption, client_of, limit_option
 from keel.cli.output import console, print_json, print_table, when
 from keel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from keel.rollout.results import RolloutStep
 
 rollout_app = typer.Typer(
     help="Deployments under way: status, analysis, the controller.", no_args_is_help=True
@@ -129,17 +132,17 @@ def rollback(
     if json:
         print_json(result)
         return
-    if result["action"] == "deployment_rolled_back":
-        deployment = result["deployment"]
+    deployment = result.deployment
+    if deployment is not None:
         console.print(
-            f"{model}: deployment #{deployment['id']} of version "
-            f"{deployment['candidate_version']} rolled back; {model}/{result['champion']} "
+            f"{model}: deployment #{deployment.id} of version "
+            f"{deployment.candidate_version} rolled back; {model}/{result.champion} "
             "serves all traffic",
             markup=False,
         )
     else:
         console.print(
-            f"{model}: champion moved back from {result['replaced']} to {result['champion']}",
+            f"{model}: champion moved back from {result.replaced} to {result.champion}",
             markup=False,
         )
 
@@ -168,12 +171,11 @@ def promote(
     console.print(f"{model}/{version} is champion: {how}", markup=False)
 
 
-def _line(result: dict[str, Any]) -> str:
-    reasons = result.get("reasons") or []
-    after = result.get("deployment_after") or {}
-    where = f" (#{after['id']} at {after['candidate_weight']:g}%)" if after else ""
-    return f"{result['model']}: {result['action']}{where}" + (
-        f": {'; '.join(reasons)}" if reasons else ""
+def _line(result: RolloutStep) -> str:
+    after = result.deployment_after
+    where = "" if after is None else f" (#{after.id} at {after.candidate_weight:g}%)"
+    return f"{result.model}: {result.action}{where}" + (
+        f": {'; '.join(result.reasons)}" if result.reasons else ""
     )
 
 
@@ -184,16 +186,16 @@ def status(ctx: typer.Context, model: ModelArgument, json: JsonOption = False) -
     if json:
         print_json(found)
         return
-    deployment = found["deployment"]
-    console.print(f"{model}: champion {found['champion']}", markup=False)
+    deployment = found.deployment
+    console.print(f"{model}: champion {found.champion}", markup=False)
     if deployment is None:
         console.print("no running deployment", markup=False)
         return
     console.print(
-        f"deployment #{deployment['id']}: {deployment['strategy']} of version "
-        f"{deployment['candidate_version']} against {deployment['stable_version']}, step "
-        f"{deployment['step'] + 1} of {len(deployment['steps'])} at "
-        f"{deployment['candidate_weight']:g}% since {when(deployment['step_started_at'])}",
+        f"deployment #{deployment.id}: {deployment.strategy} of version "
+        f"{deployment.candidate_version} against {deployment.stable_version}, step "
+        f"{deployment.step + 1} of {len(deployment.steps)} at "
+        f"{deployment.candidate_weight:g}% since {when(deployment.step_started_at)}",
         markup=False,
     )
     print_table(
@@ -206,13 +208,13 @@ def status(ctx: typer.Context, model: ModelArgument, json: JsonOption = False) -
                 e.get("decision"),
                 "; ".join(e.get("reasons", [])),
             ]
-            for e in deployment["analysis"]
+            for e in deployment.analysis
         ),
         title="decisions",
     )
-    upcoming = found["next"]
-    console.print(f"next: {upcoming['action']}: {'; '.join(upcoming['reasons'])}", markup=False)
-    split = (upcoming.get("analysis") or {}).get("srm")
+    upcoming = found.next
+    console.print(f"next: {upcoming.action}: {'; '.join(upcoming.reasons)}", markup=False)
+    split = upcoming.analysis.get("srm")
     if split and split.get("summary"):  # an A/B test: the split check, its unit and counts
         console.print(f"split check: {split['summary']}", markup=False)
 
@@ -248,9 +250,9 @@ def watch(
 
     client = client_of(ctx)
 
-    def show(result: dict[str, Any]) -> None:
+    def show(result: RolloutStep) -> None:
         if json:
-            typer.echo(orjson.dumps(result, default=str).decode())
+            typer.echo(orjson.dumps(result.to_dict(), default=str).decode())
         else:
             console.print(_line(result), markup=False)
 

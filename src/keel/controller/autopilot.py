@@ -533,11 +533,11 @@ class Autopilot:
                 return None, Decision(retrain.model, "busy", exc.message, retrain.id)
             deployment = deployments.get(self.stores.db, deployment.id)
             if deployment.status == "running":
-                why = "; ".join(step.get("reasons") or []) or "in progress"
+                why = "; ".join(step.reasons) or "in progress"
                 return None, Decision(
                     retrain.model,
                     "rollout",
-                    f"{step.get('action')}: {why}",
+                    f"{step.action}: {why}",
                     retrain.id,
                     {"weight": deployment.candidate_weight},
                 )

@@ -50,6 +50,7 @@ from keel.rollout.blessing import (
     refresh_blessing,
 )
 from keel.rollout.limits import Limits
+from keel.rollout.results import Rollback
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.prediction_log import LogStore
@@ -326,7 +327,7 @@ def _undo_if_ended_otherwise(db: Database, actor: str, deployment: Deployment) -
 
 def rollback(
     db: Database, actor: str, model: str, *, reason: str, now: datetime | None = None
-) -> dict[str, Any]:
+) -> Rollback:
     """Send all of ``model``'s traffic back to where it was, in one step.
 
     A running deployment is marked ``rolled_back`` (its stable version serves everything at
@@ -360,19 +361,14 @@ def rollback(
             aliases.set_alias(
                 db, actor, model, CHAMPION, restored, f"{ROLLBACK_REASON}{reason}", force=True
             )
-        return {
-            "model": model,
-            "action": "deployment_rolled_back",
-            "deployment": ended.to_dict(),
-            "champion": restored if restored is not None else champion,
-            "reason": reason,
-        }
+        serving = restored if restored is not None else champion
+        return Rollback(model, "deployment_rolled_back", serving, reason, deployment=ended)
     return _restore_previous_champion(db, actor, model, champion, reason)
 
 
 def _restore_previous_champion(
     db: Database, actor: str, model: str, champion: int | None, reason: str
-) -> dict[str, Any]:
+) -> Rollback:
     if champion is None:
         raise NotFound("alias", f"{model}@{CHAMPION}", hint=f"{model} has no champion to roll back")
     moves = [m for m in aliases.history(db, model, CHAMPION) if m.version is not None]
@@ -387,11 +383,4 @@ def _restore_previous_champion(
     aliases.set_alias(
         db, actor, model, CHAMPION, previous, f"{ROLLBACK_REASON}{reason}", force=True
     )
-    return {
-        "model": model,
-        "action": "champion_restored",
-        "deployment": None,
-        "champion": previous,
-        "replaced": champion,
-        "reason": reason,
-    }
+    return Rollback(model, "champion_restored", previous, reason, replaced=champion)

@@ -24,6 +24,7 @@ Example, driven by the monitor loop or ``keel rollout watch``::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -38,6 +39,7 @@ from keel.registry import deployments, governance
 from keel.rollout import actions
 from keel.rollout.assessment import FINAL, Action, Assessment, assess, moment
 from keel.rollout.notices import announce, raise_rollout_alert
+from keel.rollout.results import DeploymentStatus, NextStep, RolloutStep
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.prediction_log import LogStore
@@ -66,7 +68,7 @@ def advance(
     *,
     now: datetime | None = None,
     reads: ModelReads | None = None,
-) -> dict[str, Any]:
+) -> RolloutStep:
     """Take one reconcile step for ``model``'s running deployment; returns what happened.
 
     Conflict when another process moved the deployment while this one analysed it. ``reads``:
@@ -74,11 +76,10 @@ def advance(
     """
     when = moment(now)
     seen = assess(db, artifacts, logs, model, policy, now=when, reads=reads)
-    out = seen.to_dict()
+    done = RolloutStep(model, seen.action, tuple(seen.reasons), seen.entry, seen.deployment)
     d = seen.deployment
     if d is None or seen.action == "wait":
-        out["deployment_after"] = None if d is None else d.to_dict()
-        return out
+        return dataclasses.replace(done, deployment_after=d)
     reason = "; ".join(seen.reasons)
     if seen.action in ("promote", "complete"):
         with db.read() as conn:
@@ -99,11 +100,10 @@ def advance(
         except GateFailed as exc:  # the policy changed since the deployment started
             why = [f"the candidate cannot become champion: {exc.message}"]
             after = _end(db, actor, d, "stop", why, seen.entry, when, alert=False)
-            out.update(action="stop", reasons=why)
+            done = dataclasses.replace(done, action="stop", reasons=tuple(why))
     else:
         after = _end(db, actor, d, seen.action, seen.reasons, seen.entry, when, seen)
-    out["deployment_after"] = after.to_dict()
-    return out
+    return dataclasses.replace(done, deployment_after=after)
 
 
 def _end(
@@ -189,7 +189,7 @@ def status(
     policy: Policy,
     *,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> DeploymentStatus:
     """The running deployment (if any), the champion, and what ``advance`` would do now and
     why; reads only, nothing moves. An analysis that fails unexpectedly is reported as the next
     action ``error`` with its reason, never raised: status is where a person looks when things
@@ -203,18 +203,10 @@ def status(
     except Exception as exc:
         log.exception("analysing the rollout of %s failed", model)
         running = deployments.running(db, model)
-        return {
-            "model": model,
-            "champion": champion,
-            "deployment": None if running is None else running.to_dict(),
-            "next": {"action": "error", "reasons": [_unexpected(exc)], "analysis": {}},
-        }
-    return {
-        "model": model,
-        "champion": champion,
-        "deployment": None if seen.deployment is None else seen.deployment.to_dict(),
-        "next": {"action": seen.action, "reasons": seen.reasons, "analysis": seen.entry},
-    }
+        failed = NextStep("error", (_unexpected(exc),))
+        return DeploymentStatus(model, champion, running, failed)
+    upcoming = NextStep(seen.action, tuple(seen.reasons), seen.entry)
+    return DeploymentStatus(model, champion, seen.deployment, upcoming)
 
 
 def advance_all(
@@ -224,7 +216,7 @@ def advance_all(
     actor: str,
     *,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[RolloutStep]:
     """``advance`` every model with a running deployment under its stored policy; a model that
     fails reports its error and the others still advance."""
     running = sorted(
@@ -240,17 +232,17 @@ def _advance_safely(
     actor: str,
     model: str,
     now: datetime | None,
-) -> dict[str, Any]:
+) -> RolloutStep:
     try:
         policy = governance.get_policy(db, model) or Policy()
         return advance(db, artifacts, logs, actor, model, policy, now=now)
     except Conflict as exc:
-        return {"model": model, "action": "conflict", "reasons": [exc.message]}
+        return RolloutStep(model, "conflict", (exc.message,))
     except KeelError as exc:
-        return {"model": model, "action": "error", "reasons": [exc.message]}
+        return RolloutStep(model, "error", (exc.message,))
     except Exception as exc:  # one model's trouble must not leave the others' rollouts undone
         log.exception("advancing the rollout of %s failed", model)
-        return {"model": model, "action": "error", "reasons": [_unexpected(exc)]}
+        return RolloutStep(model, "error", (_unexpected(exc),))
 
 
 def _unexpected(exc: Exception) -> str:
@@ -266,10 +258,10 @@ def watch(
     model: str | None = None,
     every_s: float = 30.0,
     duration_s: float = 600.0,
-    on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_result: Callable[[RolloutStep], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> list[dict[str, Any]]:
+) -> list[RolloutStep]:
     """Advance every ``every_s`` seconds for at most ``duration_s``; watching one ``model``
     ends as soon as its deployment has finished."""
     if not (every_s > 0 and math.isfinite(every_s)):
@@ -277,7 +269,7 @@ def watch(
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise InvalidInput("duration", "must be a positive number of seconds")
     deadline = clock() + duration_s
-    results: list[dict[str, Any]] = []
+    results: list[RolloutStep] = []
     while True:
         if model is not None:
             batch = [_advance_safely(db, artifacts, logs, actor, model, None)]
@@ -287,7 +279,7 @@ def watch(
             results.append(result)
             if on_result is not None:
                 on_result(result)
-        if model is not None and batch[0]["action"] in (*FINAL, "error"):
+        if model is not None and batch[0].action in (*FINAL, "error"):
             break
         remaining = deadline - clock()
         if remaining <= 0:

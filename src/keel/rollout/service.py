@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from keel.evaluation.service import Governance
     from keel.monitoring.model_reads import ModelReads
+    from keel.rollout.results import DeploymentStatus, Rollback, RolloutStep
     from keel.stores import Stores
 
 __all__ = ["Rollouts"]
@@ -76,7 +77,7 @@ class Rollouts:
             policy=policy,
         )
 
-    def rollback(self, model: str, *, reason: str) -> dict[str, Any]:
+    def rollback(self, model: str, *, reason: str) -> Rollback:
         """All traffic back to the stable version of a running deployment, or, with none, the
         champion back to the version that held it before; one step, audited."""
         from keel.rollout.actions import rollback
@@ -112,7 +113,7 @@ class Rollouts:
         *,
         policy: Policy | None = None,
         reads: ModelReads | None = None,
-    ) -> dict[str, Any]:
+    ) -> RolloutStep:
         """One controller step for ``model``'s running deployment under its stored policy:
         wait, move to the next step, promote, stop or roll back; returns what it did and why.
         A caller that already read the ``policy``, the labels and the references for its pass
@@ -132,7 +133,7 @@ class Rollouts:
             reads=reads,
         )
 
-    def advance_all(self, now: datetime | None = None) -> list[dict[str, Any]]:
+    def advance_all(self, now: datetime | None = None) -> list[RolloutStep]:
         """``advance_rollout`` for every model with a running deployment, each under its stored
         policy; a model that fails reports its error (``action`` ``error`` or ``conflict``) and
         the others still advance."""
@@ -147,8 +148,8 @@ class Rollouts:
         *,
         every_s: float = 30.0,
         duration_s: float = 600.0,
-        on_result: Callable[[dict[str, Any]], None] | None = None,
-    ) -> list[dict[str, Any]]:
+        on_result: Callable[[RolloutStep], None] | None = None,
+    ) -> list[RolloutStep]:
         """Advance ``model``'s deployment (or every running one) every ``every_s`` seconds for
         at most ``duration_s``; watching one model ends as soon as its deployment has finished.
         ``on_result`` sees each step's result as it happens."""
@@ -166,7 +167,7 @@ class Rollouts:
             on_result=on_result,
         )
 
-    def deployment_status(self, model: str, now: datetime | None = None) -> dict[str, Any]:
+    def deployment_status(self, model: str, now: datetime | None = None) -> DeploymentStatus:
         """The running deployment (if any), the champion, and what the controller would do now
         and why (read only: nothing moves)."""
         from keel.rollout.controller import status

@@ -154,7 +154,7 @@ async def rollback(
 ) -> Response:
     rollouts = _services(request, token).rollouts
     outcome = await _run(rollouts.rollback, name, reason=body.reason)
-    return json_response(outcome)
+    return json_response(outcome.to_dict())
 
 
 @router.put(

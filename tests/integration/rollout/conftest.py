@@ -16,6 +16,7 @@ from keel.domain.deployments import Deployment
 from keel.registry import deployments
 from keel.registry.predictions import log_predictions, prediction_table
 from keel.rollout import controller
+from keel.rollout.results import RolloutStep
 
 MODEL = "cancer"
 
@@ -91,7 +92,7 @@ class Rollout:
         assert found is not None
         return found
 
-    def advance(self, after_s: float = 0.0, *, at: datetime | None = None) -> dict[str, Any]:
+    def advance(self, after_s: float = 0.0, *, at: datetime | None = None) -> RolloutStep:
         """One controller step, ``after_s`` seconds after the running step started."""
         moment = at or self.running().step_started_at + timedelta(seconds=after_s)
         client = self.client

@@ -30,9 +30,9 @@ def test_a_skewed_split_stops_the_test_for_sample_ratio_mismatch(rollout: Rollou
     rollout.rows(1, 1_000, variant="stable")
     rollout.rows(2, 780, variant="candidate")
     result = rollout.advance(60)
-    assert result["action"] == "stop"
-    assert "sample ratio mismatch" in result["reasons"][0]
-    srm = result["analysis"]["srm"]
+    assert result.action == "stop"
+    assert "sample ratio mismatch" in result.reasons[0]
+    srm = result.analysis["srm"]
     assert srm["mismatch"] and srm["counts"] == {"stable": 1_000, "candidate": 780}
     record = deployments.get(rollout.client.db, deployment_id)
     assert (
@@ -43,7 +43,7 @@ def test_a_skewed_split_stops_the_test_for_sample_ratio_mismatch(rollout: Rollou
     assert events == ["deployment.stopped"]
     from keel.web.dashboard.model_view import model_page
 
-    shown = model_page(rollout.client.db, MODEL)["deployments"][0]["split_check"]
+    shown = model_page(rollout.client.services, MODEL)["deployments"][0]["split_check"]
     assert shown.startswith("sample ratio mismatch by rows: stable 1,000 rows 56.2%")
 
 
@@ -54,8 +54,8 @@ def test_a_better_candidate_wins_and_is_promoted(rollout: Rollout) -> None:
     rollout.label(stable, wrong=0.20)
     rollout.label(candidate, wrong=0.05)
     early = rollout.advance(60, at=None)
-    assert early["action"] == "promote", early["reasons"]
-    test = early["analysis"]["test"]
+    assert early.action == "promote", early.reasons
+    test = early.analysis["test"]
     assert test["decision"] == "candidate_better" and test["metric"] == "accuracy"
     assert test["interval"][0] > 0 and test["p_value"] < 0.05
     assert rollout.champion() == 2
@@ -69,7 +69,7 @@ def test_a_worse_candidate_stops_the_test_and_the_stable_version_stays(rollout: 
     rollout.label(stable, wrong=0.05)
     rollout.label(candidate, wrong=0.20)
     result = rollout.advance(60)
-    assert result["action"] == "stop" and "the candidate is worse" in result["reasons"][0]
+    assert result.action == "stop" and "the candidate is worse" in result.reasons[0]
     assert rollout.champion() == 1
 
 
@@ -80,13 +80,13 @@ def test_an_undecided_test_waits_and_then_stops_at_its_maximum_size(rollout: Rol
     rollout.label(stable, wrong=0.10)
     rollout.label(candidate, wrong=0.10)
     first = rollout.advance(60)
-    assert first["action"] == "wait" and first["analysis"]["test"]["decision"] == "continue"
+    assert first.action == "wait" and first.analysis["test"]["decision"] == "continue"
     stable = rollout.rows(1, 300, variant="stable")
     candidate = rollout.rows(2, 300, variant="candidate")
     rollout.label(stable, wrong=0.10)
     rollout.label(candidate, wrong=0.10)
     second = rollout.advance(120)
-    assert second["action"] == "stop" and "maximum size" in second["reasons"][0]
+    assert second.action == "stop" and "maximum size" in second.reasons[0]
     assert rollout.champion() == 1
 
 
@@ -97,8 +97,8 @@ def test_a_shadow_reports_agreement_and_finishes_without_promoting(rollout: Roll
     ids = rollout.rows(1, 250, variant="stable")
     rollout.rows(2, 250, variant="shadow", request_ids=ids, same_requests=True)
     waiting = rollout.advance(60)
-    assert waiting["action"] == "wait" and "250 of 400" in waiting["reasons"][0]
-    assert waiting["analysis"]["agreement"] == {
+    assert waiting.action == "wait" and "250 of 400" in waiting.reasons[0]
+    assert waiting.analysis["agreement"] == {
         "paired": 250,
         "agreement": 1.0,
         "mean_abs_difference": 0.0,
@@ -106,7 +106,7 @@ def test_a_shadow_reports_agreement_and_finishes_without_promoting(rollout: Roll
     ids = rollout.rows(1, 200, variant="stable")
     rollout.rows(2, 200, variant="shadow", request_ids=ids, same_requests=True)
     done = rollout.advance(120)
-    assert done["action"] == "finish" and done["deployment_after"]["status"] == "completed"
+    assert done.action == "finish" and done.deployment_after.status == "completed"
     assert rollout.champion() == 1
     trail = rollout.client.audit_log(subject=f"model:{MODEL}/2")
     assert (
@@ -119,8 +119,8 @@ def test_an_error_rate_test_promotes_the_candidate_with_fewer_errors(rollout: Ro
     rollout.rows(1, 1_500, variant="stable", error_rate=0.06)
     rollout.rows(2, 1_500, variant="candidate", error_rate=0.005)
     result = rollout.advance(60)
-    assert result["action"] == "promote", result["reasons"]
-    test = result["analysis"]["test"]
+    assert result.action == "promote", result.reasons
+    test = result.analysis["test"]
     assert test["metric"] == "error_rate" and test["estimate"] < 0 and not test["higher_is_better"]
     assert rollout.champion() == 2
 
@@ -143,13 +143,13 @@ def test_a_sticky_test_counts_keys_not_rows_and_says_so(rollout: Rollout) -> Non
         2, 4_180, variant="candidate", error_rate=0.02, entity_keys=_keys(rng, on_candidate, 20)
     )
     result = rollout.advance(60)
-    assert result["action"] == "wait", result["reasons"]
-    split = result["analysis"]["srm"]
+    assert result.action == "wait", result.reasons
+    split = result.analysis["srm"]
     assert not split["mismatch"] and split["unit"] == "keys"
     assert split["counts"] == {"stable": 191, "candidate": 209}
     assert split["rows"] == {"stable": 3_820, "candidate": 4_180}
     assert split["summary"].startswith("split as configured by keys: stable 191 keys")
-    test = result["analysis"]["test"]
+    test = result.analysis["test"]
     assert test["unit"] == "keys" and test["units"] == [191, 209]
     assert test["rows"] == [3_820, 4_180]
 
@@ -164,8 +164,8 @@ def test_a_test_that_is_not_sticky_counts_rows(rollout: Rollout) -> None:
     rollout.rows(1, 1_000, variant="stable", entity_keys=_keys(rng, names, 20))
     rollout.rows(2, 780, variant="candidate", entity_keys=_keys(rng, names, 20)[:780])
     result = rollout.advance(60)
-    assert result["action"] == "stop" and "sample ratio mismatch by rows" in result["reasons"][0]
-    assert result["analysis"]["srm"]["unit"] == "rows"
+    assert result.action == "stop" and "sample ratio mismatch by rows" in result.reasons[0]
+    assert result.analysis["srm"]["unit"] == "rows"
 
 
 def test_an_accuracy_test_by_keys_still_finds_a_better_candidate(rollout: Rollout) -> None:
@@ -180,7 +180,7 @@ def test_an_accuracy_test_by_keys_still_finds_a_better_candidate(rollout: Rollou
     rollout.label(stable, wrong=0.20)
     rollout.label(candidate, wrong=0.05)
     result = rollout.advance(60)
-    assert result["action"] == "promote", result["reasons"]
-    test = result["analysis"]["test"]
+    assert result.action == "promote", result.reasons
+    test = result.analysis["test"]
     assert test["metric"] == "accuracy" and test["unit"] == "keys" and test["units"] == [60, 60]
-    assert "by keys: 60 and 60" in result["reasons"][0]
+    assert "by keys: 60 and 60" in result.reasons[0]

@@ -25,12 +25,12 @@ def test_replace_moves_the_champion_at_once_and_rollback_restores_the_previous(
     trail = [e.action for e in rollout.client.audit_log(subject=f"model:{MODEL}/2")]
     assert trail[:2] == ["deployment.complete", "deployment.start"]
     back = actions.rollback(db, "bob", MODEL, reason="complaints from support")
-    assert back["action"] == "champion_restored"
-    assert (back["champion"], back["replaced"], rollout.champion()) == (1, 2, 1)
+    assert back.action == "champion_restored"
+    assert (back.champion, back.replaced, rollout.champion()) == (1, 2, 1)
     last = rollout.client.alias_history(MODEL, "champion")[-1]
     assert (last.moved_by, last.reason) == ("bob", "rollback: complaints from support")
     again = actions.rollback(db, "bob", MODEL, reason="it was fine after all")
-    assert again["champion"] == 2  # the version that held it before the current one
+    assert again.champion == 2  # the version that held it before the current one
 
 
 def test_nothing_to_roll_back_is_said_clearly(rollout: Rollout) -> None:
@@ -52,7 +52,7 @@ def test_a_running_deployment_is_rolled_back_in_one_step(rollout: Rollout) -> No
     db = rollout.client.db
     started = actions.deploy(db, "ann", MODEL, 2, strategy="canary", steps=[5, 50, 100])
     result = actions.rollback(db, "bob", MODEL, reason="dashboards look odd")
-    assert result["action"] == "deployment_rolled_back" and result["champion"] == 1
+    assert result.action == "deployment_rolled_back" and result.champion == 1
     assert deployments.get(db, started.id).status == "rolled_back"
     assert deployments.serving_plans(db)[MODEL].candidate is None
     events = [n for n in list_notifications(db) if n["sink"] == "*"]
@@ -97,7 +97,7 @@ def test_an_interrupted_promotion_is_finished_by_the_next_step(rollout: Rollout)
     # the promoter moved the alias and died before marking the deployment
     aliases.set_alias(db, "controller", MODEL, "champion", 2, "deployment #1 passed")
     result = rollout.advance(1)
-    assert result["action"] == "promote" and "interrupted" in result["reasons"][0]
+    assert result.action == "promote" and "interrupted" in result.reasons[0]
     assert deployments.get(db, started.id).status == "promoted" and rollout.champion() == 2
 
 
@@ -136,7 +136,7 @@ def test_promote_then_roll_back_restores_the_state(rollout: Rollout, strategy: s
             request_ids=ids if strategy == "shadow" else None,
             same_requests=strategy == "shadow",
         )
-        assert rollout.advance(601)["action"] == "promote"
+        assert rollout.advance(601).action == "promote"
     assert rollout.champion() == 2
     actions.rollback(db, "bob", MODEL, reason="back to where we were")
     assert deployments.serving_plans(db) == before
@@ -146,7 +146,7 @@ def test_a_replace_interrupted_before_the_champion_moved_is_finished(rollout: Ro
     db = rollout.client.db
     started = deployments.start(db, "ann", MODEL, 2, strategy="replace")  # then the crash
     result = rollout.advance(1)
-    assert result["action"] == "complete" and result["deployment_after"]["status"] == "completed"
+    assert result.action == "complete" and result.deployment_after.status == "completed"
     assert rollout.champion() == 2 and deployments.get(db, started.id).status == "completed"
 
 
@@ -155,7 +155,7 @@ def test_an_archived_candidate_stops_its_rollout(rollout: Rollout) -> None:
     actions.deploy(db, "ann", MODEL, 2, strategy="canary", steps=[5, 100])
     rollout.client.archive_version(f"{MODEL}/2", reason="leaked training data")
     result = rollout.advance(700)
-    assert result["action"] == "stop" and "archived" in result["reasons"][0]
+    assert result.action == "stop" and "archived" in result.reasons[0]
     assert rollout.champion() == 1 and deployments.running(db, MODEL) is None
 
 
@@ -166,7 +166,7 @@ def test_a_policy_tightened_during_the_rollout_stops_it_at_promotion(rollout: Ro
     rollout.rows(1, 300, variant="stable")
     rollout.rows(2, 300, variant="candidate")
     result = rollout.advance(601)
-    assert result["action"] == "stop" and "cannot become champion" in result["reasons"][0]
-    assert result["deployment_after"]["status"] == "stopped" and rollout.champion() == 1
+    assert result.action == "stop" and "cannot become champion" in result.reasons[0]
+    assert result.deployment_after.status == "stopped" and rollout.champion() == 1
     events = [n["event"] for n in list_notifications(db) if n["sink"] == "*"]
     assert events == ["deployment.stopped"]

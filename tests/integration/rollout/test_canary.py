@@ -31,18 +31,18 @@ def test_a_healthy_canary_steps_through_and_is_promoted(rollout: Rollout) -> Non
     deployment_id = _deploy(rollout, [5, 25, 50, 100])
     weights = [rollout.running().candidate_weight]
     early = rollout.advance(10)  # rows are missing, and so is time
-    assert early["action"] == "wait" and "waiting for rows" in early["reasons"][0]
+    assert early.action == "wait" and "waiting for rows" in early.reasons[0]
     for _ in range(3):
         rollout.rows(1, 400, variant="stable")
         rollout.rows(2, 300, variant="candidate")
         waiting = rollout.advance(60)  # within limits, but the interval runs
-        assert waiting["action"] == "wait" and "interval" in waiting["reasons"][0]
+        assert waiting.action == "wait" and "interval" in waiting.reasons[0]
         moved = rollout.advance(601)
-        assert moved["action"] == "step", moved["reasons"]
-        weights.append(moved["deployment_after"]["candidate_weight"])
+        assert moved.action == "step", moved.reasons
+        weights.append(moved.deployment_after.candidate_weight)
     rollout.rows(2, 300)  # the last step: all traffic on the candidate, logged by the SDK
     done = rollout.advance(601)
-    assert done["action"] == "promote", done["reasons"]
+    assert done.action == "promote", done.reasons
     assert weights == [5.0, 25.0, 50.0, 100.0]
     assert rollout.champion() == 2
     record = deployments.get(rollout.client.db, deployment_id)
@@ -60,7 +60,7 @@ def test_a_healthy_canary_steps_through_and_is_promoted(rollout: Rollout) -> Non
     ]
     moves = rollout.client.alias_history(MODEL, "champion")
     assert [m.version for m in moves] == [1, 2] and f"#{deployment_id}" in moves[-1].reason
-    assert rollout.advance(0, at=record.finished_at)["action"] == "none"
+    assert rollout.advance(0, at=record.finished_at).action == "none"
 
 
 @pytest.mark.parametrize(
@@ -74,8 +74,8 @@ def test_a_regression_is_rolled_back_at_the_first_analysed_step(
     rollout.rows(1, 2_000, variant="stable")
     rollout.rows(2, 250, variant="candidate", **regression)  # type: ignore[arg-type]
     result = rollout.advance(30)  # a breach does not wait for the interval
-    assert result["action"] == "rollback"
-    assert any(words in reason for reason in result["reasons"])
+    assert result.action == "rollback"
+    assert any(words in reason for reason in result.reasons)
     assert rollout.champion() == 1
     assert deployments.serving_plans(rollout.client.db)[MODEL].candidate is None
     record = deployments.get(rollout.client.db, deployment_id)
@@ -99,7 +99,7 @@ def test_without_auto_rollback_a_breach_stops_the_rollout(rollout: Rollout) -> N
     rollout.rows(1, 2_000)
     rollout.rows(2, 250, error_rate=0.25)
     result = rollout.advance(700)
-    assert result["action"] == "stop" and result["deployment_after"]["status"] == "stopped"
+    assert result.action == "stop" and result.deployment_after.status == "stopped"
     assert rollout.champion() == 1
     assert deployments.serving_plans(rollout.client.db)[MODEL].candidate is None
     events = [n["event"] for n in list_notifications(rollout.client.db) if n["sink"] == "*"]
@@ -114,9 +114,9 @@ def test_an_accuracy_regression_found_through_labels_rolls_back(rollout: Rollout
     rollout.label(stable[:300], wrong=0.04)
     rollout.label(candidate[:300], wrong=0.30)
     result = rollout.advance(700)
-    assert result["action"] == "rollback"
-    assert any("accuracy (labels)" in reason for reason in result["reasons"])
-    check = next(c for c in result["analysis"]["checks"] if c["metric"] == "accuracy")
+    assert result.action == "rollback"
+    assert any("accuracy (labels)" in reason for reason in result.reasons)
+    check = next(c for c in result.analysis["checks"] if c["metric"] == "accuracy")
     assert check["stable"] - check["candidate"] > 0.15 and check["breached"]
     assert rollout.champion() == 1
 
@@ -125,9 +125,9 @@ def test_rows_of_the_previous_step_do_not_count_for_the_next(rollout: Rollout) -
     _deploy(rollout, [10, 50, 100])
     rollout.rows(1, 400)
     rollout.rows(2, 300)
-    assert rollout.advance(601)["action"] == "step"
+    assert rollout.advance(601).action == "step"
     waiting = rollout.advance(601)  # the interval is over, but the new step has no rows yet
-    assert waiting["action"] == "wait" and "waiting for rows" in waiting["reasons"][0]
+    assert waiting.action == "wait" and "waiting for rows" in waiting.reasons[0]
 
 
 @pytest.mark.parametrize("sticky", [True, False])
@@ -144,12 +144,12 @@ def test_a_sticky_canary_counts_keys_so_errors_of_two_customers_are_not_a_regres
         rest = names[2 * each :]
         rollout.rows(version, len(rest), variant=variant, entity_keys=rest)
     result = rollout.advance(30)
-    errors = next(c for c in result["analysis"]["checks"] if c["metric"] == "error_rate")
+    errors = next(c for c in result.analysis["checks"] if c["metric"] == "error_rate")
     assert errors["candidate"] - errors["stable"] > 0.02
     if sticky:  # by keys: 4 customers, not 60 independent errors
-        assert result["action"] == "wait" and "interval" in result["reasons"][0]
+        assert result.action == "wait" and "interval" in result.reasons[0]
         assert "by 100 and 40 keys" in errors["detail"] and not errors["breached"]
-        assert result["analysis"]["candidate"]["unit"] == "keys"
+        assert result.analysis["candidate"]["unit"] == "keys"
     else:  # each request its own observation: significant, rolled back
-        assert result["action"] == "rollback" and "by rows" in errors["detail"]
+        assert result.action == "rollback" and "by rows" in errors["detail"]
         assert rollout.champion() == 1

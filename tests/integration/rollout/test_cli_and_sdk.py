@@ -113,16 +113,16 @@ def test_the_sdk_deploys_advances_and_rolls_back(rollout: Rollout) -> None:
         )
         made = client.deploy(MODEL, 2, reason="new features")
         assert (made.steps, made.interval_s, made.limits["auto_rollback"]) == ([20, 100], 600, True)
-        assert client.deployment_status(MODEL)["next"]["action"] == "wait"
+        assert client.deployment_status(MODEL).next.action == "wait"
         rollout.rows(1, 1_000, variant="stable")
         rollout.rows(2, 250, variant="candidate", error_rate=0.3)
         result = client.advance_rollout(MODEL)
-        assert result["action"] == "rollback"
+        assert result.action == "rollback"
         status = client.deployment_status(MODEL)
-        assert (status["champion"], status["deployment"]) == (1, None)
+        assert (status.champion, status.deployment) == (1, None)
         assert [d.status for d in client.deployments(MODEL)] == ["rolled_back"]
         done = client.deploy(MODEL, 2, strategy="replace", reason="fixed the error")
-        assert done.status == "completed" and client.rollback(MODEL, reason="x")["champion"] == 1
+        assert done.status == "completed" and client.rollback(MODEL, reason="x").champion == 1
     finally:
         client.close()
 

@@ -22,7 +22,7 @@ def _both_at_once(rollout: Rollout, at: datetime) -> list[str]:
     def advance() -> None:
         barrier.wait()
         try:
-            action = rollout.advance(at=at)["action"]
+            action = rollout.advance(at=at).action
         except Conflict:
             action = "conflict"
         with lock:

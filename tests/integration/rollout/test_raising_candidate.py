@@ -105,8 +105,8 @@ def test_a_candidate_that_raises_is_rolled_back_with_an_alert(
 
     result = rollout.advance(30)
 
-    assert result["action"] == "rollback", result
-    [why] = result["reasons"]
+    assert result.action == "rollback", result
+    [why] = result.reasons
     assert why.startswith(f"the candidate {MODEL}/2 raised RuntimeError: ")
     assert "reference data" in why
     assert rollout.champion() == 1
@@ -141,8 +141,8 @@ def test_without_auto_rollback_a_raising_candidate_is_stopped(
     )  # fmt: skip
     _serve(client, MODEL, cancer_frame, fitted_model, 1.0, seed=2)
     result = Rollout(client, cancer_frame, fitted_model).advance(30)
-    assert result["action"] == "stop" and "raised RuntimeError" in result["reasons"][0]
-    assert result["deployment_after"]["status"] == "stopped"
+    assert result.action == "stop" and "raised RuntimeError" in result.reasons[0]
+    assert result.deployment_after.status == "stopped"
     assert client.list_alerts(MODEL)[0].rule == f"rollout of {MODEL}/2"
 
 
@@ -163,12 +163,12 @@ def test_advancing_every_model_goes_on_past_a_raising_candidate(
 
     results = controller.advance_all(client.db, client.artifacts, client.logs, "controller")
 
-    assert [(r["model"], r["action"]) for r in results] == [
+    assert [(r.model, r.action) for r in results] == [
         (MODEL, "rollback"),
         ("zeta", "rollback"),
     ]
-    assert "raised RuntimeError" in results[0]["reasons"][0]
-    assert "error rate" in results[1]["reasons"][0]
+    assert "raised RuntimeError" in results[0].reasons[0]
+    assert "error rate" in results[1].reasons[0]
     assert all(plan.candidate is None for plan in deployments.serving_plans(client.db).values())
 
 
@@ -195,13 +195,13 @@ def test_an_unexpected_error_in_one_model_is_reported_and_the_others_advance(
 
     monkeypatch.setattr(assessment, "read_window", broken)
     results = controller.advance_all(client.db, client.artifacts, client.logs, "controller")
-    assert [(r["model"], r["action"]) for r in results] == [(MODEL, "error"), ("zeta", "rollback")]
-    assert results[0]["reasons"] == ["unexpected ZeroDivisionError: a bug, not the model"]
+    assert [(r.model, r.action) for r in results] == [(MODEL, "error"), ("zeta", "rollback")]
+    assert results[0].reasons == ("unexpected ZeroDivisionError: a bug, not the model",)
     assert deployments.running(client.db, MODEL) is not None  # nothing blamed on the candidate
     from keel.domain.policy import Policy
 
     found = controller.status(client.db, client.artifacts, client.logs, MODEL, Policy())
-    assert found["next"]["action"] == "error" and found["deployment"]["candidate_version"] == 2
+    assert found.next.action == "error" and found.deployment.candidate_version == 2
 
 
 # -- the command line -----------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from keel.client import Client
 from keel.registry.clock import utcnow
+from keel.rollout.results import RolloutStep
 from keel.settings import Settings
 from tests.integration.serving.conftest import Server, post_many, start_server, stop_server
 from tests.integration.serving.test_predict import logged_rows
@@ -58,13 +59,13 @@ def all_logged(server: Server, model: str) -> bool:
     return logged_rows(server, model).num_rows >= SENT[model]
 
 
-def advance_when_logged(client: Client, server: Server, model: str) -> dict:  # type: ignore[type-arg]
+def advance_when_logged(client: Client, server: Server, model: str) -> RolloutStep:
     """Advance once every answered request is in the log; while the controller still waits for
     rows (a step counts only rows that arrived after it began), send more and ask again."""
     for _ in range(5):
         server.wait(lambda: all_logged(server, model), what="the logged rows")
         decision = client.advance_rollout(model, now=utcnow() + timedelta(seconds=2))
-        if decision["action"] != "wait":
+        if decision.action != "wait":
             return decision
         send(server, model, RECORDS, 200)
     return decision
@@ -92,19 +93,19 @@ def test_a_canary_is_promoted_and_a_slow_one_rolled_back(
             versions = send(server, "sound", rows, 400)
             assert 0.35 < versions.count(2) / len(versions) < 0.65
             step = advance_when_logged(client, server, "sound")
-            assert step["action"] == "step", step
+            assert step.action == "step", step
             server.wait(lambda: set(send(server, "sound", rows, 20)) == {2}, what="100%")
             send(server, "sound", rows, 300)
             done = advance_when_logged(client, server, "sound")
-            assert done["action"] == "promote", done
+            assert done.action == "promote", done
             assert client.get_version("sound@champion").version == 2
 
             client.deploy("sluggish", 2, reason="a slower candidate")
             server.wait(lambda: 2 in send(server, "sluggish", rows, 20), what="the canary plan")
             send(server, "sluggish", rows, 400)
             verdict = advance_when_logged(client, server, "sluggish")
-            assert verdict["action"] == "rollback", verdict
-            assert any("latency" in reason for reason in verdict["reasons"]), verdict
+            assert verdict.action == "rollback", verdict
+            assert any("latency" in reason for reason in verdict.reasons), verdict
             server.wait(lambda: set(send(server, "sluggish", rows, 40)) == {1}, what="stable")
             assert client.get_version("sluggish@champion").version == 1
             actions = [e.action for e in client.audit_log(subject="model:sluggish/2", limit=5)]

@@ -101,7 +101,7 @@ async def rollback(
 ) -> Response:
     rollouts = _services(request, token).rollouts
     outcome = await asyncio.to_thread(rollouts.rollback, name, reason=body.reason)
-    return json_response(outcome)
+    return json_response(outcome.to_dict())
 
 
 @router.put("/models/{name}/aliases/{alias}")
