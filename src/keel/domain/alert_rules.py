@@ -34,27 +34,19 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from keel.domain.metric_names import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
+from keel.domain.metric_specs import METRIC_SPECS, RuleFamily, find_metric
 from keel.domain.numbers import finite, whole
 from keel.errors import InvalidInput
 
-Family = Literal["realized", "estimated", "drift", "operations"]
+Family = RuleFamily
 Op = Literal[">=", "<=", ">", "<"]
 Severity = Literal["warning", "critical"]
 Against = Literal["reference", "baseline"]
 
-ESTIMATED_METRICS = tuple(
-    f"estimated_{m}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")
-)
-DRIFT_METRICS = ("drifted_features", "drift_share", "domain_auc", "prediction_drift", "label_drift")
-OPERATION_METRICS = (
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "latency_p99_ms",
-    "error_rate",
-    "throughput_rps",
-    "cost_per_1k",
-)
+#: the metrics each family of rules may name, as declared in ``keel.domain.metric_specs``
+ESTIMATED_METRICS = tuple(s.name for s in METRIC_SPECS if s.rule_family == "estimated")
+DRIFT_METRICS = tuple(s.name for s in METRIC_SPECS if s.rule_family == "drift")
+OPERATION_METRICS = tuple(s.name for s in METRIC_SPECS if s.rule_family == "operations")
 #: realized metrics come from labelled predictions; 1,000 of them unless the rule says otherwise
 DEFAULT_LABELLED_ROWS = 1000
 
@@ -112,19 +104,12 @@ class AlertRule(BaseModel):
 
 
 #: observations computed from labelled predictions that are not offline metrics
-STREAM_METRICS = ("accuracy_drop",)
+STREAM_METRICS = tuple(s.name for s in METRIC_SPECS if s.family == "stream")
 
 
 def _family(metric: str) -> Family | None:
-    if metric in CLASSIFICATION_METRICS or metric in REGRESSION_METRICS or metric in STREAM_METRICS:
-        return "realized"
-    if metric in ESTIMATED_METRICS:
-        return "estimated"
-    if metric in DRIFT_METRICS:
-        return "drift"
-    if metric in OPERATION_METRICS:
-        return "operations"
-    return None
+    spec = find_metric(metric)
+    return None if spec is None else spec.rule_family
 
 
 def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
@@ -174,7 +159,8 @@ def _relative_rule(clean: str, match: re.Match[str], field: str) -> AlertRule:
                 field,
                 f"{clean!r}: only realized and estimated metrics have a reference limit",
             )
-        worse = "above" if metric in LOWER_IS_BETTER else "below"
+        spec = find_metric(metric)
+        worse = "above" if spec is not None and not spec.higher_is_better else "below"
         if match["direction"] != worse:
             raise InvalidInput(
                 field,
@@ -216,10 +202,7 @@ def _relative_rule(clean: str, match: re.Match[str], field: str) -> AlertRule:
 def _known_family(metric: str, clean: str, field: str) -> Family:
     family = _family(metric)
     if family is None:
-        known = sorted(
-            {*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *ESTIMATED_METRICS, *STREAM_METRICS}
-            | {*DRIFT_METRICS, *OPERATION_METRICS}
-        )
+        known = sorted(s.name for s in METRIC_SPECS if s.rule_family is not None)
         raise InvalidInput(
             field, f"{clean!r}: unknown observation {metric!r}; known: {', '.join(known)}"
         )

@@ -1,5 +1,6 @@
 """Realized performance from delayed labels: join labels to logged predictions, then score them
-with the same metric definitions as offline evaluation (``keel.evaluation.metrics``).
+with the same metric definitions as offline evaluation: every metric ``keel.domain.metric_specs``
+declares for the task, computed by the functions ``keel.evaluation.metric_functions`` registers.
 
 A request id labelled twice keeps its newest label (a correction wins). Labels whose value is not
 one of the model's classes are counted and left out of the metrics, never silently coerced.
@@ -27,9 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from keel.domain.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from keel.domain.metric_specs import metric_names
 from keel.domain.policy import Policy
 from keel.monitoring.references import Reference
+
+#: what a labelled window is scored on: every declared metric of the model's task
+CLASSIFICATION_METRICS = metric_names("classification")
+REGRESSION_METRICS = metric_names("regression")
 
 
 def newest_labels(labels: pd.DataFrame, *, arrival: bool = False) -> pd.DataFrame:
@@ -72,7 +77,7 @@ def realized_metrics(joined: pd.DataFrame, reference: Reference) -> dict[str, An
         truth = pd.to_numeric(joined["label"], errors="coerce").to_numpy(dtype="float64")
         predicted = pd.to_numeric(joined["prediction"], errors="coerce").to_numpy(dtype="float64")
         usable = np.isfinite(truth) & np.isfinite(predicted)
-        out = regression_metrics(truth[usable], predicted[usable])
+        out = regression_metrics(truth[usable], predicted[usable], REGRESSION_METRICS)
         out["unusable_rows"] = int((~usable).sum())
         return out
     classes = reference.classes
@@ -85,7 +90,9 @@ def realized_metrics(joined: pd.DataFrame, reference: Reference) -> dict[str, An
     truth, predicted = truth[known], predicted[known]
     if len(truth) == 0:
         return {"rows": 0, "unknown_label_rows": int((~known).sum())}
-    out = classification_metrics(_typed(truth, classes), _typed(predicted, classes), proba, classes)
+    out = classification_metrics(
+        _typed(truth, classes), _typed(predicted, classes), proba, classes, CLASSIFICATION_METRICS
+    )
     out["unknown_label_rows"] = int((~known).sum())
     return out
 

@@ -1,11 +1,13 @@
-"""How each drift metric an alert rule may name is read from a stored window: one table, keyed
-by the rule grammar's own list (``keel.domain.alert_rules.DRIFT_METRICS``), so a metric the
-grammar accepts always has a reader and a reader always has a name a rule can use.
+"""How a metric an alert rule may name is read from a stored window, as its declaration says
+(``keel.domain.metric_specs``: a column of ``monitor_windows`` and the keys under it), so a
+metric the grammar accepts always has a reader and a reader always has a name a rule can use.
 
 >>> from types import SimpleNamespace
 >>> window = SimpleNamespace(drift={"features": ["a", "b"], "drifted": ["a"]}, performance=None)
 >>> DRIFT_READERS["drift_share"](window)
 0.5
+>>> window_value("estimated_accuracy", SimpleNamespace(estimate={"metrics": {"accuracy": 0.9}}))
+0.9
 """
 
 from __future__ import annotations
@@ -13,40 +15,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DRIFT_READERS"]
+from keel.domain.metric_specs import METRIC_SPECS, find_metric
+
+__all__ = ["DRIFT_READERS", "WINDOW_READERS", "window_value"]
 
 #: a stored window row (``monitor_windows``), read by attribute
 Window = Any
 
-
-def _drifted_features(window: Window) -> float | None:
-    return float(len((window.drift or {}).get("drifted", [])))
-
-
-def _drift_share(window: Window) -> float | None:
-    drift = window.drift or {}
-    tested = len(drift.get("features", []))
-    return len(drift.get("drifted", [])) / tested if tested else None
-
-
-def _domain_auc(window: Window) -> float | None:
-    auc = ((window.drift or {}).get("multivariate") or {}).get("auc")
-    return None if auc is None else float(auc)
-
-
-def _prediction_drift(window: Window) -> float | None:
-    return float(bool((window.drift or {}).get("prediction_drift")))
-
-
-def _label_drift(window: Window) -> float | None:
-    label = (window.performance or {}).get("label_drift")
-    return None if label is None else float(bool(label.get("drifted")))
-
-
-DRIFT_READERS: dict[str, Callable[[Window], float | None]] = {
-    "drifted_features": _drifted_features,
-    "drift_share": _drift_share,
-    "domain_auc": _domain_auc,
-    "prediction_drift": _prediction_drift,
-    "label_drift": _label_drift,
+#: every metric a stored window holds, keyed by name
+WINDOW_READERS: dict[str, Callable[[Window], float | None]] = {
+    spec.name: spec.window.read for spec in METRIC_SPECS if spec.window is not None
 }
+#: the drift metrics, the ones rules read from the newest windows' drift facts
+DRIFT_READERS: dict[str, Callable[[Window], float | None]] = {
+    spec.name: spec.window.read
+    for spec in METRIC_SPECS
+    if spec.family == "drift" and spec.window is not None
+}
+
+
+def window_value(metric: str, window: Window) -> float | None:
+    """``metric`` as stored in ``window``; None when not measured there or not a window metric."""
+    spec = find_metric(metric)
+    if spec is None or spec.window is None:
+        return None
+    return spec.window.read(window)
