@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from keel.domain.metric_names import COST_METRICS, LOWER_IS_BETTER, METRICS
+from keel.domain.metric_specs import find_metric, metric_names
 from keel.domain.policy import Policy
 from keel.errors import KeelError
 from keel.registry import deployments, governance
@@ -39,7 +39,8 @@ SEVERITIES = ("warning", "critical")
 MARGIN_BASELINES = ("majority", "mean")
 #: the fallback main metrics, classifiers' first
 DEFAULT_MAIN_METRICS = ("accuracy", "rmse")
-_QUALITY_METRICS = METRICS - set(COST_METRICS)
+#: the metrics exported as realized or estimated figures: the declared model-quality metrics
+_QUALITY_METRICS = frozenset(metric_names("classification", "regression"))
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,9 @@ def baseline_margin(
         theirs = _numbers(baselines.get(name) or {}).get(metric)
         if mine is not None and theirs is not None:
             difference = mine - theirs
-            return name, -difference if metric in LOWER_IS_BETTER else difference
+            spec = find_metric(metric)
+            lower_is_better = spec is not None and not spec.higher_is_better
+            return name, -difference if lower_is_better else difference
     return None, None
 
 
