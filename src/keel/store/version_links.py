@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from keel.errors import NotFound
 from keel.store.schema import model_versions, models
 
 __all__ = ["version_id"]
@@ -19,8 +20,13 @@ __all__ = ["version_id"]
 
 def version_id(conn: Connection, model: str, version: int | None) -> int | None:
     """``model_versions.id`` of version number ``version`` of ``model``, read in ``conn``'s
-    transaction; None when ``version`` is None or the store has no such version (the row then
-    keeps only its readable copy, as rows carried over from before the links did)."""
+    transaction; None when ``version`` is None (a link with nothing to point at, such as a
+    deployment's stable version when the model had no champion).
+
+    NotFound when the store has no such version: every writer resolved the version it names
+    before writing (see migration 0007), so a missing one is a bug to surface, not a link to
+    leave empty.
+    """
     if version is None:
         return None
     found = conn.execute(
@@ -28,4 +34,6 @@ def version_id(conn: Connection, model: str, version: int | None) -> int | None:
         .join(models, models.c.id == model_versions.c.model_id)
         .where(models.c.name == model, model_versions.c.version == int(version))
     ).scalar_one_or_none()
-    return None if found is None else int(found)
+    if found is None:
+        raise NotFound("version", f"{model}/{version}")
+    return int(found)

@@ -12,12 +12,13 @@ import sqlalchemy as sa
 
 from keel.client import Client
 from keel.controller import retrains
-from keel.errors import StoreConflict
+from keel.errors import NotFound, StoreConflict
 from keel.registry import deployments
 from keel.rollout.notices import raise_rollout_alert
 from keel.store.schema import alerts, model_versions, models, monitor_windows
 from keel.store.schema import deployments as deployment_rows
 from keel.store.schema import retrains as retrain_rows
+from keel.store.version_links import version_id
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 MISSING = 987_654
@@ -174,3 +175,60 @@ def test_a_retrain_links_the_champion_it_started_from_and_its_candidate(
         db, "ann", "cancer", trigger="drift", reason="3 features", now=AT, details={"champion": 1}
     )
     assert links(triggered.id) == (versions[1], None)
+
+
+def test_a_link_to_no_version_is_none_and_to_a_missing_one_not_found(
+    client: Client, versions: dict[int, int]
+) -> None:
+    with client.db.read() as conn:
+        assert version_id(conn, "cancer", 2) == versions[2]
+        assert version_id(conn, "cancer", None) is None  # nothing to point at
+        with pytest.raises(NotFound) as caught:
+            version_id(conn, "cancer", 7)
+        assert (caught.value.kind, caught.value.name) == ("version", "cancer/7")
+        with pytest.raises(NotFound):  # the number exists, but of another model
+            version_id(conn, "fraud", 1)
+
+
+def test_writers_naming_a_missing_version_write_nothing(
+    client: Client, versions: dict[int, int]
+) -> None:
+    db, lease = client.db, timedelta(seconds=30)
+
+    def counts() -> tuple[int, int]:
+        with db.read() as conn:
+            return (
+                len(conn.execute(sa.select(alerts.c.id)).all()),
+                len(conn.execute(sa.select(retrain_rows.c.id)).all()),
+            )
+
+    with pytest.raises(NotFound, match="cancer/8"), db.write() as conn:
+        raise_rollout_alert(conn, "ann", "cancer", 8, message="error rate 9%", details={}, now=AT)
+    with pytest.raises(NotFound, match="cancer/9"):
+        retrains.request(
+            db, "ann", "cancer", trigger="drift", reason="x", now=AT, details={"champion": 9}
+        )
+    assert counts() == (0, 0)
+
+    queued = retrains.request(db, "ann", "cancer", trigger="manual", reason="x", now=AT)
+    assert retrains.take_lease(db, queued.id, "me", lease, now=AT)
+    with pytest.raises(NotFound, match="cancer/6"):
+        retrains.move(
+            db,
+            "ann",
+            queued,
+            "me",
+            "training",
+            reason="started",
+            now=AT,
+            details={"champion": 6, "attempts": 0},
+        )
+    training = retrains.move(
+        db, "ann", queued, "me", "training", reason="started", now=AT, details={"champion": 1}
+    )
+    with pytest.raises(NotFound, match="cancer/5"):
+        retrains.move(
+            db, "ann", training, "me", "rejected", reason="gates", now=AT, candidate_version=5
+        )
+    assert retrains.get(db, queued.id).state == "training"  # the refused move changed nothing
+    assert retrains.get(db, queued.id).candidate_version is None
