@@ -186,15 +186,15 @@ def pick_pages(store_url: str, artifacts: str, sample: int) -> dict[str, list[st
             pages["version"].append(f"/ui/models/{name}/versions/1")
             windows = client.monitor_windows(name, limit=1000)
             if windows:
-                pages["drift"].append(f"/ui/models/{name}/windows/{windows[0]['id']}")
-                labelled = [w for w in windows if w["labelled_rows"]]
+                pages["drift"].append(f"/ui/models/{name}/windows/{windows[0].id}")
+                labelled = [w for w in windows if w.labelled_rows]
                 if labelled:
-                    pages["drift"].append(f"/ui/models/{name}/windows/{labelled[0]['id']}")
+                    pages["drift"].append(f"/ui/models/{name}/windows/{labelled[0].id}")
             pages["audit_model"].append(f"/ui/audit?model={name}")
         for name in names:
             evaluations = client.list_evaluations(name)
             if evaluations:
-                pages["evaluation"].append(f"/ui/evaluations/{evaluations[0]['id']}")
+                pages["evaluation"].append(f"/ui/evaluations/{evaluations[0].id}")
             if len(pages["evaluation"]) >= 2:
                 break
     return {kind: urls for kind, urls in pages.items() if urls}

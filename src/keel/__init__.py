@@ -42,8 +42,10 @@ if TYPE_CHECKING:
     from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.drift import DriftReport
     from keel.monitoring.runner import MonitorResult
+    from keel.monitoring.stored_window import StoredWindow
     from keel.pipelines.pipeline import Pipeline, PipelineResult
     from keel.pipelines.step import StepContext, step
+    from keel.registry.evaluation_records import EvaluationRecord, EvaluationSummary, GateRecord
     from keel.registry.flavours import OnnxModel
     from keel.registry.loaded import LoadedModel
     from keel.registry.predictions import LabelReport, LogReceipt
@@ -61,9 +63,12 @@ __all__ = [
     "Decision",
     "DriftReport",
     "Evaluation",
+    "EvaluationRecord",
+    "EvaluationSummary",
     "FrameworkMissing",
     "GateFailed",
     "GateOutcome",
+    "GateRecord",
     "IntegrityError",
     "InvalidInput",
     "KeelError",
@@ -89,6 +94,7 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "StoreUnavailable",
+    "StoredWindow",
     "Suite",
     "UntrustedArtifact",
     "__version__",
@@ -108,6 +114,9 @@ _LAZY = {
     "Client": "keel.client",
     "Evaluation": "keel.evaluation.runner",
     "GateOutcome": "keel.evaluation.gates",
+    "EvaluationRecord": "keel.registry.evaluation_records",
+    "EvaluationSummary": "keel.registry.evaluation_records",
+    "GateRecord": "keel.registry.evaluation_records",
     "Policy": "keel.domain.policy",
     "Suite": "keel.domain.policy",
     "LoadedModel": "keel.registry.loaded",
@@ -122,6 +131,7 @@ _LAZY = {
     "LabelReport": "keel.registry.predictions",
     "LogReceipt": "keel.registry.predictions",
     "MonitorResult": "keel.monitoring.runner",
+    "StoredWindow": "keel.monitoring.stored_window",
     "DriftReport": "keel.monitoring.drift",
     "Autopilot": "keel.controller.autopilot",
     "Decision": "keel.controller.autopilot",

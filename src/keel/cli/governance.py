@@ -343,14 +343,14 @@ def list_evaluations(
         ["id", "version", "suite", "status", "gate", "snapshots", "by", "at"],
         (
             [
-                e["id"],
-                e["version"],
-                e["suite"],
-                e["status"],
-                e["verdict"] or "-",
-                ", ".join(s["ref"] for s in e["snapshots"]),
-                e["author"],
-                when(e["created_at"]),
+                e.id,
+                e.version,
+                e.suite,
+                e.status,
+                e.verdict or "-",
+                ", ".join(s["ref"] for s in e.snapshots),
+                e.author,
+                when(e.created_at),
             ]
             for e in found
         ),

@@ -8,9 +8,11 @@ time-ordered suites), with the margin. A version never evaluated is recorded as 
 (``training.refit``: the gated version fitted again on all rows, tagged ``refit_of``) is compared
 through the evaluation of the version it refits, and says so.
 
->>> found = compare({"id": 7, "suite": "holdout", "results": {"snapshots": [{"ref": "h@1",
+>>> from types import SimpleNamespace
+>>> stored = SimpleNamespace(id=7, suite="holdout", results={"snapshots": [{"ref": "h@1",
 ...     "rows": 500, "metrics": {"accuracy": 0.811},
-...     "baselines": {"majority": {"accuracy": 0.816}}}]}}, version=1)
+...     "baselines": {"majority": {"accuracy": 0.816}}}]})
+>>> found = compare(stored, version=1)  # an EvaluationRecord's id, suite and results
 >>> found.beats, found.summary()
 (False, 'v1 does not beat the majority baseline on h@1: accuracy 0.811 against 0.816 (-0.005)')
 """
@@ -24,6 +26,7 @@ from keel.domain.names import ModelRef
 from keel.domain.retraining import REFIT_TAG
 from keel.evaluation.baselines import margin
 from keel.registry import governance, models
+from keel.registry.evaluation_records import EvaluationRecord
 from keel.store.database import Database
 
 __all__ = ["BaselineComparison", "compare", "compare_version"]
@@ -81,13 +84,13 @@ class BaselineComparison:
 
 
 def compare(
-    evaluation: dict[str, Any] | None, *, version: int, measured_on: int | None = None
+    evaluation: EvaluationRecord | None, *, version: int, measured_on: int | None = None
 ) -> BaselineComparison:
     """The comparison a stored evaluation (``governance.get_evaluation``) holds."""
     if evaluation is None:
         return BaselineComparison(version)
     rows: list[dict[str, Any]] = []
-    for snap in (evaluation.get("results") or {}).get("snapshots", []):
+    for snap in (evaluation.results or {}).get("snapshots", []):
         metrics = snap.get("metrics") or {}
         metric = next((m for m in MAIN_METRICS if metrics.get(m) is not None), None)
         if metric is None:
@@ -108,7 +111,7 @@ def compare(
                 }
             )
     scored = measured_on or version
-    return BaselineComparison(version, int(evaluation["id"]), evaluation.get("suite"), rows, scored)
+    return BaselineComparison(version, evaluation.id, evaluation.suite, rows, scored)
 
 
 def compare_version(db: Database, model: str, version: int) -> BaselineComparison:
@@ -129,4 +132,4 @@ def compare_version(db: Database, model: str, version: int) -> BaselineCompariso
 
 def _newest_finished(db: Database, model: str, version: int) -> int | None:
     found = governance.list_evaluations(db, model, version)
-    return next((int(e["id"]) for e in found if e["status"] == "finished"), None)
+    return next((e.id for e in found if e.status == "finished"), None)

@@ -17,6 +17,7 @@ from keel.domain.policy import Policy
 from keel.errors import InvalidInput, NotFound
 from keel.registry import audit
 from keel.registry.clock import utcnow
+from keel.registry.evaluation_records import EvaluationRecord, EvaluationSummary, GateRecord
 from keel.registry.models import model_id_of, resolve_in, version_id_of
 from keel.store.database import Database
 from keel.store.schema import approvals, evaluations, gate_results, model_versions, models
@@ -109,7 +110,7 @@ def record_evaluation(
         return int(evaluation_id)
 
 
-def get_evaluation(db: Database, evaluation_id: int) -> dict[str, Any]:
+def get_evaluation(db: Database, evaluation_id: int) -> EvaluationRecord:
     """A stored evaluation with its version ref, results and latest gate outcome (if gated)."""
     with db.read() as conn:
         row = conn.execute(_evaluation_query().where(evaluations.c.id == evaluation_id)).first()
@@ -122,12 +123,12 @@ def get_evaluation(db: Database, evaluation_id: int) -> dict[str, Any]:
             .order_by(gate_results.c.id.desc())
             .limit(1)
         ).first()
-    out = _jsonable(dict(row._mapping))
-    out["gate"] = None if gate is None else _jsonable(dict(gate._mapping))
-    return out
+    return EvaluationRecord.of(row, None if gate is None else GateRecord.of(gate))
 
 
-def list_evaluations(db: Database, name: str, version: int | None = None) -> list[dict[str, Any]]:
+def list_evaluations(
+    db: Database, name: str, version: int | None = None
+) -> list[EvaluationSummary]:
     """Summaries of a model's evaluations (newest first), with the verdict when they were gated."""
     validate_name(name, "model")
     latest_gate = (
@@ -157,7 +158,7 @@ def list_evaluations(db: Database, name: str, version: int | None = None) -> lis
         query = query.where(model_versions.c.version == version)
     with db.read() as conn:
         model_id_of(conn, name)
-        return [_jsonable(dict(r._mapping)) for r in conn.execute(query)]
+        return [EvaluationSummary.of(r) for r in conn.execute(query)]
 
 
 def recent_evaluations(
@@ -270,7 +271,7 @@ def _gate_query() -> sa.Select[Any]:
     )
 
 
-def latest_gate_in(conn: Connection, version_id: int) -> dict[str, Any] | None:
+def latest_gate_in(conn: Connection, version_id: int) -> GateRecord | None:
     """The version's newest gate result, with the champion it was compared with."""
     row = conn.execute(
         _gate_query()
@@ -278,10 +279,11 @@ def latest_gate_in(conn: Connection, version_id: int) -> dict[str, Any] | None:
         .order_by(gate_results.c.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else GateRecord.of(row)
 
 
-def gate_history(db: Database, ref: ModelRef) -> list[dict[str, Any]]:
+def gate_history(db: Database, ref: ModelRef) -> list[GateRecord]:
+    """The version's gate verdicts, oldest first."""
     with db.read() as conn:
         version = resolve_in(conn, ref)
         version_id = version_id_of(
@@ -290,7 +292,7 @@ def gate_history(db: Database, ref: ModelRef) -> list[dict[str, Any]]:
         rows = conn.execute(
             _gate_query().where(gate_results.c.version_id == version_id).order_by(gate_results.c.id)
         ).all()
-    return [_jsonable(dict(r._mapping)) for r in rows]
+    return [GateRecord.of(r) for r in rows]
 
 
 def approve(db: Database, actor: str, ref: ModelRef, reason: str) -> None:

@@ -75,7 +75,13 @@ def lineage(db: Database, ref: ModelRef, *, max_ancestors: int = _MAX_ANCESTORS)
     alias_periods = [p for p in alias_store.periods(moves) if p.version == version.version]
     exact = ModelRef(version.name, version=version.version)
     gates = [
-        {k: g[k] for k in ("verdict", "risk_profile", "reasons", "created_at", "author")}
+        {
+            "verdict": g.verdict,
+            "risk_profile": g.risk_profile,
+            "reasons": g.reasons,
+            "created_at": g.created_at.isoformat(),
+            "author": g.author,
+        }
         for g in governance.gate_history(db, exact)
     ]
     with db.read() as conn:

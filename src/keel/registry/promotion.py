@@ -70,11 +70,11 @@ def promotion_check_in(conn: Connection, model: str, version: int) -> PromotionC
         gate = governance.latest_gate_in(conn, version_id)
         if gate is None:
             problems.append("it has not passed the gates (none were run)")
-        elif gate["verdict"] != "blessed":
-            verdict, reasons = gate["verdict"], "; ".join(gate["reasons"])
+        elif not gate.blessed:
+            verdict, reasons = gate.verdict, "; ".join(gate.reasons)
             problems.append(f"its latest gate verdict is {verdict}: {reasons}")
         else:
-            compared_with = gate["champion_version"]
+            compared_with = gate.champion_version
             if (
                 policy.gates.compares_with_champion
                 and champion != version

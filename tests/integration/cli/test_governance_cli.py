@@ -84,7 +84,7 @@ def test_gate_prints_the_checks_and_exits_4_when_rejected(store, workdir, capsys
     assert len(reports) == 4 and {Path(r).suffix for r in reports} == {".json", ".html"}
     with Client(store[1], store[3]) as client:
         history = client.gate_history("cancer/2")
-        assert [g["verdict"] for g in history] == ["rejected"]
+        assert [g.verdict for g in history] == ["rejected"]
         assert client.get_policy("cancer").risk_profile == "medium"  # type: ignore[union-attr]
 
 
@@ -293,4 +293,4 @@ def test_gate_after_evaluate_judges_that_evaluation_and_names_the_champion(
     assert "reused evaluation 1: the same version, suite and snapshots" in out
     assert "cancer/2 rejected (compared with champion cancer/1)" in out
     with Client(store[1], store[3]) as client:
-        assert [e["id"] for e in client.list_evaluations("cancer")] == [1]
+        assert [e.id for e in client.list_evaluations("cancer")] == [1]

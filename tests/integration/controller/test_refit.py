@@ -73,12 +73,12 @@ def test_a_blessed_candidate_is_refit_on_all_rows_and_the_refit_ships(store: Cli
     # its gate result is the twin's verdict, checks and evaluation, with a reason saying so
     [own] = store.gate_history(f"{MODEL}/{shipped}")
     twins = store.gate_history(f"{MODEL}/{gated}")[-1]
-    assert own["verdict"] == twins["verdict"] == "blessed"
-    assert own["checks"] == twins["checks"]
-    assert own["evaluation_id"] == twins["evaluation_id"] is not None
-    assert own["reasons"][0].startswith(f"refit of v{gated} on all rows")
-    assert f"v{gated} passed the gates on the holdout" in own["reasons"][0]
-    assert promoted.details["gate"]["reasons"][0] == own["reasons"][0]
+    assert own.verdict == twins.verdict == "blessed"
+    assert own.checks == twins.checks
+    assert own.evaluation_id == twins.evaluation_id is not None
+    assert own.reasons[0].startswith(f"refit of v{gated} on all rows")
+    assert f"v{gated} passed the gates on the holdout" in own.reasons[0]
+    assert promoted.details["gate"]["reasons"][0] == own.reasons[0]
     [archived] = store.audit_log(subject=f"model:{MODEL}/{gated}", action="version.archive")
     assert f"v{shipped}, its refit on all rows, ships instead" in archived.details["reason"]
 
@@ -115,7 +115,7 @@ def test_a_crash_after_the_refit_was_registered_does_not_make_a_second_one(
     assert [v.version for v in refits] == [promoted.candidate_version]
     assert crashes == [f"{MODEL}/{promoted.candidate_version}"]
     [own] = store.gate_history(f"{MODEL}/{promoted.candidate_version}")
-    assert own["verdict"] == "blessed"
+    assert own.verdict == "blessed"
     # the resumed run found the versions it had registered: one twin, one refit per retrain
     mine = store.list_versions(MODEL, filter=f"tags.retrain = '{promoted.id}'")
     assert len(mine) == 2

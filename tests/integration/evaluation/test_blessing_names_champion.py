@@ -67,8 +67,8 @@ def test_a_canary_against_a_newer_champion_gates_again_and_is_refused(
     with pytest.raises(GateFailed, match="its latest gate verdict is rejected: roc_auc not worse"):
         blessed_alone.deploy("cancer", 2, strategy="canary", steps=[10, 100])
     first, again = blessed_alone.gate_history("cancer/2")
-    assert (first["verdict"], first["champion_version"]) == ("blessed", None)
-    assert (again["verdict"], again["champion_version"]) == ("rejected", 1)
+    assert (first.verdict, first.champion_version) == ("blessed", None)
+    assert (again.verdict, again.champion_version) == ("rejected", 1)
     [audited] = blessed_alone.audit_log(action="gate.rejected")
     assert audited.details["champion"] == "cancer/1"
     assert audited.details["cause"] == (
@@ -82,7 +82,7 @@ def test_a_canary_whose_fresh_gates_pass_starts_and_is_gated_again_when_the_cham
 ) -> None:
     started = blessed_alone.deploy("cancer", 3, strategy="canary", steps=[10, 100])
     assert started.status == "running" and started.stable_version == 1
-    assert [g["champion_version"] for g in blessed_alone.gate_history("cancer/3")] == [None, 1]
+    assert [g.champion_version for g in blessed_alone.gate_history("cancer/3")] == [None, 1]
     blessed_alone.set_alias("cancer", "champion", 2, reason="hotfix", force=True)
     with pytest.raises(GateFailed, match="compared it with champion cancer/1, but the champion"):
         actions.promote(blessed_alone.db, "ann", started, reason="looks fine")
@@ -91,7 +91,7 @@ def test_a_canary_whose_fresh_gates_pass_starts_and_is_gated_again_when_the_cham
     )
     assert done.status == "promoted"
     assert blessed_alone.get_version("models:/cancer@champion").version == 3
-    assert [g["champion_version"] for g in blessed_alone.gate_history("cancer/3")] == [None, 1, 2]
+    assert [g.champion_version for g in blessed_alone.gate_history("cancer/3")] == [None, 1, 2]
 
 
 def test_a_forced_replace_does_not_gate_again_and_other_profiles_do_not_care(
@@ -129,4 +129,4 @@ def test_the_dashboards_promote_gates_again_like_every_other_door(blessed_alone:
     assert strong.status_code == 200, strong.text
     assert strong.json()["action"] == "champion_replaced"
     assert blessed_alone.get_version("models:/cancer@champion").version == 3
-    assert [g["champion_version"] for g in blessed_alone.gate_history("cancer/2")] == [None, 1]
+    assert [g.champion_version for g in blessed_alone.gate_history("cancer/2")] == [None, 1]

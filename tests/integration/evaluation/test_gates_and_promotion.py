@@ -46,8 +46,8 @@ def test_every_kind_of_gate_blesses_a_good_version(registered: Client) -> None:
     assert comparative["detail"] == "no other version is champion: nothing to compare with"
     assert registered.get_policy("cancer") == registered.set_policy("cancer", rules)
     history = registered.gate_history("cancer/1")
-    assert [(g["verdict"], g["evaluation_id"]) for g in history] == [("blessed", evaluation.id)]
-    assert history[0]["checks"] == outcome.checks and history[0]["author"] == "tester"
+    assert [(g.verdict, g.evaluation_id) for g in history] == [("blessed", evaluation.id)]
+    assert history[0].checks == outcome.checks and history[0].author == "tester"
 
 
 def test_each_failing_gate_gives_its_reason(registered: Client) -> None:
@@ -229,6 +229,4 @@ def test_a_failed_evaluation_is_rejected(registered: Client) -> None:
     assert evaluation.status == "failed"
     assert outcome.verdict == "rejected"
     assert outcome.reasons == [f"the evaluation failed: {evaluation.error}"]
-    assert registered.gate_history(f"cancer/{broken.version}")[0]["evaluation_id"] == (
-        evaluation.id
-    )
+    assert registered.gate_history(f"cancer/{broken.version}")[0].evaluation_id == evaluation.id

@@ -49,14 +49,14 @@ def test_stored_results_match_a_recomputation_with_sklearn(
     evaluation = registered.evaluate("cancer/2", suite())
     assert evaluation.status == "finished" and evaluation.error is None
     stored = governance.get_evaluation(registered.db, evaluation.id)  # type: ignore[arg-type]
-    assert stored["status"] == "finished"
-    assert stored["results"] == evaluation.results
-    results = stored["results"]
+    assert stored.status == "finished"
+    assert stored.results == evaluation.results
+    results = stored.results
     assert results["version"] == "cancer/2" and results["task"] == "binary"
     assert results["classes"] == [0, 1]
     assert results["champion"] == "cancer/1"
     snapshot = registered.get_snapshot("holdout")
-    assert stored["snapshots"] == [
+    assert stored.snapshots == [
         {"ref": "holdout/1", "sha256": snapshot.sha256, "rows": len(cancer.holdout)}
     ]
 
@@ -207,7 +207,7 @@ def test_a_model_that_fails_to_predict_is_a_recorded_failure(
     assert f"cancer/{version.version} failed to predict" in evaluation.error
     assert f"RuntimeError: cannot score {len(cancer.holdout)} rows today" in evaluation.error
     stored = governance.get_evaluation(registered.db, evaluation.id)  # type: ignore[arg-type]
-    assert (stored["status"], stored["error"]) == ("failed", evaluation.error)
+    assert (stored.status, stored.error) == ("failed", evaluation.error)
     entry = registered.audit_log(action="evaluation.record", limit=1)[0]
     assert entry.details["status"] == "failed" and entry.details["error"] == evaluation.error
 

@@ -42,7 +42,7 @@ def test_cost_is_the_median_of_interleaved_runs_and_the_gate_judges_the_ratio(
     assert ratio_check["value"] == detail["ratio"]["latency_p99_ms"]
     assert ratio_check["threshold"] == "<= 1000x champion" and ratio_check["passed"]
     assert "median of 2 runs" in ratio_check["detail"]
-    assert registered.gate_history("cancer/2")[-1]["evaluation_id"] == evaluation.id
+    assert registered.gate_history("cancer/2")[-1].evaluation_id == evaluation.id
     [audited] = registered.audit_log(action="gate.blessed")
     assert audited.details["cause"] == f"reused evaluation {evaluation.id}"
 

@@ -37,7 +37,7 @@ def http(store_for_actions: Built) -> Iterator[TestClient]:
 
 
 def pages(found: Built) -> list[str]:
-    evaluation = found.client.list_evaluations("risk", 3)[0]["id"]
+    evaluation = found.client.list_evaluations("risk", 3)[0].id
     windows = found.window_ids
     return [
         "/",

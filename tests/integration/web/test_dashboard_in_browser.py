@@ -83,7 +83,7 @@ def test_every_page_renders_offline_with_its_charts(
         windows = client.monitor_windows(dashboard.model, limit=10_000)
         champion = client.get_version(f"{dashboard.model}@champion").version
         versions = [v.version for v in client.list_versions(dashboard.model)]
-    drifted = next(w for w in windows if w["drift"].get("drifted"))
+    drifted = next(w for w in windows if w.drift.get("drifted"))
     context, page, problems, requested = _open(browser, dashboard)
     name = dashboard.model
     answer = page.goto(f"{dashboard.base}/")  # tokens exist: reading needs one
@@ -117,14 +117,14 @@ def test_every_page_renders_offline_with_its_charts(
         assert int(page.get_attribute("#lineage", "data-nodes") or 0) >= 2
 
     _visit(
-        page, f"{dashboard.base}/models/{name}/windows/{drifted['id']}", artifacts_dir / "drift.png"
+        page, f"{dashboard.base}/models/{name}/windows/{drifted.id}", artifacts_dir / "drift.png"
     )
     features = page.locator("#features tbody tr")
-    assert features.count() == len(drifted["drift"]["features"])
+    assert features.count() == len(drifted.drift["features"])
     effects = [float(t) for t in page.locator("#features tbody td.effect").all_inner_texts()]
     assert effects == sorted(effects, reverse=True)  # the largest change first
     marked = page.locator("#features tbody tr.drifted").count()
-    assert marked == len(drifted["drift"]["drifted"]) > 0
+    assert marked == len(drifted.drift["drifted"]) > 0
     assert page.locator("[data-feature-index] canvas").count() >= 1
 
     _visit(page, f"{dashboard.base}/audit", artifacts_dir / "audit.png")
@@ -230,4 +230,4 @@ def test_promote_and_roll_back_from_the_page(
 
 def _verdict(client: Client, name: str, version: int) -> str | None:
     history = client.gate_history(f"{name}/{version}")
-    return history[-1]["verdict"] if history else None
+    return history[-1].verdict if history else None
