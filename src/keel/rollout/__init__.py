@@ -15,6 +15,8 @@ goes back.
 - ``assessment``: what a running deployment should do now, per strategy, from reads only;
 - ``controller``: applies it, one guarded transaction per decision (``advance``), for every
   model (``advance_all``), and a bounded ``watch`` loop;
+- ``results``: what those moves return (``RolloutStep``, ``Rollback``, ``DeploymentStatus``),
+  typed, with ``to_dict`` for the CLI's JSON and the HTTP bodies;
 - ``notices``: the alert and the notification a breached rollout raises.
 
 Rollout imports monitoring, evaluation, registry, store and domain; never serving or the faces.

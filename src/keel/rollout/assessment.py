@@ -72,15 +72,6 @@ class Assessment:
     next_step: int | None = None
     alert: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "deployment": None if self.deployment is None else self.deployment.id,
-            "action": self.action,
-            "reasons": self.reasons,
-            "analysis": self.entry,
-        }
-
 
 @dataclass
 class _Look:
