@@ -29,7 +29,7 @@ from keel.monitoring.performance import (
     realized_margin,
     realized_metrics,
 )
-from keel.monitoring.window_values import DRIFT_READERS
+from keel.monitoring.window_values import window_value
 from keel.store.artifacts import ArtifactStore
 from keel.store.database import Database
 from keel.store.schema import monitor_windows
@@ -144,17 +144,8 @@ class Observer:
 
     @staticmethod
     def _window_value(rule: AlertRule, window: Any) -> float | None:
-        metric = rule.metric
-        if rule.family == "estimated":
-            value = (
-                (window.estimate or {}).get("metrics", {}).get(metric.removeprefix("estimated_"))
-            )
-        elif rule.family == "operations":
-            value = (window.operations or {}).get(metric)
-        else:
-            read = DRIFT_READERS.get(metric)
-            value = None if read is None else read(window)
-        return None if value is None else float(value)
+        """A window rule's metric where its declaration places it in the window."""
+        return window_value(rule.metric, window)
 
     def _against_reference(self, rule: AlertRule) -> Observation | None:
         """The rule's metric as the plain rule observes it, with ``limit`` from the reference of
