@@ -49,19 +49,17 @@ def test_the_overview_lists_every_model_with_its_champion_challenger_and_split(
 def test_the_overview_health_is_realized_from_the_newest_labelled_window(
     small_store: Built,
 ) -> None:
-    windows = {w["id"]: w for w in small_store.client.monitor_windows("risk")}
+    windows = {w.id: w for w in small_store.client.monitor_windows("risk")}
     labelled, newest = windows[small_store.window_ids[3]], windows[small_store.window_ids[4]]
-    assert labelled["labelled_rows"] == 200 and newest["labelled_rows"] == 0
+    assert labelled.labelled_rows == 200 and newest.labelled_rows == 0
 
     models = by_name(small_store)
     health = models["risk"]["health"]
-    assert health["window_id"] == newest["id"]
-    assert health["accuracy"] == pytest.approx(labelled["performance"]["accuracy"])
+    assert health["window_id"] == newest.id
+    assert health["accuracy"] == pytest.approx(labelled.performance["accuracy"])
     assert health["accuracy"] < 0.7  # the flipped concept, not the calm windows before it
-    assert datetime.fromisoformat(str(health["accuracy_end_at"])) == datetime.fromisoformat(
-        labelled["end_at"]
-    )
-    assert health["estimated_accuracy"] == pytest.approx(newest["estimate"]["metrics"]["accuracy"])
+    assert datetime.fromisoformat(str(health["accuracy_end_at"])) == labelled.end_at
+    assert health["estimated_accuracy"] == pytest.approx(newest.estimate["metrics"]["accuracy"])
     assert health["drifted"] == ["x1"]
     assert health["rows"] == 200
     assert models["risk"]["alerts"] == {"critical": 1, "warning": 1}
@@ -268,7 +266,7 @@ def test_the_model_page_draws_the_majority_baseline_of_each_labelled_window(
     small_store: Built,
 ) -> None:
     page = model_page(small_store.client.services, "risk")
-    stored = {w["id"]: w["performance"] for w in small_store.client.monitor_windows("risk")}
+    stored = {w.id: w.performance for w in small_store.client.monitor_windows("risk")}
     drawn = [w["baseline_accuracy"] for w in page["windows"]]
     assert [value is not None for value in drawn] == [True, True, True, True, False]
     for window in page["windows"][:4]:
