@@ -387,6 +387,7 @@ class Autopilot:
             "now": now.isoformat(),
             "retrain": retrain.id,
             "trigger": retrain.trigger,
+            "policy": facts.policy.to_dict(),  # the pass's: its steps read no other
         }
         try:
             try:

@@ -23,6 +23,12 @@ refitted.
   serve, but its blessing is by proxy (no gate saw it on data it had not trained on); the
   rollout's own analysis is then the first judge of the shipped model itself.
 
+Every step follows the policy the autopilot's pass read, handed to the run as its ``policy``
+parameter (the policy's dict, recorded with the run's parameters, so lineage shows which policy
+trained the model), not the stored one: a step may run on another worker, and one pass reads the
+stored policy once. A run started without it (before runs carried their policy) reads the
+stored policy, as it did then.
+
 Deploying is the controller's job, so the pipeline stays free of rollout concerns.
 """
 
@@ -81,15 +87,31 @@ def target_of(policy: Policy) -> str:
     return target
 
 
+def run_policy(services: Services, model: str, policy: dict[str, Any] | None) -> Policy:
+    """The policy a step follows: the one the run was started with (``policy``, its dict, a run
+    parameter, so every step of a pass follows the policy the pass read, wherever it runs, and
+    the run's record says which policy trained the model); the stored one only for a run
+    started without it, before runs carried their policy."""
+    if policy is not None:
+        return Policy.parse(policy, "params.policy")
+    return services.governance.get_policy(model) or Policy()
+
+
 @step
-def training_window(context: StepContext, model: str, champion: int, now: str) -> dict[str, Any]:
+def training_window(
+    context: StepContext,
+    model: str,
+    champion: int,
+    now: str,
+    policy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     from keel.monitoring.labelling import read_labels
     from keel.registry.predictions import read_log
 
     with opened(context) as services:
-        policy = services.governance.get_policy(model) or Policy()
-        target = target_of(policy)
-        spec = policy.retraining.training
+        rules = run_policy(services, model, policy)
+        target = target_of(rules)
+        spec = rules.retraining.training
         version = services.registry.get_version(ModelRef(model, version=champion))
         features = _feature_names(version)
         if not features:
@@ -197,11 +219,15 @@ def _first_training_snapshot(services: Services, model: str, version: ModelVersi
 
 @step
 def candidate(
-    context: StepContext, training_window: dict[str, Any], model: str, champion: int
+    context: StepContext,
+    training_window: dict[str, Any],
+    model: str,
+    champion: int,
+    policy: dict[str, Any] | None = None,
 ) -> Any:
     with opened(context) as services:
-        policy = services.governance.get_policy(model) or Policy()
-        return _fit(services, policy, model, champion, training_window["train"], training_window)
+        rules = run_policy(services, model, policy)
+        return _fit(services, rules, model, champion, training_window["train"], training_window)
 
 
 def _fit(
@@ -415,15 +441,20 @@ def _widened(
 
 
 @step(cache=False)
-def gate(context: StepContext, registered: Registered | dict[str, Any], model: str) -> GateVerdict:
+def gate(
+    context: StepContext,
+    registered: Registered | dict[str, Any],
+    model: str,
+    policy: dict[str, Any] | None = None,
+) -> GateVerdict:
     candidate = Registered.of(registered)
     with opened(context) as services:
         ref = ModelRef(model, version=candidate.version)
         done = services.governance.gate_history(ref)
         if done:  # gated before a crash: keep that verdict
             return GateVerdict.of(done[-1])
-        policy = services.governance.get_policy(model) or Policy()
-        outcome = _gate_on_holdout(services, ref, _on_holdout(policy, candidate.holdout))
+        rules = run_policy(services, model, policy)
+        outcome = _gate_on_holdout(services, ref, _on_holdout(rules, candidate.holdout))
         return GateVerdict(outcome.verdict, tuple(outcome.reasons))
 
 
@@ -461,6 +492,7 @@ def refitted(
     model: str,
     champion: int,
     retrain: int,
+    policy: dict[str, Any] | None = None,
 ) -> Handover:
     """The version to deploy and its verdict: the gated version unchanged, or (``refit`` on and
     the candidate blessed) its refit on the training rows plus the holdout, blessed by proxy.
@@ -473,8 +505,8 @@ def refitted(
     gated = candidate.version
     out = Handover(gated, candidate.holdout, verdict, gated)
     with opened(context) as services:
-        policy = services.governance.get_policy(model) or Policy()
-        if not policy.retraining.training.refit or not verdict.blessed:
+        rules = run_policy(services, model, policy)
+        if not rules.retraining.training.refit or not verdict.blessed:
             return out
         twin = ModelRef(model, version=gated)
         refits = f"tags.{REFIT_TAG} = '{gated}'"
@@ -484,7 +516,7 @@ def refitted(
         else:
             window = training_window
             every = pd.concat([window["train"], window["holdout"]], ignore_index=True)
-            fitted = _fit(services, policy, model, champion, every, window)
+            fitted = _fit(services, rules, model, champion, every, window)
             gated_version = services.registry.get_version(twin)
             snapshot = services.registry.register_snapshot(
                 every, f"{model}-refit", tags={RETRAIN_TAG: str(retrain), REFIT_TAG: str(gated)}
@@ -520,7 +552,7 @@ def refitted(
                 services.stores.actor,
                 ref,
                 verdict=recorded["verdict"],
-                risk_profile=recorded.get("risk_profile") or policy.risk_profile,
+                risk_profile=recorded.get("risk_profile") or rules.risk_profile,
                 checks=list(recorded.get("checks") or []),
                 reasons=[reason, *(recorded.get("reasons") or [])],
                 evaluation_id=recorded.get("evaluation_id"),
