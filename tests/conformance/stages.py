@@ -447,7 +447,7 @@ def retrain(loop: Loop) -> dict[str, Any]:
     assert type(loaded.model).__name__ == loop.case.native_class
     loop.note(
         "retrain gate on the newest labelled rows: "
-        + "; ".join(f"{c['gate']} -> {c['value']:.3f}" for c in gated["checks"])
+        + "; ".join(f"{c['gate']} -> {c['value']:.3f}" for c in gated.checks)
     )
     return {"version": candidate.version, "retrain": attempt.id}
 

@@ -452,7 +452,7 @@ def gate(
         ref = ModelRef(model, version=candidate.version)
         done = services.governance.gate_history(ref)
         if done:  # gated before a crash: keep that verdict
-            return GateVerdict.of(done[-1])
+            return GateVerdict(done[-1].verdict, tuple(done[-1].reasons))
         rules = run_policy(services, model, policy)
         outcome = _gate_on_holdout(services, ref, _on_holdout(rules, candidate.holdout))
         return GateVerdict(outcome.verdict, tuple(outcome.reasons))
@@ -551,11 +551,11 @@ def refitted(
                 services.stores.db,
                 services.stores.actor,
                 ref,
-                verdict=recorded["verdict"],
-                risk_profile=recorded.get("risk_profile") or rules.risk_profile,
-                checks=list(recorded.get("checks") or []),
-                reasons=[reason, *(recorded.get("reasons") or [])],
-                evaluation_id=recorded.get("evaluation_id"),
+                verdict=recorded.verdict,
+                risk_profile=recorded.risk_profile or rules.risk_profile,
+                checks=list(recorded.checks or []),
+                reasons=[reason, *(recorded.reasons or [])],
+                evaluation_id=recorded.evaluation_id,
             )
         if services.registry.get_version(twin).status != "archived":
             services.registry.archive_version(

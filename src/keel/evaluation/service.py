@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.latest_verdicts import LatestVerdict
     from keel.evaluation.runner import Evaluation
+    from keel.registry.evaluation_records import EvaluationSummary, GateRecord
     from keel.stores import Stores
 
 __all__ = ["Governance"]
@@ -98,7 +99,7 @@ class Governance:
         rules = self.policy_for(target.name, policy)
         return gate_version(self.stores.db, self.stores.artifacts, self.stores.actor, target, rules)
 
-    def list_evaluations(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+    def list_evaluations(self, name: str, version: int | None = None) -> list[EvaluationSummary]:
         """Stored evaluations of a model (or one version), newest first, with gate verdicts."""
         from keel.registry import governance
 
@@ -110,28 +111,24 @@ class Governance:
         from keel.evaluation.runner import Evaluation
         from keel.registry import governance
 
-        row = governance.get_evaluation(self.stores.db, evaluation_id)
+        record = governance.get_evaluation(self.stores.db, evaluation_id)
         evaluation = Evaluation(
-            f"{row['model']}/{row['version']}",
-            row["suite"],
-            row["status"],
-            row["results"],
-            row["error"],
-            row["id"],
+            record.ref, record.suite, record.status, record.results, record.error, record.id
         )
-        gate = row["gate"]
+        gate = record.gate
         outcome = None
         if gate is not None:
             outcome = GateOutcome(
-                gate["verdict"],
-                gate["checks"],
-                gate["reasons"],
-                gate["risk_profile"],
-                row["results"].get("champion"),
+                gate.verdict,
+                gate.checks,
+                gate.reasons,
+                gate.risk_profile,
+                record.results.get("champion"),
             )
         return evaluation, outcome
 
-    def gate_history(self, ref: str | ModelRef) -> list[dict[str, Any]]:
+    def gate_history(self, ref: str | ModelRef) -> list[GateRecord]:
+        """The version's stored gate verdicts, oldest first."""
         from keel.registry import governance
 
         return governance.gate_history(self.stores.db, model_ref(ref))

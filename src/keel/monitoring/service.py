@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from keel.monitoring.model_reads import ModelReads
     from keel.monitoring.runner import MonitorResult
     from keel.monitoring.sinks import AlertSink
+    from keel.monitoring.stored_window import StoredWindow
     from keel.monitoring.window_detail import WindowDetail
     from keel.monitoring.window_health import LatestHealth, WindowHealth
     from keel.registry.predictions import LabelReport, LogReceipt
@@ -158,7 +159,7 @@ class Monitoring:
 
     def monitor_windows(
         self, model: str, *, version: int | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredWindow]:
         """Stored monitoring windows of ``model``, newest first."""
         from keel.monitoring.history import list_windows
 

@@ -17,7 +17,7 @@ def version_page(services: Services, name: str, version: int) -> dict[str, Any]:
     found = services.registry.lineage(name, version, max_ancestors=1)
     record = found.version
     deployment_rows = services.rollouts.version_deployments(name, version, limit=50)
-    evaluations = services.governance.list_evaluations(name, version)
+    evaluations = [e.to_dict() for e in services.governance.list_evaluations(name, version)]
     latest = services.governance.newest_evaluation(name, version)
     return {
         "name": name,
