@@ -140,11 +140,19 @@ def _effective_share(weights: np.ndarray) -> float:
 
 
 def _capped(weights: np.ndarray, cap: float) -> np.ndarray:
-    """``weights`` scaled to mean 1 with none above ``cap``: clipping the largest lowers the
-    mean, so clip again until the largest is within the cap of the new mean (a few rounds)."""
-    for _ in range(100):
-        limit = cap * weights.mean()
-        if weights.max() <= limit * (1.0 + 1e-9):
-            break
-        weights = np.minimum(weights, limit)
-    return weights / weights.mean()
+    """``weights`` scaled to mean 1 with none above ``cap``. Clipping the largest lowers the
+    mean, so the limit is solved for rather than iterated: with the ``k`` largest clipped to
+    ``L``, the mean is ``(rest + k L) / n`` and ``L = cap * mean`` gives
+    ``L = cap * rest / (n - cap k)``; the fewest clipped whose limit the next weight fits under
+    is the one answer (clipping until the largest fits converges only geometrically)."""
+    count = len(weights)
+    ordered = np.sort(weights)[::-1]
+    rest = ordered.sum() - np.concatenate(([0.0], np.cumsum(ordered)[:-1]))
+    room = count - cap * np.arange(count)
+    limits = np.full(count, np.inf)
+    np.divide(cap * rest, room, out=limits, where=room > 0)
+    fits = (room > 0) & (ordered <= limits)
+    if not fits.any():  # a cap under 1: no weight may exceed the mean, so all are equal
+        return np.ones_like(weights)
+    capped = np.minimum(weights, limits[int(np.argmax(fits))])
+    return capped / capped.mean()

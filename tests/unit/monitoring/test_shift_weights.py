@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
@@ -188,6 +188,8 @@ def test_no_weight_exceeds_the_cap_and_they_average_one() -> None:
     seed=st.integers(0, 2**16),
     missing=st.floats(0.0, 0.5),
 )
+# clipping until the largest weight fitted stopped 3e-6 above the cap here (slow convergence)
+@example(shift=0.5, rows=295, seed=147, missing=0.296875)
 def test_weights_are_positive_finite_and_average_one(
     shift: float, rows: int, seed: int, missing: float
 ) -> None:
