@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from keel.controller.autopilot import Autopilot, Decision
     from keel.domain.audit import AuditFinding, AuditVerification
     from keel.domain.entities import ModelVersion, Snapshot
+    from keel.domain.metric_specs import MetricSpec, metric_names, metric_spec
     from keel.domain.policy import Policy, Suite
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.runner import Evaluation
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from keel.registry.loaded import LoadedModel
     from keel.registry.predictions import LabelReport, LogReceipt
     from keel.registry.runs import Run
+    from keel.rollout.results import DeploymentStatus, NextStep, Rollback, RolloutStep
     from keel.settings import Settings
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Client",
     "Conflict",
     "Decision",
+    "DeploymentStatus",
     "DriftReport",
     "Evaluation",
     "EvaluationRecord",
@@ -75,15 +78,19 @@ __all__ = [
     "LabelReport",
     "LoadedModel",
     "LogReceipt",
+    "MetricSpec",
     "ModelFailed",
     "ModelVersion",
     "MonitorResult",
+    "NextStep",
     "NotFound",
     "OnnxModel",
     "Pipeline",
     "PipelineFailed",
     "PipelineResult",
     "Policy",
+    "Rollback",
+    "RolloutStep",
     "Run",
     "SchemaTooNew",
     "Settings",
@@ -102,6 +109,8 @@ __all__ = [
     "load_model",
     "log_labels",
     "log_predictions",
+    "metric_names",
+    "metric_spec",
     "register_model",
     "register_snapshot",
     "set_alias",
@@ -139,6 +148,13 @@ _LAZY = {
     "PipelineResult": "keel.pipelines.pipeline",
     "StepContext": "keel.pipelines.step",
     "step": "keel.pipelines.step",
+    "MetricSpec": "keel.domain.metric_specs",
+    "metric_spec": "keel.domain.metric_specs",
+    "metric_names": "keel.domain.metric_specs",
+    "RolloutStep": "keel.rollout.results",
+    "Rollback": "keel.rollout.results",
+    "DeploymentStatus": "keel.rollout.results",
+    "NextStep": "keel.rollout.results",
 }
 
 

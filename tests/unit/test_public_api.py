@@ -22,6 +22,13 @@ INTENDED = {
     "DriftReport",
     "MonitorResult",
     "StoredWindow",
+    "MetricSpec",
+    "metric_spec",
+    "metric_names",
+    "RolloutStep",
+    "Rollback",
+    "DeploymentStatus",
+    "NextStep",
     "EvaluationRecord",
     "EvaluationSummary",
     "GateRecord",
@@ -85,8 +92,10 @@ def test_every_public_name_resolves(name: str) -> None:
 def test_lazy_names_are_the_real_objects() -> None:
     from keel.client import Client
     from keel.domain.entities import ModelVersion, Snapshot
+    from keel.domain.metric_specs import MetricSpec, metric_names, metric_spec
     from keel.registry.loaded import LoadedModel
     from keel.registry.runs import Run
+    from keel.rollout.results import DeploymentStatus, NextStep, Rollback, RolloutStep
     from keel.settings import Settings
 
     assert keel.Client is Client
@@ -95,6 +104,13 @@ def test_lazy_names_are_the_real_objects() -> None:
     assert keel.Run is Run
     assert keel.Settings is Settings
     assert keel.Snapshot is Snapshot
+    assert keel.MetricSpec is MetricSpec
+    assert keel.metric_spec is metric_spec
+    assert keel.metric_names is metric_names
+    assert keel.RolloutStep is RolloutStep
+    assert keel.Rollback is Rollback
+    assert keel.DeploymentStatus is DeploymentStatus
+    assert keel.NextStep is NextStep
 
 
 def test_unknown_attributes_raise_attribute_error() -> None:
