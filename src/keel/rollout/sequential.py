@@ -40,11 +40,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from keel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Decision",
@@ -222,7 +225,7 @@ def compare_proportions(
     return decide(estimate, variance, (s_rows, c_rows), **options)
 
 
-def design_effect(successes: Any, rows: Any) -> float:
+def design_effect(successes: ArrayLike, rows: ArrayLike) -> float:
     """How much grouping a proportion's rows into units (``successes`` and ``rows`` per unit)
     widens its variance: the CR1 cluster-robust variance of the proportion over the rows' own
     (i.i.d.) variance. At least 1 (never bolder than counting rows); 1 when there is nothing
@@ -247,7 +250,11 @@ def design_effect(successes: Any, rows: Any) -> float:
 
 
 def compare_proportions_by_unit(
-    stable: tuple[Any, Any], candidate: tuple[Any, Any], *, unit: str = "keys", **options: Any
+    stable: tuple[ArrayLike, ArrayLike],
+    candidate: tuple[ArrayLike, ArrayLike],
+    *,
+    unit: str = "keys",
+    **options: Any,
 ) -> SequentialResult:
     """Test the difference of two proportions whose rows come in units (a key's requests):
     each arm as (successes per unit, rows per unit). The estimate is the rows' proportion, as
@@ -287,7 +294,7 @@ def compare_proportions_by_unit(
     )
 
 
-def compare_means(stable: Any, candidate: Any, **options: Any) -> SequentialResult:
+def compare_means(stable: ArrayLike, candidate: ArrayLike, **options: Any) -> SequentialResult:
     """Test the difference of two means from the arms' values (NaNs left out)."""
     a = np.asarray(stable, dtype="float64")
     b = np.asarray(candidate, dtype="float64")

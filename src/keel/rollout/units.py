@@ -40,6 +40,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
+    from numpy.typing import ArrayLike
 
     from keel.monitoring.references import Reference
 
@@ -136,7 +137,9 @@ def unit_count(rows: pd.DataFrame, *, sticky: bool) -> tuple[Unit, int]:
     return unit_of(keyed, len(rows) - keyed), len(np.unique(unit_codes(rows, sticky=sticky)))
 
 
-def by_unit(rows: pd.DataFrame, values: Any, *, sticky: bool, keep: Any = None) -> UnitOutcomes:
+def by_unit(
+    rows: pd.DataFrame, values: ArrayLike, *, sticky: bool, keep: ArrayLike | None = None
+) -> UnitOutcomes:
     """Per-row ``values`` (0/1 outcomes, or each row's chance of one) summed per unit of
     ``rows``, over the rows ``keep`` marks (all of them when None)."""
     codes = unit_codes(rows, sticky=sticky)
