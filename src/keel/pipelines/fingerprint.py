@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 __all__ = ["describe", "fingerprint"]
 
@@ -20,7 +23,7 @@ def fingerprint(value: Any) -> str:
     return digest.hexdigest()
 
 
-def _feed(digest: Any, value: Any) -> None:
+def _feed(digest: HASH, value: Any) -> None:
     import numpy as np
     import pandas as pd
 

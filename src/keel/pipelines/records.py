@@ -240,13 +240,13 @@ def list_runs(
             .where(pipeline_steps.c.run_id.in_(ids))
             .order_by(pipeline_steps.c.position)
         ).all()
-    by_run: dict[str, list[Any]] = {}
+    by_run: dict[str, list[sa.Row[Any]]] = {}
     for s in steps:
         by_run.setdefault(s.run_id, []).append(s)
     return [_run(r, by_run.get(r.id, [])) for r in rows]
 
 
-def _run(row: Any, steps: Sequence[Any]) -> PipelineRun:
+def _run(row: sa.Row[Any], steps: Sequence[sa.Row[Any]]) -> PipelineRun:
     return PipelineRun(
         id=row.id,
         pipeline=row.pipeline,
