@@ -174,18 +174,18 @@ def report(
 
     from keel.monitoring.report import to_html
 
-    data = client_of(ctx).monitor_report(model, window=window)
+    report = client_of(ctx).monitor_report(model, window=window)
     out.mkdir(parents=True, exist_ok=True)
-    chosen = data["window"]["id"] if data["window"] else "none"
+    chosen = report.window.id if report.window else "none"
     stem = f"monitor-{model}-{chosen}"
-    (out / f"{stem}.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    (out / f"{stem}.json").write_bytes(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2))
     page = out / f"{stem}.html"
-    page.write_text(to_html(data), encoding="utf-8")
+    page.write_text(to_html(report), encoding="utf-8")
     if json:
         print_json({"json": str(out / f"{stem}.json"), "html": str(page)})
         return
     console.print(
-        f"{data['windows']} windows, {data['rows']:,} predictions; report written to {page}"
+        f"{report.window_count} windows, {report.rows:,} predictions; report written to {page}"
     )
 
 

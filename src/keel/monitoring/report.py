@@ -16,15 +16,16 @@ from __future__ import annotations
 import html
 import itertools
 import json
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from keel.domain.policy import Policy
 from keel.errors import InvalidInput, NotFound
 from keel.evaluation.html_parts import asset, fmt, table
+from keel.monitoring.monitor_report import MonitorReport
 from keel.monitoring.report_baselines import baseline_report, baselines_section
 
 if TYPE_CHECKING:
+    from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.reference_limits import MetricLimit
     from keel.monitoring.stored_window import StoredWindow
 
@@ -254,39 +255,34 @@ def select_window(windows: list[StoredWindow], choice: str | None) -> StoredWind
     raise NotFound("window", str(choice), hint="list them with `keel monitor windows MODEL`")
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def build_report(
     model: str,
     windows: list[StoredWindow],
-    alerts: list[dict[str, Any]],
+    alerts: list[AlertRecord],
     policy: Policy | None,
     *,
     window: str | None = None,
-) -> dict[str, Any]:
+) -> MonitorReport:
     """The report's data: time series over ``windows``, the model against the naive baselines
-    per labelled window, one window's drift, the alerts. JSON-ready: windows and times as
-    ``StoredWindow.to_dict`` gives them."""
+    per labelled window, one window's drift, the alerts."""
     detail = select_window(windows, window)
     watched = (
         [r.metric for r in policy.monitoring.alerts if r.against == "baseline"] if policy else []
     )
-    return {
-        "model": model,
-        "windows": len(windows),
-        "rows": sum(w.rows for w in windows),
-        "labelled_rows": sum(w.labelled_rows for w in windows),
-        "from": _iso(min((w.start_at for w in windows), default=None)),
-        "to": _iso(max((w.end_at for w in windows), default=None)),
-        "series": _series(windows),
-        "thresholds": _thresholds(policy, windows),
-        "reference_limits": _reference_limits(windows),
-        "baselines": baseline_report(windows, watched),
-        "window": None if detail is None else detail.to_dict(),
-        "alerts": alerts,
-    }
+    return MonitorReport(
+        model=model,
+        window_count=len(windows),
+        rows=sum(w.rows for w in windows),
+        labelled_rows=sum(w.labelled_rows for w in windows),
+        first_start=min((w.start_at for w in windows), default=None),
+        last_end=max((w.end_at for w in windows), default=None),
+        series=_series(windows),
+        thresholds=_thresholds(policy, windows),
+        reference_limits=_reference_limits(windows),
+        baselines=baseline_report(windows, watched),
+        window=detail,
+        alerts=alerts,
+    )
 
 
 def _drift_section(detail: dict[str, Any] | None) -> str:
@@ -408,7 +404,10 @@ def _alerts_section(alerts: list[dict[str, Any]]) -> str:
     )
 
 
-def to_html(report: dict[str, Any]) -> str:
+def to_html(built: MonitorReport | dict[str, Any]) -> str:
+    """The page of a report, or of its JSON form as ``keel monitor report`` wrote it (a report
+    saved before it had baselines renders without their section)."""
+    report = built.to_dict() if isinstance(built, MonitorReport) else built
     detail = report["window"]
     features = ((detail or {}).get("drift") or {}).get("features", [])
     overlays = [o for o in map(_overlay, features[:MAX_OVERLAYS]) if o is not None]

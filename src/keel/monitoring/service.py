@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from keel.evaluation.service import Governance
     from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.model_reads import ModelReads
+    from keel.monitoring.monitor_report import MonitorReport
     from keel.monitoring.runner import MonitorResult
     from keel.monitoring.sinks import AlertSink
     from keel.monitoring.stored_window import StoredWindow
@@ -167,7 +168,7 @@ class Monitoring:
 
     def monitor_report(
         self, model: str, *, window: str | None = None, limit: int | None = 2000
-    ) -> dict[str, Any]:
+    ) -> MonitorReport:
         """The data of a monitoring report: series over the stored windows (the newest
         ``limit``), one window's drift in detail, and the alerts.
 
@@ -183,7 +184,7 @@ class Monitoring:
             since, until = (_moment(part, "window") for part in window.split("..", 1))
             detail = None
         windows = list_windows(self.stores.db, model, since=since, until=until, limit=limit)
-        alerts = [a.to_dict() for a in self.list_alerts(model, limit=1000)]
+        alerts = self.list_alerts(model, limit=1000)
         return build_report(
             model, windows, alerts, self.governance.get_policy(model), window=detail
         )

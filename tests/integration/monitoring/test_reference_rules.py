@@ -89,10 +89,10 @@ def test_reference_rules_observe_limits_fire_on_a_drop_and_show_in_the_report(
     assert verdict.trigger == RULES[0] and verdict.details["reference"]["source"] == "out-of-fold"
 
     report = client.monitor_report("cancer")
-    limits = report["reference_limits"][0]
+    limits = report.reference_limits[0]
     assert limits["calibration"]["source"] == "out-of-fold"
     assert {m["metric"] for m in limits["metrics"]} >= {"accuracy", "roc_auc"}
-    line = next(t for t in report["thresholds"] if t["label"].startswith(RULES[1]))
+    line = next(t for t in report.thresholds if t["label"].startswith(RULES[1]))
     assert len(line["values"]) == 3 and all(0.5 < v < 1.0 for v in line["values"])
     page = to_html(report)
     assert "Reference limits" in page and "out-of-fold" in page

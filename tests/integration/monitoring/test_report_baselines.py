@@ -75,7 +75,7 @@ def test_the_report_tables_and_charts_the_majority_baseline_per_window(
     windows = sorted(monitored.monitor_windows("cancer"), key=lambda w: w.end_at)
     assert [w.labelled_rows for w in windows] == [100, 100, 0]
     report = monitored.monitor_report("cancer")
-    data = report["baselines"]
+    data = report.baselines
     assert data["baselines"] == ["majority"] and data["unrecorded_windows"] == 0
     rows = data["windows"]
     assert [(r["window"], r["metric"]) for r in rows] == [
@@ -94,14 +94,15 @@ def test_the_report_tables_and_charts_the_majority_baseline_per_window(
     assert second["model"] == 1.0 and second["beats_all"] is True
     # one value per window, aligned with the report's time series; a gap where no labels came
     series = data["series"]["accuracy"]
-    assert len(report["series"]["end"]) == 3
-    assert series["model"] == report["series"]["accuracy"]
+    assert len(report.series["end"]) == 3
+    assert series["model"] == report.series["accuracy"]
     assert series["majority"] == [
         1.0,
         windows[1].performance["baselines"]["majority"]["accuracy"],
         None,
     ]
-    assert json.loads(json.dumps(report))["baselines"] == data  # the JSON form carries them
+    # the JSON form carries them
+    assert json.loads(json.dumps(report.to_dict()))["baselines"] == data
 
     page = to_html(report)
     assert chart_data(page)["baselines"] == data["series"]  # drawn beside the model's accuracy
@@ -130,7 +131,7 @@ def test_older_windows_without_baselines_or_labels_render(monitored: Client) -> 
     for window in older:
         (window.performance or {}).pop("baselines", None)
     report = build_report("cancer", older, [], None)
-    assert report["baselines"] == {
+    assert report.baselines == {
         "baselines": [],
         "windows": [],
         "unrecorded_windows": 2,
@@ -140,8 +141,9 @@ def test_older_windows_without_baselines_or_labels_render(monitored: Client) -> 
     assert "2 labelled windows recorded no baselines (older records)" in section(page)
     assert chart_data(page)["baselines"] == {}
     # a report built before it had baselines at all renders too, without the section
-    report.pop("baselines")
-    assert "Against naive baselines" not in to_html(report)
+    saved = report.to_dict()
+    saved.pop("baselines")
+    assert "Against naive baselines" not in to_html(saved)
     # and no labelled window at all: no section
     unlabelled = [w for w in windows if not w.labelled_rows]
     assert "Against naive baselines" not in to_html(build_report("cancer", unlabelled, [], None))
@@ -182,8 +184,8 @@ def test_a_regressor_is_compared_with_the_mean_and_persistence_on_rmse_and_mae()
     good = regression_window(1, [1.0, 2.0, 3.0, 4.0], [1.1, 2.1, 2.9, 4.0])
     bad = regression_window(2, [1.0, 5.0, 1.0, 5.0], [5.0, 1.0, 5.0, 1.0])
     report = build_report("house", [bad, good], [], None)
-    rows = report["baselines"]["windows"]
-    assert report["baselines"]["baselines"] == ["mean", "persistence"]
+    rows = report.baselines["windows"]
+    assert report.baselines["baselines"] == ["mean", "persistence"]
     assert [(r["window"], r["metric"]) for r in rows] == [
         (1, "rmse"),
         (1, "mae"),
@@ -196,7 +198,7 @@ def test_a_regressor_is_compared_with_the_mean_and_persistence_on_rmse_and_mae()
     assert bad_rmse["model"] == pytest.approx(4.0)
     assert bad_rmse["baselines"]["mean"]["margin"] == pytest.approx(-2.0)  # lower is better
     assert rows[0]["beats_all"] is True and bad_rmse["beats_all"] is False
-    assert report["baselines"]["series"]["rmse"]["mean"] == [
+    assert report.baselines["series"]["rmse"]["mean"] == [
         good.performance["baselines"]["mean"]["rmse"],
         mean_rmse,
     ]
