@@ -316,7 +316,7 @@ def _get(conn: Connection, alert_id: int) -> AlertRecord:
     return _record(row)
 
 
-def _record(row: Any) -> AlertRecord:
+def _record(row: sa.Row[Any]) -> AlertRecord:
     data = dict(row._mapping)
     data.pop("fingerprint")
     data.pop("version_id", None)  # the integrity link; the record names the version readably

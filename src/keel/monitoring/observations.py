@@ -73,7 +73,7 @@ class Observer:
                 )
             ).all()
         self._labelled: dict[int, tuple[dict[str, Any], int | None]] = {}
-        self._rows: dict[int, tuple[pd.DataFrame | None, Any]] = {}
+        self._rows: dict[int, tuple[pd.DataFrame | None, sa.Row[Any] | None]] = {}
 
     def __call__(self, rule: AlertRule) -> Observation | None:
         if rule.against == "reference":
@@ -117,7 +117,7 @@ class Observer:
         query = self._query.order_by(monitor_windows.c.end_at, monitor_windows.c.id)
         pieces: list[pd.DataFrame] = []
         count = 0
-        oldest: Any = None
+        oldest: sa.Row[Any] | None = None
         offset = 0
         while count < wanted:
             with self._db.read() as conn:
@@ -143,7 +143,7 @@ class Observer:
         return realized_metrics(pd.concat(pieces), reference), int(oldest.id)
 
     @staticmethod
-    def _window_value(rule: AlertRule, window: Any) -> float | None:
+    def _window_value(rule: AlertRule, window: sa.Row[Any]) -> float | None:
         """A window rule's metric where its declaration places it in the window."""
         return window_value(rule.metric, window)
 
@@ -249,17 +249,17 @@ class Observer:
         reference = self.references(int(newest.version))
         return realized_metrics(joined, reference), int(newest.id)
 
-    def _newest_rows(self, wanted: int) -> tuple[pd.DataFrame | None, Any]:
+    def _newest_rows(self, wanted: int) -> tuple[pd.DataFrame | None, sa.Row[Any] | None]:
         """The newest ``wanted`` labelled predictions and the newest window holding one (None
         while fewer are labelled); read once per span, so rules over the same rows share them."""
         if wanted not in self._rows:
             self._rows[wanted] = self._read_newest_rows(wanted)
         return self._rows[wanted]
 
-    def _read_newest_rows(self, wanted: int) -> tuple[pd.DataFrame | None, Any]:
+    def _read_newest_rows(self, wanted: int) -> tuple[pd.DataFrame | None, sa.Row[Any] | None]:
         pieces: list[pd.DataFrame] = []
         count = 0
-        newest: Any = None
+        newest: sa.Row[Any] | None = None
         for window in self.windows:
             if not window.labelled_rows:
                 continue

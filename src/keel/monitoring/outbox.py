@@ -177,7 +177,7 @@ def deliver_pending(
     return {"sent": sent, "failed": failed, "pending": _count_pending(db, list(by_name), model)}
 
 
-def _of_model(rows: Sequence[Any], model: str | None) -> list[Any]:
+def _of_model(rows: Sequence[sa.Row[Any]], model: str | None) -> list[sa.Row[Any]]:
     """Rows about ``model`` (every row when None); the model is in the payload, not a column."""
     return [r for r in rows if model is None or r.payload.get("model") == model]
 
@@ -223,7 +223,7 @@ def _fan_out(db: Database, names: list[str], model: str | None) -> None:
             )
 
 
-def _pending_deliveries(db: Database, names: list[str], model: str | None) -> list[Any]:
+def _pending_deliveries(db: Database, names: list[str], model: str | None) -> list[sa.Row[Any]]:
     if not names:
         return []
     with db.read() as conn:

@@ -35,6 +35,8 @@ from keel.store.schema import monitor_parts, monitor_state, monitor_windows
 from keel.store.version_links import version_id
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from keel.monitoring.sinks import AlertSink
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,7 @@ def _read_state(db: Database, model: str) -> tuple[str | None, datetime, set[str
     return state.pending_sha256, state.last_run_at, done
 
 
-def _frame(tables: list[Any]) -> pd.DataFrame:
+def _frame(tables: list[pa.Table]) -> pd.DataFrame:
     import pyarrow as pa
 
     if not tables:

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 __all__ = ["StoredWindow"]
 
@@ -48,7 +51,7 @@ class StoredWindow:
     quality: dict[str, Any]
 
     @classmethod
-    def of(cls, row: Any) -> StoredWindow:
+    def of(cls, row: sa.Row[Any]) -> StoredWindow:
         """The window of a ``monitor_windows`` row (read by attribute)."""
         return cls(
             id=row.id,

@@ -87,7 +87,7 @@ def window_detail(db: Database, model: str, window_id: int) -> WindowDetail:
     )
 
 
-def _nearest(model: str, window_id: int, *, before: bool) -> Any:
+def _nearest(model: str, window_id: int, *, before: bool) -> sa.ScalarSelect[Any]:
     c = monitor_windows.c
     if before:
         return (

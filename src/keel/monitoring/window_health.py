@@ -65,7 +65,7 @@ class LatestHealth:
         return {"newest": self.newest.to_dict(), "labelled": labelled}
 
 
-def _columns() -> list[Any]:
+def _columns() -> list[sa.ColumnElement[Any]]:
     """The few fields of a window a health summary needs, extracted by the database."""
     w = monitor_windows.c
     return [
@@ -88,7 +88,7 @@ def _columns() -> list[Any]:
     ]
 
 
-def _health(row: Any) -> WindowHealth:
+def _health(row: sa.Row[Any]) -> WindowHealth:
     drifted = row.drifted if isinstance(row.drifted, list) else []
     return WindowHealth(
         window_id=row.id,
@@ -144,7 +144,7 @@ def newest_health(db: Database) -> dict[str, LatestHealth]:
     return {row.model: LatestHealth(_health(row), labelled.get(row.model)) for row in newest}
 
 
-def _newest_windows(conn: Any, *, labelled: bool) -> list[Any]:
+def _newest_windows(conn: sa.Connection, *, labelled: bool) -> list[sa.Row[Any]]:
     """Each model's newest window, or its newest window with labels.
 
     One index walk per model (newest first on ``(model, end_at)``, stopping at the first

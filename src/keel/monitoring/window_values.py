@@ -13,14 +13,19 @@ metric the grammar accepts always has a reader and a reader always has a name a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from keel.domain.metric_specs import METRIC_SPECS, find_metric
 
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from keel.monitoring.stored_window import StoredWindow
+
 __all__ = ["DRIFT_READERS", "WINDOW_READERS", "window_value"]
 
-#: a stored window row (``monitor_windows``), read by attribute
-Window = Any
+#: a stored window, read by attribute: a ``monitor_windows`` row or its ``StoredWindow``
+Window: TypeAlias = "sa.Row[Any] | StoredWindow"
 
 #: every metric a stored window holds, keyed by name
 WINDOW_READERS: dict[str, Callable[[Window], float | None]] = {
