@@ -9,6 +9,7 @@ import typer
 
 from keel.cli.context import JsonOption, client_of, id_argument
 from keel.cli.output import console, print_json, print_table
+from keel.domain.metric_specs import shown_in
 
 if TYPE_CHECKING:
     from keel.client import Client
@@ -18,17 +19,8 @@ if TYPE_CHECKING:
 policy_app = typer.Typer(help="Model policies: risk profile, suites, gates.", no_args_is_help=True)
 
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for the JSON and HTML reports.")]
-_HEADLINE = (
-    "accuracy",
-    "balanced_accuracy",
-    "f1",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-    "mae",
-    "rmse",
-    "r2",
-)
+#: the columns of ``keel evaluate``'s table: the metrics declared for it
+_HEADLINE = tuple(spec.name for spec in shown_in("evaluation_table"))
 
 
 def _apply_file_policy(client: Client, model: str) -> str | None:

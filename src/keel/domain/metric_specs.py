@@ -29,10 +29,12 @@ __all__ = [
     "Family",
     "MetricSpec",
     "RuleFamily",
+    "View",
     "WindowValue",
     "find_metric",
     "metric_names",
     "metric_spec",
+    "shown_in",
 ]
 
 #: what a metric measures: offline quality (classification, regression), the model's cost, a
@@ -44,6 +46,10 @@ Family = Literal[
 RuleFamily = Literal["realized", "estimated", "drift", "operations"]
 #: what computing a metric takes beyond the model's predictions
 Need = Literal["labels", "scores"]
+#: the default views a face shows a metric in: ``keel evaluate``'s table, the dashboard version
+#: page's evaluation summary, and a monitoring window's health at a glance (the dashboard's
+#: models and model pages)
+View = Literal["evaluation_table", "version_summary", "window_health"]
 #: the JSON columns of a stored monitoring window (``monitor_windows``)
 WindowColumn = Literal["performance", "estimate", "drift", "operations"]
 #: how the value at a window location becomes a number: as it is, the length of a list, a list's
@@ -112,7 +118,10 @@ class WindowValue:
 @dataclass(frozen=True)
 class MetricSpec:
     """One metric's declaration. ``compared``: its difference from the champion on the same
-    rows gets a bootstrap interval (and a non-inferiority gate may name it)."""
+    rows gets a bootstrap interval (and a non-inferiority gate may name it). ``row_mean``: it is
+    a mean of one value per row, so a resample reweights the rows' values (how multi-class
+    models' differences are bootstrapped). ``timed``: a cost measured by timing calls, which
+    depends on the machine's load. ``views``: where the faces show it without being asked."""
 
     name: str
     family: Family
@@ -121,6 +130,9 @@ class MetricSpec:
     needs: tuple[Need, ...] = ()
     compared: bool = False
     window: WindowValue | None = None
+    row_mean: bool = False
+    timed: bool = False
+    views: frozenset[View] = frozenset()
 
     @property
     def rule_family(self) -> RuleFamily | None:
@@ -142,6 +154,9 @@ class MetricSpec:
             "compared": self.compared,
             "window": None if self.window is None else self.window.to_dict(),
             "rule_family": self.rule_family,
+            "row_mean": self.row_mean,
+            "timed": self.timed,
+            "views": sorted(self.views),
         }
 
 
@@ -153,6 +168,8 @@ def _realized(
     lower: bool = False,
     scores: bool = False,
     compared: bool = True,
+    row_mean: bool = False,
+    views: frozenset[View] = frozenset(),
 ) -> MetricSpec:
     """A metric computed from labels, offline and on labelled production windows."""
     return MetricSpec(
@@ -163,16 +180,27 @@ def _realized(
         needs=("labels", "scores") if scores else ("labels",),
         compared=compared,
         window=WindowValue("performance", (name,)),
+        row_mean=row_mean,
+        views=views,
     )
 
 
-def _cost(name: str, label: str, *, served: bool = False) -> MetricSpec:
+def _cost(
+    name: str,
+    label: str,
+    *,
+    served: bool = False,
+    timed: bool = False,
+    views: frozenset[View] = frozenset(),
+) -> MetricSpec:
     """What a model costs to run, measured offline; ``served``: serving measures it too."""
     window = WindowValue("operations", (name,)) if served else None
-    return MetricSpec(name, "cost", label, higher_is_better=False, window=window)
+    return MetricSpec(
+        name, "cost", label, higher_is_better=False, window=window, timed=timed, views=views
+    )
 
 
-def _estimated(metric: str, label: str) -> MetricSpec:
+def _estimated(metric: str, label: str, views: frozenset[View] = frozenset()) -> MetricSpec:
     """A label-free estimate (CBPE) of a classification metric, from the model's scores."""
     return MetricSpec(
         f"estimated_{metric}",
@@ -181,6 +209,7 @@ def _estimated(metric: str, label: str) -> MetricSpec:
         higher_is_better=True,
         needs=("scores",),
         window=WindowValue("estimate", ("metrics", metric)),
+        views=views,
     )
 
 
@@ -190,21 +219,50 @@ def _drift(
     return MetricSpec(name, "drift", label, higher_is_better=False, needs=needs, window=window)
 
 
-def _operations(name: str, label: str, *, lower: bool = True) -> MetricSpec:
+def _operations(
+    name: str, label: str, *, lower: bool = True, views: frozenset[View] = frozenset()
+) -> MetricSpec:
     window = WindowValue("operations", (name,))
-    return MetricSpec(name, "operations", label, higher_is_better=not lower, window=window)
+    return MetricSpec(
+        name, "operations", label, higher_is_better=not lower, window=window, views=views
+    )
+
+
+#: the headline quality metrics: in ``keel evaluate``'s table and on the version page
+_HEADLINE: frozenset[View] = frozenset({"evaluation_table", "version_summary"})
+_HEALTH: frozenset[View] = frozenset({"window_health"})
 
 
 METRIC_SPECS: tuple[MetricSpec, ...] = (
-    _realized("accuracy", "classification", "Accuracy"),
-    _realized("balanced_accuracy", "classification", "Balanced accuracy"),
+    _realized(
+        "accuracy",
+        "classification",
+        "Accuracy",
+        row_mean=True,
+        views=_HEADLINE | _HEALTH,
+    ),
+    _realized("balanced_accuracy", "classification", "Balanced accuracy", views=_HEADLINE),
     _realized("precision", "classification", "Precision"),
     _realized("recall", "classification", "Recall"),
-    _realized("f1", "classification", "F1"),
-    _realized("roc_auc", "classification", "ROC AUC", scores=True),
-    _realized("pr_auc", "classification", "PR AUC", scores=True),
-    _realized("log_loss", "classification", "Log loss", lower=True, scores=True),
-    _realized("brier", "classification", "Brier score", lower=True, scores=True),
+    _realized("f1", "classification", "F1", views=_HEADLINE),
+    _realized("roc_auc", "classification", "ROC AUC", scores=True, views=_HEADLINE),
+    _realized(
+        "pr_auc",
+        "classification",
+        "PR AUC",
+        scores=True,
+        views=frozenset({"evaluation_table"}),
+    ),
+    _realized(
+        "log_loss",
+        "classification",
+        "Log loss",
+        lower=True,
+        scores=True,
+        row_mean=True,
+        views=_HEADLINE,
+    ),
+    _realized("brier", "classification", "Brier score", lower=True, scores=True, row_mean=True),
     _realized(
         "ece",
         "classification",
@@ -213,17 +271,19 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         scores=True,
         compared=False,
     ),
-    _realized("mae", "regression", "Mean absolute error", lower=True),
-    _realized("rmse", "regression", "Root mean squared error", lower=True),
-    _realized("r2", "regression", "R²", compared=False),
-    _realized("mape", "regression", "Mean absolute percentage error", lower=True),
-    _cost("latency_p50_ms", "Latency p50 (ms)", served=True),
-    _cost("latency_p99_ms", "Latency p99 (ms)", served=True),
-    _cost("latency_batch_p50_ms", "Batch latency p50 (ms)"),
-    _cost("latency_batch_p99_ms", "Batch latency p99 (ms)"),
+    _realized(
+        "mae", "regression", "Mean absolute error", lower=True, row_mean=True, views=_HEADLINE
+    ),
+    _realized("rmse", "regression", "Root mean squared error", lower=True, views=_HEADLINE),
+    _realized("r2", "regression", "R²", compared=False, views=_HEADLINE),
+    _realized("mape", "regression", "Mean absolute percentage error", lower=True, row_mean=True),
+    _cost("latency_p50_ms", "Latency p50 (ms)", served=True, timed=True, views=_HEALTH),
+    _cost("latency_p99_ms", "Latency p99 (ms)", served=True, timed=True, views=_HEALTH),
+    _cost("latency_batch_p50_ms", "Batch latency p50 (ms)", timed=True),
+    _cost("latency_batch_p99_ms", "Batch latency p99 (ms)", timed=True),
     _cost("size_mb", "Model size (MB)"),
     _cost("peak_memory_mb", "Peak memory (MB)"),
-    _estimated("accuracy", "Estimated accuracy"),
+    _estimated("accuracy", "Estimated accuracy", views=_HEALTH),
     _estimated("precision", "Estimated precision"),
     _estimated("recall", "Estimated recall"),
     _estimated("f1", "Estimated F1"),
@@ -247,9 +307,9 @@ METRIC_SPECS: tuple[MetricSpec, ...] = (
         needs=("labels",),
     ),
     _operations("latency_p95_ms", "Latency p95 (ms)"),
-    _operations("error_rate", "Error rate"),
-    _operations("throughput_rps", "Throughput (requests/s)", lower=False),
-    _operations("cost_per_1k", "Cost per 1,000 predictions"),
+    _operations("error_rate", "Error rate", views=_HEALTH),
+    _operations("throughput_rps", "Throughput (requests/s)", lower=False, views=_HEALTH),
+    _operations("cost_per_1k", "Cost per 1,000 predictions", views=_HEALTH),
     MetricSpec(
         "accuracy_drop",
         "stream",
@@ -279,3 +339,12 @@ def metric_names(*families: Family) -> tuple[str, ...]:
     """The names declared in ``families`` (every family when none is given), in declaration
     order."""
     return tuple(s.name for s in METRIC_SPECS if not families or s.family in families)
+
+
+def shown_in(view: View) -> tuple[MetricSpec, ...]:
+    """The metrics ``view`` shows, in declaration order.
+
+    >>> [spec.name for spec in shown_in("version_summary")][:3]
+    ['accuracy', 'balanced_accuracy', 'f1']
+    """
+    return tuple(s for s in METRIC_SPECS if view in s.views)

@@ -16,13 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from keel.domain.policy import CLASSIFICATION_METRICS
+from keel.domain.metric_specs import METRIC_SPECS
 
 #: the quantiles kept for every metric difference: two-sided 80-99 % and one-sided bounds
 QUANTILES = (0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975, 0.99, 0.995)
-#: every classification metric but ECE, whose bins make a resampled value too coarse to compare
-SUPPORTED_BINARY = tuple(m for m in CLASSIFICATION_METRICS if m != "ece")
-SUPPORTED_REGRESSION = ("mae", "rmse", "mape")
+#: the metrics declared as compared with the champion: every classification metric but ECE,
+#: whose bins make a resampled value too coarse to compare, and every regression metric but R²
+SUPPORTED_BINARY = tuple(
+    s.name for s in METRIC_SPECS if s.family == "classification" and s.compared
+)
+SUPPORTED_REGRESSION = tuple(
+    s.name for s in METRIC_SPECS if s.family == "regression" and s.compared
+)
 _TABLE_BITS = 16
 
 
@@ -390,7 +395,10 @@ def regression_bootstrap(
     )
 
 
-SUPPORTED_MULTICLASS = ("accuracy", "log_loss", "brier")
+#: a multi-class model's compared metrics that are means of one value per row
+SUPPORTED_MULTICLASS = tuple(
+    s.name for s in METRIC_SPECS if s.family == "classification" and s.compared and s.row_mean
+)
 
 
 class _MeanScorer:

@@ -28,12 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from keel.domain.metric_specs import METRIC_SPECS
+
 __all__ = ["CostMeasurement", "measure_cost", "measure_interleaved"]
 
 Clock = Callable[[], float]
 
 #: figures that depend on the machine's load (memory and size do not; they are measured once)
-TIMED = ("latency_p50_ms", "latency_p99_ms", "latency_batch_p50_ms", "latency_batch_p99_ms")
+TIMED = tuple(s.name for s in METRIC_SPECS if s.timed)
 
 
 def measure_cost(

@@ -54,6 +54,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from keel.domain.metric_specs import metric_names
 from keel.errors import InvalidInput
 
 __all__ = [
@@ -64,8 +65,9 @@ __all__ = [
 ]
 
 Task = Literal["binary", "multiclass"]
-#: the metrics each task can be estimated for (names as in keel.domain.policy)
-BINARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+#: the metrics each task can be estimated for (names as in keel.domain.policy): for binary
+#: classifiers, the metrics the estimated family declares (``estimated_f1`` estimates ``f1``)
+BINARY_METRICS = tuple(name.removeprefix("estimated_") for name in metric_names("estimated"))
 MULTICLASS_METRICS = ("accuracy",)
 #: labels drawn per bootstrap block, at most (bounds memory: draws x rows of float64)
 DRAW_CELLS = 2_000_000

@@ -195,4 +195,7 @@ def test_a_declaration_turns_into_json() -> None:
             "per": None,
         },
         "rule_family": "estimated",
+        "row_mean": False,
+        "timed": False,
+        "views": [],
     }

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from keel.domain.metric_specs import shown_in
+
 if TYPE_CHECKING:
     from keel.domain.deployments import Deployment
     from keel.domain.entities import Lineage
@@ -139,16 +141,7 @@ def how_to_load(name: str, version: int) -> dict[str, str]:
 
 
 #: the metrics a version page shows from its newest evaluation (the full report has them all)
-SUMMARY_METRICS = (
-    "accuracy",
-    "balanced_accuracy",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "mae",
-    "rmse",
-    "r2",
-)
+SUMMARY_METRICS = tuple(spec.name for spec in shown_in("version_summary"))
 
 
 def evaluation_summary(evaluation: Evaluation | None) -> list[dict[str, Any]]:
