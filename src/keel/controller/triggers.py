@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.controller import retrains
-from keel.domain.alert_rules import parse_alert_rule
+from keel.domain.alert_rules import rule_metric
 from keel.domain.durations import parse_duration
+from keel.domain.metric_specs import find_metric
 from keel.domain.policy import Policy
 from keel.domain.retraining import next_run_after
 from keel.errors import InvalidInput
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from keel.domain.retraining import Trigger
+    from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.model_reads import ModelReads
     from keel.monitoring.observations import Observer
     from keel.services import Services
@@ -211,7 +213,7 @@ def _fired(
             )
     if any(t.kind == "drift_alert" for t in section.triggers):
         for alert in services.monitoring.list_alerts(model, state="open", limit=100):
-            if parse_alert_rule(alert.rule).family == "drift" and alert.fired_at >= since:
+            if _observes_drift(alert) and alert.fired_at >= since:
                 return (
                     "drift alert",
                     f"alert #{alert.id} firing: {alert.message}",
@@ -222,6 +224,13 @@ def _fired(
         if due <= now:
             return "schedule", f"scheduled time {due.isoformat()} ({section.schedule}) passed", {}
     return None
+
+
+def _observes_drift(alert: AlertRecord) -> bool:
+    """Whether an alert's rule observes a drift metric, by the metric's declaration."""
+    metric = rule_metric(alert.rule)
+    spec = find_metric(metric) if metric is not None else None
+    return spec is not None and spec.rule_family == "drift"
 
 
 def _champions_before(services: Services, model: str, champion: int, champions: int) -> list[int]:

@@ -112,6 +112,21 @@ def _family(metric: str) -> Family | None:
     return None if spec is None else spec.rule_family
 
 
+#: a rule sentence's first word: the metric it observes (both grammars above start with it)
+_LEADING_METRIC = re.compile(r"\s*(\w+)")
+
+
+def rule_metric(text: str) -> str | None:
+    """The metric a rule sentence names, without checking the rest of it: how a stored alert's
+    rule leads to its metric's declaration (and its family) without running the grammar again.
+
+    >>> rule_metric("drifted_features>=3 as critical"), rule_metric("accuracy below reference")
+    ('drifted_features', 'accuracy')
+    """
+    match = _LEADING_METRIC.match(text)
+    return match.group(1) if match else None
+
+
 def parse_alert_rule(text: str, field: str = "monitoring.alerts") -> AlertRule:
     """Parse one rule; raise InvalidInput naming the sentence and what is wrong with it."""
     if not isinstance(text, str):

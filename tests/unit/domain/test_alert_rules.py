@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel.domain.alert_rules import DEFAULT_LABELLED_ROWS, parse_alert_rule
+from keel.domain.alert_rules import DEFAULT_LABELLED_ROWS, parse_alert_rule, rule_metric
 from keel.domain.durations import parse_duration
+from keel.domain.metric_specs import metric_spec
 from keel.domain.policy import Policy
 from keel.errors import InvalidInput
 
@@ -43,6 +44,25 @@ def test_rules_parse(
         windows,
         severity,
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "accuracy < 0.92 over the last 5,000 labelled predictions",
+        "estimated_accuracy < 0.93",
+        "drifted_features>=3 as critical",
+        "  domain_auc > 0.6",
+        "prediction_drift >= 1",
+        "latency_p99_ms > 50 over the last 3 windows",
+        "accuracy below reference",
+        "accuracy beats baseline majority",
+    ],
+)
+def test_a_stored_rule_names_its_metric_and_family_without_the_grammar(text: str) -> None:
+    rule = parse_alert_rule(text)
+    assert rule_metric(rule.text) == rule_metric(text) == rule.metric
+    assert metric_spec(rule.metric).rule_family == rule.family
 
 
 def test_breached_follows_the_operator() -> None:
