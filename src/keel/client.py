@@ -7,7 +7,7 @@ with client.start_run("train-credit") as run:
 client.set_alias("credit", "champion", version.version, reason="first release")
 model = client.load_model("models:/credit@champion")
 
-Every method is a service's method (``keel.doors.door``): ``client.registry``,
+Every method is a service's method (``keel.doors.door``): ``client.registry``, ``client.audit``,
 ``client.governance``, ``client.monitoring``, ``client.rollouts``, ``client.retraining`` and
 ``client.tokens`` are the services themselves, the ones the CLI, the management API and the
 dashboard call too.
@@ -22,6 +22,7 @@ from keel.controller.service import Retrains
 from keel.doors import door
 from keel.evaluation.service import Governance
 from keel.monitoring.service import Monitoring
+from keel.registry.audit_service import AuditTrail
 from keel.registry.service import Registry
 from keel.registry.token_service import Tokens
 from keel.rollout.service import Rollouts
@@ -55,6 +56,7 @@ class Client:
         self.stores = Stores.open(settings, create=create)
         self.services = Services.over(self.stores)
         self.registry = self.services.registry
+        self.audit = self.services.audit
         self.governance = self.services.governance
         self.monitoring = self.services.monitoring
         self.rollouts = self.services.rollouts
@@ -100,7 +102,7 @@ class Client:
     def __repr__(self) -> str:
         return f"Client(store={self.db.safe_url!r}, artifacts={self.artifacts.url!r})"
 
-    # -- registry: snapshots, runs, versions, aliases, lineage, audit ---------------------------
+    # -- registry: snapshots, runs, versions, aliases, lineage ----------------------------------
     register_snapshot = door("registry", Registry.register_snapshot)
     get_snapshot = door("registry", Registry.get_snapshot)
     list_snapshots = door("registry", Registry.list_snapshots)
@@ -122,10 +124,12 @@ class Client:
     alias_history = door("registry", Registry.alias_history)
     alias_periods = door("registry", Registry.alias_periods)
     lineage = door("registry", Registry.lineage)
-    audit_log = door("registry", Registry.audit_log)
-    verify_audit = door("registry", Registry.verify_audit)
     known_models = door("registry", Registry.known_models)
     serving_plans = door("registry", Registry.serving_plans)
+
+    # -- the audit trail ---------------------------------------------------------------------------
+    audit_log = door("audit", AuditTrail.audit_log)
+    verify_audit = door("audit", AuditTrail.verify_audit)
 
     # -- API tokens for the HTTP doors -----------------------------------------------------------
     create_token = door("tokens", Tokens.create_token)

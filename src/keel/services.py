@@ -1,7 +1,8 @@
 """``Services``: the services over one ``Stores`` that the autopilot and every door drive.
 
 Each depends only on the stores and the services listed before it: ``Registry`` (versions,
-aliases, snapshots, lineage, audit), ``Governance`` (policies, evaluations, gates, approvals),
+aliases, snapshots, lineage), ``AuditTrail`` (reading and proving the audit trail every service
+writes), ``Governance`` (policies, evaluations, gates, approvals),
 ``Monitoring`` (logs, windows, references, alerts), ``Rollouts`` (deployments) and ``Tokens``
 (the API tokens the HTTP doors check). ``Retrains`` (``keel.controller.service``) sits on top of
 them all.
@@ -14,6 +15,7 @@ from typing import Protocol
 
 from keel.evaluation.service import Governance
 from keel.monitoring.service import Monitoring
+from keel.registry.audit_service import AuditTrail
 from keel.registry.service import Registry
 from keel.registry.token_service import Tokens
 from keel.rollout.service import Rollouts
@@ -29,6 +31,7 @@ class Services:
 
     stores: Stores
     registry: Registry
+    audit: AuditTrail
     governance: Governance
     monitoring: Monitoring
     rollouts: Rollouts
@@ -40,6 +43,7 @@ class Services:
         return cls(
             stores,
             Registry(stores),
+            AuditTrail(stores),
             governance,
             Monitoring(stores, governance),
             Rollouts(stores, governance),

@@ -1,6 +1,7 @@
-"""``Registry``: the service that owns versions, aliases, snapshots, runs, lineage and the audit
-trail, over one ``Stores``. Every door (SDK, CLI, management API, dashboard) records and reads
-them through these methods.
+"""``Registry``: the service that owns versions, aliases, snapshots, runs and lineage, over one
+``Stores``. Every door (SDK, CLI, management API, dashboard) records and reads them through
+these methods; each change is written to the audit trail, which ``AuditTrail``
+(``keel.registry.audit_service``) reads and proves.
 
 >>> from keel.registry.service import model_ref
 >>> model_ref("models:/fraud@champion").alias
@@ -11,16 +12,12 @@ them through these methods.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.domain.audit import AuditVerification, ChainVerification
 from keel.domain.entities import (
     AliasMove,
     AliasPeriod,
-    AuditEntry,
     Lineage,
     MetricPoint,
     Model,
@@ -37,7 +34,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from keel.domain.deployments import ServingPlan
-    from keel.registry.audit_search import AuditPage
     from keel.registry.conversion import Conversion
     from keel.registry.loaded import LoadedModel
     from keel.registry.runs import Run
@@ -381,7 +377,7 @@ class Registry:
 
         return aliases.periods(aliases.history(self.stores.db, name, alias))
 
-    # -- lineage and audit --------------------------------------------------------------------
+    # -- lineage ------------------------------------------------------------------------------
     def lineage(
         self, ref: str | ModelRef, version: int | None = None, *, max_ancestors: int | None = None
     ) -> Lineage:
@@ -392,77 +388,3 @@ class Registry:
         if max_ancestors is None:
             return lineage(self.stores.db, model_ref(ref, version))
         return lineage(self.stores.db, model_ref(ref, version), max_ancestors=max_ancestors)
-
-    def audit_log(
-        self,
-        *,
-        subject: str | None = None,
-        action: str | None = None,
-        actor: str | None = None,
-        limit: int | None = 100,
-    ) -> list[AuditEntry]:
-        """Newest first."""
-        from keel.registry import audit
-
-        return audit.entries(
-            self.stores.db, subject=subject, action=action, actor=actor, limit=limit
-        )
-
-    def search_audit(
-        self,
-        *,
-        model: str | None = None,
-        action: str | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        before_seq: int | None = None,
-        limit: int = 200,
-    ) -> AuditPage:
-        """A page of the trail, newest first: a model's entries and its versions', an action
-        prefix, an actor, a time range; ``before_seq`` pages back (``AuditPage.older``)."""
-        from keel.registry import audit_search
-
-        return audit_search.search(
-            self.stores.db,
-            model=model,
-            action=action,
-            actor=actor,
-            since=since,
-            until=until,
-            before_seq=before_seq,
-            limit=limit,
-        )
-
-    def audit_actions(self) -> list[str]:
-        """Every action in the trail, sorted."""
-        from keel.registry import audit_search
-
-        return audit_search.actions(self.stores.db)
-
-    def verify_chain(self) -> ChainVerification:
-        """Only the hash chain, end to end (``verify_audit`` also replays the tables)."""
-        from keel.registry import audit
-
-        return audit.verify(self.stores.db)
-
-    def verify_audit(
-        self,
-        *,
-        artifacts: bool | None = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> AuditVerification:
-        """Prove the store from its audit trail: the hash chain, the head against the newest
-        keyed checkpoint, every alias, version, deployment and token against the replayed trail,
-        and (``artifacts``; by default when they total under 10 GB) every artifact file against
-        its hash. ``progress`` gets (bytes hashed, bytes to hash). ``intact`` only when all hold;
-        ``findings`` name each table and row that disagrees and what the trail says instead."""
-        from keel.registry import audit_proof
-
-        return audit_proof.verify(
-            self.stores.db,
-            self.stores.artifacts,
-            self.stores.checkpoints,
-            check_artifacts=artifacts,
-            progress=progress,
-        )

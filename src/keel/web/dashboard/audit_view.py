@@ -31,7 +31,7 @@ class Verified:
 
 
 class ChainWatcher:
-    """Runs ``verify`` (the hash chain's check, ``Registry.verify_chain``) in a background
+    """Runs ``verify`` (the hash chain's check, ``AuditTrail.verify_chain``) in a background
     thread, at most one at a time, and keeps the newest answer."""
 
     def __init__(self, verify: Callable[[], ChainVerification], *, max_age_s: float = 60.0) -> None:
@@ -76,7 +76,7 @@ def audit_page(
     until: datetime | None = None,
     before_seq: int | None = None,
 ) -> dict[str, Any]:
-    found = services.registry.search_audit(
+    found = services.audit.search_audit(
         model=model,
         action=action,
         actor=actor,
@@ -99,7 +99,7 @@ def audit_page(
             for e in found.entries
         ],
         "older": found.older,
-        "actions": services.registry.audit_actions(),
+        "actions": services.audit.audit_actions(),
         "filters": {
             "model": model or "",
             "action": action or "",

@@ -44,7 +44,7 @@ class Dashboard:
         self.client = client
         self.owns_client = owns_client
         self.renderer = Renderer()
-        self.chain = ChainWatcher(lambda: self.services.registry.verify_chain())
+        self.chain = ChainWatcher(lambda: self.services.audit.verify_chain())
         self._services: Services | None = client.services if client is not None else None
 
     @property
