@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Decision", "PassFacts", "controller_moment"]
 
 
-def controller_moment(now: Any) -> datetime | None:
+def controller_moment(now: object) -> datetime | None:
     """The pass's clock as given by a caller: None (the wall clock), or a datetime; one without
     a zone is taken as UTC, as the prediction log takes timestamps."""
     if now is None:

@@ -58,6 +58,7 @@ from keel.services import Services
 from keel.stores import Stores
 
 if TYPE_CHECKING:
+    from keel.controller.training_window_parts import TrainingWindow
     from keel.domain.entities import ModelVersion
     from keel.domain.signature import Signature
     from keel.evaluation.gates import GateOutcome
@@ -104,7 +105,7 @@ def training_window(
     champion: int,
     now: str,
     policy: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> TrainingWindow:
     from keel.monitoring.labelling import read_labels
     from keel.registry.predictions import read_log
 
@@ -220,7 +221,7 @@ def _first_training_snapshot(services: Services, model: str, version: ModelVersi
 @step
 def candidate(
     context: StepContext,
-    training_window: dict[str, Any],
+    training_window: TrainingWindow,
     model: str,
     champion: int,
     policy: dict[str, Any] | None = None,
@@ -236,7 +237,7 @@ def _fit(
     model: str,
     champion: int,
     train: pd.DataFrame,
-    window: dict[str, Any],
+    window: TrainingWindow,
 ) -> Any:
     """The policy's trainer on ``train``, else the champion's estimator copied and refit."""
     target, features = window["target"], window["features"]
@@ -268,7 +269,7 @@ def _refit_converted(
     champion: LoadedModel,
     source_ref: str,
     train: pd.DataFrame,
-    window: dict[str, Any],
+    window: TrainingWindow,
     weights: np.ndarray | None,
 ) -> Any:
     """An ONNX champion that ``keel models convert`` made from another version cannot be
@@ -335,7 +336,7 @@ def _weight_argument(estimator: Any, weights: np.ndarray | None) -> dict[str, An
 def registered(
     context: StepContext,
     candidate: Any,
-    training_window: dict[str, Any],
+    training_window: TrainingWindow,
     model: str,
     champion: int,
     retrain: int,
@@ -407,7 +408,7 @@ def _same_format_and_trust(source: ModelVersion) -> dict[str, Any]:
 
 
 def _widened(
-    services: Services, model: str, champion: int, window: dict[str, Any]
+    services: Services, model: str, champion: int, window: TrainingWindow
 ) -> Signature | None:
     """The champion's input contract, widened by the new training data: a retrain must not
     start refusing inputs the champion accepted (an open category stays open)."""
@@ -488,7 +489,7 @@ def refitted(
     context: StepContext,
     gate: GateVerdict | dict[str, Any],
     registered: Registered | dict[str, Any],
-    training_window: dict[str, Any],
+    training_window: TrainingWindow,
     model: str,
     champion: int,
     retrain: int,
