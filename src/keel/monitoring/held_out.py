@@ -175,7 +175,7 @@ def collect(
     policy: Policy,
     frame: pd.DataFrame,
     sample: pd.DataFrame,
-    outputs: tuple[Any, np.ndarray | None, list[Any]],
+    outputs: tuple[np.ndarray, np.ndarray | None, list[Any]],
     features: list[str],
     sample_rows: int,
 ) -> HeldOut:

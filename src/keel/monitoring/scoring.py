@@ -32,7 +32,7 @@ def typed_like_training(
 
 def model_outputs(
     model: LoadedModel, frame: pd.DataFrame
-) -> tuple[Any, np.ndarray | None, list[Any]]:
+) -> tuple[np.ndarray, np.ndarray | None, list[Any]]:
     """Predictions, scores (P(classes[1]) for two classes, else the top-class probability) and
     the classes (empty for regression), as Keel logs them.
 

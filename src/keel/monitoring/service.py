@@ -11,6 +11,7 @@ from keel.errors import InvalidInput
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     import pandas as pd
 
@@ -110,7 +111,7 @@ class Monitoring:
         model: str,
         *,
         policy: Policy | dict[str, Any] | None = None,
-        now: Any = None,
+        now: datetime | None = None,
         sinks: Sequence[AlertSink] | None = None,
         environ: dict[str, str] | None = None,
     ) -> MonitorResult:
@@ -134,7 +135,7 @@ class Monitoring:
         model: str,
         policy: Policy,
         *,
-        now: Any = None,
+        now: datetime | None = None,
         sinks: Sequence[AlertSink] | None = None,
         environ: dict[str, str] | None = None,
         reads: ModelReads | None = None,
@@ -229,7 +230,7 @@ class Monitoring:
         return open_alert_counts(self.stores.db)
 
 
-def _moment(text: str, field: str) -> Any:
+def _moment(text: str, field: str) -> datetime | None:
     """A UTC datetime from an ISO date or time; None for an empty string."""
     from datetime import UTC, datetime
 
