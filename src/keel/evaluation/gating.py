@@ -105,15 +105,15 @@ def reusable_evaluation(
     champion = _compared_now(db, ref, suite)
     digest = suite_digest(suite, policy.gates.cost_runs)
     since = (now or utcnow()) - age
-    for row in governance.recent_evaluations(db, ref, suite_name, since):
-        if row["results"].get("suite_digest") != digest:
+    for past in governance.recent_evaluations(db, ref, suite_name, since):
+        if past.results.get("suite_digest") != digest:
             continue
-        if [(s["ref"], s["sha256"]) for s in row["snapshots"]] != current:
+        if past.snapshot_hashes != current:
             continue
-        if row["champion_version"] != champion:
+        if past.champion_version != champion:
             continue
         return Evaluation(
-            str(ref), suite_name, row["status"], row["results"], row["error"], row["id"], True
+            str(ref), suite_name, past.status, past.results, past.error, past.id, True
         )
     return None
 

@@ -1,6 +1,6 @@
-"""Stored evaluations and gate verdicts as they read back: the record a promotion is checked
-against, a report is rebuilt from and ``keel evaluations list`` shows. The registry keeps these
-rows (``keel.registry.governance``); the evaluation layer computes them.
+"""Stored evaluations, gate verdicts and approvals as they read back: the record a promotion is
+checked against, a report is rebuilt from, a gate reuses and ``keel evaluations list`` shows.
+The registry keeps these rows (``keel.registry.governance``); the evaluation layer computes them.
 
 >>> from datetime import UTC, datetime
 >>> gate = GateRecord(
@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["EvaluationRecord", "EvaluationSummary", "GateRecord"]
+__all__ = [
+    "ApprovalRecord",
+    "EvaluationRecord",
+    "EvaluationSummary",
+    "GateRecord",
+    "ReusableEvaluation",
+]
 
 
 @dataclass(frozen=True)
@@ -176,4 +182,72 @@ class EvaluationRecord:
             "model": self.model,
             "version": self.version,
             "gate": None if self.gate is None else self.gate.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ReusableEvaluation:
+    """A finished evaluation of one version that a gate may judge again instead of evaluating
+    anew: what it measured on which snapshots, and the number of the version it compared with
+    (None: no champion)."""
+
+    id: int
+    suite: str
+    status: str
+    snapshots: list[dict[str, Any]]
+    results: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    champion_version: int | None
+
+    @classmethod
+    def of(cls, row: Any) -> ReusableEvaluation:
+        """The record of an ``evaluations`` row joined with ``champion_version``."""
+        return cls(
+            id=row.id,
+            suite=row.suite,
+            status=row.status,
+            snapshots=row.snapshots,
+            results=row.results,
+            error=row.error,
+            created_at=row.created_at,
+            champion_version=row.champion_version,
+        )
+
+    @property
+    def snapshot_hashes(self) -> list[tuple[str, str]]:
+        """``(ref, sha256)`` of each snapshot it was measured on, in the suite's order."""
+        return [(s["ref"], s["sha256"]) for s in self.snapshots]
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """A person's recorded approval of a version, which a ``require_approval`` rule needs before
+    the version may become champion."""
+
+    id: int
+    version_id: int
+    approver: str
+    reason: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> ApprovalRecord:
+        """The record of an ``approvals`` row."""
+        return cls(
+            id=row.id,
+            version_id=row.version_id,
+            approver=row.approver,
+            reason=row.reason,
+            created_at=row.created_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, the time as ISO 8601."""
+        return {
+            "id": self.id,
+            "version_id": self.version_id,
+            "approver": self.approver,
+            "reason": self.reason,
+            "created_at": self.created_at.isoformat(),
         }

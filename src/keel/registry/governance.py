@@ -17,7 +17,13 @@ from keel.domain.policy import Policy
 from keel.errors import InvalidInput, NotFound
 from keel.registry import audit
 from keel.registry.clock import utcnow
-from keel.registry.evaluation_records import EvaluationRecord, EvaluationSummary, GateRecord
+from keel.registry.evaluation_records import (
+    ApprovalRecord,
+    EvaluationRecord,
+    EvaluationSummary,
+    GateRecord,
+    ReusableEvaluation,
+)
 from keel.registry.models import model_id_of, resolve_in, version_id_of
 from keel.store.database import Database
 from keel.store.schema import approvals, evaluations, gate_results, model_versions, models
@@ -163,9 +169,9 @@ def list_evaluations(
 
 def recent_evaluations(
     db: Database, ref: ModelRef, suite: str, since: datetime
-) -> list[dict[str, Any]]:
+) -> list[ReusableEvaluation]:
     """Finished evaluations of one version by ``suite`` made at or after ``since``, newest
-    first, each with ``champion_version`` (the number of the version it compared with)."""
+    first, each with the number of the version it compared with."""
     compared = model_versions.alias("compared")
     with db.read() as conn:
         version = resolve_in(conn, ref)
@@ -184,7 +190,7 @@ def recent_evaluations(
             )
             .order_by(evaluations.c.id.desc())
         ).all()
-    return [dict(r._mapping) for r in rows]
+    return [ReusableEvaluation.of(r) for r in rows]
 
 
 def _evaluation_query() -> sa.Select[Any]:
@@ -312,12 +318,9 @@ def approve(db: Database, actor: str, ref: ModelRef, reason: str) -> None:
         audit.append(conn, actor, "version.approve", f"model:{version.ref}", {"reason": reason})
 
 
-def approvals_in(conn: Connection, version_id: int) -> list[dict[str, Any]]:
+def approvals_in(conn: Connection, version_id: int) -> list[ApprovalRecord]:
+    """The approvals recorded for a version, oldest first."""
     rows = conn.execute(
         sa.select(approvals).where(approvals.c.version_id == version_id).order_by(approvals.c.id)
     ).all()
-    return [_jsonable(dict(r._mapping)) for r in rows]
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {str(k): v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+    return [ApprovalRecord.of(r) for r in rows]

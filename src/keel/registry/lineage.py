@@ -97,7 +97,10 @@ def lineage(db: Database, ref: ModelRef, *, max_ancestors: int = _MAX_ANCESTORS)
         children=children,
         alias_periods=alias_periods,
         gates=gates,
-        approvals=[{k: a[k] for k in ("approver", "reason", "created_at")} for a in approvals],
+        approvals=[
+            {"approver": a.approver, "reason": a.reason, "created_at": a.created_at.isoformat()}
+            for a in approvals
+        ],
     )
 
 
