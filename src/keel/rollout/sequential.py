@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 import numpy as np
 
@@ -65,6 +65,18 @@ Decision = Literal["continue", "candidate_better", "candidate_worse", "futility"
 _TINY_VARIANCE = 1e-12
 #: units per arm before a cluster-robust variance is trusted
 MIN_UNITS = 30
+
+
+class ComparisonOptions(TypedDict, total=False):
+    """The keywords of ``decide`` a comparison passes on as they were given."""
+
+    alpha: float
+    minimum_effect: float
+    max_rows: int | None
+    tau: float | None
+    higher_is_better: bool
+    min_rows: int
+    min_units: int
 
 
 @dataclass(frozen=True)
@@ -205,7 +217,7 @@ def decide(
 
 
 def compare_proportions(
-    stable: tuple[int, int], candidate: tuple[int, int], **options: Any
+    stable: tuple[int, int], candidate: tuple[int, int], **options: Unpack[ComparisonOptions]
 ) -> SequentialResult:
     """Test the difference of two proportions given as (successes, rows) per arm.
 
@@ -254,7 +266,7 @@ def compare_proportions_by_unit(
     candidate: tuple[ArrayLike, ArrayLike],
     *,
     unit: str = "keys",
-    **options: Any,
+    **options: Unpack[ComparisonOptions],
 ) -> SequentialResult:
     """Test the difference of two proportions whose rows come in units (a key's requests):
     each arm as (successes per unit, rows per unit). The estimate is the rows' proportion, as
@@ -294,7 +306,9 @@ def compare_proportions_by_unit(
     )
 
 
-def compare_means(stable: ArrayLike, candidate: ArrayLike, **options: Any) -> SequentialResult:
+def compare_means(
+    stable: ArrayLike, candidate: ArrayLike, **options: Unpack[ComparisonOptions]
+) -> SequentialResult:
     """Test the difference of two means from the arms' values (NaNs left out)."""
     a = np.asarray(stable, dtype="float64")
     b = np.asarray(candidate, dtype="float64")
