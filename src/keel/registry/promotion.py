@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
+from keel.domain.policy import Policy
 from keel.registry import governance
 from keel.registry.deployments import champion_in
 from keel.registry.models import model_id_of, version_id_of
@@ -56,9 +57,13 @@ class PromotionCheck:
         return f"keel gate {self.model}/{self.version}"
 
 
-def promotion_check_in(conn: Connection, model: str, version: int) -> PromotionCheck:
-    """Check ``model/version`` against the stored policy and the current champion."""
-    policy = governance.policy_in(conn, model)
+def promotion_check_in(
+    conn: Connection, model: str, version: int, policy: Policy | None = None
+) -> PromotionCheck:
+    """Check ``model/version`` against the stored policy (or ``policy``, the one the caller
+    already read for this decision) and the current champion."""
+    if policy is None:
+        policy = governance.policy_in(conn, model)
     if policy is None:
         return PromotionCheck(model, version, None)
     version_id = version_id_of(conn, model_id_of(conn, model), model, version)

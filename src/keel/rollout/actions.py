@@ -101,6 +101,7 @@ def deploy(
     now: datetime | None = None,
     log_position: str | None = None,
     artifacts: ArtifactStore | None = None,
+    policy: Policy | None = None,
 ) -> Deployment:
     """Start deploying ``model/version``; returns the deployment record.
 
@@ -109,6 +110,7 @@ def deploy(
     override the policy's rollout limits for this deployment (see ``keel.rollout.limits``).
     ``force`` (with a reason) lets a ``replace`` pass a policy that would refuse the version.
     With ``artifacts``, a blessing earned against another champion is earned again first.
+    ``policy``: the model's stored policy when the caller already read it (one read a pass).
     """
     validate_name(model, "model")
     number = validate_version(version)
@@ -120,11 +122,12 @@ def deploy(
         )
     if force and not reason.strip():
         raise InvalidInput("reason", "forcing a deployment past the policy needs a reason")
-    policy = governance.get_policy(db, model) or Policy()
+    if policy is None:
+        policy = governance.get_policy(db, model) or Policy()
     frozen = Limits.resolve(policy.rollout, limits).to_dict()
     if strategy in _STAGED and not force:
-        refresh_blessing(db, artifacts, actor, model, number)
-        check_promotable(db, model, number)
+        refresh_blessing(db, artifacts, actor, model, number, policy)
+        check_promotable(db, model, number, policy)
     if strategy != "replace":
         with db.read() as conn:
             if deployments.champion_in(conn, model) is None:
@@ -152,7 +155,10 @@ def deploy(
     if strategy != "replace":
         return dataclasses.replace(started, baselines=compared)
     try:
-        done = finish(db, actor, started, reason=reason, force=force, now=now, artifacts=artifacts)
+        done = finish(
+            db, actor, started, reason=reason, force=force, now=now, artifacts=artifacts,
+            policy=policy,
+        )  # fmt: skip
         return dataclasses.replace(done, baselines=compared)
     except KeelError as exc:  # the champion did not move: nothing else will finish it
         _stop_after_failure(db, actor, started, exc)
@@ -219,6 +225,7 @@ def deploy_with_policy(
         now=now,
         log_position=None if logs is None else log_position(logs, model),
         artifacts=artifacts,
+        policy=policy,
     )
 
 
@@ -232,6 +239,7 @@ def promote(
     now: datetime | None = None,
     force: bool = False,
     artifacts: ArtifactStore | None = None,
+    policy: Policy | None = None,
 ) -> Deployment:
     """Make the candidate champion and mark the deployment ``promoted`` (see the module notes
     on ordering); ``force`` moves it past the policy's gates (audited as an override).
@@ -249,6 +257,7 @@ def promote(
         status="promoted",
         action="deployment.promote",
         artifacts=artifacts,
+        policy=policy,
     )
 
 
@@ -264,13 +273,16 @@ def finish(
     status: Status = "completed",
     action: str = "deployment.complete",
     artifacts: ArtifactStore | None = None,
+    policy: Policy | None = None,
 ) -> Deployment:
     """Move ``champion`` to the candidate, then end the deployment with ``status``. A refused
     alias move (GateFailed, Conflict) leaves the deployment running for the caller to handle.
-    Unless forced, a stale blessing is earned again first (``refresh_blessing``)."""
+    Unless forced, a stale blessing is earned again first (``refresh_blessing``, under
+    ``policy`` when the caller already read it). The alias move checks the stored policy again
+    inside its own transaction: a policy changed meanwhile is never bypassed."""
     model, candidate = deployment.model, deployment.candidate_version
     if not force:
-        refresh_blessing(db, artifacts, actor, model, candidate)
+        refresh_blessing(db, artifacts, actor, model, candidate, policy)
     why = f"deployment #{deployment.id} ({deployment.strategy}): {reason}".rstrip(": ")
     aliases.set_alias(db, actor, model, CHAMPION, candidate, why, force=force)
     try:

@@ -10,6 +10,7 @@ can be loaded (``refresh_blessing``).
 from __future__ import annotations
 
 from keel.domain.names import ModelRef
+from keel.domain.policy import Policy
 from keel.errors import GateFailed
 from keel.registry import governance
 from keel.registry.models import resolve_in
@@ -20,11 +21,14 @@ from keel.store.database import Database
 __all__ = ["check_promotable", "promotion_check", "promotion_problems", "refresh_blessing"]
 
 
-def promotion_check(db: Database, model: str, version: int) -> PromotionCheck:
-    """What the model's policy says about ``version`` becoming champion now."""
+def promotion_check(
+    db: Database, model: str, version: int, policy: Policy | None = None
+) -> PromotionCheck:
+    """What the model's policy (the stored one, or ``policy`` when the caller already read it)
+    says about ``version`` becoming champion now."""
     with db.read() as conn:
         target = resolve_in(conn, ModelRef(model, version=version))
-        return promotion_check_in(conn, model, target.version)
+        return promotion_check_in(conn, model, target.version, policy)
 
 
 def promotion_problems(db: Database, model: str, version: int) -> list[str]:
@@ -32,9 +36,9 @@ def promotion_problems(db: Database, model: str, version: int) -> list[str]:
     return list(promotion_check(db, model, version).problems)
 
 
-def check_promotable(db: Database, model: str, version: int) -> None:
+def check_promotable(db: Database, model: str, version: int, policy: Policy | None = None) -> None:
     """GateFailed now, rather than at the last step, when the candidate could not be promoted."""
-    check = promotion_check(db, model, version)
+    check = promotion_check(db, model, version, policy)
     if check.problems:
         raise GateFailed(
             f"{model}/{version} could not become champion under its policy: "
@@ -46,18 +50,24 @@ def check_promotable(db: Database, model: str, version: int) -> None:
 
 
 def refresh_blessing(
-    db: Database, artifacts: ArtifactStore | None, actor: str, model: str, version: int
+    db: Database,
+    artifacts: ArtifactStore | None,
+    actor: str,
+    model: str,
+    version: int,
+    policy: Policy | None = None,
 ) -> bool:
     """Run the gates of ``model/version`` again when its blessing compared it with another
     champion than the current one (and the policy's gates compare with the champion); returns
     whether it did. Without ``artifacts`` it does nothing, and the policy check that follows
-    refuses with the ``keel gate`` command."""
+    refuses with the ``keel gate`` command. ``policy``: the stored one, already read."""
     from keel.evaluation.gating import gate_version
 
-    check = promotion_check(db, model, version)
+    check = promotion_check(db, model, version, policy)
     if not check.stale or artifacts is None:
         return False
-    policy = governance.get_policy(db, model)
+    if policy is None:
+        policy = governance.get_policy(db, model)
     assert policy is not None  # a stale blessing needs a policy that compares
     before = f"{model}/{check.compared_with}" if check.compared_with else "no champion"
     now = f"{model}/{check.champion}" if check.champion else "no champion"

@@ -142,3 +142,36 @@ def test_the_counts_would_see_a_second_read(store: Client, reads: Reads) -> None
     assert reads.policies == {MODEL: 2}
     assert set(reads.label_parts.values()) == {2}
     assert reads.references == {1: 2}
+
+
+def test_a_pass_that_retrains_and_deploys_reads_the_policy_once(
+    store: Client, reads: Reads
+) -> None:
+    """Training, gating and starting the canary (its blessing and promotability checks) all
+    follow the policy the pass read."""
+    launch(store, MODEL, CANARY)
+    at = START
+    for hour in range(4):  # the concept flips: the trigger fires and a canary starts
+        serve(store, MODEL, 200, 10 + hour, flipped=True, at=at)
+        at += timedelta(minutes=10)
+    reads.clear()
+    started = store.autopilot(now=at)
+    assert [d.action for d in started][-2:] == ["deploy", "rollout"], started
+    assert reads.policies == {MODEL: 1}
+
+
+def test_a_replace_reads_it_again_only_inside_the_champion_move(
+    store: Client, reads: Reads
+) -> None:
+    """A deployment that moves the champion checks the stored policy once more, in the
+    transaction that moves the alias, so a policy tightened meanwhile is never bypassed."""
+    launch(store, MODEL, WATCHED)
+    at = START
+    for hour in range(4):  # the concept flips: the trigger fires and the candidate replaces
+        serve(store, MODEL, 200, 10 + hour, flipped=True, at=at)
+        at += timedelta(minutes=10)
+    reads.clear()
+    replaced = store.autopilot(now=at)
+    assert [d.action for d in replaced][-1] == "promoted", replaced
+    assert store.get_version(f"models:/{MODEL}@champion").version == 2
+    assert reads.policies == {MODEL: 2}
