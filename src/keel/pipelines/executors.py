@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from keel.errors import InvalidInput
 from keel.pipelines.pickled import call_pickled, unpickled
@@ -18,6 +18,14 @@ from keel.pipelines.pickled import call_pickled, unpickled
 __all__ = ["EXECUTORS", "Executor", "InlineExecutor", "ProcessExecutor", "make_executor"]
 
 EXECUTORS = ("inline", "process", "ray")
+
+
+class ExecutorOptions(TypedDict, total=False):
+    """What ``make_executor`` hands the executor it makes (each reads its own)."""
+
+    max_workers: int | None  # process
+    address: str | None  # ray: a running cluster's address, else a local Ray
+    num_cpus: int | None  # ray: the local Ray's CPUs
 
 
 class Executor(Protocol):
@@ -71,7 +79,7 @@ class ProcessExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(kind: str, **options: Any) -> Executor:
+def make_executor(kind: str, **options: Unpack[ExecutorOptions]) -> Executor:
     """An executor by name: ``inline``, ``process`` or ``ray`` (the ``ray`` extra)."""
     if kind == "inline":
         return InlineExecutor()
