@@ -5,12 +5,12 @@ windows just before and after it, so a page can step through them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from keel.errors import NotFound
+from keel.monitoring.stored_window import StoredWindow
 from keel.store.database import Database
 from keel.store.schema import monitor_windows
 
@@ -19,30 +19,16 @@ __all__ = ["WindowDetail", "window_detail"]
 
 @dataclass(frozen=True)
 class WindowDetail:
-    """A stored window of ``model`` and its neighbours' ids (None at either end)."""
+    """A stored window and its neighbours' ids among its model's windows (None at either
+    end)."""
 
-    id: int
-    model: str
-    version: int
-    start_at: datetime
-    end_at: datetime
-    rows: int
-    labelled_rows: int
-    reference: dict[str, Any]
-    drift: dict[str, Any]
-    estimate: dict[str, Any] | None
-    performance: dict[str, Any]
-    operations: dict[str, Any] | None
-    quality: dict[str, Any] | None
+    window: StoredWindow
     previous: int | None
     next: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: times as ISO 8601 strings."""
-        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        out["start_at"] = self.start_at.isoformat()
-        out["end_at"] = self.end_at.isoformat()
-        return out
+        """JSON-ready: the window as ``StoredWindow.to_dict`` gives it, and the neighbours."""
+        return {**self.window.to_dict(), "previous": self.previous, "next": self.next}
 
 
 def window_detail(db: Database, model: str, window_id: int) -> WindowDetail:
@@ -69,19 +55,7 @@ def window_detail(db: Database, model: str, window_id: int) -> WindowDetail:
             hint=f"`keel monitor windows {model}` lists them",
         )
     return WindowDetail(
-        id=row.id,
-        model=row.model,
-        version=row.version,
-        start_at=row.start_at,
-        end_at=row.end_at,
-        rows=row.rows,
-        labelled_rows=row.labelled_rows,
-        reference=row.reference,
-        drift=row.drift or {},
-        estimate=row.estimate,
-        performance=row.performance or {},
-        operations=row.operations,
-        quality=row.quality,
+        window=StoredWindow.of(row),
         previous=next((n.id for n in neighbours if n.id < window_id), None),
         next=next((n.id for n in neighbours if n.id > window_id), None),
     )

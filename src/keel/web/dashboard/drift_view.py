@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
 
 def window_page(services: Services, name: str, window_id: int) -> dict[str, Any]:
-    window = services.monitoring.window_detail(name, window_id)
-    drift = window.drift
+    detail = services.monitoring.window_detail(name, window_id)
+    window = detail.window
+    drift = window.drift or {}
     features = sorted(
         (_feature(f) for f in drift.get("features", [])),
         key=lambda f: -(f["effect"] if f["effect"] is not None else -1.0),
@@ -33,11 +34,11 @@ def window_page(services: Services, name: str, window_id: int) -> dict[str, Any]
         "outputs": drift.get("outputs"),
         "features": features,
         "estimate": window.estimate,
-        "performance": {k: v for k, v in window.performance.items() if k != "label_drift"},
+        "performance": {k: v for k, v in (window.performance or {}).items() if k != "label_drift"},
         "operations": window.operations,
         "quality": window.quality,
-        "previous": window.previous,
-        "next": window.next,
+        "previous": detail.previous,
+        "next": detail.next,
     }
 
 
