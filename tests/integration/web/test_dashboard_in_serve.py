@@ -88,3 +88,15 @@ def test_a_dashboard_on_its_own_opens_an_engine_of_its_own(
         assert len(engines) == 1
     finally:
         dashboard_of(app).close()
+
+
+def test_a_page_asked_for_before_the_server_started_is_a_503_not_a_sign_in(
+    served: FastAPI,
+) -> None:
+    """Until the serving app has opened its stores the dashboard has nothing to read or to
+    check a token against: it says so with 503 (try again), not with a sign-in page."""
+    early = TestClient(served)  # no lifespan: the serving app has not started
+    for path in ["/ui/", "/ui/models/risk", "/ui/audit"]:
+        answer = early.get(path)
+        assert answer.status_code == 503, (path, answer.status_code, answer.text[:200])
+        assert "starting" in answer.json()["message"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from keel.errors import KeelError
+from keel.errors import StoreUnavailable
 from keel.serving.auth import TokenGate
 from keel.serving.http import install_error_handlers
 from keel.web.dashboard.state import Dashboard, dashboard_of
@@ -97,7 +97,7 @@ def _borrowing(serving: FastAPI) -> Dashboard:
     def lent() -> tuple[Stores, TokenGate]:
         found = getattr(serving.state, "keel", None)
         if not isinstance(found, ServingContext) or found.stores is None:
-            raise KeelError("the server is still starting")
+            raise StoreUnavailable("the server is still starting; try again in a moment")
         return found.stores, found.gate
 
     return Dashboard(lambda: lent()[0], lambda: lent()[1])

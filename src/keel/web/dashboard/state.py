@@ -37,7 +37,7 @@ class Dashboard:
         owns_client: bool = False,
     ) -> None:
         """``stores`` and ``gate`` answer the open stores and the token gate when a request
-        needs them (raising ``KeelError`` while whoever lends them is starting); ``client``:
+        needs them (raising ``StoreUnavailable`` while whoever lends them is starting); ``client``:
         the client the stores are, which ``close`` closes when ``owns_client``."""
         self._stores = stores
         self.gate = gate

@@ -42,10 +42,8 @@ def token_of(request: Request) -> str | None:
 
 
 def _gate(request: Request) -> TokenGate:
-    try:
-        return dashboard_of(request.app).gate()
-    except KeelError:
-        raise Unauthorized("the dashboard is starting; try again") from None
+    """The token gate; StoreUnavailable (503) while the server lending it is starting."""
+    return dashboard_of(request.app).gate()
 
 
 def needs(role: str) -> Callable[[Request], Awaitable[TokenRecord | None]]:
