@@ -172,7 +172,7 @@ def report(
     """Write a JSON and a self-contained HTML monitoring report (no network needed)."""
     import orjson
 
-    from keel.monitoring.report import to_html
+    from keel.monitoring.report_page import to_html
 
     report = client_of(ctx).monitor_report(model, window=window)
     out.mkdir(parents=True, exist_ok=True)

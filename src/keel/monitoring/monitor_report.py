@@ -1,5 +1,5 @@
 """A monitoring report's data: what ``Monitoring.monitor_report`` returns and ``keel monitor
-report`` writes as JSON beside the HTML page (``keel.monitoring.report``).
+report`` writes as JSON beside the HTML page (``keel.monitoring.report_page``).
 
 The window shown in detail and the alerts are Keel's own records; the series, thresholds,
 reference limits and baselines are the chart-ready shapes the page draws, kept as JSON.

@@ -17,7 +17,7 @@ from keel.domain.policy import Policy
 from keel.monitoring.labelling import read_labels
 from keel.monitoring.observations import Observer
 from keel.monitoring.reference_limits import SIGMAS
-from keel.monitoring.report import to_html
+from keel.monitoring.report_page import to_html
 from keel.monitoring.runner import References
 
 RULES = [

@@ -21,7 +21,8 @@ from keel.client import Client
 from keel.domain.entities import ModelVersion
 from keel.evaluation.html_parts import fmt
 from keel.monitoring.performance import realized_baselines, realized_metrics
-from keel.monitoring.report import build_report, to_html
+from keel.monitoring.report import build_report
+from keel.monitoring.report_page import to_html
 from keel.monitoring.stored_window import StoredWindow
 from keel.settings import Settings
 

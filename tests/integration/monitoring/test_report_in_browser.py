@@ -11,7 +11,7 @@ import pytest
 
 from keel.client import Client
 from keel.domain.entities import ModelVersion
-from keel.monitoring.report import to_html
+from keel.monitoring.report_page import to_html
 from keel.settings import Settings
 
 from .test_monitor_run import log, production
