@@ -1,6 +1,7 @@
 """No import circle anywhere under ``src/keel``: a module never needs, directly or through
-others, a module that needs it. Imports inside functions count (they only defer a circle);
-imports under ``if TYPE_CHECKING:`` do not (they never run)."""
+others, a module that needs it. Imports inside functions count (they only defer a circle), and
+so do imports under ``if TYPE_CHECKING:``: they never run, but a type that names a layer above
+is the same tangle as an import of it."""
 
 from __future__ import annotations
 
