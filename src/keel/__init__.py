@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from keel.evaluation.runner import Evaluation
     from keel.monitoring.alerts import AlertRecord
     from keel.monitoring.drift import DriftReport
+    from keel.monitoring.monitor_report import MonitorReport
     from keel.monitoring.runner import MonitorResult
     from keel.monitoring.stored_window import StoredWindow
     from keel.pipelines.pipeline import Pipeline, PipelineResult
@@ -81,6 +82,7 @@ __all__ = [
     "MetricSpec",
     "ModelFailed",
     "ModelVersion",
+    "MonitorReport",
     "MonitorResult",
     "NextStep",
     "NotFound",
@@ -139,6 +141,7 @@ _LAZY = {
     "AuditVerification": "keel.domain.audit",
     "LabelReport": "keel.registry.predictions",
     "LogReceipt": "keel.registry.predictions",
+    "MonitorReport": "keel.monitoring.monitor_report",
     "MonitorResult": "keel.monitoring.runner",
     "StoredWindow": "keel.monitoring.stored_window",
     "DriftReport": "keel.monitoring.drift",

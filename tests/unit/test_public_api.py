@@ -20,6 +20,7 @@ INTENDED = {
     "log_labels",
     "log_predictions",
     "DriftReport",
+    "MonitorReport",
     "MonitorResult",
     "StoredWindow",
     "MetricSpec",
