@@ -134,6 +134,14 @@ class MetricSpec:
     timed: bool = False
     views: frozenset[View] = frozenset()
 
+    def beats(self, value: float, other: float) -> bool:
+        """Whether ``value`` is strictly better than ``other`` in this metric's direction.
+
+        >>> metric_spec("accuracy").beats(0.9, 0.8), metric_spec("mae").beats(0.9, 0.8)
+        (True, False)
+        """
+        return value > other if self.higher_is_better else value < other
+
     @property
     def rule_family(self) -> RuleFamily | None:
         """The alert-rule family that observes this metric, None when no rule can name it.

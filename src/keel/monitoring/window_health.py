@@ -1,6 +1,8 @@
-"""A window's health at a glance: its span, size, realized and estimated accuracy, drifted
-features and operations, read as a few fields the database extracts from the window's JSON, so
-a series over a thousand windows never reads their per-feature drift detail (kilobytes each).
+"""A window's health at a glance: its span, size, the metrics declared for the window-health
+view (``keel.domain.metric_specs``: realized and estimated accuracy, latency, throughput, cost,
+errors), its majority baseline and drifted features, read as a few fields the database extracts
+from the window's JSON, so a series over a thousand windows never reads their per-feature drift
+detail (kilobytes each).
 
 ``newest_health`` answers for every model at once (one index walk per model, two queries in
 all), so a page over the whole fleet costs the same for ten models or a thousand.
@@ -8,18 +10,24 @@ all), so a page over the whole fleet costs the same for ten models or a thousand
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from keel.domain.metric_specs import MetricSpec, shown_in
 from keel.domain.names import validate_name
 from keel.registry.models import positive_limit
 from keel.store.database import Database
 from keel.store.schema import models, monitor_windows
 
-__all__ = ["LatestHealth", "WindowHealth", "health_series", "newest_health"]
+__all__ = ["HEALTH_METRICS", "LatestHealth", "WindowHealth", "health_series", "newest_health"]
+
+#: the metrics a health summary carries: those declared for the window-health view, each read
+#: where its declaration places it in a stored window
+HEALTH_METRICS: tuple[MetricSpec, ...] = tuple(s for s in shown_in("window_health") if s.window)
 
 
 @dataclass(frozen=True)
@@ -32,24 +40,25 @@ class WindowHealth:
     end_at: datetime
     rows: int
     labelled_rows: int
-    accuracy: float | None
+    #: each of ``HEALTH_METRICS`` by its declared name
+    metrics: Mapping[str, float | None]
     #: "always the most frequent class" on the same labelled rows: the floor to beat
     baseline_accuracy: float | None
-    estimated_accuracy: float | None
     drifted: tuple[str, ...]
-    latency_p50_ms: float | None
-    latency_p99_ms: float | None
-    throughput_rps: float | None
-    cost_per_1k: float | None
-    error_rate: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: times as ISO 8601 strings."""
-        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        out["start_at"] = self.start_at.isoformat()
-        out["end_at"] = self.end_at.isoformat()
-        out["drifted"] = list(self.drifted)
-        return out
+        """JSON-ready and flat (a metric under its own name): times as ISO 8601 strings."""
+        return {
+            "window_id": self.window_id,
+            "version": self.version,
+            "start_at": self.start_at.isoformat(),
+            "end_at": self.end_at.isoformat(),
+            "rows": self.rows,
+            "labelled_rows": self.labelled_rows,
+            **self.metrics,
+            "baseline_accuracy": self.baseline_accuracy,
+            "drifted": list(self.drifted),
+        }
 
 
 @dataclass(frozen=True)
@@ -76,16 +85,31 @@ def _columns() -> list[sa.ColumnElement[Any]]:
         w.end_at,
         w.rows,
         w.labelled_rows,
-        w.performance["accuracy"].label("accuracy"),
+        *(column for spec in HEALTH_METRICS for column in _located(spec)),
         w.performance["baselines"]["majority"]["accuracy"].label("baseline_accuracy"),
-        w.estimate["metrics"]["accuracy"].label("estimated_accuracy"),
         w.drift["drifted"].label("drifted"),
-        w.operations["latency_p50_ms"].label("latency_p50_ms"),
-        w.operations["latency_p99_ms"].label("latency_p99_ms"),
-        w.operations["throughput_rps"].label("throughput_rps"),
-        w.operations["cost_per_1k"].label("cost_per_1k"),
-        w.operations["error_rate"].label("error_rate"),
     ]
+
+
+def _located(spec: MetricSpec) -> list[sa.ColumnElement[Any]]:
+    """The JSON at the spec's window location, labelled with the spec's name: the value itself,
+    and for a share the list it is a share of; for a count or flag deeper than the column, the
+    mapping holding it (whether that mapping is there tells "none" from "not measured")."""
+    window = spec.window
+    assert window is not None  # HEALTH_METRICS keeps the located ones
+    if window.reading != "number" and len(window.path) > 1:
+        return [_at(window.column, window.path[:-1]).label(spec.name)]
+    found = [_at(window.column, window.path).label(spec.name)]
+    if window.per is not None:
+        found.append(_at(window.column, (window.per,)).label(f"{spec.name}__per"))
+    return found
+
+
+def _at(column: str, path: tuple[str, ...]) -> Any:
+    value: Any = monitor_windows.c[column]
+    for key in path:
+        value = value[key]
+    return value
 
 
 def _health(row: sa.Row[Any]) -> WindowHealth:
@@ -97,16 +121,27 @@ def _health(row: sa.Row[Any]) -> WindowHealth:
         end_at=row.end_at,
         rows=row.rows,
         labelled_rows=row.labelled_rows,
-        accuracy=_number(row.accuracy),
+        metrics={spec.name: _read(spec, row._mapping) for spec in HEALTH_METRICS},
         baseline_accuracy=_number(row.baseline_accuracy),
-        estimated_accuracy=_number(row.estimated_accuracy),
         drifted=tuple(str(name) for name in drifted),
-        latency_p50_ms=_number(row.latency_p50_ms),
-        latency_p99_ms=_number(row.latency_p99_ms),
-        throughput_rps=_number(row.throughput_rps),
-        cost_per_1k=_number(row.cost_per_1k),
-        error_rate=_number(row.error_rate),
     )
+
+
+def _read(spec: MetricSpec, row: sa.RowMapping) -> float | None:
+    """A metric's extracted JSON read as its declaration reads it: a number as it is, a list's
+    length or share, a fact's presence."""
+    window = spec.window
+    assert window is not None
+    if window.reading == "number":
+        return _number(row[spec.name])
+    node: Any = row[spec.name]  # the mapping holding the value, or (at the top) the value
+    if len(window.path) == 1:
+        node = {window.path[0]: node}
+        if window.per is not None:
+            node[window.per] = row[f"{spec.name}__per"]
+    for key in reversed(window.path[:-1]):
+        node = {key: node}
+    return window.read_from({window.column: node})
 
 
 def _number(value: Any) -> float | None:

@@ -4,7 +4,6 @@ queries for ten models or a thousand."""
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,10 +31,9 @@ def policy_threshold(policy: dict[str, Any] | None) -> float | None:
 
 
 def health_of(window: WindowHealth) -> dict[str, Any]:
-    """A window's health as the templates and charts read it."""
-    health = {f.name: getattr(window, f.name) for f in fields(window)}
-    health["drifted"] = list(window.drifted)
-    return health
+    """A window's health as the templates and charts read it: flat, each declared health metric
+    under its own name, times as datetimes (the pages format them)."""
+    return {**window.to_dict(), "start_at": window.start_at, "end_at": window.end_at}
 
 
 def models_overview(services: Services) -> list[dict[str, Any]]:
@@ -49,7 +47,7 @@ def models_overview(services: Services) -> list[dict[str, Any]]:
         health = health_of(latest.newest)
         realized = latest.labelled
         if realized is not None:  # labels lag: realized accuracy is the newest labelled window's
-            health["accuracy"] = realized.accuracy
+            health["accuracy"] = realized.metrics.get("accuracy")
             health["accuracy_end_at"] = realized.end_at
         by_model_health[name] = health
     out = []

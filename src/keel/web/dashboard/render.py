@@ -9,6 +9,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from keel.domain.metric_specs import metric_spec
+
 #: what a page shows for a missing value
 MISSING = "\u2013"
 
@@ -81,6 +83,8 @@ class Renderer:
         self.env.filters.update(
             number=number, when=when, percent=percent, as_json=as_json, readable=readable
         )
+        # a page reads a metric's label and direction from its declaration: metric("accuracy")
+        self.env.globals["metric"] = metric_spec
         for name in self.env.list_templates(extensions=["html"]):
             self.env.get_template(name)  # compiled now, so no visitor waits for it
 
