@@ -11,6 +11,7 @@ from keel.errors import InvalidInput
 from keel.registry.service import model_ref
 
 if TYPE_CHECKING:
+    from keel.domain.stored_policy import StoredPolicy
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.latest_verdicts import LatestVerdict
     from keel.evaluation.runner import Evaluation
@@ -140,9 +141,9 @@ class Governance:
         governance.approve(self.stores.db, self.stores.actor, model_ref(ref), reason)
 
     # -- reads for pages over many models or versions -------------------------------------------
-    def stored_policies(self, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
-        """Each model's policy as stored (of every model, or of ``names``), in one query;
-        models without a policy are left out."""
+    def stored_policies(self, names: list[str] | None = None) -> dict[str, StoredPolicy]:
+        """Each model's policy as stored (of every model, or of ``names``), with its risk
+        profile and accuracy floor, in one query; models without a policy are left out."""
         from keel.evaluation.stored_policies import stored_policies
 
         return stored_policies(self.stores.db, names)

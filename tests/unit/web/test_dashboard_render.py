@@ -17,10 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
+from keel.domain.stored_policy import accuracy_floor
 from keel.registry import audit
 from keel.store.database import Database
 from keel.web.dashboard.audit_view import ChainWatcher
-from keel.web.dashboard.overview import policy_threshold, traffic_split
+from keel.web.dashboard.overview import traffic_split
 from keel.web.dashboard.render import (
     MISSING,
     Renderer,
@@ -187,8 +188,8 @@ def test_readable_json_shows_what_an_audit_entry_says() -> None:
         ({"monitoring": {"alerts": None, "accuracy_threshold": None}}, None),
     ],
 )
-def test_policy_threshold(policy: dict[str, Any] | None, threshold: float | None) -> None:
-    assert policy_threshold(policy) == threshold
+def test_accuracy_floor(policy: dict[str, Any] | None, threshold: float | None) -> None:
+    assert accuracy_floor(policy) == threshold
 
 
 def test_policy_threshold_reads_what_the_policy_stores() -> None:
@@ -198,9 +199,9 @@ def test_policy_threshold_reads_what_the_policy_stores() -> None:
         {"monitoring": {"alerts": ["accuracy < 0.92 over the last 1,000 labelled predictions"]}},
         "policy",
     ).to_dict()
-    assert policy_threshold(stored) == 0.92
+    assert accuracy_floor(stored) == 0.92
     shorthand = Policy.parse({"monitoring": {"accuracy_threshold": 0.85}}, "policy").to_dict()
-    assert policy_threshold(shorthand) == 0.85
+    assert accuracy_floor(shorthand) == 0.85
 
 
 # -- the traffic split ------------------------------------------------------------------------

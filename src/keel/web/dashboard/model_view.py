@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.monitoring.alert_counts import OPEN_STATES
 from keel.registry.aliases import periods
-from keel.web.dashboard.overview import health_of, policy_threshold, traffic_split
+from keel.web.dashboard.overview import health_of, traffic_split
 
 if TYPE_CHECKING:
     from keel.controller.retrains import Retrain
@@ -46,9 +46,9 @@ def model_page(services: Services, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "description": model.description,
-        "risk_profile": (policy or {}).get("risk_profile"),
-        "threshold": policy_threshold(policy),
-        "policy": policy,
+        "risk_profile": policy.risk_profile if policy is not None else None,
+        "threshold": policy.accuracy_floor if policy is not None else None,
+        "policy": policy.document if policy is not None else None,
         "champion": champion,
         "aliases": {alias: v for alias, v in named.items() if v is not None},
         "deployment": traffic_split(running, champion),

@@ -12,24 +12,6 @@ if TYPE_CHECKING:
     from keel.services import Services
 
 
-def policy_threshold(policy: dict[str, Any] | None) -> float | None:
-    """The accuracy the model must keep: the monitoring shorthand, else an accuracy alert rule."""
-    if not policy:
-        return None
-    monitoring = policy.get("monitoring") or {}
-    if monitoring.get("accuracy_threshold") is not None:
-        return float(monitoring["accuracy_threshold"])
-    for rule in monitoring.get("alerts") or []:
-        text = rule if isinstance(rule, str) else str(rule.get("rule", ""))
-        words = text.split()
-        if len(words) >= 3 and words[0] == "accuracy" and words[1] in ("<", "<="):
-            try:
-                return float(words[2])
-            except ValueError:
-                continue
-    return None
-
-
 def health_of(window: WindowHealth) -> dict[str, Any]:
     """A window's health as the templates and charts read it: flat, each declared health metric
     under its own name, times as datetimes (the pages format them)."""
@@ -58,8 +40,8 @@ def models_overview(services: Services) -> list[dict[str, Any]]:
         out.append(
             {
                 "name": model.name,
-                "risk_profile": (policy or {}).get("risk_profile"),
-                "threshold": policy_threshold(policy),
+                "risk_profile": policy.risk_profile if policy is not None else None,
+                "threshold": policy.accuracy_floor if policy is not None else None,
                 "versions": model.latest_version or 0,
                 "champion": named.get("champion"),
                 "challenger": named.get("challenger")
