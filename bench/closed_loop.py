@@ -295,7 +295,7 @@ class Replay:
 
             start, end = rows
             began = time.perf_counter()
-            from keel.controller.retraining import recency_weights
+            from keel.controller.retrain_fitting import recency_weights
 
             model = HistGradientBoostingClassifier(random_state=0)
             model.fit(

@@ -270,7 +270,7 @@ KILLED_RETRAIN = textwrap.dedent(
     import sys
     from datetime import datetime
 
-    import keel.controller.retraining as retraining
+    import keel.controller.retrain_fitting as retrain_fitting
     from keel.client import Client
     from keel.registry.clock import replayed
 
@@ -283,7 +283,7 @@ KILLED_RETRAIN = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-    retraining._fit = die
+    retrain_fitting._fit = die
     with replayed(lambda: beat), Client(store, artifacts, actor="first") as client:
         client.retrain("risk", reason="new bureau data", now=moment)
     print("survived", flush=True)

@@ -155,7 +155,7 @@ def test_a_recency_weighted_retrain_goes_through_the_loop(store: Client) -> None
     # the shipped model is the champion's estimator fit on its rows weighted by their age
     from sklearn.linear_model import LogisticRegression
 
-    from keel.controller.retraining import recency_weights
+    from keel.controller.retrain_fitting import recency_weights
 
     shipped = store.get_version(f"{MODEL}/{promoted.candidate_version}")
     rows = store.load_snapshot(str(shipped.training_snapshot))

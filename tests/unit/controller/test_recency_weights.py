@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keel.controller.retraining import _weight_argument, recency_weights
+from keel.controller.retrain_fitting import _weight_argument, recency_weights
 from keel.domain.retraining import Training
 from keel.errors import InvalidInput
 
