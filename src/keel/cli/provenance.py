@@ -66,17 +66,16 @@ def lineage(
     if graph.gates or graph.approvals:
         checks = root.add("[bold]gates and approvals[/bold]")
         for g in graph.gates:
-            colour = "green" if g["verdict"] == "blessed" else "red"
-            reasons = "; ".join(g["reasons"])
+            colour = "green" if g.blessed else "red"
+            reasons = "; ".join(g.reasons)
             checks.add(
-                f"[{colour}]{g['verdict']}[/{colour}] ({g['risk_profile']} profile) at "
-                f"{when(g['created_at'])} by {escape(g['author'])}"
+                f"[{colour}]{g.verdict}[/{colour}] ({g.risk_profile} profile) at "
+                f"{when(g.created_at)} by {escape(g.author)}"
                 + (f": {escape(reasons)}" if reasons else "")
             )
         for a in graph.approvals:
             checks.add(
-                f"approved by {escape(a['approver'])} at {when(a['created_at'])}: "
-                f"{escape(a['reason'])}"
+                f"approved by {escape(a.approver)} at {when(a.created_at)}: {escape(a.reason)}"
             )
     aliases = root.add("[bold]alias periods[/bold]")
     for p in graph.alias_periods:

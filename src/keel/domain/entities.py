@@ -199,6 +199,31 @@ class AuditEntry(_Record):
 
 
 @dataclass(frozen=True)
+class LineageGate(_Record):
+    """A gate verdict as lineage tells it: what was decided, under which risk profile, why, when
+    and by whom (the stored verdict holds more: its checks, evaluation and champion)."""
+
+    verdict: str
+    risk_profile: str
+    reasons: list[str]
+    created_at: datetime
+    author: str
+
+    @property
+    def blessed(self) -> bool:
+        return self.verdict == "blessed"
+
+
+@dataclass(frozen=True)
+class LineageApproval(_Record):
+    """A recorded approval as lineage tells it: who approved the version, why and when."""
+
+    approver: str
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Lineage(_Record):
     """Everything that led to one version: data, run, parents, the gates it passed or failed, the
     approvals it got, and where it served as an alias."""
@@ -209,5 +234,6 @@ class Lineage(_Record):
     parents: list[ModelVersion]
     children: list[int]
     alias_periods: list[AliasPeriod]
-    gates: list[dict[str, Any]] = field(default_factory=list)
-    approvals: list[dict[str, Any]] = field(default_factory=list)
+    #: oldest first, as they were recorded
+    gates: list[LineageGate] = field(default_factory=list)
+    approvals: list[LineageApproval] = field(default_factory=list)

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from keel.domain.entities import Lineage, ModelVersion
+from keel.domain.entities import Lineage, LineageApproval, LineageGate, ModelVersion
 from keel.domain.names import ModelRef
 from keel.registry import aliases as alias_store
 from keel.registry import governance
@@ -75,13 +75,13 @@ def lineage(db: Database, ref: ModelRef, *, max_ancestors: int = _MAX_ANCESTORS)
     alias_periods = [p for p in alias_store.periods(moves) if p.version == version.version]
     exact = ModelRef(version.name, version=version.version)
     gates = [
-        {
-            "verdict": g.verdict,
-            "risk_profile": g.risk_profile,
-            "reasons": g.reasons,
-            "created_at": g.created_at.isoformat(),
-            "author": g.author,
-        }
+        LineageGate(
+            verdict=g.verdict,
+            risk_profile=g.risk_profile,
+            reasons=g.reasons,
+            created_at=g.created_at,
+            author=g.author,
+        )
         for g in governance.gate_history(db, exact)
     ]
     with db.read() as conn:
@@ -98,7 +98,7 @@ def lineage(db: Database, ref: ModelRef, *, max_ancestors: int = _MAX_ANCESTORS)
         alias_periods=alias_periods,
         gates=gates,
         approvals=[
-            {"approver": a.approver, "reason": a.reason, "created_at": a.created_at.isoformat()}
+            LineageApproval(approver=a.approver, reason=a.reason, created_at=a.created_at)
             for a in approvals
         ],
     )

@@ -79,7 +79,7 @@ def test_a_flipped_concept_is_retrained_gated_and_promoted(client: Client) -> No
     trained_on = [s["ref"] for s in lineage.snapshots if s["role"] == "train"]
     assert trained_on == [lineage.version.training_snapshot], lineage.snapshots
     assert trained_on[0].startswith(f"{MODEL}-retrain/")
-    assert lineage.gates and lineage.gates[-1]["verdict"] == "blessed"
+    assert lineage.gates and lineage.gates[-1].verdict == "blessed"
     assert [(p.alias, p.end) for p in lineage.alias_periods] == [("champion", None)]
     assert [p.version for p in client.alias_periods(MODEL, "champion")] == [1, new]
     run = client.pipeline_run(str(promoted.pipeline_run_id))

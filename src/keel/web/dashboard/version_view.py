@@ -29,8 +29,8 @@ def version_page(services: Services, name: str, version: int) -> dict[str, Any]:
         "parents": [p.version for p in found.parents],
         "children": found.children,
         "alias_periods": [p.to_dict() for p in found.alias_periods],
-        "gates": found.gates,
-        "approvals": found.approvals,
+        "gates": [g.to_dict() for g in found.gates],
+        "approvals": [a.to_dict() for a in found.approvals],
         "evaluations": evaluations,
         "evaluation_summary": evaluation_summary(latest),
         "deployments": [
