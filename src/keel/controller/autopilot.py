@@ -22,34 +22,31 @@ import contextlib
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from keel.controller import retrains
 from keel.controller.decisions import Decision, PassFacts, controller_moment
-from keel.controller.handover import Handover
 from keel.controller.heartbeat import Heartbeat
+from keel.controller.retrain_states import RetrainStates
 from keel.controller.retrains import Retrain
 from keel.controller.triggers import consider
 from keel.domain.policy import Policy
-from keel.errors import Conflict, GateFailed, InvalidInput, KeelError, NotFound, PipelineFailed
+from keel.errors import Conflict, InvalidInput, KeelError
 from keel.registry.clock import utcnow
 from keel.services import HasServices, Services
 
 if TYPE_CHECKING:
-    from keel.domain.deployments import Deployment
     from keel.monitoring.sinks import AlertSink
     from keel.pipelines.pipeline import Pipeline
-    from keel.pipelines.records import PipelineRun
 
 __all__ = ["Autopilot", "Decision", "controller_moment"]
 
 log = logging.getLogger("keel.autopilot")
 
 
-class Autopilot:
+class Autopilot(RetrainStates):
     """Keeps every model with a policy under its triggers, gates and rollout strategy."""
 
     def __init__(
@@ -246,12 +243,6 @@ class Autopilot:
             model, "retrain", f"{verdict.trigger}: {verdict.reason}", started.id
         ), started
 
-    def _champion(self, model: str) -> int | None:
-        from keel.registry.deployments import champion_in
-
-        with self.stores.db.read() as conn:
-            return champion_in(conn, model)
-
     def take_over(self, model: str, now: datetime | None = None) -> list[Decision]:
         """Drive ``model``'s retrain in flight from this process, taking its lease from a holder
         whose heartbeat stopped (audited as ``retrain.takeover``). NotFound with none in flight;
@@ -343,231 +334,8 @@ class Autopilot:
         }[retrain.state]
         return handler(retrain, facts, now)
 
-    def _move(
-        self, retrain: Retrain, state: str, reason: str, now: datetime, **values: Any
-    ) -> Retrain:
-        return retrains.move(
-            self.stores.db,
-            self.stores.actor,
-            retrain,
-            self.owner,
-            state,
-            reason=reason,
-            now=now,
-            **values,
-        )
-
-    def _queued(
-        self, retrain: Retrain, facts: PassFacts, now: datetime
-    ) -> tuple[Retrain, Decision]:
-        champion = retrain.details.get("champion") or self._champion(retrain.model)
-        if champion is None:
-            moved = self._move(retrain, "abandoned", "the model has no champion any more", now)
-            return moved, Decision(retrain.model, "abandoned", "no champion", retrain.id)
-        run_id = uuid.uuid4().hex
-        moved = self._move(
-            retrain,
-            "training",
-            f"pipeline run {run_id}",
-            now,
-            pipeline_run_id=run_id,
-            details={**retrain.details, "champion": champion, "attempts": 0},
-        )
-        return moved, Decision(retrain.model, "train", f"pipeline run {run_id} started", retrain.id)
-
-    def _training(
-        self, retrain: Retrain, facts: PassFacts, now: datetime
-    ) -> tuple[Retrain | None, Decision]:
-        from keel.pipelines import records
-
-        run_id = str(retrain.pipeline_run_id)
-        params = {
-            "model": retrain.model,
-            "champion": int(retrain.details["champion"]),
-            "now": now.isoformat(),
-            "retrain": retrain.id,
-            "trigger": retrain.trigger,
-            "policy": facts.policy.to_dict(),  # the pass's: its steps read no other
-        }
-        try:
-            try:
-                record = records.get_run(self.stores.db, run_id)
-            except NotFound:
-                record = None
-            if record is not None and record.status == "succeeded":
-                outputs = self._outputs(record)
-            else:
-                result = self._pipeline(facts.policy, record).run(
-                    self.stores,
-                    params if record is None else None,
-                    executor=facts.policy.retraining.executor,
-                    model=retrain.model,
-                    run_id=run_id if record is None else None,
-                    resume=run_id if record is not None else None,
-                    client_class=self.client_class,
-                )
-                outputs = result.outputs
-        except (PipelineFailed, KeelError) as exc:
-            attempts = int(retrain.details.get("attempts", 0)) + 1
-            cause = _cause(exc)
-            details = {**retrain.details, "attempts": attempts, "error": cause}
-            if attempts >= facts.policy.retraining.max_attempts:
-                outcome = (
-                    f"{cause}; gave up after {attempts} attempt(s): fix the cause, then start "
-                    f"a new retrain with `keel retrain {retrain.model}`"
-                )
-                moved = self._move(
-                    retrain, "failed", outcome, now, details=details, outcome=outcome
-                )
-                return moved, Decision(retrain.model, "failed", outcome, retrain.id)
-            retrains.keep_details(self.stores.db, retrain, self.owner, details)
-            left = facts.policy.retraining.max_attempts - attempts
-            return None, Decision(
-                retrain.model,
-                "retry",
-                f"attempt {attempts} failed: {cause}; the autopilot resumes it from the failed "
-                f"step on its next pass (`keel autopilot --once`), {left} attempt(s) left",
-                retrain.id,
-            )
-        handover = Handover.of(outputs)
-        version, verdict = handover.version, handover.verdict
-        reasons = "; ".join(verdict.reasons) or verdict.verdict
-        details = {**retrain.details, **handover.details()}
-        if not verdict.blessed:
-            moved = self._move(
-                retrain,
-                "rejected",
-                reasons,
-                now,
-                candidate_version=version,
-                outcome=reasons,
-                details=details,
-            )
-            return moved, Decision(retrain.model, "rejected", f"v{version}: {reasons}", retrain.id)
-        moved = self._move(
-            retrain,
-            "deploying",
-            f"v{version} passed the gates",
-            now,
-            candidate_version=version,
-            details=details,
-        )
-        return moved, Decision(retrain.model, "blessed", f"v{version} passed the gates", retrain.id)
-
-    def _pipeline(self, policy: Policy, record: PipelineRun | None) -> Pipeline:
-        """The pipeline to run: the one given, else the standard one, with its ``refitted`` step
-        when the policy asks for a refit (a resumed run keeps the steps it started with)."""
-        if self._custom:
-            return self.pipeline
-        from keel.controller.retraining import standard_pipeline
-
-        if record is None:
-            refit = policy.retraining.training.refit
-        else:
-            refit = any(s.name == "refitted" for s in record.steps)
-        return standard_pipeline(refit=refit) if refit else self.pipeline
-
-    def _outputs(self, record: PipelineRun) -> dict[str, Any]:
-        import cloudpickle
-
-        return {
-            s.name: cloudpickle.loads(self.stores.artifacts.get(s.output_sha256))
-            for s in record.steps
-            if s.name in ("registered", "gate", "refitted") and s.output_sha256
-        }
-
-    def _deploying(
-        self, retrain: Retrain, facts: PassFacts, now: datetime
-    ) -> tuple[Retrain | None, Decision]:
-        version = int(retrain.candidate_version or 0)
-        # started before a crash: adopt it rather than deploy twice. The candidate is this
-        # retrain's own version (registered by its pipeline, tagged with its id), so any
-        # deployment of it is this retrain's; matching by time would compare the autopilot's
-        # (possibly simulated) clock with whichever clock stamped the deployment.
-        deployment = next(
-            (
-                d
-                for d in self.services.rollouts.deployments(retrain.model, limit=20)
-                if d.candidate_version == version
-            ),
-            None,
-        )
-        if deployment is None:
-            try:
-                deployment = self.services.rollouts.deploy(
-                    retrain.model,
-                    version,
-                    reason=f"retrain #{retrain.id}: {retrain.trigger}",
-                    now=now,
-                    policy=facts.policy,
-                )
-            except GateFailed as exc:  # e.g. waiting for a person's approval
-                return None, Decision(retrain.model, "waiting", exc.message, retrain.id)
-        if deployment.status == "running":
-            moved = self._move(
-                retrain,
-                "rolling_out",
-                f"{deployment.strategy} rollout #{deployment.id} started",
-                now,
-                deployment_id=deployment.id,
-            )
-            return moved, Decision(
-                retrain.model,
-                "deploy",
-                f"v{version}: {deployment.strategy} rollout #{deployment.id}",
-                retrain.id,
-            )
-        return self._ended(retrain, deployment, now)
-
-    def _rolling_out(
-        self, retrain: Retrain, facts: PassFacts, now: datetime
-    ) -> tuple[Retrain | None, Decision]:
-        from keel.registry import deployments
-
-        deployment = deployments.get(self.stores.db, int(retrain.deployment_id or 0))
-        if deployment.status == "running":
-            try:
-                step = self.services.rollouts.advance_rollout(
-                    retrain.model, now=now, policy=facts.policy, reads=facts.reads
-                )
-            except Conflict as exc:
-                return None, Decision(retrain.model, "busy", exc.message, retrain.id)
-            deployment = deployments.get(self.stores.db, deployment.id)
-            if deployment.status == "running":
-                why = "; ".join(step.reasons) or "in progress"
-                return None, Decision(
-                    retrain.model,
-                    "rollout",
-                    f"{step.action}: {why}",
-                    retrain.id,
-                    {"weight": deployment.candidate_weight},
-                )
-        return self._ended(retrain, deployment, now)
-
-    def _ended(
-        self, retrain: Retrain, deployment: Deployment, now: datetime
-    ) -> tuple[Retrain, Decision]:
-        state = {"completed": "promoted", "promoted": "promoted"}.get(
-            deployment.status, deployment.status
-        )
-        reason = deployment.reason or deployment.status
-        if deployment.analysis:
-            last = deployment.analysis[-1]
-            reason = "; ".join(last.get("reasons") or []) or reason
-        moved = self._move(retrain, state, reason, now, deployment_id=deployment.id, outcome=reason)
-        return moved, Decision(
-            retrain.model, state, f"v{retrain.candidate_version}: {reason}", retrain.id
-        )
-
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:
     import json
 
     return json.loads(json.dumps(details, default=str))
-
-
-def _cause(error: KeelError) -> str:
-    """What failed, without the SDK's resume hint (a retrain is resumed by the autopilot)."""
-    if isinstance(error, PipelineFailed):
-        return f"step {error.step!r} of run {error.run_id} failed: {error.error}"
-    return error.message
