@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from keel.cli.context import JsonOption, client_of, limit_option
 from keel.cli.output import console, listed, print_json, print_table, when
 from keel.domain.names import MAX_VERSION
+
+if TYPE_CHECKING:
+    from keel.monitoring.window_summary import WindowSummary
 
 monitor_app = typer.Typer(help="Production monitoring: windows, drift, estimates, alerts.")
 labels_app = typer.Typer(help="Delayed labels (ground truth) for logged predictions.")
@@ -71,29 +74,29 @@ def run(
             ],
             (
                 [
-                    w["id"],
-                    w["version"],
-                    when(w["start_at"]),
-                    when(w["end_at"]),
-                    f"{w['rows']:,}",
-                    ", ".join(w["drifted_features"]) or "-",
-                    w["estimated_accuracy"],
-                    w["latency_p99_ms"],
+                    w.id,
+                    w.version,
+                    when(w.start_at),
+                    when(w.end_at),
+                    f"{w.rows:,}",
+                    ", ".join(w.drifted_features) or "-",
+                    w.estimated_accuracy,
+                    w.latency_p99_ms,
                     _input_issues(w),
                 ]
                 for w in result.windows
             ),
             title="new windows",
         )
-    for alert in result.alerts:
-        console.print(f"alert {alert['transition']}: {alert['message']}")
+    for change in result.alerts:
+        console.print(f"alert {change.transition}: {change.alert.message}")
 
 
-def _input_issues(window: dict[str, Any]) -> str:
+def _input_issues(window: WindowSummary) -> str:
     """Values never seen in training, per feature, and the rows rejected for them."""
-    parts = [f"{i['column']} {i['code']} {i['rows']:,}" for i in window.get("input_issues", [])]
-    if window.get("rejected_rows"):
-        parts.append(f"{window['rejected_rows']:,} rows rejected")
+    parts = [f"{i['column']} {i['code']} {i['rows']:,}" for i in window.input_issues]
+    if window.rejected_rows:
+        parts.append(f"{window.rejected_rows:,} rows rejected")
     return "; ".join(parts) or "-"
 
 

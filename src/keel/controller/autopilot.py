@@ -203,12 +203,13 @@ class Autopilot(RetrainStates):
         result = self.services.monitoring.monitor_under(
             model, facts.policy, now=now, sinks=self.sinks, reads=facts.reads
         )
-        fired = [a for a in result.alerts if a.get("transition") == "fired"]
+        fired = [a for a in result.alerts if a.transition == "fired"]
+        shown = result.to_dict()  # the details are stored as JSON
         return Decision(
             model,
             "monitor",
             f"{len(result.windows)} new windows, {len(fired)} alerts fired",
-            details={"windows": result.windows, "alerts": result.alerts},
+            details={"windows": shown["windows"], "alerts": shown["alerts"]},
         )
 
     def _consider(

@@ -101,8 +101,14 @@ class AlertRecord:
 
 @dataclass(frozen=True)
 class AlertChange:
+    """What one evaluation did to a rule's alert: the alert as it now stands and how it moved."""
+
     alert: AlertRecord
     transition: Transition
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert's JSON with its ``transition`` beside its fields."""
+        return {**self.alert.to_dict(), "transition": self.transition}
 
 
 def fingerprint(model: str, rule_text: str) -> str:

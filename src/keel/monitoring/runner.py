@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from keel.domain.policy import Policy
 from keel.errors import Conflict, ModelFailed
 from keel.monitoring.model_reads import ModelReads, References
 from keel.monitoring.window_record import WindowRecord, measure_window
+from keel.monitoring.window_summary import WindowSummary
 from keel.monitoring.windows import cut_by_rows, cut_by_time
 from keel.registry.clock import utcnow
 from keel.store.artifacts import ArtifactStore
@@ -37,21 +38,24 @@ from keel.store.version_links import version_id
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from keel.monitoring.alerts import AlertChange
     from keel.monitoring.sinks import AlertSink
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class MonitorResult:
-    """What one run did."""
+    """What one run did: the rows it read, the windows it wrote, the rows left waiting for the
+    next window, the windows whose labels it joined, and the alerts it moved."""
 
     model: str
     new_rows: int = 0
-    windows: list[dict[str, Any]] = field(default_factory=list)
+    windows: list[WindowSummary] = field(default_factory=list)
     pending_rows: int = 0
     relabelled: int = 0
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: alerts fired, resolved or re-opened by this run (those left unchanged are not listed)
+    alerts: list[AlertChange] = field(default_factory=list)
     notifications: dict[str, int] = field(default_factory=dict)
     events: int = 0
     #: windows of versions whose own code raised while their reference was built: their rows
@@ -62,11 +66,11 @@ class MonitorResult:
         return {
             "model": self.model,
             "new_rows": self.new_rows,
-            "windows": self.windows,
+            "windows": [window.to_dict() for window in self.windows],
             "skipped": self.skipped,
             "pending_rows": self.pending_rows,
             "relabelled": self.relabelled,
-            "alerts": self.alerts,
+            "alerts": [change.to_dict() for change in self.alerts],
             "notifications": self.notifications,
             "events": self.events,
         }
@@ -244,9 +248,9 @@ def run_monitor(
     if reads is None:
         reads = ModelReads(db, artifacts, logs, model, policy)
     references = reads.references
-    result = process_log(db, artifacts, logs, model, policy, moment, references)
+    processed = process_log(db, artifacts, logs, model, policy, moment, references)
     plain = reads.labels()
-    result.relabelled = refresh_performance(
+    relabelled = refresh_performance(
         db,
         artifacts,
         logs,
@@ -254,18 +258,19 @@ def run_monitor(
         policy,
         references,
         moment,
-        new_windows=bool(result.windows),
+        new_windows=bool(processed.windows),
         labels=plain,
     )
     monitoring = policy.monitoring
+    moved: list[AlertChange] = []
     if monitoring.alerts:
         cooldown = parse_duration(monitoring.cooldown, "monitoring.cooldown")
         changes = []
         # every window this run made is judged in order, as if each had arrived alone: a breach
         # in an earlier one is not hidden by a calm newest one (fired, then resolved by the
         # next, as separate runs would; all at this run's time, so the trail stays in order)
-        for window in result.windows[:-1]:
-            observer = Observer(db, artifacts, model, plain, references, until=window["id"])
+        for window in processed.windows[:-1]:
+            observer = Observer(db, artifacts, model, plain, references, until=window.id)
             changes += evaluate_rules(
                 db, actor, model, list(monitoring.alerts), observer, now=moment, cooldown=cooldown
             )
@@ -273,17 +278,18 @@ def run_monitor(
         changes += evaluate_rules(
             db, actor, model, list(monitoring.alerts), observer, now=moment, cooldown=cooldown
         )
-        result.alerts = [
-            {**change.alert.to_dict(), "transition": change.transition}
-            for change in changes
-            if change.transition != "unchanged"
-        ]
-    if monitoring.events:
-        result.events = route_events(db, model, list(monitoring.events))
+        moved = [change for change in changes if change.transition != "unchanged"]
+    events = route_events(db, model, list(monitoring.events)) if monitoring.events else 0
     chosen = sinks if sinks is not None else build_sinks(list(monitoring.sinks), environ or {})
     try:
-        result.notifications = dict(deliver_pending(db, chosen, model=model))
+        notifications = dict(deliver_pending(db, chosen, model=model))
     finally:
         for sink in chosen:
             sink.close()
-    return result
+    return replace(
+        processed,
+        relabelled=relabelled,
+        alerts=moved,
+        events=events,
+        notifications=notifications,
+    )

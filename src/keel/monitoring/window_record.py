@@ -20,6 +20,7 @@ from keel.monitoring.input_quality import input_quality
 from keel.monitoring.operations import operations
 from keel.monitoring.references import Reference
 from keel.monitoring.window_estimate import estimate_window
+from keel.monitoring.window_summary import WindowSummary
 from keel.store.artifacts import ArtifactStore
 
 if TYPE_CHECKING:
@@ -59,25 +60,26 @@ class WindowRecord:
             "quality": self.quality,
         }
 
-    def summary(self, window_id: int) -> dict[str, Any]:
-        return {
-            "id": window_id,
-            "version": self.version,
-            "start_at": self.start_at.isoformat(),
-            "end_at": self.end_at.isoformat(),
-            "rows": self.rows,
-            "drifted_features": self.drift.get("drifted", []),
-            "estimated_accuracy": self.estimate.get("metrics", {}).get("accuracy"),
-            "latency_p99_ms": self.operations.get("latency_p99_ms"),
-            "issues": len(self.quality.get("issues", [])),
-            "flagged_rows": self.quality.get("flagged_rows", 0),
-            "rejected_rows": self.quality.get("rejected_rows", 0),
-            "input_issues": [
+    def summary(self, window_id: int) -> WindowSummary:
+        """What a run reports of this window once it is stored as ``window_id``."""
+        return WindowSummary(
+            id=window_id,
+            version=self.version,
+            start_at=self.start_at,
+            end_at=self.end_at,
+            rows=self.rows,
+            drifted_features=self.drift.get("drifted", []),
+            estimated_accuracy=self.estimate.get("metrics", {}).get("accuracy"),
+            latency_p99_ms=self.operations.get("latency_p99_ms"),
+            issues=len(self.quality.get("issues", [])),
+            flagged_rows=self.quality.get("flagged_rows", 0),
+            rejected_rows=self.quality.get("rejected_rows", 0),
+            input_issues=[
                 {k: i.get(k) for k in ("column", "code", "rows", "rejected")}
                 for i in self.quality.get("issues", [])
                 if i.get("code") in INPUT_CHECKS
             ],
-        }
+        )
 
 
 def drift_config(rules: DriftRules, *, seed: int, multivariate: bool | None = None) -> DriftConfig:

@@ -42,8 +42,8 @@ def test_the_default_rule_fires_when_the_champion_loses_to_the_majority_and_reso
     majority = window.performance["baselines"]["majority"]
     assert majority["accuracy"] == 1.0 and majority["predicts"] == 1
     assert "persistence" not in window.performance["baselines"]  # not time-ordered data
-    fired = [a for a in first.alerts if a["transition"] == "fired"]
-    assert [a["rule"] for a in fired] == [RULE]
+    fired = [a for a in first.alerts if a.transition == "fired"]
+    assert [a.alert.rule for a in fired] == [RULE]
     alert = client.list_alerts("cancer")[0]
     assert alert.severity == "warning"
     assert alert.value == pytest.approx(float(np.mean(predicted == 1)) - 1.0)
@@ -54,7 +54,7 @@ def test_the_default_rule_fires_when_the_champion_loses_to_the_majority_and_reso
     client.log_labels("cancer", ids, predicted)
     second = client.monitor("cancer", sinks=[])
     # judged as of its first new window already (half old rows, half new): resolved there
-    assert [a["transition"] for a in second.alerts] == ["resolved"]
+    assert [a.transition for a in second.alerts] == ["resolved"]
     assert client.list_alerts("cancer")[0].value > 0
     newest = client.monitor_windows("cancer")[0].performance
     share = max(np.mean(predicted[500:] == 1), np.mean(predicted[500:] == 0))
@@ -79,7 +79,7 @@ def test_time_ordered_data_scores_persistence_and_profiles_set_the_severity(
     result = client.monitor("cancer", policy=policy, sinks=[])
     baselines = client.monitor_windows("cancer")[0].performance["baselines"]
     assert baselines["persistence"]["accuracy"] == pytest.approx(198 / 199)
-    assert [a["rule"] for a in result.alerts] == [rule]  # too few rows for the default rules
+    assert [a.alert.rule for a in result.alerts] == [rule]  # too few rows for the default rules
     stored = client.get_policy("cancer")
     assert stored is not None
     assert "accuracy beats baseline majority as critical" in [

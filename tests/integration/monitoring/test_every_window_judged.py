@@ -52,7 +52,7 @@ def test_one_run_over_five_windows_raises_what_five_runs_would(
         log(client, fitted_model, chunk, START + timedelta(minutes=10 * index))
     together = client.monitor("cancer", policy=POLICY, sinks=[])
     assert len(together.windows) == 5
-    assert [a["transition"] for a in together.alerts] == ["fired", "resolved"]
+    assert [a.transition for a in together.alerts] == ["fired", "resolved"]
 
     separate = Settings(
         store_url=f"sqlite:///{tmp_path / 'apart.db'}", artifacts=str(tmp_path / "apart")
@@ -66,7 +66,7 @@ def test_one_run_over_five_windows_raises_what_five_runs_would(
         for index, chunk in enumerate(chunks):
             log(apart, fitted_model, chunk, START + timedelta(minutes=10 * index))
             run = apart.monitor("cancer", sinks=[])
-            transitions += [a["transition"] for a in run.alerts]
+            transitions += [a.transition for a in run.alerts]
         assert transitions == ["fired", "resolved"]
         assert _trail(apart) == _trail(client)
         assert [a.state for a in apart.list_alerts("cancer")] == [

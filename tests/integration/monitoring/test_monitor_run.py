@@ -68,7 +68,7 @@ def test_windows_drift_labels_alerts_and_resuming(
 
     first = client.monitor("cancer", policy=POLICY, sinks=[sink])
     assert (first.new_rows, len(first.windows), first.pending_rows) == (250, 2, 50)
-    assert all(not w["drifted_features"] for w in first.windows)
+    assert all(not w.drifted_features for w in first.windows)
     stored = client.monitor_windows("cancer")
     assert [w.rows for w in stored] == [100, 100]
     newest = stored[0]
@@ -87,7 +87,7 @@ def test_windows_drift_labels_alerts_and_resuming(
     assert (third.new_rows, len(third.windows), third.pending_rows) == (150, 2, 0)
     last = client.monitor_windows("cancer", limit=1)[0]
     assert len(last.drift["drifted"]) >= 3
-    fired = {a["rule"] for a in third.alerts if a["transition"] == "fired"}
+    fired = {a.alert.rule for a in third.alerts if a.transition == "fired"}
     assert "drifted_features >= 3" in fired
 
     # labels arrive later: wrong for a third of the calm rows, so realized accuracy falls
@@ -100,7 +100,7 @@ def test_windows_drift_labels_alerts_and_resuming(
     labelled = [w for w in client.monitor_windows("cancer") if w.labelled_rows]
     assert sum(w.labelled_rows for w in labelled) == 250
     assert all(w.performance["accuracy"] < 0.8 for w in labelled)
-    assert any(a["rule"].startswith("accuracy <") for a in fourth.alerts)
+    assert any(a.alert.rule.startswith("accuracy <") for a in fourth.alerts)
     events = [p["event"] for p in sink.payloads]
     assert events.count("alert.fired") == 2
     assert "alias.set" in events  # the champion move of the fixture, routed once
@@ -149,10 +149,10 @@ def test_time_windows_close_when_later_rows_arrive(
         timestamps=stamps,
     )
     result = client.monitor("cancer", policy=policy, sinks=[], now=start + timedelta(hours=3))
-    assert [w["rows"] for w in result.windows] == [30, 30]
+    assert [w.rows for w in result.windows] == [30, 30]
     assert result.pending_rows == 30
     later = client.monitor("cancer", sinks=[], now=start + timedelta(hours=5))
-    assert [w["rows"] for w in later.windows] == [30]
+    assert [w.rows for w in later.windows] == [30]
 
 
 def test_monitoring_refuses_what_it_cannot_judge(
@@ -191,7 +191,7 @@ def test_the_streaming_detector_sees_a_drop_in_labelled_outcomes(
     for index in range(2, 4):
         day(index, flip=0.25)
     drop = client.monitor("cancer", sinks=[])
-    assert [a["rule"] for a in drop.alerts] == [rule]
+    assert [a.alert.rule for a in drop.alerts] == [rule]
     alert = client.list_alerts("cancer")[0]
     assert alert.value == 1.0 and alert.details["alarm_at"] >= str(start + timedelta(days=2))
 

@@ -73,11 +73,12 @@ def test_reference_rules_observe_limits_fire_on_a_drop_and_show_in_the_report(
     truth = sample["target"].to_numpy()
     client.log_labels("cancer", ids, np.where(wrong, 1 - truth, truth))
     dropped = client.monitor("cancer", sinks=[])
-    fired = {a["rule"]: a for a in dropped.alerts if a["transition"] == "fired"}
+    fired = {a.alert.rule: a.alert for a in dropped.alerts if a.transition == "fired"}
     assert set(fired) == {RULES[0]}  # the scores did not change: the estimates hold
     alert = fired[RULES[0]]
-    assert alert["value"] < alert["threshold"] < 1.0
-    assert alert["details"]["reference"]["limit"] == alert["threshold"]
+    assert alert.value is not None and alert.threshold is not None
+    assert alert.value < alert.threshold < 1.0
+    assert alert.details["reference"]["limit"] == alert.threshold
 
     # the same sentence as a retrain trigger fires on the champion's own predictions
     from keel.controller.triggers import consider

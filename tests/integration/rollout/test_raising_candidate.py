@@ -276,7 +276,7 @@ def test_monitoring_passes_over_a_raising_version_and_goes_on(
         client.set_policy(name, policy)
 
     result = client.monitor(MODEL)
-    assert [w["version"] for w in result.windows] == [1, 1]
+    assert [w.version for w in result.windows] == [1, 1]
     assert [(s["version"], s["rows"]) for s in result.skipped] == [(2, 200), (2, 200)]
     assert all("raised RuntimeError" in s["reason"] for s in result.skipped)
     assert client.monitor(MODEL).skipped == []  # the rows were consumed, not retried forever
