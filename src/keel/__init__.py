@@ -40,11 +40,12 @@ if TYPE_CHECKING:
     from keel.domain.policy import Policy, Suite
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.runner import Evaluation
-    from keel.monitoring.alerts import AlertRecord
+    from keel.monitoring.alerts import AlertChange, AlertRecord
     from keel.monitoring.drift import DriftReport
     from keel.monitoring.monitor_report import MonitorReport
     from keel.monitoring.runner import MonitorResult
     from keel.monitoring.stored_window import StoredWindow
+    from keel.monitoring.window_summary import WindowSummary
     from keel.pipelines.pipeline import Pipeline, PipelineResult
     from keel.pipelines.step import StepContext, step
     from keel.registry.evaluation_records import EvaluationRecord, EvaluationSummary, GateRecord
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from keel.settings import Settings
 
 __all__ = [
+    "AlertChange",
     "AlertRecord",
     "ArtifactCorrupted",
     "AuditFinding",
@@ -106,6 +108,7 @@ __all__ = [
     "StoredWindow",
     "Suite",
     "UntrustedArtifact",
+    "WindowSummary",
     "__version__",
     "get_client",
     "load_model",
@@ -137,6 +140,7 @@ _LAZY = {
     "Settings": "keel.settings",
     "Snapshot": "keel.domain.entities",
     "AlertRecord": "keel.monitoring.alerts",
+    "AlertChange": "keel.monitoring.alerts",
     "AuditFinding": "keel.domain.audit",
     "AuditVerification": "keel.domain.audit",
     "LabelReport": "keel.registry.predictions",
@@ -144,6 +148,7 @@ _LAZY = {
     "MonitorReport": "keel.monitoring.monitor_report",
     "MonitorResult": "keel.monitoring.runner",
     "StoredWindow": "keel.monitoring.stored_window",
+    "WindowSummary": "keel.monitoring.window_summary",
     "DriftReport": "keel.monitoring.drift",
     "Autopilot": "keel.controller.autopilot",
     "Decision": "keel.controller.autopilot",
