@@ -251,9 +251,9 @@ class Registry:
         return models.resolve(self.stores.db, model_ref(ref, version))
 
     def list_models(self) -> list[Model]:
-        from keel.registry import models
+        from keel.registry import listings
 
-        return models.list_models(self.stores.db)
+        return listings.list_models(self.stores.db)
 
     def known_models(self, names: list[str], field: str = "models") -> list[str]:
         """``names`` checked: each a registered model (NotFound names the first that is not),
@@ -284,9 +284,9 @@ class Registry:
         offset: int = 0,
     ) -> list[ModelVersion]:
         """Newest first; ``filter`` like ``"metrics.auc > 0.8 and tags.team = 'risk'"``."""
-        from keel.registry import models
+        from keel.registry import listings
 
-        return models.list_versions(
+        return listings.list_versions(
             self.stores.db, name, filter=filter, status=status, limit=limit, offset=offset
         )
 
