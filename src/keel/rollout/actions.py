@@ -101,7 +101,6 @@ def deploy(
     now: datetime | None = None,
     log_position: str | None = None,
     artifacts: ArtifactStore | None = None,
-    policy: Policy | None = None,
 ) -> Deployment:
     """Start deploying ``model/version``; returns the deployment record.
 
@@ -110,7 +109,8 @@ def deploy(
     override the policy's rollout limits for this deployment (see ``keel.rollout.limits``).
     ``force`` (with a reason) lets a ``replace`` pass a policy that would refuse the version.
     With ``artifacts``, a blessing earned against another champion is earned again first.
-    ``policy``: the model's stored policy when the caller already read it (one read a pass).
+    The checks follow the stored policy, read here once: the one in force now (a pass that
+    trained for minutes may have started under another), and never one a caller hands over.
     """
     validate_name(model, "model")
     number = validate_version(version)
@@ -122,8 +122,7 @@ def deploy(
         )
     if force and not reason.strip():
         raise InvalidInput("reason", "forcing a deployment past the policy needs a reason")
-    if policy is None:
-        policy = governance.get_policy(db, model) or Policy()
+    policy = governance.get_policy(db, model) or Policy()
     frozen = Limits.resolve(policy.rollout, limits).to_dict()
     if strategy in _STAGED and not force:
         refresh_blessing(db, artifacts, actor, model, number, policy)
@@ -225,7 +224,6 @@ def deploy_with_policy(
         now=now,
         log_position=None if logs is None else log_position(logs, model),
         artifacts=artifacts,
-        policy=policy,
     )
 
 
@@ -239,7 +237,6 @@ def promote(
     now: datetime | None = None,
     force: bool = False,
     artifacts: ArtifactStore | None = None,
-    policy: Policy | None = None,
 ) -> Deployment:
     """Make the candidate champion and mark the deployment ``promoted`` (see the module notes
     on ordering); ``force`` moves it past the policy's gates (audited as an override).
@@ -257,7 +254,6 @@ def promote(
         status="promoted",
         action="deployment.promote",
         artifacts=artifacts,
-        policy=policy,
     )
 
 
@@ -278,8 +274,9 @@ def finish(
     """Move ``champion`` to the candidate, then end the deployment with ``status``. A refused
     alias move (GateFailed, Conflict) leaves the deployment running for the caller to handle.
     Unless forced, a stale blessing is earned again first (``refresh_blessing``, under
-    ``policy`` when the caller already read it). The alias move checks the stored policy again
-    inside its own transaction: a policy changed meanwhile is never bypassed."""
+    ``policy``: the stored policy ``deploy`` has just read, else read here). The alias move
+    checks the stored policy again inside its own transaction: a policy changed meanwhile is
+    never bypassed."""
     model, candidate = deployment.model, deployment.candidate_version
     if not force:
         refresh_blessing(db, artifacts, actor, model, candidate, policy)

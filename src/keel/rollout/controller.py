@@ -96,7 +96,6 @@ def advance(
                 status=status,
                 action=f"deployment.{'promote' if status == 'promoted' else 'complete'}",
                 artifacts=artifacts,
-                policy=policy,
             )
         except GateFailed as exc:  # the policy changed since the deployment started
             why = [f"the candidate cannot become champion: {exc.message}"]

@@ -55,7 +55,8 @@ class Rollouts:
         watch``. ``force`` (with a reason) lets a replace pass a policy that would refuse it.
         A blessing that compared the version with another champion than the current one is
         earned again first: the gates run against the current champion. ``policy`` is where
-        the defaults come from: the stored policy unless the caller already read it.
+        the defaults come from: the stored policy unless the caller already read it. The checks
+        (blessing, promotability, the champion move) always follow the stored policy.
         """
         from keel.rollout.actions import deploy_with_policy
 

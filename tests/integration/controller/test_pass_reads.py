@@ -144,11 +144,12 @@ def test_the_counts_would_see_a_second_read(store: Client, reads: Reads) -> None
     assert reads.references == {1: 2}
 
 
-def test_a_pass_that_retrains_and_deploys_reads_the_policy_once(
+def test_a_pass_that_retrains_and_deploys_reads_it_again_only_to_deploy(
     store: Client, reads: Reads
 ) -> None:
-    """Training, gating and starting the canary (its blessing and promotability checks) all
-    follow the policy the pass read."""
+    """Training and gating follow the policy the pass read; starting the canary reads the
+    stored policy once more, for its blessing and promotability checks together: the policy in
+    force when it deploys (training may take minutes), never one handed over."""
     launch(store, MODEL, CANARY)
     at = START
     for hour in range(4):  # the concept flips: the trigger fires and a canary starts
@@ -157,14 +158,14 @@ def test_a_pass_that_retrains_and_deploys_reads_the_policy_once(
     reads.clear()
     started = store.autopilot(now=at)
     assert [d.action for d in started][-2:] == ["deploy", "rollout"], started
-    assert reads.policies == {MODEL: 1}
+    assert reads.policies == {MODEL: 2}
 
 
-def test_a_replace_reads_it_again_only_inside_the_champion_move(
+def test_a_replace_reads_it_again_to_deploy_and_inside_the_champion_move(
     store: Client, reads: Reads
 ) -> None:
-    """A deployment that moves the champion checks the stored policy once more, in the
-    transaction that moves the alias, so a policy tightened meanwhile is never bypassed."""
+    """A deployment that moves the champion also checks the stored policy in the transaction
+    that moves the alias, so a policy tightened meanwhile is never bypassed."""
     launch(store, MODEL, WATCHED)
     at = START
     for hour in range(4):  # the concept flips: the trigger fires and the candidate replaces
@@ -174,4 +175,4 @@ def test_a_replace_reads_it_again_only_inside_the_champion_move(
     replaced = store.autopilot(now=at)
     assert [d.action for d in replaced][-1] == "promoted", replaced
     assert store.get_version(f"models:/{MODEL}@champion").version == 2
-    assert reads.policies == {MODEL: 2}
+    assert reads.policies == {MODEL: 3}

@@ -82,6 +82,21 @@ def test_the_policy_is_checked_before_a_staged_rollout_starts(rollout: Rollout) 
     assert rollout.client.audit_log(subject=f"model:{MODEL}/2", action="gate.override")
 
 
+def test_a_policy_handed_to_deploy_gives_defaults_and_never_loosens_the_checks(
+    rollout: Rollout,
+) -> None:
+    """``policy=`` is where a deployment's defaults come from; whether the version may be
+    deployed, and become champion, is the stored policy's to say, at every door."""
+    from keel.domain.policy import Policy
+
+    rollout.client.set_policy(MODEL, GUARDED)
+    loose = Policy()
+    for strategy, steps in (("canary", [5.0, 100.0]), ("replace", None)):
+        with pytest.raises(GateFailed, match="could not become champion"):
+            rollout.client.deploy(MODEL, 2, strategy=strategy, steps=steps, policy=loose)
+    assert deployments.history(rollout.client.db, MODEL) == [] and rollout.champion() == 1
+
+
 def test_limits_are_validated(rollout: Rollout) -> None:
     db = rollout.client.db
     with pytest.raises(InvalidInput, match="unknown limits"):
