@@ -17,7 +17,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Signature):  # its stored JSON, as every door has always shown it
-        return value.to_dict()
+        return value.stored_form()
     if is_dataclass(value) and not isinstance(value, type):  # a nested record: its fields
         return _fields_of(value)
     if isinstance(value, dict):

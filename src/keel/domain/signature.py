@@ -14,7 +14,7 @@ what every path that hands rows to a model rebuilds the training types from. Eac
 
 Signatures stored before ``type`` existed get one from their kind and dtype, so old registries
 keep working. ``Signature`` is what a ``ModelVersion`` carries: it is built once where the stored
-JSON is read, and ``to_dict`` writes that JSON back unchanged.
+JSON is read; ``to_dict`` writes today's form (every type named), ``stored_form`` the JSON as read.
 
 >>> stored = {"inputs": [{"name": "age", "kind": "integer", "dtype": "int64"}]}
 >>> signature = Signature.from_dict(stored)
@@ -22,10 +22,13 @@ JSON is read, and ``to_dict`` writes that JSON back unchanged.
 ('int', ['age'])
 >>> signature.to_dict()
 {'inputs': [{'name': 'age', 'kind': 'integer', 'dtype': 'int64', 'type': 'int'}], 'outputs': {}}
+>>> signature.stored_form() == stored
+True
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +132,9 @@ class Signature:
 
     inputs: tuple[FeatureSpec, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: the JSON this signature was read from, when it was (a version registered before
+    #: ``type`` existed shows what it stored); not copied by ``dataclasses.replace``
+    document: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def feature_names(self) -> list[str]:
@@ -149,9 +155,16 @@ class Signature:
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": [f.to_dict() for f in self.inputs], "outputs": dict(self.outputs)}
 
+    def stored_form(self) -> dict[str, Any]:
+        """The JSON as the store keeps it: what it was read from, else ``to_dict``. A version's
+        record shows this, so an old signature reads as it was written."""
+        return copy.deepcopy(self.document) if self.document is not None else self.to_dict()
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Signature:
-        return cls(
+        found = cls(
             inputs=tuple(FeatureSpec.from_dict(f) for f in data.get("inputs", [])),
             outputs=dict(data.get("outputs", {})),
         )
+        object.__setattr__(found, "document", copy.deepcopy(data))
+        return found

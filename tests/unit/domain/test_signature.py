@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -127,6 +128,10 @@ def test_a_signature_stored_before_types_loads_and_writes_its_derived_types() ->
     again = signature.to_dict()
     assert [spec.pop("type") for spec in again["inputs"]] == ["category", "int"]
     assert again == {**old, "outputs": {}}
+    assert signature.stored_form() == old  # a version's record shows what was stored
+    assert replace(signature, outputs={"flavour": "sklearn"}).stored_form()["outputs"] == {
+        "flavour": "sklearn"
+    }  # a changed signature is written anew, not read back from the old JSON
 
 
 def test_only_keeps_the_named_features_in_training_order() -> None:
