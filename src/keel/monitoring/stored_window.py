@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from keel.domain.row_records import record_of
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
@@ -53,22 +55,7 @@ class StoredWindow:
     @classmethod
     def of(cls, row: sa.Row[Any]) -> StoredWindow:
         """The window of a ``monitor_windows`` row (read by attribute)."""
-        return cls(
-            id=row.id,
-            model=row.model,
-            version=row.version,
-            kind=row.kind,
-            start_at=row.start_at,
-            end_at=row.end_at,
-            rows=row.rows,
-            labelled_rows=row.labelled_rows,
-            reference=row.reference,
-            drift=row.drift,
-            estimate=row.estimate,
-            operations=row.operations,
-            performance=row.performance,
-            quality=row.quality,
-        )
+        return record_of(cls, row)
 
     @property
     def drifted_features(self) -> list[str]:

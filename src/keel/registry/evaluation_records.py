@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from keel.domain.row_records import record_of
+
 __all__ = [
     "ApprovalRecord",
     "EvaluationRecord",
@@ -46,18 +48,7 @@ class GateRecord:
     @classmethod
     def of(cls, row: Any) -> GateRecord:
         """The record of a ``gate_results`` row joined with ``champion_version``."""
-        return cls(
-            id=row.id,
-            version_id=row.version_id,
-            evaluation_id=row.evaluation_id,
-            verdict=row.verdict,
-            risk_profile=row.risk_profile,
-            checks=row.checks,
-            reasons=row.reasons,
-            author=row.author,
-            created_at=row.created_at,
-            champion_version=row.champion_version,
-        )
+        return record_of(cls, row)
 
     @property
     def blessed(self) -> bool:
@@ -95,16 +86,7 @@ class EvaluationSummary:
 
     @classmethod
     def of(cls, row: Any) -> EvaluationSummary:
-        return cls(
-            id=row.id,
-            suite=row.suite,
-            status=row.status,
-            snapshots=row.snapshots,
-            author=row.author,
-            created_at=row.created_at,
-            version=row.version,
-            verdict=row.verdict,
-        )
+        return record_of(cls, row)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, as ``keel evaluations list --json`` prints it."""
@@ -143,22 +125,7 @@ class EvaluationRecord:
     @classmethod
     def of(cls, row: Any, gate: GateRecord | None) -> EvaluationRecord:
         """The record of an ``evaluations`` row joined with its ``model`` and ``version``."""
-        return cls(
-            id=row.id,
-            version_id=row.version_id,
-            suite=row.suite,
-            status=row.status,
-            snapshots=row.snapshots,
-            champion_version_id=row.champion_version_id,
-            results=row.results,
-            error=row.error,
-            report_sha256=row.report_sha256,
-            author=row.author,
-            created_at=row.created_at,
-            model=row.model,
-            version=row.version,
-            gate=gate,
-        )
+        return record_of(cls, row, gate=gate)
 
     @property
     def ref(self) -> str:
@@ -203,16 +170,7 @@ class ReusableEvaluation:
     @classmethod
     def of(cls, row: Any) -> ReusableEvaluation:
         """The record of an ``evaluations`` row joined with ``champion_version``."""
-        return cls(
-            id=row.id,
-            suite=row.suite,
-            status=row.status,
-            snapshots=row.snapshots,
-            results=row.results,
-            error=row.error,
-            created_at=row.created_at,
-            champion_version=row.champion_version,
-        )
+        return record_of(cls, row)
 
     @property
     def snapshot_hashes(self) -> list[tuple[str, str]]:
@@ -234,13 +192,7 @@ class ApprovalRecord:
     @classmethod
     def of(cls, row: Any) -> ApprovalRecord:
         """The record of an ``approvals`` row."""
-        return cls(
-            id=row.id,
-            version_id=row.version_id,
-            approver=row.approver,
-            reason=row.reason,
-            created_at=row.created_at,
-        )
+        return record_of(cls, row)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, the time as ISO 8601."""
