@@ -12,18 +12,21 @@ import numpy as np
 import pandas as pd
 
 from keel.controller.retrain_context import opened, run_policy
+from keel.controller.setup_selection import Fit, fit_setup
 from keel.domain.names import ModelRef
 from keel.domain.policy import Policy
+from keel.domain.retraining import TrainingSetup
 from keel.errors import InvalidInput
 from keel.pipelines.step import StepContext, step
 from keel.registry.conversion import CONVERTED_FROM
 from keel.services import Services
 
 if TYPE_CHECKING:
+    from keel.controller.retrain_setup import ChosenSetup
     from keel.controller.training_window_parts import TrainingWindow
     from keel.registry.loaded import LoadedModel
 
-__all__ = ["candidate", "recency_weights"]
+__all__ = ["candidate", "chosen_setup", "fitter", "recency_weights"]
 
 
 @step
@@ -33,10 +36,28 @@ def candidate(
     model: str,
     champion: int,
     policy: dict[str, Any] | None = None,
+    setup: ChosenSetup | None = None,
 ) -> Any:
+    """The model the gates judge. With a chosen ``setup`` (the ``setup`` step's): that setup on
+    the training rows, or, when the policy refits the blessed candidate on everything anyway,
+    the winner the choice already fit on the rows before its validation share (no extra fit)."""
     with opened(context) as services:
         rules = run_policy(services, model, policy)
-        return _fit(services, rules, model, champion, training_window["train"], training_window)
+        chosen = chosen_setup(setup)
+        refits = rules.retraining.training.refit
+        if chosen is not None and refits and setup and setup.get("model") is not None:
+            return setup["model"]
+        return _fit(
+            services, rules, model, champion, training_window["train"], training_window, chosen
+        )
+
+
+def chosen_setup(setup: ChosenSetup | None) -> TrainingSetup | None:
+    """The setup the ``setup`` step chose (None when the retrain did not choose)."""
+    selection = setup.get("selection") if setup else None
+    if not selection:
+        return None
+    return TrainingSetup.model_validate({**selection["setup"], "name": selection["chosen"]})
 
 
 def _fit(
@@ -46,30 +67,49 @@ def _fit(
     champion: int,
     train: pd.DataFrame,
     window: TrainingWindow,
+    setup: TrainingSetup | None = None,
 ) -> Any:
-    """The policy's trainer on ``train``, else the champion's estimator copied and refit."""
+    """``setup`` (else the policy's one setup: all rows, ``recency_half_life``) fit on ``train``."""
+    fit = fitter(services, policy, model, champion, window)
+    if setup is not None:
+        return fit_setup(train, fit, setup)
+    return fit(train, recency_weights(len(train), policy.retraining.training.recency_half_life))
+
+
+def fitter(
+    services: Services, policy: Policy, model: str, champion: int, window: TrainingWindow
+) -> Fit:
+    """A function fitting a fresh model on rows (with optional weights): the policy's trainer,
+    else the champion's estimator copied and refit (an ONNX champion's source, converted)."""
     target, features = window["target"], window["features"]
-    weights = recency_weights(len(train), policy.retraining.training.recency_half_life)
     if policy.retraining.trainer:
         module, _, name = policy.retraining.trainer.partition(":")
         trainer = getattr(importlib.import_module(module), name)
-        if weights is None:
-            return trainer(train, target)
-        if "sample_weight" not in inspect.signature(trainer).parameters:
-            raise InvalidInput(
-                "retraining.training.recency_half_life",
-                f"the trainer {policy.retraining.trainer} takes no sample_weight argument",
-            )
-        return trainer(train, target, sample_weight=weights)
+
+        def by_trainer(rows: pd.DataFrame, weights: np.ndarray | None) -> Any:
+            if weights is None:
+                return trainer(rows, target)
+            if "sample_weight" not in inspect.signature(trainer).parameters:
+                raise InvalidInput(
+                    "retraining.training.recency_half_life",
+                    f"the trainer {policy.retraining.trainer} takes no sample_weight argument",
+                )
+            return trainer(rows, target, sample_weight=weights)
+
+        return by_trainer
     from keel.registry.flavours import unfitted
 
     loaded = services.registry.load_model(ModelRef(model, version=champion))
     source = loaded.version.tags.get(CONVERTED_FROM)
-    if source and loaded.version.flavour == "onnx":
-        return _refit_converted(services, loaded, str(source), train, window, weights)
-    fitted = unfitted(loaded.model)  # the flavour's copy: CatBoost, say, refuses sklearn's clone
-    fitted.fit(train[features], train[target].to_numpy(), **_weight_argument(fitted, weights))
-    return fitted
+
+    def by_champion(rows: pd.DataFrame, weights: np.ndarray | None) -> Any:
+        if source and loaded.version.flavour == "onnx":
+            return _refit_converted(services, loaded, str(source), rows, window, weights)
+        fitted = unfitted(loaded.model)  # the flavour's copy: CatBoost, say, refuses clone
+        fitted.fit(rows[features], rows[target].to_numpy(), **_weight_argument(fitted, weights))
+        return fitted
+
+    return by_champion
 
 
 def _refit_converted(

@@ -11,13 +11,14 @@ import pandas as pd
 
 from keel.controller.handover import GateVerdict, Handover, Registered
 from keel.controller.retrain_context import opened, run_policy
-from keel.controller.retrain_fitting import _fit
-from keel.controller.retrain_registration import _same_format_and_trust
+from keel.controller.retrain_fitting import _fit, chosen_setup
+from keel.controller.retrain_registration import _same_format_and_trust, setup_tags
 from keel.domain.names import ModelRef
 from keel.domain.retraining import HOLDOUT_TAG, REFIT_TAG, RETRAIN_TAG
 from keel.pipelines.step import StepContext, step
 
 if TYPE_CHECKING:
+    from keel.controller.retrain_setup import ChosenSetup
     from keel.controller.training_window_parts import TrainingWindow
 
 __all__ = ["refitted"]
@@ -33,6 +34,7 @@ def refitted(
     champion: int,
     retrain: int,
     policy: dict[str, Any] | None = None,
+    setup: ChosenSetup | None = None,
 ) -> Handover:
     """The version to deploy and its verdict: the gated version unchanged, or (``refit`` on and
     the candidate blessed) its refit on the training rows plus the holdout, blessed by proxy.
@@ -56,7 +58,8 @@ def refitted(
         else:
             window = training_window
             every = pd.concat([window["train"], window["holdout"]], ignore_index=True)
-            fitted = _fit(services, rules, model, champion, every, window)
+            chosen = chosen_setup(setup)
+            fitted = _fit(services, rules, model, champion, every, window, chosen)
             gated_version = services.registry.get_version(twin)
             snapshot = services.registry.register_snapshot(
                 every, f"{model}-refit", tags={RETRAIN_TAG: str(retrain), REFIT_TAG: str(gated)}
@@ -73,6 +76,7 @@ def refitted(
                     REFIT_TAG: str(gated),
                     "pipeline_run": context.run_id,
                     HOLDOUT_TAG: candidate.holdout,
+                    **setup_tags(chosen),
                 },
                 description=f"refit of v{gated} on its training rows and holdout",
                 parent=champion,

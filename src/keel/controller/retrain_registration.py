@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from keel.controller.handover import Registered
 from keel.controller.retrain_context import opened
+from keel.controller.retrain_fitting import chosen_setup
 from keel.domain.names import ModelRef
-from keel.domain.retraining import HOLDOUT_TAG, RETRAIN_TAG
+from keel.domain.retraining import HOLDOUT_TAG, RETRAIN_TAG, SETUP_TAG, TrainingSetup
 from keel.domain.trust import TrustRecord
 from keel.errors import Conflict
 from keel.pipelines.step import StepContext, step
@@ -17,6 +18,7 @@ from keel.registry.conversion import CONVERTED_FROM
 from keel.services import Services
 
 if TYPE_CHECKING:
+    from keel.controller.retrain_setup import ChosenSetup
     from keel.controller.training_window_parts import TrainingWindow
     from keel.domain.entities import ModelVersion
     from keel.domain.signature import Signature
@@ -33,6 +35,7 @@ def registered(
     champion: int,
     retrain: int,
     trigger: str,
+    setup: ChosenSetup | None = None,
 ) -> Registered:
     from keel.registry.models import registered_by_retrain
 
@@ -63,6 +66,7 @@ def registered(
                     "pipeline_run": context.run_id,
                     HOLDOUT_TAG: holdout.ref,
                     **_conversion_tags(current),
+                    **setup_tags(chosen_setup(setup)),
                 },
                 description=f"retrained: {trigger}",
                 parent=champion,
@@ -75,6 +79,11 @@ def registered(
             if mine is None:
                 raise
             return _registered(mine)
+
+
+def setup_tags(setup: TrainingSetup | None) -> dict[str, str]:
+    """The training setup a retrain chose, as the version's tag (none when it did not choose)."""
+    return {SETUP_TAG: setup.name} if setup is not None else {}
 
 
 def _registered(version: ModelVersion) -> Registered:

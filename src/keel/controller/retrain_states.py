@@ -138,7 +138,7 @@ class RetrainStates:
         handover = Handover.of(outputs)
         version, verdict = handover.version, handover.verdict
         reasons = "; ".join(verdict.reasons) or verdict.verdict
-        details = {**retrain.details, **handover.details()}
+        details = {**retrain.details, **handover.details(), **_selection(outputs)}
         if not verdict.blessed:
             moved = self._move(
                 retrain,
@@ -179,7 +179,7 @@ class RetrainStates:
         return {
             s.name: cloudpickle.loads(self.stores.artifacts.get(s.output_sha256))
             for s in record.steps
-            if s.name in ("registered", "gate", "refitted") and s.output_sha256
+            if s.name in ("setup", "registered", "gate", "refitted") and s.output_sha256
         }
 
     def _deploying(
@@ -264,6 +264,12 @@ class RetrainStates:
         return moved, Decision(
             retrain.model, state, f"v{retrain.candidate_version}: {reason}", retrain.id
         )
+
+
+def _selection(outputs: dict[str, Any]) -> dict[str, Any]:
+    """The training setup the run chose, for the retrain's record (nothing when it did not)."""
+    chosen = (outputs.get("setup") or {}).get("selection")
+    return {"selection": chosen} if chosen else {}
 
 
 def _cause(error: KeelError) -> str:

@@ -1,13 +1,19 @@
-"""The standard retraining pipeline: training window -> candidate -> registered -> gate ->
-refitted.
+"""The standard retraining pipeline: training window -> setup -> candidate -> registered ->
+gate -> refitted.
 
 - ``training_window``: the newest labelled production rows (labels that had arrived by the
   retrain's time), topped up from the original training snapshot as the policy says; the newest
   ``holdout`` share is kept back, so the gates judge the candidate (and the champion, for the
   comparative gates) on the most recent data; both parts carry the champion's training types
   (the log keeps categories as text), a category it never saw appended as a new one;
-- ``candidate``: the policy's trainer (``module:function`` taking the training frame and the
-  target), or else the champion's own estimator cloned and refit (any scikit-learn model);
+- ``setup``: which training setup the retrain uses (``training.selection``, on by default):
+  each candidate setup (all rows, all rows weighted towards the newest, the newest fifth) is
+  fit on the training rows less their newest ``validation`` share and scored on that share;
+  the best one's setup is the retrain's, recorded with every candidate's score in the retrain's
+  details and on the version (tag ``training_setup``);
+- ``candidate``: the chosen setup of the policy's trainer (``module:function`` taking the
+  training frame and the target), or else of the champion's own estimator cloned and refit
+  (any scikit-learn model); with ``training.refit`` on, the winner the choice already fit;
 - ``registered``: a new version with its training and holdout snapshots as lineage, carrying
   the retrain's id, which the store keeps unique: a resumed run, or one that was paused past its
   lease while another controller took the retrain over and registered, uses the version already
@@ -43,6 +49,7 @@ from keel.controller.retrain_fitting import candidate, recency_weights
 from keel.controller.retrain_gate import gate
 from keel.controller.retrain_refit import refitted
 from keel.controller.retrain_registration import registered
+from keel.controller.retrain_setup import setup
 from keel.controller.retrain_window import training_window
 from keel.pipelines.pipeline import Pipeline
 
@@ -54,6 +61,7 @@ __all__ = [
     "refitted",
     "registered",
     "run_policy",
+    "setup",
     "standard_pipeline",
     "target_of",
     "training_window",
@@ -63,5 +71,5 @@ __all__ = [
 def standard_pipeline(*, refit: bool = False) -> Pipeline:
     """The retraining pipeline; with ``refit`` it ends with the ``refitted`` step (which passes
     the gated version through unchanged when the policy's ``training.refit`` is false)."""
-    steps = [training_window, candidate, registered, gate]
+    steps = [training_window, setup, candidate, registered, gate]
     return Pipeline("retrain", [*steps, refitted] if refit else steps)

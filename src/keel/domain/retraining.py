@@ -48,11 +48,15 @@ from keel.domain.numbers import finite, whole
 from keel.errors import InvalidInput
 
 __all__ = [
+    "DEFAULT_SETUPS",
     "HOLDOUT_TAG",
     "REFIT_TAG",
     "RETRAIN_TAG",
+    "SETUP_TAG",
     "Retraining",
+    "SetupSelection",
     "Training",
+    "TrainingSetup",
     "Trigger",
     "next_run_after",
     "parse_trigger",
@@ -66,6 +70,8 @@ RETRAIN_TAG = "retrain"
 REFIT_TAG = "refit_of"
 #: the tag naming the snapshot a retrain held out and gated its candidate on
 HOLDOUT_TAG = "holdout"
+#: the tag naming the training setup a retrain chose for the version
+SETUP_TAG = "training_setup"
 
 
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -186,6 +192,61 @@ def next_run_after(expression: str, moment: datetime) -> datetime:
     return next(iter(CronSim(expression, moment)))
 
 
+class TrainingSetup(BaseModel):
+    """One way to train on a retrain's window: its newest ``rows`` (a share of the training
+    rows, 1 for all of them), weighted by age when ``half_life`` is set (a share of the setup's
+    own rows: the weight halves every that share back from the newest row).
+
+    >>> TrainingSetup(name="recent", rows=0.25).cost(0.1)
+    0.225
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(min_length=1, max_length=60)
+    rows: float = Field(default=1.0, gt=0, le=1)
+    half_life: float | None = Field(default=None, gt=0, le=10)
+
+    def cost(self, validation: float) -> float:
+        """What fitting this setup for the choice costs, in fits on the whole window: the
+        share of the rows it trains on once the newest ``validation`` share is kept back."""
+        return self.rows * (1 - validation)
+
+
+#: the setups a retrain chooses from by default: the whole window as it is, the whole window
+#: weighted towards its newest rows, and its newest fifth alone; together with the final fit
+#: they cost under 3 fits on the window
+DEFAULT_SETUPS = (
+    TrainingSetup(name="all rows"),
+    TrainingSetup(name="all rows, recent weighted", half_life=0.2),
+    TrainingSetup(name="newest 20%", rows=0.2),
+)
+
+
+class SetupSelection(BaseModel):
+    """How a retrain chooses its training setup: each of ``setups`` is fit on the training
+    rows less their newest ``validation`` share and scored on that share, which none of them
+    trained on; the best one's setup is then the retrain's. ``budget`` bounds the whole retrain
+    in fits on the window: the choice's fits plus the final one (setups past it are skipped,
+    in order, and the record says so). ``enabled: false`` trains the one setup the training
+    section describes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    enabled: bool = True
+    setups: tuple[TrainingSetup, ...] = Field(default=DEFAULT_SETUPS, min_length=1)
+    validation: float = Field(default=0.1, gt=0, lt=0.5)
+    budget: float = Field(default=3.0, ge=1)
+
+    @field_validator("setups")
+    @classmethod
+    def _distinct(cls, value: tuple[TrainingSetup, ...]) -> tuple[TrainingSetup, ...]:
+        names = [s.name for s in value]
+        if len(set(names)) != len(names):
+            raise ValueError("each setup needs a name of its own")
+        return value
+
+
 class Training(BaseModel):
     """The training window of a retrain: the newest labelled production rows, topped up from
     the original training snapshot; the newest ``holdout`` share is kept back for the gates.
@@ -198,6 +259,10 @@ class Training(BaseModel):
     ``recency_half_life`` (rows): weight each training row by its age, halving every that many
     rows back from the newest (passed to the estimator as ``sample_weight``), so a stream that
     keeps changing is learnt mostly from its recent past without throwing the rest away.
+
+    ``selection``: choose among several setups by validation (``SetupSelection``); on by
+    default, off when ``recency_half_life`` is set and ``selection`` is not (that policy chose
+    its one setup itself).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -208,6 +273,19 @@ class Training(BaseModel):
     min_rows: int = Field(default=200, ge=10)
     refit: bool = False
     recency_half_life: int | None = Field(default=None, ge=1)
+    selection: SetupSelection | None = None
+
+    @property
+    def choice(self) -> SetupSelection:
+        """The setup selection in force: the policy's, else the default one."""
+        return self.selection or SetupSelection()
+
+    @property
+    def selecting(self) -> bool:
+        """Whether a retrain chooses its setup (see the class doc for the default)."""
+        if self.selection is None and self.recency_half_life is not None:
+            return False
+        return self.choice.enabled and len(self.choice.setups) > 1
 
 
 class Retraining(BaseModel):

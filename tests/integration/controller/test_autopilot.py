@@ -84,7 +84,16 @@ def test_a_flipped_concept_is_retrained_gated_and_promoted(client: Client) -> No
     assert [p.version for p in client.alias_periods(MODEL, "champion")] == [1, new]
     run = client.pipeline_run(str(promoted.pipeline_run_id))
     assert run.status == "succeeded" and run.model == MODEL
-    assert [s.name for s in run.steps] == ["training_window", "candidate", "registered", "gate"]
+    steps = ["training_window", "setup", "candidate", "registered", "gate"]
+    assert [s.name for s in run.steps] == steps
+    # the retrain chose its training setup by validation and says what it tried
+    selection = promoted.details["selection"]
+    tried = [c["name"] for c in selection["candidates"]]
+    assert tried == ["all rows", "all rows, recent weighted", "newest 20%"]
+    assert selection["chosen"] in tried and selection["validation_rows"] > 0
+    assert all(c["score"] is not None for c in selection["candidates"]), selection
+    assert selection["cost"] <= selection["budget"] == 3
+    assert lineage.version.tags["training_setup"] == selection["chosen"]
 
     # the new champion is judged on its own labelled predictions only: none yet, then good ones
     after = [d.action for d in client.autopilot(now=START + timedelta(hours=hour, minutes=30))]

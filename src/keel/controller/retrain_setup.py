@@ -1,0 +1,72 @@
+"""The retraining pipeline's ``setup`` step: which training setup this retrain uses, chosen by
+validation on the newest training rows (``keel.controller.setup_selection``), with every
+candidate's score, so the retrain's record can say what was tried and why one won."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from keel.controller.retrain_context import opened, run_policy
+from keel.controller.retrain_fitting import fitter
+from keel.controller.setup_selection import Score, select_setup
+from keel.pipelines.step import StepContext, step
+
+if TYPE_CHECKING:
+    from keel.controller.training_window_parts import TrainingWindow
+
+__all__ = ["ChosenSetup", "setup"]
+
+
+class ChosenSetup(TypedDict):
+    """The ``setup`` step's output: the choice as JSON (None when the retrain did not choose)
+    and the winner fit on the rows before the validation share (None likewise)."""
+
+    selection: dict[str, Any] | None
+    model: Any
+
+
+@step
+def setup(
+    context: StepContext,
+    training_window: TrainingWindow,
+    model: str,
+    champion: int,
+    policy: dict[str, Any] | None = None,
+) -> ChosenSetup:
+    with opened(context) as services:
+        rules = run_policy(services, model, policy)
+        training = rules.retraining.training
+        if not training.selecting:
+            return {"selection": None, "model": None}
+        choice = training.choice
+        metric, score = _scorer(training_window)
+        chosen = select_setup(
+            training_window["train"],
+            fitter(services, rules, model, champion, training_window),
+            score,
+            choice.setups,
+            validation=choice.validation,
+            budget=choice.budget,
+            metric=metric,
+        )
+        return {"selection": chosen.to_dict(), "model": chosen.model}
+
+
+def _scorer(window: TrainingWindow) -> tuple[str, Score]:
+    """The metric a setup is scored by, as a score where higher is better: accuracy when the
+    label is not a float (a class), else the root mean squared error, negated."""
+    target, features = window["target"], window["features"]
+    classes = not pd.api.types.is_float_dtype(window["train"][target].dtype)
+
+    def score(model: Any, rows: pd.DataFrame) -> float:
+        predicted = np.asarray(model.predict(rows[features]))
+        truth = rows[target].to_numpy()
+        if classes:
+            return float(np.mean(predicted == truth))
+        errors = predicted.astype(float) - truth.astype(float)
+        return -float(np.sqrt(np.mean(errors**2)))
+
+    return ("accuracy" if classes else "-rmse"), score
