@@ -1,4 +1,5 @@
-"""Data sets and windowing for ``bench/closed_loop.py``: three real, time-ordered streams.
+"""Data sets and windowing for ``bench/closed_loop.py``: three real, time-ordered streams, and
+any time-ordered table a user brings (``load_table``: ``--data FILE --target COL --time COL``).
 
 Each data set is read from ``../shared/data`` (relative to the repository; ``--data-root``
 elsewhere) in the order of the file, which is time order for all three, as their README files
@@ -28,10 +29,20 @@ half a window is a window of its own (Elec2: 781 rows, bank: 1,070 rows); a shor
 appended to the last full window (weather: 344 rows, so its last window has 1,344 rows), so every
 row after the initial training is scored exactly once. This is the reading under which the
 reference retrain counts hold (Elec2 41 windows, weather 16, bank 19).
+
+A user's table (``load_table``; CSV, or Parquet by its ``.parquet``/``.pq`` suffix) goes through
+the same protocol: rows without a label are dropped, the rest sorted by the time column (stable,
+so rows with the same time keep the file's order; a text time column is parsed as dates), the
+time column is not a feature, the labels become class codes ``0..K-1`` in sorted order
+(``classes`` keeps their names), text columns become pandas categoricals (a column with more
+than 255 distinct values, more than the learner's categorical bins, becomes its category codes
+instead), booleans 0/1 and date columns seconds since the epoch; the first 10% train the
+initial model and the rest are windows of ``window_rows`` (default 1,000), cut as above.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +54,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_ROOT = ROOT.parent / "shared" / "data"
 INITIAL_SHARE = 0.10
+TABLE_WINDOW_ROWS = 1_000  # a user's table: rows per window unless --window says otherwise
+MAX_CATEGORIES = 255  # HistGradientBoosting's categorical bins
+MAX_CLASSES = 50  # more distinct labels than this is not a classification target
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,8 @@ class Dataset:
     window_rows: int
     windows: list[tuple[int, int]]
     source: Path
+    target_name: str = "target"  # the label column, as the autopilot's frames name it
+    classes: tuple[str, ...] = ("0", "1")  # the label each code stands for
 
     @property
     def rows(self) -> int:
@@ -169,4 +185,94 @@ def load_dataset(
         window_rows=spec.window_rows,
         windows=windows,
         source=path,
+        target_name=spec.target,
     )
+
+
+def load_table(
+    path: Path,
+    target: str,
+    time: str,
+    window_rows: int = TABLE_WINDOW_ROWS,
+    max_windows: int | None = None,
+) -> Dataset:
+    """A user's time-ordered table as a stream to replay (see the module's docstring).
+
+    Raises ``FileNotFoundError`` when the file is absent and ``ValueError`` naming the column or
+    the setting when the table cannot be replayed (a missing column, a single class, too few
+    rows for two windows)."""
+    import numpy as np
+    import pandas as pd
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is absent")
+    if window_rows < 10:
+        raise ValueError(f"--window {window_rows}: a window needs at least 10 rows")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    frame = pd.read_parquet(path) if parquet else pd.read_csv(path)
+    for option, column in (("--target", target), ("--time", time)):
+        if column not in frame.columns:
+            known = ", ".join(map(str, frame.columns))
+            raise ValueError(f"{option} {column!r}: {path.name} has no such column ({known})")
+    if target == time:
+        raise ValueError(f"--target and --time both name {target!r}")
+    frame = frame[frame[target].notna()]
+    order = frame[time]
+    if not (pd.api.types.is_numeric_dtype(order) or pd.api.types.is_datetime64_any_dtype(order)):
+        try:
+            order = pd.to_datetime(order, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"--time {time!r}: not numbers or dates ({exc})") from exc
+    frame = frame.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
+    codes, classes = pd.factorize(frame[target], sort=True)
+    if not 2 <= len(classes) <= MAX_CLASSES:
+        raise ValueError(
+            f"--target {target!r}: {len(classes)} distinct labels; the replay scores a "
+            f"classifier, which needs 2 to {MAX_CLASSES}"
+        )
+    features = frame.drop(columns=[target, time])
+    for column in features.columns:
+        features[column] = _feature(features[column])
+    initial_rows = int(INITIAL_SHARE * len(frame))
+    windows = make_windows(len(frame), initial_rows, window_rows)
+    if len(windows) < 2:
+        raise ValueError(
+            f"--window {window_rows}: {len(frame):,} labelled rows leave "
+            f"{len(frame) - initial_rows:,} after the initial 10%, fewer than two windows"
+        )
+    target_codes = codes.astype(np.int64)
+    if max_windows is not None and max_windows < len(windows):
+        windows = windows[:max_windows]
+        end = windows[-1][1]
+        features, target_codes = features.iloc[:end], target_codes[:end]
+    return Dataset(
+        name=re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).lstrip("._-")[:64] or "table",
+        features=features,
+        target=target_codes,
+        initial_rows=initial_rows,
+        window_rows=window_rows,
+        windows=windows,
+        source=path,
+        target_name=str(target),
+        classes=tuple(str(c) for c in classes),
+    )
+
+
+def _feature(values: pd.Series) -> pd.Series:
+    """One column as the learner takes it: numbers as they are, dates as seconds, anything
+    else as a categorical (or its codes, past ``MAX_CATEGORIES`` values)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("int64")
+    if pd.api.types.is_numeric_dtype(values):
+        return values
+    if pd.api.types.is_datetime64_any_dtype(values):
+        epoch = pd.Timestamp("1970-01-01", tz=values.dt.tz)
+        return (values - epoch).dt.total_seconds()
+    categorical = values.astype("category")
+    if len(categorical.cat.categories) <= MAX_CATEGORIES:
+        return categorical
+    codes = categorical.cat.codes.astype("float64")
+    return codes.where(codes >= 0, np.nan)

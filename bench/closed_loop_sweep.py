@@ -38,23 +38,22 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from closed_loop import (
-    QUICK_WINDOWS,
-    TARGET_POINTS,
+from closed_loop import QUICK_WINDOWS
+from closed_loop_data import DEFAULT_DATA_ROOT, SPECS, load_dataset, missing_reason
+from closed_loop_results import (
     Policy,
     Replay,
     StrategyResult,
     WindowOutcome,
-    every,
-    hindsight_half,
     log,
     majority,
     rounded,
 )
-from closed_loop import (
+from closed_loop_strategies import (
     accuracy_drop as drop,  # a window ``points`` below the serving model's first window
 )
-from closed_loop_data import DEFAULT_DATA_ROOT, SPECS, load_dataset, missing_reason
+from closed_loop_strategies import every, hindsight_half
+from closed_loop_targets import TARGET_POINTS
 
 
 def age(windows: int) -> Policy:

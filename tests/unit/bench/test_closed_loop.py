@@ -1,4 +1,5 @@
-"""The replay harness of ``bench/closed_loop.py``: windows, retrain counts, rules, baselines."""
+"""The replay harness of ``bench/closed_loop.py``: windows, retrain counts, rules, baselines, a
+user's table, and the autopilot's policy."""
 
 from __future__ import annotations
 
@@ -15,25 +16,21 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
-from closed_loop import (
-    AUTOPILOT_TRIGGERS,
-    AutopilotOptions,
-    Replay,
-    StrategyResult,
-    WindowOutcome,
+from closed_loop import parse_args
+from closed_loop_autopilot import baseline_rule_rows, bench_policy, run_autopilot
+from closed_loop_data import Dataset, load_dataset, load_table, make_windows
+from closed_loop_results import Replay, WindowOutcome, majority, persistence
+from closed_loop_strategies import (
+    SelectingReplay,
     accuracy_drop,
     accuracy_drop_fixed,
-    autopilot_policy,
+    calendar,
     every,
     every_kth,
-    majority,
+    hindsight,
     never,
-    parse_args,
-    persistence,
-    run_autopilot,
-    target_check,
+    selected_calendar,
 )
-from closed_loop_data import Dataset, load_dataset, make_windows
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +55,7 @@ def synthetic(rows: int = 1_000, window_rows: int = 100) -> Dataset:
         window_rows=window_rows,
         windows=make_windows(rows, initial, window_rows),
         source=Path("synthetic"),
+        target_name="y",
     )
 
 
@@ -89,6 +87,14 @@ def test_retrains_are_counted_except_after_the_last_window() -> None:
     assert replay.fits == 9  # the initial model and one per retrain point, shared
 
 
+def test_the_calendar_is_every_k_for_k_1_to_5_on_shared_fits() -> None:
+    replay = Replay(synthetic())
+    schedules = calendar(replay)
+    assert [s.name for s in schedules] == ["every", "every_2", "every_3", "every_4", "every_5"]
+    assert [s.retrains for s in schedules] == [8, 4, 2, 2, 1]
+    assert replay.fits == 9
+
+
 def test_retraining_recovers_from_the_flip_and_never_does_not() -> None:
     replay = Replay(synthetic(), history_windows=3)
     stale, fresh = replay.run("never", never), replay.run("every", every)
@@ -99,6 +105,17 @@ def test_training_rows_fill_up_with_the_initial_rows() -> None:
     replay = Replay(synthetic(), history_windows=3)
     assert replay.training_rows(0) == (0, 200)
     assert replay.training_rows(5) == (400, 700)
+
+
+def test_hindsight_at_a_budget_is_no_worse_than_any_schedule_with_as_many_retrains() -> None:
+    replay = Replay(synthetic(), history_windows=3)
+    for budget in (0, 1, 2, 4):
+        best = hindsight(replay, budget)
+        assert best.retrains <= budget
+        for schedule in calendar(replay):
+            if schedule.retrains <= budget:
+                assert best.mean_accuracy >= schedule.mean_accuracy - 1e-12
+    assert hindsight(replay, 0).window_accuracy == replay.run("never", never).window_accuracy
 
 
 def test_drop_rule_compares_with_the_serving_models_first_window() -> None:
@@ -120,22 +137,136 @@ def test_baselines() -> None:
     )
 
 
-def test_a_target_is_never_met_by_a_strategy_a_constant_beats() -> None:
-    every = StrategyResult("every", [0.80, 0.80], 4)
-    pilot = StrategyResult("autopilot", [0.80, 0.79], 2)  # 0.5 points below, half the retrains
-    always_on_time = StrategyResult("majority", [0.81, 0.81], 0)
-    check = target_check(pilot, every, always_on_time)
-    assert check["met"] is False and check["baseline"] == "majority"
-    assert check["points_above_baseline"] == pytest.approx(-1.5)
-    assert check["baseline_mean_accuracy"] == pytest.approx(0.81)
-    assert target_check(pilot, every, StrategyResult("majority", [0.6, 0.6], 0))["met"] is True
+# -- calendar with the autopilot's setup selection -----------------------------------------------
+def test_the_selecting_calendar_trains_as_keels_default_retraining() -> None:
+    from keel.domain.retraining import Training
+
+    dataset = synthetic(rows=2_000, window_rows=200)  # 9 windows
+    replay = SelectingReplay(dataset)
+    defaults = Training()
+    end = dataset.windows[5][1]
+    assert replay.training_rows(5) == (max(0, end - defaults.recent_rows), end)
+    production = end - dataset.initial_rows
+    assert replay.held_back(replay.training_rows(5)) == round(production * defaults.holdout)
+    assert replay.held_back(replay.training_rows(0)) == 0  # 40 rows held: under 50, none
+    schedules, _ = selected_calendar(dataset)
+    assert [s.name for s in schedules][:2] == ["every_selected", "every_2_selected"]
+    names = {s.name for s in defaults.choice.setups}
+    every_selected = schedules[0]
+    assert sum(every_selected.details["setups"].values()) == every_selected.retrains == 8
+    assert set(every_selected.details["setups"]) <= names
 
 
-def test_share_below_threshold_is_strict() -> None:
-    result = StrategyResult("x", [0.6, 0.7, 0.8, 0.9], 0)
-    assert result.below_threshold is None
-    scored = result.with_threshold(0.7)
-    assert scored.mean_accuracy == pytest.approx(0.75) and scored.below_threshold == 0.25
+# -- a user's table ------------------------------------------------------------------------------
+def table(rows: int = 3_000) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(rows)
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2020-01-01", periods=rows, freq="h").astype(str),
+            "x": x,
+            "colour": rng.choice(["red", "green", "blue"], rows),
+            "flag": rng.random(rows) > 0.5,
+            "label": np.where(x > 0, "yes", "no"),
+        }
+    )
+    return frame.sample(frac=1.0, random_state=0)  # shuffled: the loader must sort it
+
+
+def test_a_csv_table_is_sorted_by_time_typed_and_windowed(tmp_path: Path) -> None:
+    path = tmp_path / "my stream.csv"
+    frame = table()
+    frame.to_csv(path, index=False)
+    dataset = load_table(path, "label", "when", window_rows=500)
+    assert dataset.name == "my-stream" and dataset.target_name == "label"
+    assert dataset.initial_rows == 300 and len(dataset.windows) == 5  # 2,700 rows: 500 x 5 + 200
+    assert dataset.windows[-1] == (2_300, 3_000)
+    assert "when" not in dataset.features.columns and "label" not in dataset.features.columns
+    assert dataset.features["colour"].dtype == "category"
+    assert dataset.features["flag"].dtype == "int64"
+    ordered = frame.sort_values("when")
+    assert np.allclose(dataset.features["x"].to_numpy(), ordered["x"].to_numpy())
+    assert dataset.classes == ("no", "yes")
+    assert (dataset.target == (ordered["label"] == "yes").to_numpy()).all()
+    quick = load_table(path, "label", "when", window_rows=500, max_windows=2)
+    assert len(quick.windows) == 2 and quick.rows == quick.windows[-1][1]
+
+
+def test_a_parquet_table_loads_the_same(tmp_path: Path) -> None:
+    frame = table(1_200)
+    frame.to_parquet(tmp_path / "s.parquet")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    parquet = load_table(tmp_path / "s.parquet", "label", "when", window_rows=200)
+    csv = load_table(tmp_path / "s.csv", "label", "when", window_rows=200)
+    assert parquet.windows == csv.windows and (parquet.target == csv.target).all()
+
+
+@pytest.mark.parametrize(
+    ("target", "time", "says"),
+    [
+        ("labl", "when", "--target 'labl': s.csv has no such column"),
+        ("label", "time", "--time 'time': s.csv has no such column"),
+        ("label", "colour", "--time 'colour': not numbers or dates"),
+        ("x", "when", "--target 'x': 3000 distinct labels"),
+    ],
+)
+def test_a_table_that_cannot_be_replayed_is_refused_naming_the_column(
+    tmp_path: Path, target: str, time: str, says: str
+) -> None:
+    table().to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(ValueError, match=says.replace("(", r"\(")):
+        load_table(tmp_path / "s.csv", target, time)
+
+
+def test_a_table_too_short_for_two_windows_is_refused(tmp_path: Path) -> None:
+    table(1_000).to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(ValueError, match="fewer than two windows"):
+        load_table(tmp_path / "s.csv", "label", "when", window_rows=1_000)
+
+
+def test_data_options_go_together(tmp_path: Path) -> None:
+    args = parse_args(["--data", "f.csv", "--target", "y", "--time", "t"])
+    assert args.datasets == [] and args.window == 1_000
+    assert parse_args([]).datasets == ["elec2", "weather", "bank"]
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "f.csv", "--target", "y"])
+    with pytest.raises(SystemExit):
+        parse_args(["--target", "y"])
+
+
+# -- the autopilot's policy and replay ------------------------------------------------------------
+def test_the_bench_sets_no_retraining_and_no_gates_of_its_own() -> None:
+    from keel.domain.policy import Policy
+
+    dataset = synthetic()
+    policy = Policy.parse(bench_policy(dataset))
+    default = Policy.parse({"risk_profile": "low"})
+    assert policy.retraining == default.retraining and policy.gates == default.gates
+    assert policy.promotion == default.promotion and policy.rollout == default.rollout
+    assert policy.monitoring.window.rows == dataset.window_rows
+    assert policy.suites["release"].time_ordered and policy.suites["release"].target == "y"
+    assert baseline_rule_rows(bench_policy(dataset)) == 1_000
+    off = bench_policy(dataset, {"monitoring": {"baseline_alerts": "off"}})
+    assert baseline_rule_rows(off) is None
+
+
+def test_the_autopilot_replays_through_keels_controller(tmp_path: Path) -> None:
+    dataset = synthetic(rows=1_200, window_rows=200)  # 5 windows; the concept flips in the 3rd
+    replay = Replay(dataset)
+    result = run_autopilot(dataset, replay, tmp_path)
+    assert result.name == "autopilot" and len(result.window_accuracy) == len(dataset.windows)
+    details = result.details
+    assert details["promoted"] + details["rejected"] <= result.retrains
+    from keel.domain.retraining import Training
+
+    names = {s.name for s in Training().choice.setups} | {"?"}
+    assert set(details["setups"]) <= names and sum(details["setups"].values()) == result.retrains
+    served = (result.retrained_after or [len(dataset.windows) - 1])[0] + 1
+    stale = replay.run("never", never)
+    assert result.window_accuracy[:served] == stale.window_accuracy[:served]
+    alert = details["baseline_alert"]
+    assert alert["labelled_rows"] == 1_000 and alert["met"] in (True, False)
+    assert list(tmp_path.iterdir()) == []  # the store was temporary
 
 
 @pytest.mark.shared_data
@@ -153,40 +284,3 @@ def test_real_data_sets_load_without_leaking_columns(
     assert set(np.unique(dataset.target)) == {0, 1}
     quick = load_dataset(name, shared_data, max_windows=12)
     assert len(quick.windows) == 12 and quick.rows == quick.windows[-1][1]
-
-
-def test_autopilot_drives_keels_controller_through_the_flip(tmp_path: Path) -> None:
-    dataset = synthetic(rows=1_200, window_rows=200)  # 5 windows; the concept flips in the 3rd
-    replay = Replay(dataset)
-    args = parse_args(["--store-root", str(tmp_path)])
-    result = run_autopilot(dataset, args, replay)
-    stale = replay.run("never", never)
-    assert result.name == "autopilot" and len(result.window_accuracy) == len(dataset.windows)
-    details = result.details
-    assert result.retrains >= 1 and details["promoted"] + details["rejected"] == result.retrains
-    served = result.retrained_after[0] + 1  # windows the initial model served
-    assert result.window_accuracy[:served] == stale.window_accuracy[:served]
-    assert details["promoted"] >= 1 and result.window_accuracy[-1] > stale.window_accuracy[-1]
-    assert details["trigger"].startswith("accuracy drops by 0.01 against the last 5 champions")
-    assert details["gate"] == "accuracy not worse than champion by more than 0.02 at 95% confidence"
-    gates = details["gates"]
-    assert gates["verdict"] in ("blessed", "rejected") and gates["rows"] == 1_080
-    assert set(gates["checks"]) == {
-        "accuracy beats baseline persistence",
-        "accuracy beats baseline majority",
-    }
-    assert list(tmp_path.iterdir()) == []  # the store was temporary
-
-
-@pytest.mark.parametrize("trigger", AUTOPILOT_TRIGGERS)
-def test_every_autopilot_option_writes_a_policy_keel_accepts(trigger: str) -> None:
-    from keel.domain.policy import Policy
-
-    options = AutopilotOptions(trigger=trigger, max_age_windows=4, half_life_windows=2)
-    policy = Policy.parse(autopilot_policy(synthetic(), "y", 0.8, options))
-    section = policy.retraining
-    assert section.max_age == "4d"  # window w is day w on the simulated clock
-    assert section.training.recency_half_life == 200
-    assert section.triggers and [c.text for c in policy.gates.checks] == [options.gate]
-    plain = Policy.parse(autopilot_policy(synthetic(), "y", 0.8, AutopilotOptions(trigger=trigger)))
-    assert plain.retraining.max_age is None and plain.retraining.training.recency_half_life is None

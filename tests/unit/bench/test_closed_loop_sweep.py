@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 
-from closed_loop import Replay, WindowOutcome
+from closed_loop_results import Replay, WindowOutcome
 from closed_loop_sweep import age, champions, drop, either, level, sweep
 
 from .test_closed_loop import synthetic
