@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from keel.domain.entities import ModelVersion, Snapshot
     from keel.domain.metric_specs import MetricSpec, metric_names, metric_spec
     from keel.domain.policy import Policy, Suite
+    from keel.domain.reproduction import Reproduction
     from keel.evaluation.gates import GateOutcome
     from keel.evaluation.runner import Evaluation
     from keel.monitoring.alerts import AlertChange, AlertRecord
@@ -93,6 +94,7 @@ __all__ = [
     "PipelineFailed",
     "PipelineResult",
     "Policy",
+    "Reproduction",
     "Rollback",
     "RolloutStep",
     "Run",
@@ -133,6 +135,7 @@ _LAZY = {
     "GateRecord": "keel.registry.evaluation_records",
     "Policy": "keel.domain.policy",
     "Suite": "keel.domain.policy",
+    "Reproduction": "keel.domain.reproduction",
     "LoadedModel": "keel.registry.loaded",
     "OnnxModel": "keel.registry.flavours",
     "ModelVersion": "keel.domain.entities",

@@ -56,6 +56,7 @@ INTENDED = {
     "NotFound",
     "OnnxModel",
     "Policy",
+    "Reproduction",
     "Run",
     "SchemaTooNew",
     "Settings",

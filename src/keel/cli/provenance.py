@@ -1,4 +1,4 @@
-"""``keel lineage MODEL/VERSION`` and ``keel audit ...``."""
+"""``keel lineage MODEL/VERSION``, ``keel reproduce MODEL/VERSION`` and ``keel audit ...``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.tree import Tree
 from keel.cli.context import JsonOption, client_of, limit_option
 from keel.cli.output import console, errors, pairs, print_json, print_table, short, when
 from keel.domain.audit import AuditVerification
+from keel.domain.reproduction import REPRODUCED, Reproduction
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
@@ -77,6 +78,7 @@ def lineage(
             checks.add(
                 f"approved by {escape(a.approver)} at {when(a.created_at)}: {escape(a.reason)}"
             )
+    _add_reproduction(root, graph.reproduction, v.ref)
     aliases = root.add("[bold]alias periods[/bold]")
     for p in graph.alias_periods:
         aliases.add(
@@ -86,6 +88,78 @@ def lineage(
     if not graph.alias_periods:
         aliases.add("[dim]never held an alias[/dim]")
     console.print(root)
+
+
+def _add_reproduction(root: Tree, found: dict[str, object] | None, ref: str) -> None:
+    """The newest ``keel reproduce`` of the version, from its audit entry."""
+    node = root.add("[bold]reproduced[/bold]")
+    if found is None:
+        node.add(f"[dim]never recreated (keel reproduce {escape(ref)})[/dim]")
+        return
+    verdict = str(found.get("verdict"))
+    colour = "green" if verdict == REPRODUCED else "red"
+    node.add(
+        f"[{colour}]{escape(verdict)}[/{colour}] at {when(str(found.get('at')))} by "
+        f"{escape(str(found.get('actor')))}: {escape(_comparison(found))}"
+    )
+
+
+def _comparison(found: dict[str, object]) -> str:
+    """One line saying how a recreation was made and how close it came."""
+    parts = [
+        f"{found.get('method')} fit at commit {short(str(found.get('commit') or ''))}",
+        f"on {found.get('holdout')} ({found.get('rows')} rows, {found.get('compared')})",
+    ]
+    if found.get("max_abs_diff") is not None:
+        parts.append(f"max |diff| {found['max_abs_diff']} (tolerance {found.get('tolerance')})")
+    if found.get("label_agreement") is not None:
+        share = float(str(found["label_agreement"]))
+        parts.append(f"labels agree on {share:.2%}")
+    return ", ".join(parts)
+
+
+def reproduce(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL/VERSION (or MODEL@ALIAS)")],
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="The largest difference of a probability that still counts as the same model "
+            "(default 1e-9, for deterministic learners)."
+        ),
+    ] = None,
+    repo: Annotated[
+        str | None,
+        typer.Option(
+            "--repo",
+            help="The git clone holding the recorded commit, if not the one "
+            "the version was built in.",
+        ),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Fit a version again with its recorded code (a clean checkout of its commit), data and
+    parameters, and compare it with the stored model on its holdout. Exits 1 when it differs,
+    4 when it cannot be re-run (a dirty tree, a missing commit), saying why."""
+    result = client_of(ctx).reproduce(ref, tolerance=tolerance, repository=repo)
+    if json:
+        print_json(result)
+    else:
+        _print_reproduction(result)
+    if not result.reproduced:
+        raise typer.Exit(1)
+
+
+def _print_reproduction(result: Reproduction) -> None:
+    colour = "green" if result.reproduced else "red"
+    console.print(
+        f"{escape(result.version)}: [bold {colour}]{result.verdict}[/bold {colour}] "
+        f"(audit entry {result.audit_seq})"
+    )
+    console.print(escape(_comparison(result.to_dict())))
+    if result.pipeline_run:
+        console.print(f"pipeline run {escape(result.pipeline_run)}")
+    console.print(f"recreated model: {escape(result.model_class)}")
 
 
 @audit_app.command("list")

@@ -226,7 +226,7 @@ class LineageApproval(_Record):
 @dataclass(frozen=True)
 class Lineage(_Record):
     """Everything that led to one version: data, run, parents, the gates it passed or failed, the
-    approvals it got, and where it served as an alias."""
+    approvals it got, where it served as an alias, and whether it was recreated."""
 
     version: ModelVersion
     run: RunRecord | None
@@ -237,3 +237,6 @@ class Lineage(_Record):
     #: oldest first, as they were recorded
     gates: list[LineageGate] = field(default_factory=list)
     approvals: list[LineageApproval] = field(default_factory=list)
+    #: the newest ``keel reproduce`` of the version: its audit entry's details with ``at``,
+    #: ``actor`` and ``seq`` (None when it was never reproduced)
+    reproduction: dict[str, Any] | None = None

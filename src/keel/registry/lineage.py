@@ -101,7 +101,20 @@ def lineage(db: Database, ref: ModelRef, *, max_ancestors: int = _MAX_ANCESTORS)
             LineageApproval(approver=a.approver, reason=a.reason, created_at=a.created_at)
             for a in approvals
         ],
+        reproduction=_newest_reproduction(db, exact),
     )
+
+
+def _newest_reproduction(db: Database, ref: ModelRef) -> dict[str, Any] | None:
+    """The newest recreation of the version and its verdict, as the audit trail recorded it."""
+    from keel.domain.reproduction import REPRODUCE_ACTION
+    from keel.registry import audit
+
+    found = audit.entries(db, subject=f"model:{ref}", action=REPRODUCE_ACTION, limit=1)
+    if not found:
+        return None
+    entry = found[0]
+    return {**entry.details, "at": entry.at, "actor": entry.actor, "seq": entry.seq}
 
 
 def _snapshot_node(row: Any, role: str) -> dict[str, Any]:
