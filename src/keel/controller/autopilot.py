@@ -26,12 +26,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from keel.controller import retrains
+from keel.controller import decision_log, retrains
 from keel.controller.decisions import Decision, PassFacts, controller_moment
 from keel.controller.heartbeat import Heartbeat
 from keel.controller.retrain_states import RetrainStates
 from keel.controller.retrains import Retrain
-from keel.controller.triggers import consider
+from keel.controller.triggers import Verdict, consider
 from keel.domain.policy import Policy
 from keel.errors import Conflict, InvalidInput, KeelError
 from keel.registry.clock import utcnow
@@ -215,12 +215,26 @@ class Autopilot(RetrainStates):
     def _consider(
         self, model: str, facts: PassFacts, now: datetime
     ) -> tuple[Decision, Retrain | None]:
+        """Whether to start a retrain, and the verdict kept (``keel.controller.decision_log``)
+        so that a window that did not retrain is explained as well as one that did."""
         champion = self._champion(model)
-        if champion is None:
+        verdict = (
+            None
+            if champion is None
+            else consider(self.services, model, facts.policy, champion, now, facts.reads)
+        )
+        decided = self._verdict(model, champion, verdict, now)
+        decision_log.keep(self.stores.db, decided[0], champion=champion, verdict=verdict, now=now)
+        return decided
+
+    def _verdict(
+        self, model: str, champion: int | None, verdict: Verdict | None, now: datetime
+    ) -> tuple[Decision, Retrain | None]:
+        """The decision ``verdict`` makes, with the retrain it started (if it started one)."""
+        if champion is None or verdict is None:
             return Decision(model, "idle", "no champion to retrain"), None
-        verdict = consider(self.services, model, facts.policy, champion, now, facts.reads)
         if verdict.trigger is None:
-            return Decision(model, "idle", verdict.reason), None
+            return Decision(model, "idle", verdict.reason, details=verdict.details), None
         if verdict.hold is not None:
             return Decision(
                 model,

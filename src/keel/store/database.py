@@ -31,7 +31,7 @@ from keel.errors import (
 )
 
 #: the newest migration this Keel knows; a store at another known revision is upgraded on open
-SCHEMA_HEAD = "0008"
+SCHEMA_HEAD = "0009"
 _MIGRATION_LOCK_KEY = 0x6B65656C  # "keel": PostgreSQL advisory lock held while migrating
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _NOTES = "keel.after_commit_notes"

@@ -485,6 +485,30 @@ retrains = Table(
 )
 Index("ix_retrains_model_created", retrains.c.model, retrains.c.created_at)
 
+# what each autopilot pass concluded about a model with no retrain in flight (idle, hold,
+# retrain, busy), with the trigger's numbers: a row when the verdict differs from the model's
+# newest one, and one for every retrain started (``keel.controller.decision_log``)
+retrain_decisions = Table(
+    "retrain_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(128), nullable=False),
+    # the champion the triggers judged (NULL: the model had none)
+    Column("champion_version", Integer),
+    _version_link("champion_version_id"),
+    # the pass's ``now`` (the controller's clock, simulated in tests and the demo)
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("trigger", Text),
+    Column("reason", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    # the retrain the verdict started; RESTRICT, as for the other links: Keel deletes no retrain
+    Column("retrain_id", Integer, ForeignKey("retrains.id", ondelete="RESTRICT")),
+    # the wall clock when the row was written
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+Index("ix_retrain_decisions_model_id", retrain_decisions.c.model, retrain_decisions.c.id)
+
 __all__ = [
     "alerts",
     "alias_history",
@@ -507,6 +531,7 @@ __all__ = [
     "notifications",
     "pipeline_runs",
     "pipeline_steps",
+    "retrain_decisions",
     "retrains",
     "run_inputs",
     "run_metrics",
