@@ -4,14 +4,14 @@ made it), the pipeline run, the candidate and its gate verdict, and the training
 retrain chose with every candidate setup's score, when the training step recorded one.
 
 The choice is read from the retrain's ``details["selection"]``, written by the training step:
-``{"chosen", "metric", "validation_rows", "budget", "cost", "candidates": [{"name", "rows",
-"half_life", "score", "fit_s", "skipped"}]}``. Retrains trained before that step recorded it have
-none, and a field missing from an older or partial record reads as None: the report shows what
-was kept and never fails on what was not.
+``{"chosen", "metric", "validation_rows", "budget", "cost", "reason", "candidates": [{"name",
+"rows", "half_life", "score", "fit_s", "skipped"}]}``. Retrains trained before that step
+recorded it have none, and a field missing from an older or partial record reads as None: the
+report shows what was kept and never fails on what was not.
 
->>> SelectionRecord.of({"chosen": "newest", "candidates": [{"name": "newest", "rows": 90}]})
-... # doctest: +ELLIPSIS
-SelectionRecord(chosen='newest', metric=None, ..., candidates=(SetupRecord(name='newest', ...),))
+>>> chosen = SelectionRecord.of({"chosen": "new", "candidates": [{"name": "new", "rows": 90}]})
+>>> chosen.chosen, chosen.candidates[0].rows, chosen.cost
+('new', 90, None)
 >>> SelectionRecord.of(None) is None
 True
 """
@@ -84,7 +84,7 @@ class SetupRecord:
 @dataclass(frozen=True)
 class SelectionRecord:
     """The training setup a retrain chose, on which metric and how many validation rows, and
-    what the choice cost against its budget (seconds of fitting)."""
+    what the choice cost against its budget, and why it fell that way (``reason``)."""
 
     chosen: str | None
     metric: str | None
@@ -92,6 +92,7 @@ class SelectionRecord:
     budget: float | None
     cost: float | None
     candidates: tuple[SetupRecord, ...] = ()
+    reason: str | None = None
 
     @classmethod
     def of(cls, stored: object) -> SelectionRecord | None:
@@ -104,8 +105,7 @@ class SelectionRecord:
             if isinstance(listed, Sequence) and not isinstance(listed, str)
             else ()
         )
-        chosen = stored.get("chosen")
-        metric = stored.get("metric")
+        chosen, metric, reason = (stored.get(key) for key in ("chosen", "metric", "reason"))
         return cls(
             chosen=None if chosen is None else str(chosen),
             metric=None if metric is None else str(metric),
@@ -113,6 +113,7 @@ class SelectionRecord:
             budget=_float(stored.get("budget")),
             cost=_float(stored.get("cost")),
             candidates=candidates,
+            reason=None if reason is None else str(reason),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +124,7 @@ class SelectionRecord:
             "budget": self.budget,
             "cost": self.cost,
             "candidates": [c.to_dict() for c in self.candidates],
+            "reason": self.reason,
         }
 
 

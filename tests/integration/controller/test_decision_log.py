@@ -152,6 +152,7 @@ SELECTION = {
     ],
     "budget": 60.0,
     "cost": 0.03,
+    "reason": "the best validation accuracy",
 }
 
 
@@ -201,6 +202,7 @@ def test_a_retrain_report_shows_its_moves_gate_and_chosen_setup(client: Client) 
         ("weighted", None, "over budget"),
     ]
     assert report.to_dict()["selection"]["candidates"][2]["half_life"] == 200
+    assert selection.reason == "the best validation accuracy"
 
     other = retrain_report.report(client.services, plain)
     assert other.selection is None and other.to_dict()["selection"] is None
