@@ -1,5 +1,15 @@
 """The retraining pipeline's ``gate`` step: the policy's gates, judged on the retrain's own
-holdout; a rejection is an outcome, not a failure."""
+holdout; a rejection is an outcome, not a failure.
+
+A policy that declares no gate checks and requires no blessing (the ``low`` profile as it comes)
+would otherwise reject every candidate ("the policy declares no gates"), so its retrains could
+never promote. Its candidate is held to the least any model must show instead: beating the
+trivial baselines on the holdout (``accuracy beats baseline majority`` for a classifier,
+``rmse beats baseline mean`` for a regressor, and ``... beats baseline persistence`` too when the
+gate suite is time-ordered). The gate record lists those checks and the verdict says they were
+implicit. A policy that requires a blessing but declares no checks still rejects: its owner
+asked for gates and has not written them.
+"""
 
 from __future__ import annotations
 
@@ -32,17 +42,51 @@ def gate(
         if done:  # gated before a crash: keep that verdict
             return GateVerdict(done[-1].verdict, tuple(done[-1].reasons))
         rules = run_policy(services, model, policy)
-        outcome = _gate_on_holdout(services, ref, _on_holdout(rules, candidate.holdout))
-        return GateVerdict(outcome.verdict, tuple(outcome.reasons))
+        judged = _on_holdout(rules, candidate.holdout)
+        if not implicit_baselines(rules):
+            outcome = _gate_on_holdout(services, ref, judged)
+            return GateVerdict(outcome.verdict, tuple(outcome.reasons))
+        checks = _baseline_checks(services, ref, judged)
+        outcome = _gate_on_holdout(services, ref, _with_checks(judged, checks), IMPLICIT)
+        return GateVerdict(outcome.verdict, (f"{IMPLICIT}: {', '.join(checks)}", *outcome.reasons))
 
 
-def _gate_on_holdout(services: Services, ref: ModelRef, rules: Policy) -> GateOutcome:
+#: why a retrain's candidate was gated on checks its policy does not declare
+IMPLICIT = "the policy declares no gates, so the candidate must beat the trivial baselines"
+
+
+def implicit_baselines(policy: Policy) -> bool:
+    """Whether a retrain under ``policy`` is gated on the trivial baselines: it declares no gate
+    checks and requires no blessing."""
+    rule = policy.promotion
+    return not policy.gates.checks and not (rule.require_blessing or rule.require_comparative)
+
+
+def _baseline_checks(services: Services, ref: ModelRef, judged: Policy) -> list[str]:
+    """The baseline gates for the candidate's task, persistence when the suite is time-ordered."""
+    suite = judged.gate_suite()
+    ordered = suite is not None and (suite.time_ordered or suite.time_column is not None)
+    classifier = services.registry.load_model(ref).classes_ is not None
+    metric, constant = ("accuracy", "majority") if classifier else ("rmse", "mean")
+    wanted = [constant, "persistence"] if ordered else [constant]
+    return [f"{metric} beats baseline {baseline}" for baseline in wanted]
+
+
+def _with_checks(policy: Policy, checks: list[str]) -> Policy:
+    data = policy.to_dict()
+    data["gates"]["checks"] = checks
+    return Policy.parse(data)
+
+
+def _gate_on_holdout(
+    services: Services, ref: ModelRef, rules: Policy, cause: str = ""
+) -> GateOutcome:
     """The policy's gates on the retrain's holdout, recorded like any gate run, without storing
     the holdout-pointed policy as the model's (``Governance.gate(policy=...)`` would)."""
     from keel.evaluation.gating import gate_version
 
     stores = services.stores
-    _, outcome = gate_version(stores.db, stores.artifacts, stores.actor, ref, rules)
+    _, outcome = gate_version(stores.db, stores.artifacts, stores.actor, ref, rules, cause=cause)
     return outcome
 
 

@@ -1,7 +1,8 @@
 """The moves of a retrain's state machine, one method per state: queued -> training (the
 retraining pipeline, resumed from its failed step on the next pass) -> deploying -> rolling_out
--> an end (promoted, rolled back, rejected, failed, abandoned). Each move is one committed
-transaction under the retrain's lease, with an audit entry saying why.
+-> an end (promoted, rolled back, rejected, held, failed, abandoned); a retrain whose window
+holds no labelled row its champion has not seen is held before it trains. Each move is one
+committed transaction under the retrain's lease, with an audit entry saying why.
 
 :class:`RetrainStates` is a base of :class:`keel.controller.autopilot.Autopilot`, which holds
 what the moves read (the services, the lease's owner, the pipeline) and takes the lease and
@@ -70,6 +71,10 @@ class RetrainStates:
         if champion is None:
             moved = self._move(retrain, "abandoned", "the model has no champion any more", now)
             return moved, Decision(retrain.model, "abandoned", "no champion", retrain.id)
+        if not self._custom:
+            held = self._nothing_new(retrain, int(champion), facts.policy, now)
+            if held is not None:
+                return held
         run_id = uuid.uuid4().hex
         moved = self._move(
             retrain,
@@ -159,6 +164,23 @@ class RetrainStates:
             details=details,
         )
         return moved, Decision(retrain.model, "blessed", f"v{version} passed the gates", retrain.id)
+
+    def _nothing_new(
+        self, retrain: Retrain, champion: int, policy: Policy, now: datetime
+    ) -> tuple[Retrain, Decision] | None:
+        """The retrain held, before it trains, when every labelled row the standard window
+        would train on was in its champion's window (``keel.controller.retrain_novelty``): a
+        candidate of the same rows would be judged on noise. None when it has rows to learn.
+        A custom pipeline chooses its own rows, so it is not asked."""
+        from keel.controller.retrain_novelty import novelty
+
+        found = novelty(self.services, retrain.model, champion, policy, now)
+        if not found.held:
+            return None
+        outcome = found.reason()
+        details = {**retrain.details, "champion": champion, "novelty": found.to_dict()}
+        moved = self._move(retrain, "held", outcome, now, details=details, outcome=outcome)
+        return moved, Decision(retrain.model, "held", outcome, retrain.id)
 
     def _pipeline(self, policy: Policy, record: PipelineRun | None) -> Pipeline:
         """The pipeline to run: the one given, else the standard one, with its ``refitted`` step

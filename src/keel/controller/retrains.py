@@ -2,6 +2,7 @@
 
     queued -> training -> deploying -> rolling_out -> promoted | rolled_back | stopped
                        \\-> rejected (the gates said no)          failed, abandoned
+                       \\-> held (no labelled row the champion has not seen)
 
 A retrain "in flight" holds its model's name in ``active_model`` (unique), so the store itself
 refuses a second concurrent retrain of a model. A controller works on a retrain only while it
@@ -33,7 +34,16 @@ from keel.store.version_links import version_id
 
 __all__ = ["ENDED", "Retrain", "beat", "controller_id", "stale", "take_lease"]
 
-ENDED = ("rejected", "promoted", "completed", "rolled_back", "stopped", "failed", "abandoned")
+ENDED = (
+    "rejected",
+    "held",
+    "promoted",
+    "completed",
+    "rolled_back",
+    "stopped",
+    "failed",
+    "abandoned",
+)
 STATES = ("queued", "training", "deploying", "rolling_out", *ENDED)
 
 

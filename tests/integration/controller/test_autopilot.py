@@ -174,6 +174,8 @@ def test_a_second_autopilot_cannot_drive_a_retrain_another_one_holds(store: Clie
     from keel.controller import retrains
 
     launch(store, MODEL)
+    # labelled rows v1 has not seen, or the retrain would be held with nothing to learn
+    serve(store, MODEL, 200, 10, flipped=False, at=START - timedelta(hours=1))
     first, second = Autopilot(store, lease_s=600), Autopilot(store, lease_s=600)
     assert first.owner != second.owner
     queued = first.request(MODEL, reason="new bureau data", now=START)
