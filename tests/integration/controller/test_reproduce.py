@@ -8,6 +8,7 @@ inside it, so the versions it registers record that repository's commit.
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import uuid
@@ -20,8 +21,7 @@ from keel.cli.app import main
 from keel.client import Client
 from keel.errors import Conflict
 
-from .scenario import START, batch, launch, serve
-from .test_refit import _policy
+from .scenario import POLICY, START, batch, launch, serve
 
 TRAINER = """
 from sklearn.linear_model import LogisticRegression
@@ -223,7 +223,9 @@ def test_a_retrain_by_the_autopilot_is_recreated_by_its_pipeline(
     store: Client, project: tuple[Path, str]
 ) -> None:
     repo, _ = project
-    launch(store, "risk", _policy(refit=True))
+    policy = copy.deepcopy(POLICY)
+    policy["retraining"]["training"]["refit"] = True  # a gated twin and its refit, both fit
+    launch(store, "risk", policy)
     for hour in range(12):
         at = START + timedelta(hours=hour)
         serve(store, "risk", 200, 10 + hour, flipped=hour >= 1, at=at)
