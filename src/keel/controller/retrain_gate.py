@@ -5,10 +5,11 @@ A policy that declares no gate checks and requires no blessing (the ``low`` prof
 would otherwise reject every candidate ("the policy declares no gates"), so its retrains could
 never promote. Its candidate is held to the least any model must show instead: beating the
 trivial baselines on the holdout (``accuracy beats baseline majority`` for a classifier,
-``rmse beats baseline mean`` for a regressor, and ``... beats baseline persistence`` too when the
-gate suite is time-ordered). The gate record lists those checks and the verdict says they were
-implicit. A policy that requires a blessing but declares no checks still rejects: its owner
-asked for gates and has not written them.
+``rmse beats baseline mean`` for a regressor: the constant monitoring's baseline alert holds the
+champion to; persistence is a forecaster, not a constant, and a policy asks for it by name).
+The gate record lists those checks and the verdict says they were implicit. A policy that
+requires a blessing but declares no checks still rejects: its owner asked for gates and has not
+written them.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def gate(
         if not implicit_baselines(rules):
             outcome = _gate_on_holdout(services, ref, judged)
             return GateVerdict(outcome.verdict, tuple(outcome.reasons))
-        checks = _baseline_checks(services, ref, judged)
+        checks = _baseline_checks(services, ref)
         outcome = _gate_on_holdout(services, ref, _with_checks(judged, checks), IMPLICIT)
         return GateVerdict(outcome.verdict, (f"{IMPLICIT}: {', '.join(checks)}", *outcome.reasons))
 
@@ -62,14 +63,11 @@ def implicit_baselines(policy: Policy) -> bool:
     return not policy.gates.checks and not (rule.require_blessing or rule.require_comparative)
 
 
-def _baseline_checks(services: Services, ref: ModelRef, judged: Policy) -> list[str]:
-    """The baseline gates for the candidate's task, persistence when the suite is time-ordered."""
-    suite = judged.gate_suite()
-    ordered = suite is not None and (suite.time_ordered or suite.time_column is not None)
+def _baseline_checks(services: Services, ref: ModelRef) -> list[str]:
+    """The baseline gate for the candidate's task: beat the constant (majority or mean)."""
     classifier = services.registry.load_model(ref).classes_ is not None
     metric, constant = ("accuracy", "majority") if classifier else ("rmse", "mean")
-    wanted = [constant, "persistence"] if ordered else [constant]
-    return [f"{metric} beats baseline {baseline}" for baseline in wanted]
+    return [f"{metric} beats baseline {constant}"]
 
 
 def _with_checks(policy: Policy, checks: list[str]) -> Policy:

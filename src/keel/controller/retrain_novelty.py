@@ -9,7 +9,8 @@ train on are new to the champion:
 - the window's rows: the newest ``training.recent_rows`` predictions served without error whose
   label had arrived by the retrain's time, oldest to newest, less the newest ``training.holdout``
   share that is kept back for the gates (when that share is at least 50 rows; below that the
-  whole of them is trained on), as ``keel.controller.retrain_window`` picks them;
+  whole of them is trained on), as ``keel.controller.retrain_window`` picks them; with
+  ``training.refit`` on, the holdout too, since the model that ships is refit on it;
 - the rows the champion saw: none of the production log for a version registered by hand (its
   training snapshot is all it saw, and the window's snapshot rows are that snapshot); for a
   version a retrain made (tagged ``retrain``, a refit too), every labelled production row of
@@ -104,7 +105,9 @@ def novelty(
     spec = policy.retraining.training
     window = _labelled(log, labels, now, spec.recent_rows)
     cut = round(len(window) * spec.holdout)
-    train = window[: len(window) - cut] if cut >= MIN_HOLDOUT_ROWS else window
+    # with ``refit`` the shipped model trains on the holdout too: its new rows count
+    held_out = cut >= MIN_HOLDOUT_ROWS and not spec.refit
+    train = window[: len(window) - cut] if held_out else window
     version = services.registry.get_version(ModelRef(model, version=champion))
     made_by = str(version.tags.get(RETRAIN_TAG, ""))
     seen: set[str] = set()

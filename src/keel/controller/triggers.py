@@ -76,6 +76,18 @@ def consider(
     fired = _fired(services, model, policy, champion, since, now, reads)
     if fired is None and section.max_age is not None:
         fired = _aged(section.max_age, champion, previous, took_over, since, now)
+    if fired is None and section.by_value:
+        from keel.controller.retrain_value import retrain_value
+
+        # the champion's windows since the last retrain (a rejected or held one resets the
+        # count: it found no fresher model worth shipping); all of them before any retrain
+        counted = previous.created_at if previous is not None else None
+        value = retrain_value(services, model, champion, counted, section.cost)
+        if value is None:
+            return Verdict(None, "no trigger fired; the value rule waits for a labelled window")
+        if not value.fire:
+            return Verdict(None, f"no trigger fired; {value.reason()}", details=value.to_dict())
+        fired = ("value", value.reason(), value.to_dict())
     if fired is None:
         return Verdict(None, "no trigger fired")
     trigger, reason, details = fired

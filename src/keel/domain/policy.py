@@ -74,6 +74,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "promotion": {"require_blessing": False},
         "rollout": {"strategy": "replace", "auto_rollback": False},
         "monitoring": {"drift_alerts": False, "baseline_alerts": "warning"},
+        # the freshest model for low stakes: the blessed candidate is refit on its holdout too
+        "retraining": {"training": {"refit": True}},
     },
     "medium": {
         "promotion": {"require_blessing": True},

@@ -74,6 +74,8 @@ HOLDOUT_TAG = "holdout"
 SETUP_TAG = "training_setup"
 
 
+#: the sentences that name the value-of-retraining rule (``keel.controller.retrain_value``)
+VALUE_SENTENCES = ("value", "value of retraining", "expected gain")
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _DROP = re.compile(
     rf"^(?P<metric>\w+)\s+(?P<way>drops|rises)\s+by\s+(?P<margin>{_NUMBER})"
@@ -90,7 +92,7 @@ class Trigger(BaseModel):
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     text: str
-    kind: Literal["rule", "drift_alert", "drop"]
+    kind: Literal["rule", "drift_alert", "drop", "value"]
     rule: AlertRule | None = None
     metric: str | None = None
     margin: float | None = None
@@ -113,6 +115,8 @@ def parse_trigger(text: Any, field: str = "retraining.triggers") -> Trigger:
     lowered = clean.lower()
     if lowered in ("drift alert", "drift"):
         return Trigger(text=clean, kind="drift_alert")
+    if lowered in VALUE_SENTENCES:
+        return Trigger(text=clean, kind="value")
     if match := _DROP.match(clean):
         return _drop(clean, match, field)
     try:
@@ -301,6 +305,18 @@ class Retraining(BaseModel):
     trainer: str | None = None  # "module:function"; by default the champion's estimator is refit
     executor: Literal["inline", "process", "ray"] = "inline"
     max_attempts: int = Field(default=3, ge=1, le=20)
+    #: what a retrain costs, in points of the main metric (accuracy 0.01 is a point), for the
+    #: value rule: it retrains when a fresh model's expected gain over the coming windows is
+    #: at least this much
+    cost: float = Field(default=10.0, gt=0)
+
+    @property
+    def by_value(self) -> bool:
+        """Whether the value rule decides: named as a trigger, or the default when the policy
+        declares no trigger, schedule or ``max_age`` of its own."""
+        if any(t.kind == "value" for t in self.triggers):
+            return True
+        return not self.triggers and self.schedule is None and self.max_age is None
 
     @field_validator("triggers", mode="before")
     @classmethod

@@ -76,6 +76,7 @@ def test_one_autopilot_pass_prints_its_decisions_and_records_the_retrain(
     steps = [(s["name"], s["status"]) for s in shown["steps"]]
     assert steps == [
         ("training_window", "succeeded"),
+        ("setup", "succeeded"),
         ("candidate", "succeeded"),
         ("registered", "succeeded"),
         ("gate", "succeeded"),

@@ -78,7 +78,14 @@ def test_max_per_day_holds_a_fired_trigger_for_a_day(store: Client) -> None:
 
 
 def test_min_new_labels_counts_the_labels_since_the_last_retrain(store: Client) -> None:
-    launch(store, MODEL, _policy(min_new_labels=700))
+    policy = _policy(min_new_labels=700)
+    # one setup, all rows: its candidate is rejected, so the champion keeps firing the trigger
+    # (choosing the newest rows would fix the champion and end the story early)
+    policy["retraining"]["training"] = {
+        **policy["retraining"]["training"],
+        "selection": {"enabled": False},
+    }
+    launch(store, MODEL, policy)
     for hour in range(3):
         decisions = _hour(store, hour)
     held = decisions[-1]

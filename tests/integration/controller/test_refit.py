@@ -138,6 +138,7 @@ def test_with_refit_off_the_step_hands_on_the_gated_version(store: Client) -> No
 def test_the_default_pipeline_has_no_refit_step_unless_the_policy_asks(store: Client) -> None:
     assert list(standard_pipeline().steps) == [
         "training_window",
+        "setup",
         "candidate",
         "registered",
         "gate",

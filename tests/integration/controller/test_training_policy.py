@@ -107,7 +107,7 @@ def test_a_run_started_without_a_policy_reads_the_stored_one(
     policy_reads.clear()
     result = standard_pipeline(refit=True).run(flipped, _params(flipped), model=MODEL)
     assert result["refitted"].verdict.blessed
-    assert policy_reads == {MODEL: 4}  # training_window, candidate, gate, refitted
+    assert policy_reads == {MODEL: 5}  # training_window, setup, candidate, gate, refitted
 
 
 def test_a_run_on_ray_follows_the_run_s_policy(flipped: Client) -> None:

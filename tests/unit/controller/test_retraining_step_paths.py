@@ -13,6 +13,7 @@ from keel.pipelines.step import Step
 OLD_HOME = "keel.controller.retraining"
 NEW_HOMES = {
     "training_window": "keel.controller.retrain_window",
+    "setup": "keel.controller.retrain_setup",
     "candidate": "keel.controller.retrain_fitting",
     "registered": "keel.controller.retrain_registration",
     "gate": "keel.controller.retrain_gate",
@@ -34,6 +35,7 @@ def test_the_pipeline_runs_the_steps_found_under_the_old_path() -> None:
     module = importlib.import_module(OLD_HOME)
     assert list(pipeline.steps) == [
         "training_window",
+        "setup",
         "candidate",
         "registered",
         "gate",

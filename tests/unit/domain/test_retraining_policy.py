@@ -156,8 +156,8 @@ def test_a_full_section_is_read_field_by_field() -> None:
     assert [t.kind for t in section.triggers] == ["rule", "drift_alert"]
     assert section.min_interval == "6h" and section.max_age == "30d"
     assert (section.max_per_day, section.min_new_labels, section.max_attempts) == (2, 500, 5)
-    assert section.training == Training(
-        recent_rows=5000, include_snapshot="always", holdout=0.25, min_rows=50
+    assert section.training == Training(  # the low profile refits unless told otherwise
+        recent_rows=5000, include_snapshot="always", holdout=0.25, min_rows=50, refit=True
     )
     assert section.trainer == "credit.training:fit"
     assert section.executor == "ray"

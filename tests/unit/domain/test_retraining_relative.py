@@ -134,9 +134,15 @@ def test_a_dumped_drop_trigger_validates_back_from_its_text() -> None:
     assert Retraining.model_validate({"triggers": [forged]}).triggers[0].margin == 0.02
 
 
-def test_refit_is_off_by_default_and_a_boolean() -> None:
+def test_refit_is_on_for_low_stakes_off_where_gates_judge_what_ships_and_a_boolean() -> None:
     assert Training().refit is False
-    assert Policy.parse({}).retraining.training.refit is False
+    assert Policy.parse({}).retraining.training.refit is True
+    for profile in ("medium", "high"):
+        assert Policy.parse({"risk_profile": profile}).retraining.training.refit is False
+    assert (
+        Policy.parse({"retraining": {"training": {"refit": False}}}).retraining.training.refit
+        is False
+    )
     with pytest.raises(InvalidInput) as caught:
         Policy.parse({"retraining": {"training": {"refit": "sometimes"}}})
     assert caught.value.field == "policy.retraining.training.refit"

@@ -1,0 +1,49 @@
+"""The staleness estimate behind the value rule: a pooled within-champion slope, shrunk to a
+prior, that reads decay and not the difficulty of the windows every champion shared."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keel.controller.retrain_value import PRIOR_DECAY, staleness
+
+
+def test_no_history_is_the_prior() -> None:
+    assert staleness([]).points_per_window == PRIOR_DECAY
+    assert staleness([[0.9]]).points_per_window == PRIOR_DECAY  # one window has no slope
+    assert staleness([[0.9]]).windows == 0
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    decay=st.floats(0.0, 5.0),
+    level=st.floats(0.3, 0.7),
+    champions=st.integers(1, 8),
+    length=st.integers(2, 12),
+)
+def test_a_long_history_recovers_a_linear_decay(
+    decay: float, level: float, champions: int, length: int
+) -> None:
+    # each champion starts at its own level and loses ``decay`` points a window
+    series = [[level + c * 0.01 - decay / 100 * a for a in range(length)] for c in range(champions)]
+    found = staleness(series, prior_weight=0.0)
+    assert found.points_per_window == pytest.approx(decay, abs=1e-9)
+    assert found.windows == champions * length and found.champions == champions
+
+
+def test_a_hard_window_shared_by_all_is_not_decay() -> None:
+    # two champions, each flat: their levels differ, which a pooled fit without each its own
+    # level would read as a trend
+    assert staleness([[0.7, 0.7, 0.7], [0.9, 0.9]], prior_weight=0.0).points_per_window == 0
+
+
+def test_a_metric_where_lower_is_better_decays_when_it_rises() -> None:
+    rising = [[1.0, 1.5, 2.0]]
+    assert staleness(rising, lower_is_better=True, scale=1, prior_weight=0).points_per_window == 0.5
+
+
+def test_the_prior_weighs_like_a_three_window_champion() -> None:
+    # a flat three-window champion (sum of squared centred ages 2) halves the prior
+    assert staleness([[0.8, 0.8, 0.8]]).points_per_window == pytest.approx(PRIOR_DECAY / 2)
