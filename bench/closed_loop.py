@@ -46,9 +46,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +92,11 @@ OPTIONAL = ("selected", "autopilot", "hindsight", "drop_2pt", "drop_2pt_fixed", 
 DEFAULT_STRATEGIES = ("selected", "autopilot", "hindsight")
 
 
-def run_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
+def run_dataset(
+    dataset: Dataset, args: argparse.Namespace, apart: Future[Any] | None = None
+) -> dict[str, Any]:
+    """Every strategy on one stream; ``apart``: the calendar with setup selection, under way
+    in another process (else it runs here, when chosen)."""
     began = time.perf_counter()
     chosen = set(args.strategies)
     replay = Replay(dataset)
@@ -99,21 +106,21 @@ def run_dataset(dataset: Dataset, args: argparse.Namespace) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     selected: list[StrategyResult] = []
     selection_seconds = None
+    pilot = None
+    if "autopilot" in chosen:
+        pilot = run_autopilot(dataset, replay, args.store_root, args.policy_override, args.verbose)
     if "selected" in chosen:
-        started = time.perf_counter()
         try:
-            made, _ = selected_calendar(dataset)
+            made, selection_seconds = (
+                apart.result() if apart else selected_calendar(dataset, args.threads)
+            )
         except ImportError as exc:  # setup selection is not in this Keel
             skipped["selected"] = f"no setup selection in this Keel ({exc})"
             log(f"{dataset.name}: calendar with setup selection skipped: {skipped['selected']}")
         else:
             selected = [stay, *made]
             results += made
-            selection_seconds = time.perf_counter() - started
             log(f"{dataset.name}: calendar with setup selection: {selection_seconds:.1f} s")
-    pilot = None
-    if "autopilot" in chosen:
-        pilot = run_autopilot(dataset, replay, args.store_root, args.policy_override, args.verbose)
     ceiling = None
     if "hindsight" in chosen:
         if pilot is None:
@@ -213,6 +220,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="OpenMP threads (default 1)")
     parser.add_argument(
+        "--jobs", type=int, choices=(1, 2), default=2,
+        help="processes: 2 (default) runs the calendar with setup selection in a second process, "
+        "beside the autopilot's replay; 1 runs everything in this one",
+    )  # fmt: skip
+    parser.add_argument(
         "--verbose", action="store_true", help="per-window accuracies with 3 decimals"
     )
     args = parser.parse_args(argv)
@@ -253,9 +265,18 @@ def main() -> None:
     began = time.perf_counter()
     answer: dict[str, Any] = {"bench": "closed_loop", "quick": args.quick}
     streams = load_streams(args, answer)
-    with threadpool_limits(args.threads):
-        for dataset in streams:
-            answer[dataset.name] = run_dataset(dataset, args)
+    with ExitStack() as stack:
+        apart: dict[str, Future[Any]] = {}
+        if "selected" in args.strategies and args.jobs > 1:
+            # the calendar with setup selection fits as much as the rest together: one process
+            # works through it for every stream while this one replays the autopilot
+            spawn = multiprocessing.get_context("spawn")  # no fork after OpenMP has started
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=spawn))
+            for dataset in streams:
+                apart[dataset.name] = pool.submit(selected_calendar, dataset, args.threads)
+        with threadpool_limits(args.threads):
+            for dataset in streams:
+                answer[dataset.name] = run_dataset(dataset, args, apart.get(dataset.name))
     answer |= {
         "threads": args.threads,
         "cores": len(os.sched_getaffinity(0)),

@@ -24,7 +24,7 @@ holds back for its gates, so it is held back here too. ``keel.controller.setup_s
 their newest ``validation`` share and scored on it, within the default budget) and ``fit_setup``
 fits the chosen one on the rest again, or, when Keel's default ``training.refit`` is on, on all
 the rows, holdout included, as the retrain ships it. The learner is the plain setup's. Every
-default (setups, validation, budget, rows, holdout, refit) is read from Keel's ``Training()``,
+default (setups, validation, budget, rows, holdout, refit) is read from Keel's default policy,
 none is the bench's. The initial model is the plain one, as the autopilot's is.
 
 The best schedule in hindsight (``hindsight``): with at most a given number of retrains, the
@@ -119,10 +119,12 @@ class SelectingReplay(Replay):
 
     def __init__(self, dataset: Dataset) -> None:
         from keel.controller import setup_selection  # noqa: F401  (fails early if absent)
-        from keel.domain.retraining import Training
+        from keel.domain.policy import Policy
 
         super().__init__(dataset)
-        self.training = Training()
+        # the default policy's training section (the low profile's, as a policy set with no
+        # retraining section of its own gets it), not the bare model's defaults
+        self.training = Policy.parse({}).retraining.training
         self.chosen: dict[tuple[int, int], str] = {}
 
     def training_rows(self, after_window: int) -> tuple[int, int]:
@@ -189,9 +191,18 @@ class SelectingReplay(Replay):
         return counts
 
 
-def selected_calendar(dataset: Dataset) -> tuple[list[StrategyResult], SelectingReplay]:
-    """``every_k_selected`` for k in ``CALENDAR_K``, each with the setups its retrains chose."""
-    replay = SelectingReplay(dataset)
-    results = calendar(replay, selected=True)
+def selected_calendar(dataset: Dataset, threads: int = 1) -> tuple[list[StrategyResult], float]:
+    """``every_k_selected`` for k in ``CALENDAR_K``, each with the setups its retrains chose,
+    and the seconds it took (with ``threads`` OpenMP threads: it may run in a process of its
+    own, beside the autopilot's replay)."""
+    import time
+
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime, so the limit reaches it)
+    from threadpoolctl import threadpool_limits
+
+    began = time.perf_counter()
+    with threadpool_limits(threads):
+        replay = SelectingReplay(dataset)
+        results = calendar(replay, selected=True)
     counted = [replace(r, details={"setups": replay.chosen_counts(r)}) for r in results]
-    return counted, replay
+    return counted, time.perf_counter() - began

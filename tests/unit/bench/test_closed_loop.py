@@ -149,7 +149,8 @@ def test_the_selecting_calendar_trains_as_keels_default_retraining() -> None:
     production = end - dataset.initial_rows
     assert replay.held_back(replay.training_rows(5)) == round(production * defaults.holdout)
     assert replay.held_back(replay.training_rows(0)) == 0  # 40 rows held: under 50, none
-    schedules, _ = selected_calendar(dataset)
+    schedules, seconds = selected_calendar(dataset)
+    assert seconds > 0
     assert [s.name for s in schedules][:2] == ["every_selected", "every_2_selected"]
     names = {s.name for s in defaults.choice.setups}
     every_selected = schedules[0]
