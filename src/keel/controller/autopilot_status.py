@@ -1,6 +1,7 @@
 """What the autopilot is doing about each governed model, read from the store: the champion, the
 retrain in flight, the newest one that ended, the open alerts, and, called out on its own line,
-whether the champion fails to beat a trivial baseline.
+whether the champion fails to beat a trivial baseline (``keel autopilot --status``; the
+dashboard's model page shows the same sentence).
 
 A champion that scores below "always the most frequent class" (or "always the mean") on its
 labelled predictions is worse than no model; ``monitoring.baseline_alerts`` raises an alert for
@@ -22,14 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from keel.domain.alert_rules import AlertRule, parse_alert_rule
 from keel.errors import InvalidInput
+from keel.monitoring.alert_counts import OPEN_STATES
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from keel.controller.retrains import Retrain
     from keel.domain.policy import Policy
     from keel.monitoring.alerts import AlertRecord
     from keel.services import Services
 
-__all__ = ["ModelStatus", "autopilot_status", "baseline_line"]
+__all__ = ["ModelStatus", "autopilot_status", "baseline_line", "baseline_of"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def autopilot_status(services: Services, models: list[str] | None = None) -> lis
                 in_flight,
                 ended,
                 alerts,
-                _baseline(alerts, policy, champion),
+                baseline_of(alerts, champion, policy),
             )
         )
     return out
@@ -107,13 +111,15 @@ def baseline_line(alert: AlertRecord, champion: int | None) -> str:
     )
 
 
-def _baseline(
-    alerts: tuple[AlertRecord, ...], policy: Policy | None, champion: int | None
+def baseline_of(
+    alerts: Sequence[AlertRecord], champion: int | None, policy: Policy | None = None
 ) -> str | None:
+    """The sentence for the first open alert among ``alerts`` whose rule compares the model with
+    a baseline (the policy's rule of that text, else the text parsed), None when there is none."""
     rules = {r.text: r for r in policy.monitoring.alerts} if policy is not None else {}
     for alert in alerts:
         rule = rules.get(alert.rule) or _rule(alert.rule)
-        if rule is not None and rule.baseline is not None:
+        if alert.state in OPEN_STATES and rule is not None and rule.baseline is not None:
             return baseline_line(alert, champion)
     return None
 

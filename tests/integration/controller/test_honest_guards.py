@@ -12,6 +12,7 @@ import numpy as np
 
 from keel.client import Client
 from keel.controller.autopilot_status import autopilot_status
+from keel.web.dashboard.model_view import model_page
 
 from .scenario import POLICY, START, batch, launch, log_rows_with_labels, log_served, serve
 
@@ -149,6 +150,7 @@ def test_a_champion_below_the_majority_raises_the_baseline_alert_and_the_status_
     )
     assert f"alert #{alert.id}, warning" in status.baseline
     assert status.to_dict()["baseline"] == status.baseline
+    assert model_page(store.services, MODEL)["baseline"] == status.baseline  # the dashboard's
 
 
 def test_the_status_of_a_healthy_champion_calls_out_nothing(store: Client) -> None:

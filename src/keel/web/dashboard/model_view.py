@@ -28,6 +28,7 @@ MAX_VERSIONS = 200
 
 
 def model_page(services: Services, name: str) -> dict[str, Any]:
+    from keel.controller.autopilot_status import baseline_of
     from keel.controller.service import Retrains  # the retrain history's owner, above Services
 
     model = services.registry.get_model(name)
@@ -60,6 +61,8 @@ def model_page(services: Services, name: str) -> dict[str, Any]:
         "retrains": [_retrain(row) for row in retrain_rows],
         "alerts": [_alert(row) for row in alert_rows],
         "open_alerts": [_alert(row) for row in alert_rows if row.state in OPEN_STATES],
+        # a champion no better than a constant, called out above the alerts it is one of
+        "baseline": baseline_of(alert_rows, champion),
         "events": _events(moves, deployment_rows, retrain_rows),
     }
 
