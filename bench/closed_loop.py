@@ -37,6 +37,11 @@ interpolation between the nearest ``never``/``every_k`` retrain counts); (c) the
 every pass where the served models did not beat the best constant. Printed per stream: the table,
 the setups the autopilot chose and how often, the hindsight ceiling at its retrain count.
 
+The calendar with setup selection fits about as much as everything else together (each of its
+retrains fits three setups and the chosen one on up to 20,000 rows), so by default it runs in a
+second process (``--jobs 2``, spawned) while this one replays the autopilot; ``--jobs 1`` keeps
+everything in one process.
+
 scikit-learn runs with ``--threads`` OpenMP threads (default 1; the figures do not depend on
 it): on a shared 2-core machine, more threads than free cores makes HistGradientBoosting's
 threads spin; ``--quick --threads 2`` once took 212 s against 9 s with one thread.

@@ -107,8 +107,9 @@ def report_autopilot(
     ]
     if ceiling is not None:
         lines.append(
-            f"  hindsight ceiling at {pilot.retrains} retrains: {ceiling.mean_accuracy:.4f} "
-            f"({ceiling.mean_accuracy - pilot.mean_accuracy:+.4f} over the autopilot)"
+            f"  hindsight ceiling (plain setup) at {pilot.retrains} retrains: "
+            f"{ceiling.mean_accuracy:.4f}; the autopilot is "
+            f"{(pilot.mean_accuracy - ceiling.mean_accuracy) * 100:+.2f} points from it"
         )
     a = targets["a_near_every"]
     b = targets["b_beats_calendar"]
@@ -116,9 +117,9 @@ def report_autopilot(
     lines += [
         f"  (a) within {TARGET_POINTS * 100:g} points of every, at most half its retrains: "
         f"{verdict(a)} (accuracy {a['value']:.4f} against {a['limit']:.4f}, margin "
-        f"{a['margin']:+.4f}; {a['retrains']} retrains against at most {a['retrain_limit']:g})",
+        f"{a['margin']:+.6f}; {a['retrains']} retrains against at most {a['retrain_limit']:g})",
         f"  (b) at least the calendar at {b['retrains']} retrains: {verdict(b)} "
-        f"({b['value']:.4f} against {b['limit']:.4f}, margin {b['margin']:+.4f})"
+        f"({b['value']:.4f} against {b['limit']:.4f}, margin {b['margin']:+.6f})"
         + (
             f"; the calendar with the autopilot's setup selection there: "
             f"{b['calendar_selected']:.4f}"

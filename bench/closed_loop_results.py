@@ -38,13 +38,14 @@ def log(message: str) -> None:
     print(f"[closed_loop] {message}", file=sys.stderr, flush=True)
 
 
-def rounded(value: Any) -> Any:
-    """Floats rounded to 4 decimals, through dicts and lists (for the JSON line)."""
+def rounded(value: Any, digits: int = 4) -> Any:
+    """Floats rounded to 4 decimals, through dicts and lists (for the JSON line); 6 under a
+    ``targets`` key, so a margin of a few thousandths of a point does not read as 0."""
     if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
+        return {k: rounded(v, 6 if k == "targets" else digits) for k, v in value.items()}
     if isinstance(value, list):
-        return [rounded(v) for v in value]
-    return round(value, 4) if isinstance(value, float) else value
+        return [rounded(v, digits) for v in value]
+    return round(value, digits) if isinstance(value, float) else value
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,12 @@ def test_the_alert_must_be_open_wherever_the_model_does_not_beat_the_constant() 
     assert baseline_alert([], [])["met"] is True
     with pytest.raises(ValueError):
         baseline_alert([True], [])
+
+
+def test_target_figures_keep_six_decimals_in_the_json() -> None:
+    from closed_loop_results import rounded
+
+    answer = {"elec2": {"targets": {"b": {"margin": -0.0000312}}, "every": {"x": 0.123456}}}
+    assert rounded(answer) == {
+        "elec2": {"targets": {"b": {"margin": -3.1e-05}}, "every": {"x": 0.1235}}
+    }
