@@ -14,9 +14,15 @@ history how fast a model goes stale here, and retrains when that staleness is wo
   prior of ``PRIOR_DECAY`` points a window, worth ``PRIOR_WEIGHT`` (in the slope's own units: a
   champion's series of three windows weighs 2), so one noisy start neither retrains at once nor
   never.
+- **A fall.** Decay is the steady part; a stream can also break at once (a new regime, a broken
+  upstream feed). The champion's newest window is compared with the level fresh models start at
+  (the mean first window of the newest ``LEVEL_CHAMPIONS`` champions before it); what it falls
+  short by,
+  less twice the window-to-window noise (the spread of the windows around each champion's own
+  trend, pooled), is a fall no noise explains.
 - **Gain.** A champion that has served A windows trails a fresh model by about decay x A points
-  on each coming window; over the coming A windows (a steady rhythm serves each model about as
-  long as the last) that is decay x A x A points.
+  on each coming window, or by the fall when that is larger; over the coming A windows (a steady
+  rhythm serves each model about as long as the last) that is A times as much.
 - **Rule.** Retrain when that gain reaches ``retraining.cost`` (points of the main metric, 10 by
   default): the price of a retrain (compute, a rollout, a gate that may reject) in the currency
   the owner cares about. A fast-moving stream then retrains often, a stable one seldom, and a
@@ -31,6 +37,7 @@ Every evaluation, fired or not, returns its numbers, so the decision log can exp
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +61,10 @@ PRIOR_WEIGHT = 2.0
 MIN_LABELLED_ROWS = 30
 #: how many of the model's newest windows the history reads
 HISTORY_WINDOWS = 500
+#: how many of the newest champions' first windows make the level a fresh model starts at
+LEVEL_CHAMPIONS = 5
+#: how many noise spreads a fall must exceed before it counts
+FALL_SPREADS = 2.0
 #: the main metrics the rule can read from a window, in order of preference
 MAIN_METRICS = ("accuracy", "rmse")
 
@@ -66,6 +77,8 @@ class Staleness:
     #: labelled windows and champions the estimate pooled (0: the prior alone)
     windows: int
     champions: int
+    #: the spread of windows around each champion's trend, in points (None: too few windows)
+    noise: float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,10 @@ class Value:
     age: int
     expected_gain: float
     cost: float
+    #: points the champion's newest window falls short of the fresh level, and the part of
+    #: that no noise explains (0 when the noise is not known yet)
+    shortfall: float = 0.0
+    fall: float = 0.0
 
     @property
     def fire(self) -> bool:
@@ -85,11 +102,16 @@ class Value:
 
     def reason(self) -> str:
         compared = ">=" if self.fire else "<"
+        fell = (
+            f"; its newest window fell {self.fall:.2f} points more than noise explains"
+            if self.fall > self.decay.points_per_window * self.age
+            else ""
+        )
         return (
             f"expected gain {self.expected_gain:.2f} points {compared} cost {self.cost:g} "
             f"({self.metric} decays {self.decay.points_per_window:.2f} points a window, "
             f"from {self.decay.windows} windows of {self.decay.champions} champions; "
-            f"the champion has served {self.age} windows)"
+            f"the champion has served {self.age} windows{fell})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +120,10 @@ class Value:
             "decay_points_per_window": round(self.decay.points_per_window, 4),
             "history_windows": self.decay.windows,
             "history_champions": self.decay.champions,
+            "noise_points": None if self.decay.noise is None else round(self.decay.noise, 4),
             "age_windows": self.age,
+            "shortfall_points": round(self.shortfall, 4),
+            "fall_points": round(self.fall, 4),
             "expected_gain": round(self.expected_gain, 4),
             "cost": self.cost,
         }
@@ -114,7 +139,7 @@ def staleness(
 ) -> Staleness:
     """The pooled within-champion decay of ``series`` (each champion's metric per window, oldest
     first), in points (the metric times ``scale``), shrunk towards ``prior`` points a window."""
-    covariance = variance = 0.0
+    covariance = variance = spread = 0.0
     windows = champions = 0
     for values in series:
         if len(values) < 2:
@@ -123,11 +148,18 @@ def staleness(
         mean_value = sum(values) / len(values)
         covariance += sum((a - mean_age) * (v - mean_value) for a, v in enumerate(values))
         variance += sum((a - mean_age) ** 2 for a in range(len(values)))
+        spread += sum((v - mean_value) ** 2 for v in values)
         windows += len(values)
         champions += 1
     loss = (covariance if lower_is_better else -covariance) * scale  # points lost per window
     decay = (loss + prior * prior_weight) / (variance + prior_weight)
-    return Staleness(decay, windows, champions)
+    # what the trend leaves unexplained, per degree of freedom (each champion's level, one slope)
+    freedom = windows - champions - 1
+    noise = None
+    if freedom >= 3 and variance > 0:
+        residual = spread - covariance * covariance / variance
+        noise = math.sqrt(max(residual, 0.0) / freedom) * scale
+    return Staleness(decay, windows, champions, noise)
 
 
 def retrain_value(
@@ -151,14 +183,20 @@ def retrain_value(
         return None
     series = [[_value(w, metric) or 0.0 for w in ws] for ws in per_version.values()]
     spec = find_metric(metric)
-    decay = staleness(
-        series,
-        lower_is_better=spec is not None and not spec.higher_is_better,
-        scale=100.0 if metric in BOUNDED_METRICS else 1.0,
-    )
+    lower_is_better = spec is not None and not spec.higher_is_better
+    scale = 100.0 if metric in BOUNDED_METRICS else 1.0
+    decay = staleness(series, lower_is_better=lower_is_better, scale=scale)
+    # the level fresh models start at: the first windows of the champions before this one (its
+    # own first window is its newest when it is new, which would hide any fall), else its own
+    before = [ws for version, ws in per_version.items() if version != champion]
+    starts = sorted(before, key=lambda ws: ws[0].start_at)[-LEVEL_CHAMPIONS:] or [own]
+    level = sum(_value(ws[0], metric) or 0.0 for ws in starts) / len(starts)
+    newest = _value(own[-1], metric) or 0.0
+    shortfall = (newest - level if lower_is_better else level - newest) * scale
+    fall = 0.0 if decay.noise is None else max(shortfall - FALL_SPREADS * decay.noise, 0.0)
     age = len(own)
-    gain = max(decay.points_per_window, 0.0) * age * age
-    return Value(metric, decay, age, gain, cost)
+    gain = max(decay.points_per_window * age, fall, 0.0) * age
+    return Value(metric, decay, age, gain, cost, shortfall, fall)
 
 
 def _main_metric(windows: Sequence[StoredWindow]) -> str | None:

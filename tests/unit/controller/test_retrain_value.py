@@ -47,3 +47,15 @@ def test_a_metric_where_lower_is_better_decays_when_it_rises() -> None:
 def test_the_prior_weighs_like_a_three_window_champion() -> None:
     # a flat three-window champion (sum of squared centred ages 2) halves the prior
     assert staleness([[0.8, 0.8, 0.8]]).points_per_window == pytest.approx(PRIOR_DECAY / 2)
+
+
+def test_the_noise_is_the_spread_around_each_champions_trend() -> None:
+    # two champions losing 1 point a window, each window 2 points above or below that trend
+    wobble = [0.02, -0.02, 0.02, -0.02, 0.02, -0.02]
+    series = [[0.8 - 0.01 * a + w for a, w in enumerate(wobble)] for _ in range(2)]
+    found = staleness(series, prior_weight=0.0)
+    # the wobble leans downhill too (its covariance with age is -0.06 per champion, over 17.5)
+    assert found.points_per_window == pytest.approx(1.0 + 6 / 17.5, abs=1e-9)
+    # what is left: 0.0048 less the lean (0.12**2 / 35), over 12 - 2 levels - 1 slope
+    assert found.noise == pytest.approx(100 * ((0.0048 - 0.12**2 / 35) / 9) ** 0.5, abs=1e-9)
+    assert staleness([[0.8, 0.7]]).noise is None  # too few windows to tell noise from trend
