@@ -22,10 +22,11 @@ the newest ``holdout`` share of the production rows among them is what the autop
 holds back for its gates, so it is held back here too. ``keel.controller.setup_selection``'s
 ``select_setup`` chooses a setup on the rest (each of Keel's default setups fitted on all but
 their newest ``validation`` share and scored on it, within the default budget) and ``fit_setup``
-fits the chosen one on the rest again, or, when Keel's default ``training.refit`` is on, on all
-the rows, holdout included, as the retrain ships it. The learner is the plain setup's. Every
-default (setups, validation, budget, rows, holdout, refit) is read from Keel's default policy,
-none is the bench's. The initial model is the plain one, as the autopilot's is.
+fits the chosen one on the rest again, or, when the default policy's ``training.refit`` is on
+(the low risk profile turns it on), on all the rows, holdout included, as the retrain ships
+it. The learner is the plain setup's. Every default (setups, validation, budget, rows, holdout,
+refit) is read from Keel's default policy, none is the bench's. The initial model is the plain
+one, as the autopilot's is.
 
 The best schedule in hindsight (``hindsight``): with at most a given number of retrains, the
 windows to retrain after that maximise the mean accuracy of the plain setup, by dynamic

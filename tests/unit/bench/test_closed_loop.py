@@ -139,11 +139,12 @@ def test_baselines() -> None:
 
 # -- calendar with the autopilot's setup selection -----------------------------------------------
 def test_the_selecting_calendar_trains_as_keels_default_retraining() -> None:
-    from keel.domain.retraining import Training
+    from keel.domain.policy import Policy
 
     dataset = synthetic(rows=2_000, window_rows=200)  # 9 windows
     replay = SelectingReplay(dataset)
-    defaults = Training()
+    defaults = Policy.parse(bench_policy(dataset)).retraining.training  # the autopilot's
+    assert replay.training == defaults
     end = dataset.windows[5][1]
     assert replay.training_rows(5) == (max(0, end - defaults.recent_rows), end)
     production = end - dataset.initial_rows
