@@ -22,8 +22,7 @@ from keel.registry.conversion import CONVERTED_FROM
 from keel.services import Services
 
 if TYPE_CHECKING:
-    from keel.controller.retrain_setup import ChosenSetup
-    from keel.controller.training_window_parts import TrainingWindow
+    from keel.controller.training_window_parts import ChosenSetup, TrainingWindow
     from keel.registry.loaded import LoadedModel
 
 __all__ = ["candidate", "chosen_setup", "fitter", "recency_weights"]

@@ -18,8 +18,7 @@ from keel.domain.retraining import HOLDOUT_TAG, REFIT_TAG, RETRAIN_TAG
 from keel.pipelines.step import StepContext, step
 
 if TYPE_CHECKING:
-    from keel.controller.retrain_setup import ChosenSetup
-    from keel.controller.training_window_parts import TrainingWindow
+    from keel.controller.training_window_parts import ChosenSetup, TrainingWindow
 
 __all__ = ["refitted"]
 

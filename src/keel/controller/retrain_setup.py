@@ -4,7 +4,7 @@ candidate's score, so the retrain's record can say what was tried and why one wo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,17 +15,9 @@ from keel.controller.setup_selection import Score, select_setup
 from keel.pipelines.step import StepContext, step
 
 if TYPE_CHECKING:
-    from keel.controller.training_window_parts import TrainingWindow
+    from keel.controller.training_window_parts import ChosenSetup, TrainingWindow
 
-__all__ = ["ChosenSetup", "setup"]
-
-
-class ChosenSetup(TypedDict):
-    """The ``setup`` step's output: the choice as JSON (None when the retrain did not choose)
-    and the winner fit on the rows before the validation share (None likewise)."""
-
-    selection: dict[str, Any] | None
-    model: Any
+__all__ = ["setup"]
 
 
 @step

@@ -3,12 +3,12 @@ dict (so runs stored before this type read back the same), typed so each part ha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TrainingWindow"]
+__all__ = ["ChosenSetup", "TrainingWindow"]
 
 
 class TrainingWindow(TypedDict):
@@ -26,3 +26,11 @@ class TrainingWindow(TypedDict):
     recent_rows: int
     snapshot_rows: int
     holdout_rows: int
+
+
+class ChosenSetup(TypedDict):
+    """What the ``setup`` step hands on: the choice as JSON (None when the retrain did not
+    choose) and the winner fit on the rows before the validation share (None likewise)."""
+
+    selection: dict[str, Any] | None
+    model: Any
