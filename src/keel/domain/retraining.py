@@ -222,7 +222,7 @@ class TrainingSetup(BaseModel):
 #: they cost under 3 fits on the window
 DEFAULT_SETUPS = (
     TrainingSetup(name="all rows"),
-    TrainingSetup(name="all rows, recent weighted", half_life=0.2),
+    TrainingSetup(name="all rows, recent weighted", half_life=0.1),
     TrainingSetup(name="newest 20%", rows=0.2),
 )
 
