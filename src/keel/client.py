@@ -168,7 +168,11 @@ class Client:
 
     # -- retraining: the autopilot, retrains, pipeline runs ----------------------------------------
     autopilot = door("retraining", Retrains.autopilot)
+    autopilot_status = door("retraining", Retrains.autopilot_status)
     retrain = door("retraining", Retrains.retrain)
     retrains = door("retraining", Retrains.retrains)
+    decisions = door("retraining", Retrains.decisions)
+    retrain_report = door("retraining", Retrains.retrain_report)
     pipeline_runs = door("retraining", Retrains.pipeline_runs)
     pipeline_run = door("retraining", Retrains.pipeline_run)
+    reproduce = door("retraining", Retrains.reproduce)

@@ -3,8 +3,12 @@ services below it (``keel.services.Services``): it monitors, trains, gates and d
 through them.
 
 retraining.autopilot()                     # one reconcile pass over every governed model
+retraining.autopilot_status()              # champion, retrain in flight, alerts, per model
 retraining.retrain("credit", reason="new features shipped")
 retraining.retrains("credit")              # what fired, what the gates said, how it ended
+retraining.reproduce("credit/3")           # fit v3 again from its record and compare
+retraining.decisions("credit")             # every verdict, retrain or not, with its numbers
+retraining.retrain_report(12)              # one retrain in full: moves, run, gate, setup
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from keel.controller.autopilot import Decision
+    from keel.controller.autopilot_status import ModelStatus
+    from keel.controller.decision_log import RetrainDecision
+    from keel.controller.retrain_report import RetrainReport
     from keel.controller.retrains import Retrain
+    from keel.domain.reproduction import Reproduction
     from keel.monitoring.sinks import AlertSink
     from keel.pipelines.records import PipelineRun
 
@@ -50,6 +58,14 @@ class Retrains:
             self.services, client_class=self.client_class, monitor=monitor, sinks=sinks
         )
         return pilot.reconcile_all(now=controller_moment(now), models=named)
+
+    def autopilot_status(self, models: list[str] | None = None) -> list[ModelStatus]:
+        """Per governed model (or per one of ``models``, which must exist): the champion, the
+        retrain in flight, the newest that ended, the open alerts, and whether the champion
+        fails to beat a trivial baseline (its open baseline alert, spelled out)."""
+        from keel.controller.autopilot_status import autopilot_status
+
+        return autopilot_status(self.services, models)
 
     def retrain(
         self,
@@ -98,6 +114,24 @@ class Retrains:
             self.services.registry.known_models([model], "model")
         return retrains.history(self.services.stores.db, model, positive_limit(limit))
 
+    def decisions(self, model: str, limit: int = 50) -> list[RetrainDecision]:
+        """The autopilot's verdicts on retraining ``model`` (which must exist), newest first:
+        idle, hold, retrain or busy, with the trigger, the reason and the trigger's numbers. A
+        verdict is stored when it differs from the one before and for every retrain started,
+        so each row holds from its ``decided_at`` until the next."""
+        from keel.controller import decision_log
+        from keel.registry.models import positive_limit
+
+        self.services.registry.known_models([model], "model")
+        return decision_log.decisions(self.services.stores.db, model, positive_limit(limit))
+
+    def retrain_report(self, retrain_id: int) -> RetrainReport:
+        """Retrain ``retrain_id`` in full: its moves from the audit trail, its pipeline run,
+        its candidate's gate verdict and the training setup it chose (when recorded)."""
+        from keel.controller.retrain_report import report
+
+        return report(self.services, retrain_id)
+
     def pipeline_runs(
         self, model: str | None = None, *, pipeline: str | None = None, limit: int = 50
     ) -> list[PipelineRun]:
@@ -116,3 +150,21 @@ class Retrains:
         from keel.pipelines.records import find_run
 
         return find_run(self.services.stores.db, run_id)
+
+    def reproduce(
+        self,
+        ref: str,
+        *,
+        tolerance: float | None = None,
+        repository: str | None = None,
+    ) -> Reproduction:
+        """Fit ``ref`` again with the recorded code (a clean checkout of the recorded commit),
+        snapshots and parameters, and compare its answers with the stored model's on the
+        recorded holdout: ``reproduced`` when the labels are identical and probabilities within
+        ``tolerance`` (1e-9 by default). Conflict, with the reason, when the record cannot be
+        re-run (a dirty tree, a commit the repository lacks, no training data). The result is
+        appended to the audit trail and shown by lineage; the registry is otherwise unchanged.
+        ``repository``: the clone holding the commit, when not the recorded one."""
+        from keel.controller.reproduction import reproduce
+
+        return reproduce(self.services, ref, tolerance=tolerance, repository=repository)
