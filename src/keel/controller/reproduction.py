@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -257,13 +258,18 @@ def _recorded_code(
             f"the work tree it was built from {state} at commit {commit[:12]}, so the code "
             "that ran is in no commit",
         )
-    top = repository or code.get("repository")
+    # the code that runs comes from the repository the caller names or works in, never from a
+    # path the stored record names: whoever can register a version must not choose what runs
+    top = repository or _git(os.getcwd(), "rev-parse", "--show-toplevel")
     if not top or _git(str(top), "rev-parse", "--git-dir") is None:
+        recorded = code.get("repository")
         raise _refuse(
             version,
             "no_repository",
-            f"{top or 'no repository'} is not a git repository here; pass the clone holding "
-            f"commit {commit[:12]} (--repo)",
+            f"{top or 'the current folder'} is not a git repository; run from the clone holding "
+            f"commit {commit[:12]}"
+            + (f" (it was built in {recorded})" if recorded else "")
+            + " or pass it (--repo)",
         )
     if _git(str(top), "cat-file", "-e", f"{commit}^{{commit}}") is None:
         raise _refuse(

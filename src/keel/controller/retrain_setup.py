@@ -12,6 +12,7 @@ import pandas as pd
 from keel.controller.retrain_context import opened, run_policy
 from keel.controller.retrain_fitting import fitter
 from keel.controller.setup_selection import Score, select_setup
+from keel.domain.names import ModelRef
 from keel.pipelines.step import StepContext, step
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def setup(
         if not training.selecting:
             return {"selection": None, "model": None}
         choice = training.choice
-        metric, score = _scorer(training_window)
+        champion_model = services.registry.load_model(ModelRef(model, version=champion))
+        metric, score = _scorer(training_window, classes=champion_model.classes_ is not None)
         chosen = select_setup(
             training_window["train"],
             fitter(services, rules, model, champion, training_window),
@@ -47,11 +49,11 @@ def setup(
         return {"selection": chosen.to_dict(), "model": chosen.model}
 
 
-def _scorer(window: TrainingWindow) -> tuple[str, Score]:
-    """The metric a setup is scored by, as a score where higher is better: accuracy when the
-    label is not a float (a class), else the root mean squared error, negated."""
+def _scorer(window: TrainingWindow, *, classes: bool) -> tuple[str, Score]:
+    """The metric a setup is scored by, as a score where higher is better: accuracy for a
+    classifier (the champion has classes, as the gate tells them), else the root mean squared
+    error, negated (an integer label can be a count to regress, not a class)."""
     target, features = window["target"], window["features"]
-    classes = not pd.api.types.is_float_dtype(window["train"][target].dtype)
 
     def score(model: Any, rows: pd.DataFrame) -> float:
         predicted = np.asarray(model.predict(rows[features]))

@@ -190,10 +190,11 @@ class RetrainStates:
         from keel.controller.retraining import standard_pipeline
 
         if record is None:
-            refit = policy.retraining.training.refit
-        else:
-            refit = any(s.name == "refitted" for s in record.steps)
-        return standard_pipeline(refit=refit) if refit else self.pipeline
+            return (
+                standard_pipeline(refit=True) if policy.retraining.training.refit else self.pipeline
+            )
+        steps = {s.name for s in record.steps}
+        return standard_pipeline(refit="refitted" in steps, choose="setup" in steps)
 
     def _outputs(self, record: PipelineRun) -> dict[str, Any]:
         import cloudpickle

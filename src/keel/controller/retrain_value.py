@@ -8,9 +8,10 @@ history how fast a model goes stale here, and retrains when that staleness is wo
 - **Staleness.** Every champion's monitoring windows, in the order it served them, show its main
   metric against its age in windows. The decay per window is the slope of that metric on age
   within each champion (each champion its own level, so a hard window for all does not read as
-  decay), pooled over the model's history, in points of the metric (accuracy 0.01 is one point;
-  a metric not bounded by 1, such as rmse, counts in its own units; for a metric where lower is
-  better, a rise is decay). Before there is history it leans on a
+  decay), pooled over the history of the versions that held the champion alias, in points of
+  the metric (accuracy 0.01 is one point; for a metric not bounded by 1, such as rmse, a point
+  is 1% of the level fresh models start at, so the cost means the same whatever the label's
+  units; for a metric where lower is better, a rise is decay). Before there is history it leans on a
   prior of ``PRIOR_DECAY`` points a window, worth ``PRIOR_WEIGHT`` (in the slope's own units: a
   champion's series of three windows weighs 2), so one noisy start neither retrains at once nor
   never.
@@ -172,9 +173,14 @@ def retrain_value(
     metric = _main_metric(windows)
     if metric is None:
         return None
+    # the versions that held the champion alias: a canary rolled back or a shadow is no
+    # champion, and its windows say nothing about how champions age here
+    champions = {m.version for m in services.registry.alias_history(model, "champion")}
+    champions.add(champion)
     per_version: dict[int, list[StoredWindow]] = defaultdict(list)
     for window in sorted(windows, key=lambda w: (w.start_at, w.id)):
-        if window.labelled_rows >= MIN_LABELLED_ROWS and _value(window, metric) is not None:
+        counted = window.labelled_rows >= MIN_LABELLED_ROWS and window.version in champions
+        if counted and _value(window, metric) is not None:
             per_version[window.version].append(window)
     own = [
         w for w in per_version.get(champion, []) if served_since is None or w.end_at > served_since
@@ -184,19 +190,30 @@ def retrain_value(
     series = [[_value(w, metric) or 0.0 for w in ws] for ws in per_version.values()]
     spec = find_metric(metric)
     lower_is_better = spec is not None and not spec.higher_is_better
-    scale = 100.0 if metric in BOUNDED_METRICS else 1.0
-    decay = staleness(series, lower_is_better=lower_is_better, scale=scale)
     # the level fresh models start at: the first windows of the champions before this one (its
     # own first window is its newest when it is new, which would hide any fall), else its own
     before = [ws for version, ws in per_version.items() if version != champion]
     starts = sorted(before, key=lambda ws: ws[0].start_at)[-LEVEL_CHAMPIONS:] or [own]
     level = sum(_value(ws[0], metric) or 0.0 for ws in starts) / len(starts)
+    scale = _points(metric, level)
+    if scale is None:
+        return None
+    decay = staleness(series, lower_is_better=lower_is_better, scale=scale)
     newest = _value(own[-1], metric) or 0.0
     shortfall = (newest - level if lower_is_better else level - newest) * scale
     fall = 0.0 if decay.noise is None else max(shortfall - FALL_SPREADS * decay.noise, 0.0)
     age = len(own)
     gain = max(decay.points_per_window * age, fall, 0.0) * age
     return Value(metric, decay, age, gain, cost, shortfall, fall)
+
+
+def _points(metric: str, level: float) -> float | None:
+    """What one unit of ``metric`` is in points: 100 for a metric between 0 and 1 (accuracy
+    0.01 is a point); for an unbounded one (rmse), 100 over the level fresh models start at, so
+    a point is 1% of that level whatever the label's units (None at a level of 0)."""
+    if metric in BOUNDED_METRICS:
+        return 100.0
+    return 100.0 / abs(level) if level else None
 
 
 def _main_metric(windows: Sequence[StoredWindow]) -> str | None:

@@ -7,7 +7,7 @@ gate -> refitted.
   comparative gates) on the most recent data; both parts carry the champion's training types
   (the log keeps categories as text), a category it never saw appended as a new one;
 - ``setup``: which training setup the retrain uses (``training.selection``, on by default):
-  each candidate setup (all rows, all rows weighted towards the newest, the newest fifth) is
+  each candidate setup (by default all rows, the newest 40%, the newest 15%) is
   fit on the training rows less their newest ``validation`` share and scored on that share;
   the best one's setup is the retrain's, recorded with every candidate's score in the retrain's
   details and on the version (tag ``training_setup``);
@@ -68,8 +68,10 @@ __all__ = [
 ]
 
 
-def standard_pipeline(*, refit: bool = False) -> Pipeline:
+def standard_pipeline(*, refit: bool = False, choose: bool = True) -> Pipeline:
     """The retraining pipeline; with ``refit`` it ends with the ``refitted`` step (which passes
-    the gated version through unchanged when the policy's ``training.refit`` is false)."""
-    steps = [training_window, setup, candidate, registered, gate]
+    the gated version through unchanged when the policy's ``training.refit`` is false). Without
+    ``choose`` it has no ``setup`` step: the steps of a run stored before the step existed, which
+    resumes with the steps it started with."""
+    steps = [training_window, *([setup] if choose else []), candidate, registered, gate]
     return Pipeline("retrain", [*steps, refitted] if refit else steps)

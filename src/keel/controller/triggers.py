@@ -102,15 +102,17 @@ def consider(
                 f"min_new_labels: {fresh} labelled since the last retrain, "
                 f"{section.min_new_labels} needed"
             )
-    # after a rejection, the same rows again would make the same candidate: wait for news
-    rejected = previous if previous is not None and previous.state == "rejected" else None
+    # after a rejection, the same rows again would make the same candidate, and after a retrain
+    # held for want of new rows there are none still: wait for news
+    ended = ("rejected", "held")
+    rejected = previous if previous is not None and previous.state in ended else None
     if (
         hold is None
         and rejected
         and not _labels_since(reads.labels_with_arrival(), rejected.created_at, now)
     ):
         hold = (
-            f"retrain #{rejected.id} was rejected and no label has arrived since: "
+            f"retrain #{rejected.id} was {rejected.state} and no label has arrived since: "
             "a retrain now would learn from the same rows"
         )
     return Verdict(trigger, reason, hold, details)

@@ -89,7 +89,7 @@ def test_a_flipped_concept_is_retrained_gated_and_promoted(client: Client) -> No
     # the retrain chose its training setup by validation and says what it tried
     selection = promoted.details["selection"]
     tried = [c["name"] for c in selection["candidates"]]
-    assert tried == ["all rows", "all rows, recent weighted", "newest 20%"]
+    assert tried == ["all rows", "newest 40%", "newest 15%"]
     assert selection["chosen"] in tried and selection["validation_rows"] > 0
     assert all(c["score"] is not None for c in selection["candidates"]), selection
     assert selection["cost"] <= selection["budget"] == 3

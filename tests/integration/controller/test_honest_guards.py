@@ -160,3 +160,22 @@ def test_the_status_of_a_healthy_champion_calls_out_nothing(store: Client) -> No
     [status] = autopilot_status(store.services, [MODEL])
     assert status.baseline is None and status.open_alerts == ()
     assert status.last_retrain is None and status.risk_profile == "low"
+
+
+def test_after_a_held_retrain_a_trigger_waits_for_a_new_label(store: Client) -> None:
+    # a trigger that needs no label fires on unlabelled traffic: without the wait, every pass
+    # would start a retrain that is held again at once
+    policy = copy.deepcopy(POLICY)
+    policy["retraining"]["triggers"] = ["drifted_features >= 0"]
+    launch(store, MODEL, policy)
+    rows = batch(300, 5, flipped=True)[["x0", "x1"]]
+    stamps = [START + timedelta(seconds=i) for i in range(len(rows))]
+    store.log_predictions(
+        MODEL, rows, predictions=np.zeros(len(rows), dtype=int), timestamps=stamps
+    )
+    first = store.autopilot(models=[MODEL], now=START + timedelta(hours=1))
+    assert [d.action for d in first][-2:] == ["retrain", "held"], [d.to_dict() for d in first]
+    second = store.autopilot(models=[MODEL], now=START + timedelta(hours=2))
+    assert second[-1].action == "hold", [d.to_dict() for d in second]
+    assert "was held and no label has arrived since" in second[-1].reason
+    assert len(store.retrains(MODEL)) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,7 +40,7 @@ def test_a_drifted_concept_is_learnt_from_the_setups_that_favour_recent_rows() -
     chosen = select_setup(
         _drifting(), _fit_logistic, _accuracy, DEFAULT_SETUPS, validation=0.1, budget=3
     )
-    assert chosen.chosen.name in ("all rows, recent weighted", "newest 20%")
+    assert chosen.chosen.name in ("newest 40%", "newest 15%")
     scores = {c.name: c.score for c in chosen.candidates}
     assert scores["all rows"] is not None and scores[chosen.chosen.name] > scores["all rows"]
     assert chosen.validation_rows == 200 and chosen.cost <= 3
@@ -56,8 +58,8 @@ def test_setups_past_the_budget_are_skipped_and_say_so() -> None:
         _drifting(), _fit_logistic, _accuracy, DEFAULT_SETUPS, validation=0.1, budget=2.1
     )
     skipped = {c.name: c.skipped for c in chosen.candidates if c.skipped}
-    assert list(skipped) == ["all rows, recent weighted"]  # 1.9 spent: 0.9 more is over, 0.18 not
-    assert "budget of 2.1 fits" in skipped["all rows, recent weighted"]
+    assert list(skipped) == ["newest 40%"]  # 1.9 spent: 0.36 more is over, 0.135 is not
+    assert "budget of 2.1 fits" in skipped["newest 40%"]
     assert chosen.cost <= 2.1
 
 
@@ -67,8 +69,9 @@ def test_a_learner_that_cannot_weight_rows_skips_the_weighted_setup() -> None:
             raise InvalidInput("retraining.training.recency_half_life", "no sample_weight")
         return KNeighborsClassifier().fit(rows[["x"]], rows["y"])
 
-    chosen = select_setup(_drifting(), fit, _accuracy, DEFAULT_SETUPS, validation=0.1, budget=3)
-    weighted = next(c for c in chosen.candidates if c.name == "all rows, recent weighted")
+    setups = (*DEFAULT_SETUPS[:1], TrainingSetup(name="weighted", half_life=0.1))
+    chosen = select_setup(_drifting(), fit, _accuracy, setups, validation=0.1, budget=3)
+    weighted = next(c for c in chosen.candidates if c.name == "weighted")
     assert weighted.score is None and weighted.skipped == "no sample_weight"
     assert chosen.chosen.name != weighted.name
 
@@ -110,3 +113,16 @@ def test_a_setup_trains_on_its_newest_share() -> None:
     frame = pd.DataFrame({"x": range(100)})
     seen = fit_setup(frame, lambda rows, w: rows["x"].tolist(), TrainingSetup(name="n", rows=0.1))
     assert seen == list(range(90, 100))
+
+
+def test_an_integer_label_of_a_regressor_is_scored_by_its_error_not_as_classes() -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from keel.controller.retrain_setup import _scorer
+
+    rows = pd.DataFrame({"x": np.arange(100.0), "y": np.arange(100) * 3 + 1})
+    window: Any = {"target": "y", "features": ["x"], "train": rows}
+    metric, score = _scorer(window, classes=False)
+    fitted = LinearRegression().fit(rows[["x"]], rows["y"])
+    assert metric == "-rmse" and score(fitted, rows) == pytest.approx(0.0, abs=1e-9)
+    assert _scorer(window, classes=True)[0] == "accuracy"
