@@ -192,8 +192,10 @@ def retrain_value(
     lower_is_better = spec is not None and not spec.higher_is_better
     # the level fresh models start at: the first windows of the champions before this one (its
     # own first window is its newest when it is new, which would hide any fall), else its own
+    # first window as champion (not the first since a rejected retrain reset its age)
     before = [ws for version, ws in per_version.items() if version != champion]
-    starts = sorted(before, key=lambda ws: ws[0].start_at)[-LEVEL_CHAMPIONS:] or [own]
+    starts = sorted(before, key=lambda ws: ws[0].start_at)[-LEVEL_CHAMPIONS:]
+    starts = starts or [per_version[champion]]
     level = sum(_value(ws[0], metric) or 0.0 for ws in starts) / len(starts)
     scale = _points(metric, level)
     if scale is None:

@@ -3,6 +3,8 @@ prior, that reads decay and not the difficulty of the windows every champion sha
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,3 +61,55 @@ def test_the_noise_is_the_spread_around_each_champions_trend() -> None:
     # what is left: 0.0048 less the lean (0.12**2 / 35), over 12 - 2 levels - 1 slope
     assert found.noise == pytest.approx(100 * ((0.0048 - 0.12**2 / 35) / 9) ** 0.5, abs=1e-9)
     assert staleness([[0.8, 0.7]]).noise is None  # too few windows to tell noise from trend
+
+
+def _windows(version: int, accuracies: list[float], start_day: int) -> list[Any]:
+    from datetime import UTC, datetime, timedelta
+
+    from keel.monitoring.stored_window import StoredWindow
+
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        StoredWindow(
+            id=start_day + i, model="m", version=version, kind="rows",
+            start_at=day + timedelta(days=start_day + i),
+            end_at=day + timedelta(days=start_day + i + 1),
+            rows=1000, labelled_rows=1000, reference={}, drift={}, estimate={},
+            operations={}, performance={"accuracy": a}, quality={},
+        )
+        for i, a in enumerate(accuracies)
+    ]  # fmt: skip
+
+
+def _services(windows: list[Any], champions: list[int]) -> Any:
+    from types import SimpleNamespace
+
+    moves = [SimpleNamespace(version=v) for v in champions]
+    return SimpleNamespace(
+        monitoring=SimpleNamespace(monitor_windows=lambda model, limit: windows[::-1]),
+        registry=SimpleNamespace(alias_history=lambda model, alias: moves),
+    )
+
+
+def test_a_fall_after_a_rejected_retrain_is_measured_from_the_champions_own_start() -> None:
+    from datetime import UTC, datetime
+
+    from keel.controller.retrain_value import retrain_value
+
+    # v1 served 16 steady windows, a retrain was rejected after the 16th, then the stream broke
+    steady = [0.96, 0.95, 0.96, 0.94, 0.95, 0.96, 0.95, 0.94, 0.96, 0.95, 0.94, 0.95, 0.96]
+    windows = _windows(1, [*steady, 0.95, 0.94, 0.95, 0.51], 0)
+    rejected_at = datetime(2026, 1, 17, tzinfo=UTC)  # the age counts from here: one window
+    value = retrain_value(_services(windows, [1]), "m", 1, rejected_at, cost=10)
+    assert value is not None and value.age == 1
+    # the broken window inflates the noise it is judged against (10 points), and still falls 25
+    assert value.shortfall > 40 and value.fall > 20 and value.fire, value.to_dict()
+
+
+def test_a_canary_that_never_held_the_alias_does_not_set_the_level() -> None:
+    from keel.controller.retrain_value import retrain_value
+
+    # v2 served a canary that went badly and was rolled back; v1 is champion and steady
+    windows = [*_windows(1, [0.90, 0.90, 0.89, 0.90], 0), *_windows(2, [0.40, 0.41], 10)]
+    value = retrain_value(_services(windows, [1]), "m", 1, None, cost=10)
+    assert value is not None and value.decay.champions == 1 and value.shortfall == 0
