@@ -12,7 +12,11 @@ import pandas as pd
 from keel.controller.handover import GateVerdict, Handover, Registered
 from keel.controller.retrain_context import opened, run_policy
 from keel.controller.retrain_fitting import _fit, chosen_setup
-from keel.controller.retrain_registration import _same_format_and_trust, setup_tags
+from keel.controller.retrain_registration import (
+    _conversion_tags,
+    _same_format_and_trust,
+    setup_tags,
+)
 from keel.domain.names import ModelRef
 from keel.domain.retraining import HOLDOUT_TAG, REFIT_TAG, RETRAIN_TAG
 from keel.pipelines.step import StepContext, step
@@ -75,6 +79,7 @@ def refitted(
                     REFIT_TAG: str(gated),
                     "pipeline_run": context.run_id,
                     HOLDOUT_TAG: candidate.holdout,
+                    **_conversion_tags(gated_version),
                     **setup_tags(chosen),
                 },
                 description=f"refit of v{gated} on its training rows and holdout",

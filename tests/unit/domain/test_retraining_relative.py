@@ -138,7 +138,9 @@ def test_refit_is_on_for_low_stakes_off_where_gates_judge_what_ships_and_a_boole
     assert Training().refit is False
     assert Policy.parse({}).retraining.training.refit is True
     for profile in ("medium", "high"):
-        assert Policy.parse({"risk_profile": profile}).retraining.training.refit is False
+        checks = ["accuracy >= 0.9", "accuracy not worse than champion by more than 0.01"]
+        gated = {"risk_profile": profile, "gates": {"checks": checks}}
+        assert Policy.parse(gated).retraining.training.refit is False
     assert (
         Policy.parse({"retraining": {"training": {"refit": False}}}).retraining.training.refit
         is False
