@@ -212,17 +212,13 @@ def compare(stored: LoadedModel, fitted: Any, frame: pd.DataFrame) -> dict[str, 
 def _max_abs_diff(expected: Any, got: Any) -> float:
     """The largest absolute difference; other shapes, or a value missing on one side only,
     count as infinitely far apart."""
+    from keel.registry.agreement import max_abs_difference
+
     a = np.asarray(expected, dtype=np.float64)
     b = np.asarray(got, dtype=np.float64)
     if a.shape != b.shape:
         return float("inf")
-    if a.size == 0:
-        return 0.0
-    with np.errstate(invalid="ignore"):
-        difference = np.abs(a - b)
-    difference[np.isnan(a) & np.isnan(b)] = 0.0
-    difference[np.isnan(difference)] = np.inf
-    return float(difference.max())
+    return max_abs_difference(a, b)
 
 
 if __name__ == "__main__":

@@ -126,14 +126,11 @@ def _labelled(log: pd.DataFrame, labels: pd.DataFrame, now: datetime, rows: int)
     arrived by ``now``, oldest first: the production rows of a window made at ``now``."""
     import pandas as pd
 
+    from keel.controller.retrain_window import newest_labelled
+
     if log.empty or labels.empty:
         return []
-    moment = pd.Timestamp(now)
-    known = labels[pd.to_datetime(labels["labelled_at"], utc=True) <= moment]
-    joined = log.merge(known[["request_id", "label"]], on="request_id", how="inner")
-    if "status" in joined:
-        joined = joined[joined["status"].fillna("ok") == "ok"]
-    joined = joined.sort_values("timestamp").tail(rows)
+    joined = newest_labelled(log, labels, pd.Timestamp(now), rows)
     return [str(r) for r in joined["request_id"]]
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from keel.domain.entities import ModelVersion
     from keel.domain.signature import Signature
 
-__all__ = ["training_window"]
+__all__ = ["newest_labelled", "training_window"]
 
 
 @step
@@ -48,10 +48,7 @@ def training_window(
         labels = read_labels(services.stores.logs, model, arrival=True)
         recent = pd.DataFrame(columns=[*features, target])
         if not log.empty and not labels.empty:
-            known = labels[pd.to_datetime(labels["labelled_at"], utc=True) <= moment]
-            joined = log.merge(known[["request_id", "label"]], on="request_id", how="inner")
-            joined = joined[joined["status"].fillna("ok") == "ok"] if "status" in joined else joined
-            joined = joined.sort_values("timestamp").tail(spec.recent_rows)
+            joined = newest_labelled(log, labels, moment, spec.recent_rows)
             recent = joined[features].assign(**{target: joined["label"].to_numpy()})
         original = pd.DataFrame(columns=[*features, target])
         if spec.include_snapshot != "never" and version.training_snapshot:
@@ -89,6 +86,18 @@ def training_window(
             "snapshot_rows": len(original),
             "holdout_rows": len(holdout),
         }
+
+
+def newest_labelled(
+    log: pd.DataFrame, labels: pd.DataFrame, moment: pd.Timestamp, rows: int
+) -> pd.DataFrame:
+    """The newest ``rows`` predictions served without error whose label had arrived by
+    ``moment``, oldest first, with their ``label``: a window's production rows (the novelty
+    guard asks which of them a champion saw, so both read them here)."""
+    known = labels[pd.to_datetime(labels["labelled_at"], utc=True) <= moment]
+    joined = log.merge(known[["request_id", "label"]], on="request_id", how="inner")
+    joined = joined[joined["status"].fillna("ok") == "ok"] if "status" in joined else joined
+    return joined.sort_values("timestamp").tail(rows)
 
 
 def _typed_window(

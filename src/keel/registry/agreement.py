@@ -30,7 +30,7 @@ from keel.domain.entities import ModelVersion
 from keel.errors import InvalidInput, KeelError, ModelFailed
 from keel.registry.flavours.onnx import OnnxModel
 
-__all__ = ["Agreement", "compare"]
+__all__ = ["Agreement", "compare", "max_abs_difference"]
 
 #: rows predicted once before timing, so neither model's first-call set-up is timed
 _WARM_UP = 8
@@ -149,7 +149,12 @@ def _max_abs_diff(expected: Any, got: Any, method: str) -> float:
             "model",
             f"the converted graph's {method} has shape {b.shape}, the original's {a.shape}",
         )
-    b = b.reshape(a.shape)
+    return max_abs_difference(a, b.reshape(a.shape))
+
+
+def max_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest absolute difference of two float arrays of one shape: NaN on both sides is
+    equal, NaN on one side only is infinitely far (0 for empty arrays)."""
     if a.size == 0:
         return 0.0
     with np.errstate(invalid="ignore"):
