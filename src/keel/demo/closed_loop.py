@@ -188,6 +188,7 @@ def _launch(client: Client, world: World, policy: dict[str, Any], console: Conso
 _SHOWN = {
     "retrain",
     "rejected",
+    "held",
     "blessed",
     "deploy",
     "promoted",
