@@ -11,7 +11,7 @@ from rich.tree import Tree
 from keel.cli.context import JsonOption, client_of, limit_option
 from keel.cli.output import console, errors, pairs, print_json, print_table, short, when
 from keel.domain.audit import AuditVerification
-from keel.domain.reproduction import REPRODUCED, Reproduction
+from keel.domain.reproduction import FAILED, REPRODUCED, Reproduction
 
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 
@@ -105,7 +105,10 @@ def _add_reproduction(root: Tree, found: dict[str, object] | None, ref: str) -> 
 
 
 def _comparison(found: dict[str, object]) -> str:
-    """One line saying how a recreation was made and how close it came."""
+    """One line saying how a recreation was made and how close it came (or why it failed)."""
+    if found.get("verdict") == FAILED:
+        commit = short(str(found.get("commit") or ""))
+        return f"{found.get('method')} fit at commit {commit} failed: {found.get('error')}"
     parts = [
         f"{found.get('method')} fit at commit {short(str(found.get('commit') or ''))}",
         f"on {found.get('holdout')} ({found.get('rows')} rows, {found.get('compared')})",

@@ -54,6 +54,7 @@ from keel.domain.entities import ModelVersion, RunRecord
 from keel.domain.names import ModelRef
 from keel.domain.reproduction import (
     DEFAULT_TOLERANCE,
+    FAILED,
     REPRODUCE_ACTION,
     Reproduction,
     check_tolerance,
@@ -94,10 +95,16 @@ def reproduce(
     request = _plan(services, version, run)
     commit, top = _recorded_code(version, run, repository)
     _check_artifact(services, version)
-    with contextlib.ExitStack() as stack:
-        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="keel-reproduce-")))
-        tree = stack.enter_context(_checkout(top, commit, folder / "tree"))
-        answer = _recreate(services, version, request, tree, folder, timeout_s)
+    try:
+        with contextlib.ExitStack() as stack:
+            temporary = tempfile.TemporaryDirectory(prefix="keel-reproduce-")
+            folder = Path(stack.enter_context(temporary))
+            tree = stack.enter_context(_checkout(top, commit, folder / "tree"))
+            answer = _recreate(services, version, request, tree, folder, timeout_s)
+    except Conflict as exc:
+        if exc.fields.get("reason") in RAN_AND_FAILED:
+            _record_failure(services, version, request, commit, top, exc)
+        raise
     result = Reproduction(
         version=version.ref,
         verdict=verdict_of(
@@ -353,6 +360,41 @@ def _recreate(
             f"fitting it again ({request['method']}) at the recorded commit failed: {detail}",
         )
     return dict(answer)
+
+
+#: refusals that come after the recorded code ran: an attempt the audit trail keeps too
+RAN_AND_FAILED = ("timeout", "recreation_failed")
+
+
+def _record_failure(
+    services: Services,
+    version: ModelVersion,
+    request: dict[str, Any],
+    commit: str,
+    top: str,
+    failure: Conflict,
+) -> None:
+    """An attempt that ran the recorded code and failed, kept in the audit trail beside the
+    finished comparisons: that a version could not be recreated is worth as much to know."""
+    from keel.registry import audit
+
+    with services.stores.db.write() as conn:
+        audit.append(
+            conn,
+            services.stores.actor,
+            REPRODUCE_ACTION,
+            f"model:{version.ref}",
+            {
+                "verdict": FAILED,
+                "reason": failure.fields.get("reason"),
+                "error": failure.message[-2000:],
+                "method": request["method"],
+                "commit": commit,
+                "repository": top,
+                "training_snapshot": request["training"],
+                "holdout": request["holdout"],
+            },
+        )
 
 
 def _record(services: Services, result: Reproduction) -> Reproduction:

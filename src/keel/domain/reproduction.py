@@ -25,6 +25,7 @@ from keel.errors import InvalidInput
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "FAILED",
     "REPRODUCED",
     "REPRODUCE_ACTION",
     "Reproduction",
@@ -35,10 +36,11 @@ __all__ = [
 #: the largest difference of any probability that still counts as the same model
 DEFAULT_TOLERANCE = 1e-9
 
-#: the audit action a finished reproduction is recorded under (subject ``model:NAME/VERSION``)
+#: the audit action a reproduction is recorded under (subject ``model:NAME/VERSION``): a finished
+#: comparison, or an attempt whose recreation ran and failed (verdict ``failed``)
 REPRODUCE_ACTION = "version.reproduce"
 
-REPRODUCED, DIFFERS = "reproduced", "differs"
+REPRODUCED, DIFFERS, FAILED = "reproduced", "differs", "failed"
 
 
 def verdict_of(

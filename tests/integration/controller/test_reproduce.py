@@ -254,3 +254,25 @@ def test_a_retrain_by_the_autopilot_is_recreated_by_its_pipeline(
     assert store.get_version("models:/risk@champion").version == champion
     shown = store.lineage(shipped.ref).reproduction
     assert shown is not None and shown["method"] == "pipeline"
+
+
+def test_a_recreation_that_fails_is_refused_audited_and_leaves_no_worktree(
+    store: Client, project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, module = project
+    trainer = __import__(module)
+    frame = batch(300, 9, flipped=False)
+    # the run names a trainer function that the recorded commit does not have
+    with store.start_run("hand", tags={"trainer": f"{module}:gone"}):
+        store.register_model("broken", trainer.fit(frame, "y"), training_data=frame, target="y")
+    with pytest.raises(Conflict) as refused:
+        store.reproduce("broken/1")
+    assert refused.value.fields["reason"] == "recreation_failed"
+    [entry] = store.audit_log(subject="model:broken/1", action="version.reproduce")
+    assert entry.details["verdict"] == "failed" and entry.details["reason"] == "recreation_failed"
+    assert "gone" in entry.details["error"]
+    assert not (git(repo, "worktree", "list").count("\n")), "the temporary worktree is gone"
+    args = ["--store", store.settings.store_url, "--artifacts", store.settings.artifacts]
+    assert main([*args, "lineage", "broken/1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "failed" in out and "trainer fit at commit" in out
