@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,8 +84,7 @@ def _fit(
             window_rows = services.registry.load_snapshot(request["window_training"])
         return _by_pipeline(request, window_rows, train, holdout)
     if method == "trainer":
-        module, _, name = str(request["trainer"]).partition(":")
-        trainer = getattr(importlib.import_module(module), name)
+        trainer = _checked_out_trainer(str(request["trainer"]), request["paths"])
         # the frame and the label column first, then each recorded run parameter it names
         named = list(inspect.signature(trainer).parameters)[2:]
         recorded = {k: v for k, v in request["params"].items() if k in named}
@@ -95,6 +95,22 @@ def _fit(
     estimator = unfitted(stored.model)
     estimator.fit(train[features], train[target].to_numpy())
     return estimator
+
+
+def _checked_out_trainer(named: str, paths: list[str]) -> Any:
+    """The run's ``module:function`` trainer, imported only from the checkout of the recorded
+    commit: a tag naming an installed module (``subprocess:run``, say) would run code that no
+    commit of the project holds, chosen by whoever tagged the run."""
+    module_name, _, name = named.partition(":")
+    module = importlib.import_module(module_name)
+    where = getattr(module, "__file__", None)
+    roots = [Path(p).resolve() for p in paths]
+    inside = where is not None and any(Path(where).resolve().is_relative_to(r) for r in roots)
+    if not inside:
+        raise PermissionError(
+            f"the run's trainer {named!r} is not in the checked-out commit ({where or 'built in'})"
+        )
+    return getattr(module, name)
 
 
 def _by_pipeline(

@@ -276,3 +276,18 @@ def test_a_recreation_that_fails_is_refused_audited_and_leaves_no_worktree(
     assert main([*args, "lineage", "broken/1"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "failed" in out and "trainer fit at commit" in out
+
+
+def test_a_trainer_tag_naming_an_installed_module_is_not_run(
+    store: Client, project: tuple[Path, str]
+) -> None:
+    _, module = project
+    trainer = __import__(module)
+    frame = batch(300, 10, flipped=False)
+    # whoever tags a run chooses the trainer's name, not what the recorded commit holds
+    with store.start_run("hand", tags={"trainer": "os:system"}):
+        store.register_model("sly", trainer.fit(frame, "y"), training_data=frame, target="y")
+    with pytest.raises(Conflict) as refused:
+        store.reproduce("sly/1")
+    assert refused.value.fields["reason"] == "recreation_failed"
+    assert "is not in the checked-out commit" in refused.value.message
