@@ -20,10 +20,13 @@ history how fast a model goes stale here, and retrains when that staleness is wo
   (the mean first window of the newest ``LEVEL_CHAMPIONS`` champions before it); what it falls
   short by,
   less twice the window-to-window noise (the spread of the windows around each champion's own
-  trend, pooled), is a fall no noise explains.
+  trend, pooled; until there are windows enough for that, the binomial spread of an accuracy
+  over the window's labelled rows), is a fall no noise explains.
 - **Gain.** A champion that has served A windows trails a fresh model by about decay x A points
   on each coming window, or by the fall when that is larger; over the coming A windows (a steady
-  rhythm serves each model about as long as the last) that is A times as much.
+  rhythm serves each model about as long as the last) that is A times as much. The decay counts
+  from the champion's second window (``MIN_DECAY_AGE``): before that it has no trend of its own,
+  and a history decay read off one break would retrain each new champion after one window.
 - **Rule.** Retrain when that gain reaches ``retraining.cost`` (points of the main metric, 10 by
   default): the price of a retrain (compute, a rollout, a gate that may reject) in the currency
   the owner cares about. A fast-moving stream then retrains often, a stable one seldom, and a
@@ -62,6 +65,8 @@ PRIOR_WEIGHT = 2.0
 MIN_LABELLED_ROWS = 30
 #: how many of the model's newest windows the history reads
 HISTORY_WINDOWS = 500
+#: windows a champion serves before the decay can retrain it (a fall can after one)
+MIN_DECAY_AGE = 2
 #: how many of the newest champions' first windows make the level a fresh model starts at
 LEVEL_CHAMPIONS = 5
 #: how many noise spreads a fall must exceed before it counts
@@ -203,10 +208,24 @@ def retrain_value(
     decay = staleness(series, lower_is_better=lower_is_better, scale=scale)
     newest = _value(own[-1], metric) or 0.0
     shortfall = (newest - level if lower_is_better else level - newest) * scale
-    fall = 0.0 if decay.noise is None else max(shortfall - FALL_SPREADS * decay.noise, 0.0)
+    noise = decay.noise if decay.noise is not None else _sampling_noise(metric, level, own[-1])
+    fall = 0.0 if noise is None else max(shortfall - FALL_SPREADS * noise, 0.0)
     age = len(own)
-    gain = max(decay.points_per_window * age, fall, 0.0) * age
+    # decay is judged once the champion has a trend of its own: a history decay read off one
+    # break would otherwise retrain every new champion after one window, forever, since none
+    # would serve the two windows that show it does not decay (a break is the fall's to answer)
+    aged = decay.points_per_window * age if age >= MIN_DECAY_AGE else 0.0
+    gain = max(aged, fall, 0.0) * age
     return Value(metric, decay, age, gain, cost, shortfall, fall)
+
+
+def _sampling_noise(metric: str, level: float, window: StoredWindow) -> float | None:
+    """Before the history shows its noise, the least an accuracy moves by chance: the binomial
+    standard error of ``level`` over the window's labelled rows, in points (None for another
+    metric, whose chance spread has no such formula)."""
+    if metric != "accuracy" or not 0 < level < 1:
+        return None
+    return 100.0 * math.sqrt(level * (1 - level) / window.labelled_rows)
 
 
 def _points(metric: str, level: float) -> float | None:

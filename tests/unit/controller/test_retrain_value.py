@@ -113,3 +113,32 @@ def test_a_canary_that_never_held_the_alias_does_not_set_the_level() -> None:
     windows = [*_windows(1, [0.90, 0.90, 0.89, 0.90], 0), *_windows(2, [0.40, 0.41], 10)]
     value = retrain_value(_services(windows, [1]), "m", 1, None, cost=10)
     assert value is not None and value.decay.champions == 1 and value.shortfall == 0
+
+
+def test_a_new_champion_is_not_retrained_for_decay_before_it_has_a_trend_of_its_own() -> None:
+    from keel.controller.retrain_value import retrain_value
+
+    # v1 broke once (a concept flip reads as fast decay); v2, fresh and fine, served one window
+    windows = [*_windows(1, [0.98, 0.98, 0.50, 0.50], 0), *_windows(2, [0.97], 4)]
+    value = retrain_value(_services(windows, [1, 2]), "m", 2, None, cost=10)
+    assert value is not None and value.decay.points_per_window > 10 and value.age == 1
+    # no decay counted yet: what gain there is comes from its one-point shortfall, mostly chance
+    assert value.expected_gain == value.fall < 1 and not value.fire
+    later = [*windows, *_windows(2, [0.97], 5)]
+    value = retrain_value(_services(later, [1, 2]), "m", 2, None, cost=10)
+    assert value is not None and value.age == 2 and value.expected_gain > 0
+
+
+def test_before_the_history_shows_its_noise_a_fall_is_judged_against_chance() -> None:
+    from datetime import UTC, datetime
+
+    from keel.controller.retrain_value import retrain_value
+
+    # three windows: too few to measure the noise around a trend; the binomial spread of 96%
+    # over 1,000 labelled rows (0.62 points) stands in, and a 46-point fall is far beyond it
+    windows = _windows(1, [0.96, 0.96, 0.50], 0)
+    after = datetime(2026, 1, 3, 12, tzinfo=UTC)  # a rejected retrain after the second window
+    value = retrain_value(_services(windows, [1]), "m", 1, after, cost=10)
+    assert value is not None and value.decay.noise is None and value.age == 1
+    assert value.fall == pytest.approx(46 - 2 * 100 * (0.96 * 0.04 / 1000) ** 0.5)
+    assert value.fire
