@@ -37,15 +37,15 @@ interpolation between the nearest ``never``/``every_k`` retrain counts); (c) the
 every pass where the served models did not beat the best constant. Printed per stream: the table,
 the setups the autopilot chose and how often, the hindsight ceiling at its retrain count.
 
-Measured at 0a681ae (Keel's defaults: the value-of-retraining rule with cost 10, setup
-selection among all rows / the newest 40% / the newest 15%, the low profile's refit and its
-majority gate), full run, 176 s on 2 cores at load 3: Elec2: autopilot 0.7025 (19 retrains, 2
-candidates rejected) against every 0.7199 (40), every 2nd 0.7047 (20) and the calendar at 19
-retrains 0.7031: (a) missed by 1.24 points, (b) by 0.06, (c) met; the hindsight ceiling at 19 is
-0.7169, the calendar with setup selection there 0.7075. Weather: 0.7958 (3): (a) met by 0.05
-points, (b) by 0.22, (c) met. Bank: 0.8766 (5, 4 rejected by the majority gate): (a) met by
-0.05 points, (b) by 0.18, (c) met (0.81 points above majority; the baseline alert was open
-after all 18 passes whose newest 1,000 rows the models did not beat the best constant on, and
+Measured at b3596a3 (Keel's defaults: the value-of-retraining rule with cost 10, decay counted
+from a champion's second window, setup selection among all rows / the newest 40% / the newest
+15%, the low profile's refit and its majority gate), full run, 173 s on 2 cores at load 3:
+Elec2: autopilot 0.7109 (20 retrains, 2 candidates rejected) against every 0.7199 (40), every
+2nd 0.7047 (20): (a) missed by 0.39 points, (b) met by 0.62, (c) met; the hindsight ceiling at
+20 is 0.7177, the calendar with setup selection there 0.7101. Weather: 0.7958 (3): (a) met by
+0.05 points, (b) by 0.22, (c) met. Bank: 0.8766 (5, 4 rejected by the majority gate): (a) met
+by 0.05 points, (b) by 0.18, (c) met (0.81 points above majority; the baseline alert was open
+after every pass whose newest 1,000 rows the models did not beat the best constant on, and
 after no other). ``--quick`` took 34 s on an idle machine (at a866254; 80 s under load before).
 
 The calendar with setup selection fits about as much as everything else together (each of its
